@@ -1,0 +1,159 @@
+//! The HAS-compatible client API: start a login, long-poll its outcome, liveness.
+
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::HttpError;
+use crate::ids::{ProviderId, RequestId, UserId};
+use crate::response::{self, Reply};
+use crate::store::{LoginOutcome, LoginRequest, SpinKeyValue, StateStore, unix_now};
+
+/// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewRequestReply<'a> {
+    request: &'a str,
+    login_url: String,
+    status_url: String,
+    base_url: &'a str,
+    user_id: &'a str,
+    force_authn: bool,
+    instance_id: &'a str,
+}
+
+/// `GET /requests/new/:userId[?forceAuthn=…&providerId=…]`
+pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpError> {
+    let user_id = UserId::from_path_segment(user_segment).map_err(HttpError::invalid_request)?;
+    let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
+    let config = Config::load().await?;
+    let now = unix_now();
+    let id = RequestId::random().map_err(|_| HttpError::internal("the system has no randomness to make a request id"))?;
+    let request = LoginRequest {
+        id,
+        user_id,
+        provider_id: options.provider_id,
+        force_authn: options.force_authn,
+        created_at: now,
+        expires_at: now + config.cache_ttl_secs,
+        outcome: LoginOutcome::Pending,
+    };
+    StateStore::new(SpinKeyValue::open().await?).save_login_request(&request).await?;
+
+    let base = config.base_url.as_str();
+    let id = request.id.as_str();
+    Ok(response::json(
+        StatusCode::OK,
+        &NewRequestReply {
+            request: id,
+            login_url: format!("{base}/oidc/login/{id}"),
+            status_url: format!("{base}/requests/status/{id}"),
+            base_url: base,
+            user_id: request.user_id.as_str(),
+            force_authn: request.force_authn,
+            instance_id: &config.instance_id,
+        },
+    ))
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct NewRequestOptions {
+    force_authn: bool,
+    provider_id: Option<ProviderId>,
+}
+
+impl NewRequestOptions {
+    /// Unknown parameters are ignored, as HAS ignores them.
+    fn parse(query: &str) -> Result<Self, String> {
+        let mut options = Self::default();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                "forceAuthn" => {
+                    options.force_authn = match value.as_ref() {
+                        "" | "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => return Err("forceAuthn is `true` or `false`".into()),
+                    }
+                }
+                "providerId" => options.provider_id = Some(ProviderId::parse(&value)?),
+                _ => {}
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// `GET /requests/status/:requestId`: waits up to `login_timeout` for the login to
+/// finish, then hands the identity to exactly one caller.
+pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
+    let config = Config::load().await?;
+    config.client_auth.authorize(headers)?;
+    let id = RequestId::parse(id_segment).map_err(HttpError::invalid_request)?;
+    let store = StateStore::new(SpinKeyValue::open().await?);
+    let deadline = Instant::now() + Duration::from_secs(config.login_timeout_secs);
+    let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
+
+    for attempt in 0.. {
+        let request = store.load_login_request(&id, unix_now()).await?.ok_or_else(unknown)?;
+        if let LoginOutcome::Authenticated { .. } = request.outcome {
+            let identity = store.take_identity(&request).await?.ok_or_else(unknown)?;
+            return Ok(response::json(StatusCode::OK, &identity));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        spin_sdk::time::sleep(poll_delay(attempt).min(remaining)).await;
+    }
+    Err(HttpError::login_timeout(config.login_timeout_secs))
+}
+
+/// Re-read quickly at first (a login often finishes while the client starts polling),
+/// then every 100 ms: the client hears of a finished login within ~100 ms, at 10
+/// reads a second per waiting client.
+fn poll_delay(attempt: u32) -> Duration {
+    const FIRST: Duration = Duration::from_millis(20);
+    const LONGEST: Duration = Duration::from_millis(100);
+    FIRST.saturating_mul(1 << attempt.min(8)).min(LONGEST)
+}
+
+/// `GET /liveness`: 200 when the key-value store answers, 503 with the reason when not.
+pub async fn liveness() -> Result<Reply, HttpError> {
+    StateStore::new(SpinKeyValue::open().await?).ping().await?;
+    Ok(response::json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_starts_fast_and_settles_at_100_ms() {
+        let delays: Vec<u64> = (0..6).map(|n| poll_delay(n).as_millis() as u64).collect();
+        assert_eq!(delays, [20, 40, 80, 100, 100, 100]);
+        assert_eq!(poll_delay(u32::MAX), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn options_default_to_no_force_and_no_provider() {
+        assert_eq!(NewRequestOptions::parse("").unwrap(), NewRequestOptions::default());
+        assert_eq!(NewRequestOptions::parse("instanceId=x&other=1").unwrap(), NewRequestOptions::default());
+    }
+
+    #[test]
+    fn options_read_has_parameters() {
+        let options = NewRequestOptions::parse("forceAuthn=true&providerId=okta").unwrap();
+        assert!(options.force_authn);
+        assert_eq!(options.provider_id, Some(ProviderId::parse("okta").unwrap()));
+        assert!(NewRequestOptions::parse("forceAuthn").unwrap().force_authn);
+        assert!(!NewRequestOptions::parse("forceAuthn=false").unwrap().force_authn);
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        assert!(NewRequestOptions::parse("forceAuthn=maybe").is_err());
+        assert!(NewRequestOptions::parse("providerId=%3Cscript%3E").is_err());
+    }
+}

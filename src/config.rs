@@ -1,0 +1,236 @@
+//! Configuration from Spin variables, parsed and checked in one place.
+//!
+//! Names are HAS's environment variables in lower case, so HAS users recognise them.
+//! Defaults live in `spin.toml`; this module only validates what it is given.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::client_auth::ClientAuth;
+
+#[derive(Debug)]
+pub struct Config {
+    /// Public base URL of the broker, without a trailing slash.
+    pub base_url: String,
+    /// How long a status call waits for the login to finish.
+    pub login_timeout_secs: u64,
+    /// Lifetime of every stored record.
+    pub cache_ttl_secs: u64,
+    /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
+    pub instance_id: String,
+    pub client_auth: ClientAuth,
+}
+
+/// A variable is missing or its value is unusable. Never carries the value itself:
+/// some variables are secrets.
+#[derive(Debug, PartialEq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Spin variable `{}` is invalid: expected {}", self.variable, self.expected)
+    }
+}
+
+const VARIABLES: [&str; 6] = [
+    "svc_base_uri",
+    "login_timeout",
+    "cache_ttl",
+    "instance_id",
+    "client_tokens",
+    "assume_client_authorized",
+];
+
+const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
+const MAX_CACHE_TTL_SECS: u64 = 86_400;
+const MIN_CLIENT_TOKEN_LEN: usize = 16;
+
+impl Config {
+    /// Reads every variable from Spin and validates them together.
+    pub async fn load() -> Result<Config, ConfigError> {
+        let mut values = HashMap::new();
+        for name in VARIABLES {
+            match spin_sdk::variables::get(name).await {
+                Ok(value) => {
+                    values.insert(name, value);
+                }
+                Err(error) => {
+                    eprintln!("{}", serde_json::json!({"event": "variable_unreadable", "variable": name, "detail": error.to_string()}));
+                }
+            }
+        }
+        Config::parse(|name| values.get(name).cloned())
+    }
+
+    pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |variable: &'static str| {
+            lookup(variable).ok_or_else(|| ConfigError {
+                variable,
+                expected: "a value (declare it under [variables] in spin.toml)".into(),
+            })
+        };
+        let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, MAX_LOGIN_TIMEOUT_SECS)?;
+        let cache_ttl_secs = parse_seconds("cache_ttl", &get("cache_ttl")?, MAX_CACHE_TTL_SECS)?;
+        if cache_ttl_secs < login_timeout_secs {
+            return Err(ConfigError {
+                variable: "cache_ttl",
+                expected: format!("at least `login_timeout` ({login_timeout_secs} s), so that a request outlives its status call"),
+            });
+        }
+        Ok(Config {
+            base_url: parse_base_url(&get("svc_base_uri")?)?,
+            login_timeout_secs,
+            cache_ttl_secs,
+            instance_id: parse_instance_id(&get("instance_id")?)?,
+            client_auth: ClientAuth::new(
+                parse_client_tokens(&get("client_tokens")?)?,
+                parse_bool("assume_client_authorized", &get("assume_client_authorized")?)?,
+            ),
+        })
+    }
+}
+
+fn parse_seconds(variable: &'static str, value: &str, max: u64) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if (1..=max).contains(&seconds) => Ok(seconds),
+        _ => Err(ConfigError { variable, expected: format!("whole seconds from 1 to {max}") }),
+    }
+}
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(ConfigError { variable, expected: "`true` or `false`".into() }),
+    }
+}
+
+fn parse_base_url(value: &str) -> Result<String, ConfigError> {
+    let invalid = || ConfigError {
+        variable: "svc_base_uri",
+        expected: "an absolute http:// or https:// URL with a host and no path, query or fragment, such as https://login.example.com".into(),
+    };
+    let trimmed = value.trim().trim_end_matches('/');
+    let uri: http::Uri = trimmed.parse().map_err(|_| invalid())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|host| !host.is_empty());
+    // Routes are matched from the root of the path Spin hands us, so the broker owns its origin.
+    let bare_origin = uri.path() == "/" && uri.query().is_none() && !trimmed.contains('#');
+    if scheme_ok && host_ok && bare_origin && uri.authority().is_some_and(|a| !a.as_str().contains('@')) {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(invalid())
+    }
+}
+
+fn parse_instance_id(value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError { variable: "instance_id", expected: "1 to 64 visible ASCII characters".into() })
+    }
+}
+
+fn parse_client_tokens(value: &str) -> Result<Vec<String>, ConfigError> {
+    let tokens: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let acceptable = |token: &String| token.len() >= MIN_CLIENT_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic());
+    if tokens.iter().all(acceptable) {
+        Ok(tokens)
+    } else {
+        Err(ConfigError {
+            variable: "client_tokens",
+            expected: format!("comma-separated tokens of at least {MIN_CLIENT_TOKEN_LEN} visible ASCII characters each"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("svc_base_uri", "http://127.0.0.1:3000".to_owned()),
+            ("login_timeout", "60".to_owned()),
+            ("cache_ttl", "300".to_owned()),
+            ("instance_id", "none".to_owned()),
+            ("client_tokens", "".to_owned()),
+            ("assume_client_authorized", "false".to_owned()),
+        ])
+    }
+
+    fn parse_with(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+        let mut values = defaults();
+        for (name, value) in overrides {
+            values.insert(name, (*value).to_owned());
+        }
+        Config::parse(|name| values.get(name).cloned())
+    }
+
+    fn rejected_variable(overrides: &[(&'static str, &str)]) -> &'static str {
+        parse_with(overrides).expect_err("configuration should be refused").variable
+    }
+
+    #[test]
+    fn spin_toml_defaults_are_valid() {
+        let config = parse_with(&[]).unwrap();
+        assert_eq!(config.base_url, "http://127.0.0.1:3000");
+        assert_eq!((config.login_timeout_secs, config.cache_ttl_secs), (60, 300));
+        assert_eq!(config.instance_id, "none");
+    }
+
+    #[test]
+    fn base_url_loses_its_trailing_slash() {
+        let config = parse_with(&[("svc_base_uri", "https://login.example.com/")]).unwrap();
+        assert_eq!(config.base_url, "https://login.example.com");
+    }
+
+    #[test]
+    fn base_url_must_be_a_bare_http_origin() {
+        for bad in ["", "login.example.com", "ftp://x", "https://x/broker", "https://x/?a=1", "https://u:p@x", "https://x/#f", "http://"] {
+            assert_eq!(rejected_variable(&[("svc_base_uri", bad)]), "svc_base_uri", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts_must_be_whole_seconds_in_range() {
+        for bad in ["", "abc", "0", "-5", "1.5", "3601"] {
+            assert_eq!(rejected_variable(&[("login_timeout", bad)]), "login_timeout", "{bad:?}");
+        }
+        assert_eq!(rejected_variable(&[("cache_ttl", "86401")]), "cache_ttl");
+    }
+
+    #[test]
+    fn records_must_outlive_the_long_poll() {
+        assert_eq!(rejected_variable(&[("login_timeout", "120"), ("cache_ttl", "60")]), "cache_ttl");
+    }
+
+    #[test]
+    fn short_client_tokens_are_refused_without_echoing_them() {
+        let error = parse_with(&[("client_tokens", "0123456789abcdef, short")]).unwrap_err();
+        assert_eq!(error.variable, "client_tokens");
+        assert!(!error.to_string().contains("short"));
+    }
+
+    #[test]
+    fn booleans_and_instance_ids_are_checked() {
+        assert_eq!(rejected_variable(&[("assume_client_authorized", "maybe")]), "assume_client_authorized");
+        assert_eq!(rejected_variable(&[("instance_id", "two words")]), "instance_id");
+        assert!(parse_with(&[("assume_client_authorized", "TRUE")]).unwrap().client_auth.assumes_authorized());
+    }
+
+    #[test]
+    fn an_undeclared_variable_is_named() {
+        let error = Config::parse(|_| None).unwrap_err();
+        assert!(error.to_string().contains("spin.toml"));
+    }
+}

@@ -1,0 +1,128 @@
+//! The one error type handlers return, and how it is shown: a JSON body
+//! `{"error", "error_description"}` on API routes, a readable page on browser routes.
+
+use http::{HeaderName, HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use crate::config::ConfigError;
+use crate::response::{self, Reply};
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct HttpError {
+    status: StatusCode,
+    /// A stable, machine-readable code in the OAuth 2.0 style (`invalid_request`, …).
+    code: &'static str,
+    /// For people; never holds a secret.
+    description: String,
+    header: Option<(HeaderName, HeaderValue)>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl HttpError {
+    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self { status, code, description: description.into(), header: None }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub fn not_found(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", description)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut error = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this route answers {allow} only"),
+        );
+        error.header = Some((header::ALLOW, HeaderValue::from_static(allow)));
+        error
+    }
+
+    /// RFC 6750: a missing token gets a bare challenge, a wrong one says `invalid_token`.
+    pub fn unauthorized(token_was_sent: bool, description: impl Into<String>) -> Self {
+        let (code, challenge) = if token_was_sent {
+            ("invalid_token", "Bearer realm=\"login-broker\", error=\"invalid_token\"")
+        } else {
+            ("unauthorized_client", "Bearer realm=\"login-broker\"")
+        };
+        let mut error = Self::new(StatusCode::UNAUTHORIZED, code, description);
+        error.header = Some((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+        error
+    }
+
+    pub fn login_timeout(seconds: u64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "login_timeout",
+            format!("the login did not finish within {seconds} seconds; poll again or start a new request"),
+        )
+    }
+
+    pub fn internal(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn json(self) -> Reply {
+        let body = ErrorBody { error: self.code, error_description: &self.description };
+        let reply = response::json(self.status, &body);
+        self.with_header(reply)
+    }
+
+    pub fn page(self) -> Reply {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let reply = response::page(self.status, title, &self.description);
+        self.with_header(reply)
+    }
+
+    fn with_header(self, mut reply: Reply) -> Reply {
+        if let Some((name, value)) = self.header {
+            reply.headers_mut().insert(name, value);
+        }
+        reply
+    }
+}
+
+impl From<HttpError> for Reply {
+    fn from(error: HttpError) -> Self {
+        error.json()
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(error: StoreError) -> Self {
+        // The detail goes to the operator's log only: it may name hosts the caller need not know.
+        eprintln!("{}", serde_json::json!({"event": "store_error", "detail": error.to_string()}));
+        match error {
+            StoreError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the state store is not answering; try again shortly",
+            ),
+            StoreError::Corrupt { .. } => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "a stored record could not be read",
+            ),
+        }
+    }
+}
+
+impl From<ConfigError> for HttpError {
+    fn from(error: ConfigError) -> Self {
+        eprintln!("{}", serde_json::json!({"event": "config_error", "detail": error.to_string()}));
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_misconfigured", error.to_string())
+    }
+}

@@ -1,0 +1,43 @@
+//! login-broker: brokers browser logins for clients that cannot do one themselves,
+//! in the model of Perforce's Helix Authentication Service (HAS).
+//!
+//! This file only wires routes to handlers; each concern lives in its own module.
+
+mod api;
+mod client_auth;
+mod config;
+mod error;
+mod ids;
+mod login;
+mod response;
+mod store;
+
+use http::Method;
+use spin_sdk::http::Request;
+use spin_sdk::http_service;
+
+use crate::error::HttpError;
+use crate::response::Reply;
+
+#[http_service]
+async fn handle(request: Request) -> Reply {
+    let path = request.uri().path();
+    let query = request.uri().query().unwrap_or("");
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let get = request.method() == Method::GET;
+
+    match segments.as_slice() {
+        // Browser routes answer with pages.
+        ["oidc", "login", request_id] if get => login::start(request_id).await.unwrap_or_else(HttpError::page),
+        ["oidc", "login", _] => HttpError::method_not_allowed("GET").page(),
+
+        // API routes answer with JSON.
+        ["requests", "new", user_id] if get => api::new_request(user_id, query).await.unwrap_or_else(HttpError::json),
+        ["requests", "status", request_id] if get => {
+            api::request_status(request_id, request.headers()).await.unwrap_or_else(HttpError::json)
+        }
+        ["liveness"] if get => api::liveness().await.unwrap_or_else(HttpError::json),
+        ["requests", "new" | "status", _] | ["liveness"] => HttpError::method_not_allowed("GET").json(),
+        _ => HttpError::not_found("no such route").json(),
+    }
+}

@@ -1,0 +1,72 @@
+//! Building responses: JSON for API routes, small HTML pages for browser routes.
+
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+/// Every handler answers with a complete in-memory body: our answers are small.
+pub type Reply = http::Response<String>;
+
+pub fn json(status: StatusCode, body: &impl Serialize) -> Reply {
+    // Serialising our own plain records cannot fail; fall back to an empty object rather than panic.
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    with_common_headers(status, "application/json", text)
+}
+
+/// A plain, self-contained page. `title` and `message` are text, escaped here.
+pub fn page(status: StatusCode, title: &str, message: &str) -> Reply {
+    let (title, message) = (escape_html(title), escape_html(message));
+    let text = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · login-broker</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a\">\
+         <h1>{title}</h1><p>{message}</p></body></html>\n"
+    );
+    with_common_headers(status, "text/html; charset=utf-8", text)
+}
+
+fn with_common_headers(status: StatusCode, content_type: &'static str, body: String) -> Reply {
+    let mut reply = http::Response::new(body);
+    *reply.status_mut() = status;
+    let headers = reply.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Login state and identities must never be cached by a browser or a proxy.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    reply
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_escapes_markup_in_its_text() {
+        let reply = page(StatusCode::NOT_FOUND, "<b>", "a \"quoted\" & <script>");
+        assert!(reply.body().contains("&lt;b&gt;"));
+        assert!(reply.body().contains("a &quot;quoted&quot; &amp; &lt;script&gt;"));
+        assert!(!reply.body().contains("<script>"));
+    }
+
+    #[test]
+    fn every_answer_forbids_caching() {
+        let reply = json(StatusCode::OK, &serde_json::json!({"a": 1}));
+        assert_eq!(reply.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(reply.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}
