@@ -1,1 +1,143 @@
-fn main(){}
+//! spin-test-host: runs login-broker's built `.wasm` the way `spin up` does, for tests
+//! and benchmarks on machines without the Spin CLI.
+//!
+//! One process is one Spin instance: it reads `spin.toml` and a runtime-config file,
+//! serves HTTP on a loopback port with a fresh component instance per request, and
+//! serves an admin port through which tests read and write the key-value store and
+//! read operation counts. It prints `{"http": "...", "admin": "..."}` once ready.
+
+mod admin;
+mod kv;
+mod manifest;
+mod outbound;
+mod runtime_config;
+mod server;
+mod spin_imports;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::p3::{WasiHttpCtxView, WasiHttpView};
+
+use kv::KvStore;
+
+/// What every request of this instance shares.
+pub struct App {
+    engine: Engine,
+    service: ServicePre<Ctx>,
+    component: manifest::Component,
+    stores: HashMap<String, Arc<KvStore>>,
+}
+
+/// Per-request state, as Spin gives each request its own instance.
+pub struct Ctx {
+    app: Arc<App>,
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: outbound::Outbound,
+}
+
+impl Ctx {
+    fn new(app: Arc<App>) -> Self {
+        let outbound = outbound::Outbound::new(&app.component.allowed_outbound_hosts);
+        Self {
+            app,
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().inherit_stderr().inherit_stdout().build(),
+            http: WasiHttpCtx::new(),
+            outbound,
+        }
+    }
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for Ctx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
+    }
+}
+
+struct Args {
+    manifest: PathBuf,
+    runtime_config: PathBuf,
+    listen: SocketAddr,
+    admin: SocketAddr,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        manifest: "spin.toml".into(),
+        runtime_config: "runtime-config.toml".into(),
+        listen: "127.0.0.1:0".parse()?,
+        admin: "127.0.0.1:0".parse()?,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(flag) = argv.next() {
+        let value = argv.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--manifest" => args.manifest = value.into(),
+            "--runtime-config-file" => args.runtime_config = value.into(),
+            "--listen" => args.listen = value.parse()?,
+            "--admin" => args.admin = value.parse()?,
+            _ => bail!("unknown flag {flag}; flags: --manifest --runtime-config-file --listen --admin"),
+        }
+    }
+    if !args.listen.ip().is_loopback() || !args.admin.ip().is_loopback() {
+        bail!("test equipment listens on loopback only");
+    }
+    Ok(args)
+}
+
+async fn load_app(args: &Args) -> anyhow::Result<App> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let component_decl = manifest::load(&args.manifest, &env)?;
+
+    let mut config = Config::new();
+    config.wasm_component_model_async(true);
+    let engine = Engine::new(&config)?;
+    let wasm = std::fs::read(&component_decl.wasm)
+        .with_context(|| format!("reading {} (build it with `cargo build --target wasm32-wasip2 --release`)", component_decl.wasm.display()))?;
+    let component = Component::new(&engine, wasm)?;
+
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    spin_imports::add_to_linker(&mut linker)?;
+    let service = ServicePre::new(linker.instantiate_pre(&component)?)?;
+
+    let mut stores = HashMap::new();
+    for (label, binding) in runtime_config::load(&args.runtime_config)? {
+        let store = KvStore::connect(&binding).await.with_context(|| format!("connecting store `{label}`"))?;
+        stores.insert(label, Arc::new(store));
+    }
+    Ok(App { engine, service, component: component_decl, stores })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let app = Arc::new(load_app(&args).await?);
+    let http = TcpListener::bind(args.listen).await?;
+    let admin = TcpListener::bind(args.admin).await?;
+    println!("{}", serde_json::json!({"http": http.local_addr()?.to_string(), "admin": admin.local_addr()?.to_string()}));
+    tokio::select! {
+        result = server::serve(http, app.clone()) => result,
+        result = admin::serve(admin, app) => result,
+    }
+}
