@@ -13,6 +13,7 @@ use crate::runtime_config::StoreBinding;
 
 pub struct KvStore {
     backend: Backend,
+    /// Operations the component made; the admin port's own are not counted.
     pub stats: Stats,
 }
 
@@ -22,7 +23,17 @@ enum Backend {
     Redis(ConnectionManager),
 }
 
-/// Operations the component asked for, so benchmarks can count them.
+#[derive(Clone, Copy)]
+pub enum Op {
+    Get,
+    Set,
+    Delete,
+    Exists,
+    GetKeys,
+    Increment,
+}
+
+/// Operation counts, so tests and benchmarks can tell what a route costs.
 #[derive(Default, Serialize)]
 pub struct Stats {
     get: AtomicU64,
@@ -34,15 +45,23 @@ pub struct Stats {
 }
 
 impl Stats {
+    pub fn record(&self, op: Op) {
+        let counter = match op {
+            Op::Get => &self.get,
+            Op::Set => &self.set,
+            Op::Delete => &self.delete,
+            Op::Exists => &self.exists,
+            Op::GetKeys => &self.get_keys,
+            Op::Increment => &self.increment,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn reset(&self) {
         for counter in [&self.get, &self.set, &self.delete, &self.exists, &self.get_keys, &self.increment] {
             counter.store(0, Ordering::Relaxed);
         }
     }
-}
-
-fn count(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 type KvResult<T> = Result<T, String>;
@@ -70,7 +89,6 @@ impl KvStore {
     }
 
     pub async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        count(&self.stats.get);
         match &self.backend {
             Backend::Memory(map) => Ok(Self::memory(map).get(key).cloned()),
             Backend::Redis(conn) => conn.clone().get(key).await.map_err(redis_error),
@@ -78,7 +96,6 @@ impl KvStore {
     }
 
     pub async fn set(&self, key: &str, value: Vec<u8>) -> KvResult<()> {
-        count(&self.stats.set);
         match &self.backend {
             Backend::Memory(map) => {
                 Self::memory(map).insert(key.to_owned(), value);
@@ -89,7 +106,6 @@ impl KvStore {
     }
 
     pub async fn delete(&self, key: &str) -> KvResult<()> {
-        count(&self.stats.delete);
         match &self.backend {
             Backend::Memory(map) => {
                 Self::memory(map).remove(key);
@@ -100,7 +116,6 @@ impl KvStore {
     }
 
     pub async fn exists(&self, key: &str) -> KvResult<bool> {
-        count(&self.stats.exists);
         match &self.backend {
             Backend::Memory(map) => Ok(Self::memory(map).contains_key(key)),
             Backend::Redis(conn) => conn.clone().exists(key).await.map_err(redis_error),
@@ -109,7 +124,6 @@ impl KvStore {
 
     /// Every key in the store; on Redis a SCAN of the whole database, as in Spin.
     pub async fn keys(&self) -> KvResult<Vec<String>> {
-        count(&self.stats.get_keys);
         match &self.backend {
             Backend::Memory(map) => Ok(Self::memory(map).keys().cloned().collect()),
             Backend::Redis(conn) => {
@@ -131,7 +145,6 @@ impl KvStore {
     /// `wasi:keyvalue/atomics.increment`: INCRBY on Redis (an ASCII decimal value),
     /// an 8-byte little-endian value in memory.
     pub async fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
-        count(&self.stats.increment);
         match &self.backend {
             Backend::Memory(map) => {
                 let mut map = Self::memory(map);

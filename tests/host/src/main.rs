@@ -77,6 +77,8 @@ struct Args {
     runtime_config: PathBuf,
     listen: SocketAddr,
     admin: SocketAddr,
+    /// Tests pass this so that an instance never outlives the test that started it.
+    exit_on_stdin_eof: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -85,16 +87,21 @@ fn parse_args() -> anyhow::Result<Args> {
         runtime_config: "runtime-config.toml".into(),
         listen: "127.0.0.1:0".parse()?,
         admin: "127.0.0.1:0".parse()?,
+        exit_on_stdin_eof: false,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
+        if flag == "--exit-on-stdin-eof" {
+            args.exit_on_stdin_eof = true;
+            continue;
+        }
         let value = argv.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--manifest" => args.manifest = value.into(),
             "--runtime-config-file" => args.runtime_config = value.into(),
             "--listen" => args.listen = value.parse()?,
             "--admin" => args.admin = value.parse()?,
-            _ => bail!("unknown flag {flag}; flags: --manifest --runtime-config-file --listen --admin"),
+            _ => bail!("unknown flag {flag}; flags: --manifest --runtime-config-file --listen --admin --exit-on-stdin-eof"),
         }
     }
     if !args.listen.ip().is_loopback() || !args.admin.ip().is_loopback() {
@@ -139,5 +146,13 @@ async fn main() -> anyhow::Result<()> {
     tokio::select! {
         result = server::serve(http, app.clone()) => result,
         result = admin::serve(admin, app) => result,
+        () = stdin_closed(), if args.exit_on_stdin_eof => Ok(()),
     }
+}
+
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buffer = [0u8; 64];
+    while let Ok(1..) = stdin.read(&mut buffer).await {}
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
 
 use crate::Ctx;
-use crate::kv::KvStore;
+use crate::kv::{KvStore, Op};
 
 pub mod bindings {
     wasmtime::component::bindgen!({
@@ -46,14 +46,17 @@ impl Ctx {
         self.app.stores.get(label).cloned().ok_or("no-such-store")
     }
 
-    fn store_of(&self, handle: &Resource<OpenStore>) -> Arc<KvStore> {
+    /// The store behind `handle`, counting the operation about to be made on it.
+    fn store_for(&self, handle: &Resource<OpenStore>, op: Op) -> Arc<KvStore> {
         // The table only ever holds handles we created; a stale one is a host bug.
-        self.table.get(handle).expect("live key-value handle").0.clone()
+        let store = self.table.get(handle).expect("live key-value handle").0.clone();
+        store.stats.record(op);
+        store
     }
 }
 
-fn with_store<T>(accessor: &Accessor<T, HasSelf<Ctx>>, handle: &Resource<OpenStore>) -> Arc<KvStore> {
-    accessor.with(|mut access| access.get().store_of(handle))
+fn with_store<T>(accessor: &Accessor<T, HasSelf<Ctx>>, handle: &Resource<OpenStore>, op: Op) -> Arc<KvStore> {
+    accessor.with(|mut access| access.get().store_for(handle, op))
 }
 
 impl spin_kv::HostStoreWithStore for HasSelf<Ctx> {
@@ -69,26 +72,26 @@ impl spin_kv::HostStoreWithStore for HasSelf<Ctx> {
     }
 
     async fn get<T: Send>(accessor: &Accessor<T, Self>, this: Resource<OpenStore>, key: String) -> Result<Option<Vec<u8>>, spin_kv::Error> {
-        with_store(accessor, &this).get(&key).await.map_err(spin_kv::Error::Other)
+        with_store(accessor, &this, Op::Get).get(&key).await.map_err(spin_kv::Error::Other)
     }
 
     async fn set<T: Send>(accessor: &Accessor<T, Self>, this: Resource<OpenStore>, key: String, value: Vec<u8>) -> Result<(), spin_kv::Error> {
-        with_store(accessor, &this).set(&key, value).await.map_err(spin_kv::Error::Other)
+        with_store(accessor, &this, Op::Set).set(&key, value).await.map_err(spin_kv::Error::Other)
     }
 
     async fn delete<T: Send>(accessor: &Accessor<T, Self>, this: Resource<OpenStore>, key: String) -> Result<(), spin_kv::Error> {
-        with_store(accessor, &this).delete(&key).await.map_err(spin_kv::Error::Other)
+        with_store(accessor, &this, Op::Delete).delete(&key).await.map_err(spin_kv::Error::Other)
     }
 
     async fn exists<T: Send>(accessor: &Accessor<T, Self>, this: Resource<OpenStore>, key: String) -> Result<bool, spin_kv::Error> {
-        with_store(accessor, &this).exists(&key).await.map_err(spin_kv::Error::Other)
+        with_store(accessor, &this, Op::Exists).exists(&key).await.map_err(spin_kv::Error::Other)
     }
 
     async fn get_keys<T: Send>(
         accessor: &Accessor<T, Self>,
         this: Resource<OpenStore>,
     ) -> (StreamReader<String>, FutureReader<Result<(), spin_kv::Error>>) {
-        let (keys, result) = match with_store(accessor, &this).keys().await {
+        let (keys, result) = match with_store(accessor, &this, Op::GetKeys).keys().await {
             Ok(keys) => (keys, Ok(())),
             Err(error) => (Vec::new(), Err(spin_kv::Error::Other(error))),
         };
@@ -139,23 +142,23 @@ impl wasi_kv::Host for Ctx {
 
 impl wasi_kv::HostBucket for Ctx {
     async fn get(&mut self, this: Resource<OpenStore>, key: String) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
-        self.store_of(&this).get(&key).await.map_err(wasi_error)
+        self.store_for(&this, Op::Get).get(&key).await.map_err(wasi_error)
     }
 
     async fn set(&mut self, this: Resource<OpenStore>, key: String, value: Vec<u8>) -> Result<(), wasi_kv::Error> {
-        self.store_of(&this).set(&key, value).await.map_err(wasi_error)
+        self.store_for(&this, Op::Set).set(&key, value).await.map_err(wasi_error)
     }
 
     async fn delete(&mut self, this: Resource<OpenStore>, key: String) -> Result<(), wasi_kv::Error> {
-        self.store_of(&this).delete(&key).await.map_err(wasi_error)
+        self.store_for(&this, Op::Delete).delete(&key).await.map_err(wasi_error)
     }
 
     async fn exists(&mut self, this: Resource<OpenStore>, key: String) -> Result<bool, wasi_kv::Error> {
-        self.store_of(&this).exists(&key).await.map_err(wasi_error)
+        self.store_for(&this, Op::Exists).exists(&key).await.map_err(wasi_error)
     }
 
     async fn list_keys(&mut self, this: Resource<OpenStore>, _cursor: Option<String>) -> Result<wasi_kv::KeyResponse, wasi_kv::Error> {
-        let keys = self.store_of(&this).keys().await.map_err(wasi_error)?;
+        let keys = self.store_for(&this, Op::GetKeys).keys().await.map_err(wasi_error)?;
         Ok(wasi_kv::KeyResponse { keys, cursor: None })
     }
 
@@ -167,7 +170,7 @@ impl wasi_kv::HostBucket for Ctx {
 
 impl atomics::Host for Ctx {
     async fn increment(&mut self, bucket: Resource<OpenStore>, key: String, delta: i64) -> Result<i64, wasi_kv::Error> {
-        self.store_of(&bucket).increment(&key, delta).await.map_err(wasi_error)
+        self.store_for(&bucket, Op::Increment).increment(&key, delta).await.map_err(wasi_error)
     }
 
     async fn swap(&mut self, cas: Resource<RefusedCas>, _value: Vec<u8>) -> Result<(), atomics::CasError> {
@@ -197,17 +200,15 @@ impl batch::Host for Ctx {
     }
 
     async fn set_many(&mut self, bucket: Resource<OpenStore>, entries: Vec<(String, Vec<u8>)>) -> Result<(), wasi_kv::Error> {
-        let store = self.store_of(&bucket);
         for (key, value) in entries {
-            store.set(&key, value).await.map_err(wasi_error)?;
+            self.store_for(&bucket, Op::Set).set(&key, value).await.map_err(wasi_error)?;
         }
         Ok(())
     }
 
     async fn delete_many(&mut self, bucket: Resource<OpenStore>, keys: Vec<String>) -> Result<(), wasi_kv::Error> {
-        let store = self.store_of(&bucket);
         for key in keys {
-            store.delete(&key).await.map_err(wasi_error)?;
+            self.store_for(&bucket, Op::Delete).delete(&key).await.map_err(wasi_error)?;
         }
         Ok(())
     }

@@ -1,0 +1,280 @@
+//! The client API, through the real `.wasm` in the test host. Every spec runs twice:
+//! over Spin's in-memory store (the project's `runtime-config.toml`) and over a real
+//! Redis (the project's `runtime-config.redis.toml`).
+
+mod support;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{Broker, CLIENT_TOKEN, Redis, Store};
+
+/// A broker over one kind of store; Redis, when used, lives as long as the broker.
+struct Fixture {
+    broker: Broker,
+    _redis: Option<Redis>,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Broker;
+    fn deref(&self) -> &Broker {
+        &self.broker
+    }
+}
+
+type Start = fn(&[(&str, &str)]) -> Fixture;
+
+fn over_memory(variables: &[(&str, &str)]) -> Fixture {
+    Fixture { broker: Broker::start(Store::Memory, variables), _redis: None }
+}
+
+fn over_redis(variables: &[(&str, &str)]) -> Fixture {
+    let redis = Redis::start();
+    Fixture { broker: Broker::start(Store::Redis(&redis), variables), _redis: Some(redis) }
+}
+
+macro_rules! on_every_store {
+    ($($spec:ident),* $(,)?) => {
+        mod in_memory { $( #[test] fn $spec() { super::$spec(super::over_memory) } )* }
+        mod over_redis { $( #[test] fn $spec() { super::$spec(super::over_redis) } )* }
+    };
+}
+
+on_every_store!(
+    new_request_answers_with_has_fields,
+    status_answers_with_the_identity_once_the_login_finishes,
+    the_identity_is_handed_out_only_once,
+    concurrent_status_calls_get_the_identity_exactly_once,
+    status_gives_408_when_the_login_does_not_finish_in_time,
+    expired_requests_are_gone,
+    unknown_and_malformed_request_ids_are_refused,
+    bad_user_ids_are_refused_with_400,
+    bad_query_options_are_refused_with_400,
+    unknown_routes_get_404_and_wrong_methods_405,
+    status_needs_a_valid_client_token,
+    assume_client_authorized_lets_clients_in_without_a_token,
+    liveness_answers_while_the_store_does,
+    an_invalid_variable_is_named_in_the_error,
+    login_url_leads_to_a_readable_page,
+    each_route_costs_few_store_operations,
+);
+
+fn alice() -> serde_json::Value {
+    json!({"sub": "alice-sub", "email": "alice@example.com", "name": "Alice", "preferred_username": "alice"})
+}
+
+fn new_request_answers_with_has_fields(start: Start) {
+    let broker = start(&[("svc_base_uri", "https://login.example.com/"), ("instance_id", "blue")]);
+    let reply = broker.get("/requests/new/alice%40example.com?forceAuthn=true&providerId=okta");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let body = reply.json();
+    let id = body["request"].as_str().unwrap();
+    assert_eq!(id.len(), 22, "16 random bytes, base64url");
+    assert_eq!(body["loginUrl"], format!("https://login.example.com/oidc/login/{id}"));
+    assert_eq!(body["statusUrl"], format!("https://login.example.com/requests/status/{id}"));
+    assert_eq!(body["baseUrl"], "https://login.example.com");
+    assert_eq!(body["userId"], "alice@example.com");
+    assert_eq!(body["forceAuthn"], true);
+    assert_eq!(body["instanceId"], "blue");
+    assert_ne!(broker.new_request("alice")["request"], body["request"], "ids are fresh each time");
+}
+
+fn status_answers_with_the_identity_once_the_login_finishes(start: Start) {
+    let broker = start(&[("login_timeout", "30")]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    thread::scope(|scope| {
+        let poll = scope.spawn(|| {
+            let started = Instant::now();
+            (broker.status(&id), started.elapsed())
+        });
+        thread::sleep(Duration::from_millis(500));
+        broker.finish_login(&id, alice());
+        let (reply, waited) = poll.join().unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.json(), alice());
+        // Answered by the long poll, not by the 30 s timeout.
+        assert!(waited < Duration::from_secs(10), "waited {waited:?}");
+    });
+}
+
+fn the_identity_is_handed_out_only_once(start: Start) {
+    let broker = start(&[]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    broker.finish_login(&id, alice());
+    assert_eq!(broker.status(&id).status, 200);
+    let again = broker.status(&id);
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert_eq!(again.error_code(), "not_found");
+}
+
+fn concurrent_status_calls_get_the_identity_exactly_once(start: Start) {
+    let broker = start(&[("login_timeout", "20")]);
+    for _round in 0..3 {
+        let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+        let statuses: Vec<u16> = thread::scope(|scope| {
+            let polls: Vec<_> = (0..8).map(|_| scope.spawn(|| broker.status(&id))).collect();
+            thread::sleep(Duration::from_millis(300));
+            broker.finish_login(&id, alice());
+            polls.into_iter().map(|poll| poll.join().unwrap().status).collect()
+        });
+        assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|&s| s == 200 || s == 404), "{statuses:?}");
+    }
+}
+
+fn status_gives_408_when_the_login_does_not_finish_in_time(start: Start) {
+    let broker = start(&[("login_timeout", "1")]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let reply = broker.status(&id);
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    assert_eq!(reply.error_code(), "login_timeout");
+    // The request is still there: a client may poll again and still get the identity.
+    broker.finish_login(&id, alice());
+    assert_eq!(broker.status(&id).status, 200);
+}
+
+fn expired_requests_are_gone(start: Start) {
+    let broker = start(&[("login_timeout", "1"), ("cache_ttl", "1")]);
+    let finished = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let pending = broker.new_request("bob")["request"].as_str().unwrap().to_owned();
+    broker.finish_login(&finished, alice());
+    thread::sleep(Duration::from_millis(2100));
+    for id in [&finished, &pending] {
+        let reply = broker.status(id);
+        assert_eq!(reply.status, 404, "{}", reply.body);
+        assert_eq!(broker.get(&format!("/oidc/login/{id}")).status, 404);
+    }
+}
+
+fn unknown_and_malformed_request_ids_are_refused(start: Start) {
+    let broker = start(&[]);
+    let unknown = broker.status("AAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert_eq!(unknown.error_code(), "not_found");
+    for malformed in ["short", "AAAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAA%2F", "%00", ""] {
+        let reply = broker.status(malformed);
+        assert_eq!(reply.status, 400, "{malformed:?}: {}", reply.body);
+        assert_eq!(reply.error_code(), "invalid_request");
+        assert!(reply.json()["error_description"].as_str().unwrap().contains("request id"));
+    }
+}
+
+fn bad_user_ids_are_refused_with_400(start: Start) {
+    let broker = start(&[]);
+    let too_long = "u".repeat(257);
+    for bad in ["", "%0A", "tab%09in", "nul%00", "%FF%FE", "%ZZ", too_long.as_str()] {
+        let reply = broker.get(&format!("/requests/new/{bad}"));
+        if bad == "%ZZ" {
+            // Not a percent escape: taken literally, as HAS does.
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            continue;
+        }
+        assert_eq!(reply.status, 400, "{bad:?}: {}", reply.body);
+        assert_eq!(reply.error_code(), "invalid_request");
+        assert!(reply.json()["error_description"].as_str().unwrap().contains("user id"));
+    }
+    assert_eq!(broker.get(&format!("/requests/new/{}", "u".repeat(256))).status, 200);
+}
+
+fn bad_query_options_are_refused_with_400(start: Start) {
+    let broker = start(&[]);
+    for query in ["forceAuthn=perhaps", "providerId=", "providerId=a%20b"] {
+        let reply = broker.get(&format!("/requests/new/alice?{query}"));
+        assert_eq!(reply.status, 400, "{query}: {}", reply.body);
+        assert_eq!(reply.error_code(), "invalid_request");
+    }
+}
+
+fn unknown_routes_get_404_and_wrong_methods_405(start: Start) {
+    let broker = start(&[]);
+    for path in ["/", "/requests", "/requests/new", "/requests/new/a/b", "/nope", "/liveness/x"] {
+        let reply = broker.get(path);
+        assert_eq!(reply.status, 404, "{path}: {}", reply.body);
+        assert_eq!(reply.error_code(), "not_found");
+    }
+    for (method, path) in [("POST", "/requests/new/alice"), ("DELETE", "/requests/status/AAAAAAAAAAAAAAAAAAAAAA"), ("PUT", "/liveness")] {
+        let reply = broker.request(method, path);
+        assert_eq!(reply.status, 405, "{method} {path}: {}", reply.body);
+        assert_eq!(reply.header("allow"), Some("GET"));
+        assert_eq!(reply.error_code(), "method_not_allowed");
+    }
+}
+
+fn status_needs_a_valid_client_token(start: Start) {
+    let broker = start(&[]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    broker.finish_login(&id, alice());
+    let path = format!("/requests/status/{id}");
+
+    let missing = broker.get(&path);
+    assert_eq!(missing.status, 401, "{}", missing.body);
+    assert!(missing.header("www-authenticate").unwrap().starts_with("Bearer"));
+    for wrong in ["wrong-token-but-long-enough", &CLIENT_TOKEN[1..], ""] {
+        let reply = broker.get_with_token(&path, wrong);
+        assert_eq!(reply.status, 401, "{wrong:?}: {}", reply.body);
+        assert!(reply.header("www-authenticate").unwrap().contains("invalid_token"));
+        assert!(!reply.body.contains(CLIENT_TOKEN));
+    }
+    // Refused callers took nothing: the rightful client still gets the identity.
+    assert_eq!(broker.status(&id).json(), alice());
+}
+
+fn assume_client_authorized_lets_clients_in_without_a_token(start: Start) {
+    let broker = start(&[("assume_client_authorized", "true"), ("client_tokens", "")]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    broker.finish_login(&id, alice());
+    assert_eq!(broker.get(&format!("/requests/status/{id}")).status, 200);
+}
+
+fn liveness_answers_while_the_store_does(start: Start) {
+    let broker = start(&[]);
+    let reply = broker.get("/liveness");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["status"], "ok");
+}
+
+fn an_invalid_variable_is_named_in_the_error(start: Start) {
+    let broker = start(&[("login_timeout", "soon")]);
+    let reply = broker.get("/requests/new/alice");
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert_eq!(reply.error_code(), "server_misconfigured");
+    assert!(reply.json()["error_description"].as_str().unwrap().contains("`login_timeout`"));
+    assert!(broker.kv_keys().is_empty(), "nothing was stored");
+    assert_eq!(broker.get("/liveness").status, 200, "liveness does not depend on configuration");
+
+    let secret = "short-secret";
+    let broker = start(&[("client_tokens", secret)]);
+    let reply = broker.get("/requests/status/AAAAAAAAAAAAAAAAAAAAAA");
+    assert!(reply.body.contains("`client_tokens`") && !reply.body.contains(secret), "{}", reply.body);
+}
+
+fn login_url_leads_to_a_readable_page(start: Start) {
+    let broker = start(&[]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let page = broker.get(&format!("/oidc/login/{id}"));
+    assert_eq!(page.status, 501);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page.body.contains("not configured"), "{}", page.body);
+
+    let unknown = broker.get("/oidc/login/AAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.body.contains("unknown or has expired"));
+    let malformed = broker.get("/oidc/login/%3Cscript%3E");
+    assert_eq!(malformed.status, 400);
+    assert!(malformed.header("content-type").unwrap().starts_with("text/html"));
+    assert!(!malformed.body.contains("<script>"));
+}
+
+fn each_route_costs_few_store_operations(start: Start) {
+    let broker = start(&[]);
+    broker.reset_kv_stats();
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    assert_eq!(broker.kv_stats(), json!({"get": 0, "set": 1, "delete": 0, "exists": 0, "get_keys": 0, "increment": 0}));
+    broker.finish_login(&id, alice());
+    broker.reset_kv_stats();
+    assert_eq!(broker.status(&id).status, 200);
+    assert_eq!(broker.kv_stats(), json!({"get": 1, "set": 0, "delete": 1, "exists": 0, "get_keys": 0, "increment": 1}));
+}

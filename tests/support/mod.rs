@@ -1,0 +1,269 @@
+//! Test equipment shared by the integration tests: a real `redis-server` on a free
+//! loopback port, and broker instances run by `spin-test-host` from the real `.wasm`.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
+
+fn project_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| project_dir().join("target"), PathBuf::from)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn unique_name(stem: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!("login-broker-{stem}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// A throwaway `redis-server` without persistence, stopped on drop.
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let mut redis = Redis { child: None, port: free_port() };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port, so brokers can reconnect.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "redis is already running");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (the test command installs it)");
+        self.child = Some(child);
+        wait_until("redis-server to accept connections", || self.command(&["PING"]).is_some_and(|out| out.trim() == "PONG"));
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+
+    /// Runs one command with `redis-cli`; `None` when Redis does not answer.
+    pub fn command(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).stderr(Stdio::null()).output().ok()?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success() && !text.starts_with("Could not connect")).then_some(text)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Which runtime-config file an instance starts with.
+pub enum Store<'a> {
+    /// The project's own `runtime-config.toml`.
+    Memory,
+    /// The project's own `runtime-config.redis.toml`, pointed at this Redis.
+    Redis(&'a Redis),
+}
+
+/// One broker instance: a `spin-test-host` process, stopped on drop.
+pub struct Broker {
+    child: Child,
+    /// Held open: the host exits when it closes, even if this process dies.
+    _stdin: ChildStdin,
+    pub http: String,
+    pub admin: String,
+    runtime_config: Option<PathBuf>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The `error` code of a JSON error body.
+    pub fn error_code(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut response = response.expect("the broker answers");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let mut body = String::new();
+    response.body_mut().as_reader().read_to_string(&mut body).expect("a UTF-8 body");
+    Reply { status, headers, body }
+}
+
+impl Broker {
+    /// Starts an instance with client tokens configured and the given variable overrides.
+    pub fn start(store: Store, variables: &[(&str, &str)]) -> Broker {
+        let host = target_dir().join("release/spin-test-host");
+        assert!(host.exists(), "{} is missing: run the README's test command, which builds it", host.display());
+        let (config_path, temporary) = match store {
+            Store::Memory => (project_dir().join("runtime-config.toml"), None),
+            Store::Redis(redis) => {
+                let template = std::fs::read_to_string(project_dir().join("runtime-config.redis.toml")).unwrap();
+                let path = unique_name("runtime-config.toml");
+                std::fs::write(&path, template.replace("redis://127.0.0.1:6379", &redis.url())).unwrap();
+                (path.clone(), Some(path))
+            }
+        };
+        let mut command = Command::new(host);
+        command
+            .arg("--manifest")
+            .arg(project_dir().join("spin.toml"))
+            .arg("--runtime-config-file")
+            .arg(&config_path)
+            .arg("--exit-on-stdin-eof")
+            .env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (name, value) in variables {
+            command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+        }
+        let mut child = command.spawn().expect("spin-test-host starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addresses: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("spin-test-host did not start: {line:?}"));
+        Broker {
+            _stdin: child.stdin.take().unwrap(),
+            child,
+            http: addresses["http"].as_str().unwrap().to_owned(),
+            admin: addresses["admin"].as_str().unwrap().to_owned(),
+            runtime_config: temporary,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        read_reply(agent().get(format!("http://{}{path}", self.http)).call())
+    }
+
+    pub fn get_with_token(&self, path: &str, token: &str) -> Reply {
+        read_reply(agent().get(format!("http://{}{path}", self.http)).header("Authorization", format!("Bearer {token}")).call())
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Reply {
+        let request = ureq::http::Request::builder().method(method).uri(format!("http://{}{path}", self.http)).body(()).unwrap();
+        read_reply(agent().run(request))
+    }
+
+    /// What a client does first: `/requests/new/<user>`; returns the reply's JSON.
+    pub fn new_request(&self, user: &str) -> Value {
+        let reply = self.get(&format!("/requests/new/{user}"));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    }
+
+    pub fn status(&self, request_id: &str) -> Reply {
+        self.get_with_token(&format!("/requests/status/{request_id}"), CLIENT_TOKEN)
+    }
+
+    /// Does what the provider's callback will do: marks the stored request
+    /// authenticated with `identity`, through this instance's store.
+    pub fn finish_login(&self, request_id: &str, identity: Value) {
+        let key = format!("lb:v1:req:{request_id}");
+        let mut envelope: Value = serde_json::from_slice(&self.kv_get(&key).expect("the request is stored")).unwrap();
+        envelope["record"]["outcome"] = serde_json::json!({"state": "authenticated", "identity": identity});
+        self.kv_put(&key, &serde_json::to_vec(&envelope).unwrap());
+    }
+
+    pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        let mut response = agent().get(format!("http://{}/kv/{key}", self.admin)).call().unwrap();
+        (response.status() == 200).then(|| response.body_mut().read_to_vec().unwrap())
+    }
+
+    pub fn kv_put(&self, key: &str, value: &[u8]) {
+        let response = agent().put(format!("http://{}/kv/{key}", self.admin)).send(value).unwrap();
+        assert_eq!(response.status(), 204);
+    }
+
+    pub fn kv_keys(&self) -> Vec<String> {
+        let mut response = agent().get(format!("http://{}/keys", self.admin)).call().unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    /// Key-value operations the component has made since the last reset.
+    pub fn kv_stats(&self) -> Value {
+        let mut response = agent().get(format!("http://{}/stats", self.admin)).call().unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    pub fn reset_kv_stats(&self) {
+        agent().delete(format!("http://{}/stats", self.admin)).call().unwrap();
+    }
+
+    /// SIGKILL, as when a machine dies.
+    pub fn kill(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+
+    /// True while the instance accepts connections.
+    pub fn is_listening(&self) -> bool {
+        TcpStream::connect(&self.http).is_ok()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        if let Some(path) = &self.runtime_config {
+            std::fs::remove_file(path).ok();
+        }
+    }
+}
