@@ -1,0 +1,107 @@
+//! Throughput and latency of the real `.wasm` in the test host, over Spin's
+//! in-memory store and over Redis, measured in one run so the figures compare.
+//!
+//! Run with `cargo bench --bench broker` after the test command has built the
+//! component and the host. Prints a Markdown table for BENCHMARKS.md.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{Broker, Redis, Store};
+
+const CLIENT_THREADS: usize = 4;
+const CREATIONS_PER_THREAD: usize = 1_000;
+const LATENCY_SAMPLES: usize = 60;
+
+fn main() {
+    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wasm32-wasip2/release/login_broker.wasm");
+    println!("component: {} KiB", std::fs::metadata(&wasm).map(|m| m.len() / 1024).unwrap_or(0));
+
+    let redis = Redis::start();
+    let memory_broker = Broker::start(Store::Memory, &[]);
+    let redis_broker = Broker::start(Store::Redis(&redis), &[]);
+
+    println!("\n| store | creations/s | liveness/s | status answer after login (p50 / p99 / max) | KV ops: create, status |");
+    println!("|---|---|---|---|---|");
+    for (name, broker) in [("in-memory", &memory_broker), ("Redis", &redis_broker)] {
+        let creations = rate(broker, "/requests/new/bench-user");
+        let liveness = rate(broker, "/liveness");
+        let latency = status_latency(broker);
+        let ops = ops_per_login(broker);
+        println!(
+            "| {name} | {creations:.0} | {liveness:.0} | {:.1} / {:.1} / {:.1} ms | {ops} |",
+            millis(latency[latency.len() / 2]),
+            millis(latency[latency.len() * 99 / 100]),
+            millis(*latency.last().unwrap()),
+        );
+    }
+
+    println!("\nRedis floor (redis-benchmark, same machine, 50 clients):");
+    let floor = Command::new("redis-benchmark").args(["-p", &redis.port.to_string(), "-t", "get,set", "-n", "100000", "-q"]).output();
+    match floor {
+        Ok(output) => print!("{}", String::from_utf8_lossy(&output.stdout).replace('\r', "\n").lines().filter(|l| l.contains("requests per second")).map(|l| format!("  {}\n", l.trim())).collect::<String>()),
+        Err(error) => println!("  redis-benchmark unavailable: {error}"),
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Requests per second for `path`, from several client threads with keep-alive.
+fn rate(broker: &Broker, path: &str) -> f64 {
+    let started = Instant::now();
+    thread::scope(|scope| {
+        for _ in 0..CLIENT_THREADS {
+            scope.spawn(|| {
+                for _ in 0..CREATIONS_PER_THREAD {
+                    assert_eq!(broker.get(path).status, 200);
+                }
+            });
+        }
+    });
+    (CLIENT_THREADS * CREATIONS_PER_THREAD) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// From the moment the login is marked finished to the moment the client's pending
+/// status call returns with the identity, sorted.
+fn status_latency(broker: &Broker) -> Vec<Duration> {
+    let mut samples: Vec<Duration> = (0..LATENCY_SAMPLES)
+        .map(|n| {
+            let id = broker.new_request("latency")["request"].as_str().unwrap().to_owned();
+            thread::scope(|scope| {
+                let poll = scope.spawn(|| {
+                    let reply = broker.status(&id);
+                    assert_eq!(reply.status, 200);
+                    Instant::now()
+                });
+                // Finish at varying points of the poll schedule.
+                thread::sleep(Duration::from_millis(150 + (n as u64 * 37) % 500));
+                let finished = Instant::now();
+                broker.finish_login(&id, json!({"sub": "latency"}));
+                poll.join().unwrap().saturating_duration_since(finished)
+            })
+        })
+        .collect();
+    samples.sort();
+    samples
+}
+
+fn ops_per_login(broker: &Broker) -> String {
+    broker.reset_kv_stats();
+    let id = broker.new_request("ops")["request"].as_str().unwrap().to_owned();
+    let create = total(&broker.kv_stats());
+    broker.finish_login(&id, json!({"sub": "ops"}));
+    broker.reset_kv_stats();
+    assert_eq!(broker.status(&id).status, 200);
+    format!("{create}, {}", total(&broker.kv_stats()))
+}
+
+fn total(stats: &serde_json::Value) -> u64 {
+    stats.as_object().unwrap().values().filter_map(serde_json::Value::as_u64).sum()
+}
