@@ -3,31 +3,18 @@
 //!
 //! `GET|PUT|DELETE /kv/<key>`, `GET /keys`, `GET /stats`, `DELETE /stats`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::App;
 
 pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let app = app.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(answer(&app, request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
+    crate::server::accept_loop(listener, app, answer).await
 }
 
 fn reply(status: StatusCode, body: impl Into<Bytes>) -> hyper::Response<Full<Bytes>> {
@@ -36,7 +23,7 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> hyper::Response<Full<Byt
     response
 }
 
-async fn answer(app: &App, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn answer(app: Arc<App>, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let Some(store) = app.stores.get("default") else {
         return reply(StatusCode::NOT_FOUND, "no `default` store");
     };

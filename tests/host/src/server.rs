@@ -15,13 +15,21 @@ use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 use crate::{App, Ctx};
 
 pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
+    accept_loop(listener, app, answer).await
+}
+
+/// Serves each connection on its own task, answering every request with `answer`.
+pub async fn accept_loop<F>(listener: TcpListener, app: Arc<App>, answer: fn(Arc<App>, hyper::Request<Incoming>) -> F) -> anyhow::Result<()>
+where
+    F: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
     loop {
         let (stream, _) = listener.accept().await?;
         let app = app.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(answer(app, request).await) }
+                let answered = answer(app.clone(), request);
+                async move { Ok::<_, Infallible>(answered.await) }
             });
             // A client hanging up mid-request is not the host's problem.
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
