@@ -97,9 +97,13 @@ pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Rep
 
     for attempt in 0.. {
         let request = store.load_login_request(&id, unix_now()).await?.ok_or_else(unknown)?;
-        if let LoginOutcome::Authenticated { .. } = request.outcome {
-            let identity = store.take_identity(&request).await?.ok_or_else(unknown)?;
-            return Ok(response::json(StatusCode::OK, &identity));
+        match &request.outcome {
+            LoginOutcome::Authenticated { .. } => {
+                let identity = store.take_identity(&request).await?.ok_or_else(unknown)?;
+                return Ok(response::json(StatusCode::OK, &identity));
+            }
+            LoginOutcome::Failed { error, error_description } => return Err(HttpError::login_failed(error, error_description)),
+            LoginOutcome::Pending => {}
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {

@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{ClientSecret, IssuerUrl};
+
 use crate::client_auth::ClientAuth;
 
 #[derive(Debug)]
@@ -19,6 +22,31 @@ pub struct Config {
     /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
     pub instance_id: String,
     pub client_auth: ClientAuth,
+    /// `None` until `oidc_issuer_uri` is set.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// One OpenID provider, for a confidential client.
+#[derive(Debug)]
+pub struct OidcConfig {
+    pub issuer: IssuerUrl,
+    pub client_id: String,
+    /// Redacted in `Debug`; reached only through `.secret()`.
+    pub client_secret: ClientSecret,
+    /// ID token signature algorithms accepted: asymmetric ones only.
+    pub signing_algs: Vec<CoreJwsSigningAlgorithm>,
+    /// Ask the provider to re-authenticate users whose last sign-in is older.
+    pub max_age_secs: Option<u64>,
+    pub select_account: bool,
+    pub token_auth: TokenEndpointAuth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TokenEndpointAuth {
+    /// `client_secret_basic`: HTTP Basic authentication (the OAuth 2.0 default).
+    Basic,
+    /// `client_secret_post`: client id and secret in the form body.
+    Post,
 }
 
 /// A variable is missing or its value is unusable. Never carries the value itself:
@@ -35,13 +63,22 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const VARIABLES: [&str; 6] = [
+const VARIABLES: [&str; 15] = [
     "svc_base_uri",
     "login_timeout",
     "cache_ttl",
     "instance_id",
     "client_tokens",
     "assume_client_authorized",
+    "oidc_issuer_uri",
+    "oidc_provider_origin",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_code_challenge_method",
+    "oidc_token_signing_algo",
+    "oidc_token_endpoint_auth_method",
+    "oidc_max_age",
+    "oidc_select_account",
 ];
 
 const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
@@ -89,7 +126,90 @@ impl Config {
                 parse_client_tokens(&get("client_tokens")?)?,
                 parse_bool("assume_client_authorized", &get("assume_client_authorized")?)?,
             ),
+            oidc: parse_oidc(&get)?,
         })
+    }
+}
+
+fn parse_oidc(get: &impl Fn(&'static str) -> Result<String, ConfigError>) -> Result<Option<OidcConfig>, ConfigError> {
+    let issuer = get("oidc_issuer_uri")?.trim().trim_end_matches('/').to_owned();
+    if issuer.is_empty() {
+        return Ok(None);
+    }
+    let issuer_url = IssuerUrl::new(issuer.clone()).ok().filter(|url| matches!(url.url().scheme(), "http" | "https"));
+    let Some(issuer_url) = issuer_url.filter(|url| url.url().query().is_none() && url.url().fragment().is_none()) else {
+        return Err(ConfigError { variable: "oidc_issuer_uri", expected: "the provider's issuer URL, such as https://idp.example.com/realms/acme".into() });
+    };
+    // Spin lets the component reach only origins in `allowed_outbound_hosts`, which
+    // names the provider through `oidc_provider_origin`: catch a mismatch here, not as
+    // a denied request deep inside a login.
+    let origin = issuer_url.url().origin().ascii_serialization();
+    if get("oidc_provider_origin")?.trim().trim_end_matches('/') != origin {
+        return Err(ConfigError {
+            variable: "oidc_provider_origin",
+            expected: format!("the issuer's origin, `{origin}`, so that Spin allows outbound requests to the provider"),
+        });
+    }
+    let client_id = get("oidc_client_id")?.trim().to_owned();
+    if client_id.is_empty() {
+        return Err(ConfigError { variable: "oidc_client_id", expected: "the client id registered at the provider".into() });
+    }
+    let client_secret = get("oidc_client_secret")?.trim().to_owned();
+    if client_secret.is_empty() {
+        return Err(ConfigError { variable: "oidc_client_secret", expected: "the client secret registered at the provider".into() });
+    }
+    if get("oidc_code_challenge_method")?.trim() != "S256" {
+        return Err(ConfigError { variable: "oidc_code_challenge_method", expected: "`S256` (RFC 9700 rules out `plain`)".into() });
+    }
+    let max_age = get("oidc_max_age")?;
+    let max_age_secs = match max_age.trim() {
+        "" => None,
+        value => Some(parse_seconds("oidc_max_age", value, MAX_CACHE_TTL_SECS * 365)?),
+    };
+    let token_auth = match get("oidc_token_endpoint_auth_method")?.trim() {
+        "client_secret_basic" | "" => TokenEndpointAuth::Basic,
+        "client_secret_post" => TokenEndpointAuth::Post,
+        _ => {
+            return Err(ConfigError {
+                variable: "oidc_token_endpoint_auth_method",
+                expected: "`client_secret_basic` or `client_secret_post`".into(),
+            });
+        }
+    };
+    Ok(Some(OidcConfig {
+        issuer: issuer_url,
+        client_id,
+        client_secret: ClientSecret::new(client_secret),
+        signing_algs: parse_signing_algs(&get("oidc_token_signing_algo")?)?,
+        max_age_secs,
+        select_account: parse_bool("oidc_select_account", &get("oidc_select_account")?)?,
+        token_auth,
+    }))
+}
+
+/// Asymmetric algorithms only: `none` would skip the signature, and an HS* "signature"
+/// made with the provider's public key as the HMAC secret is the classic forgery.
+fn parse_signing_algs(value: &str) -> Result<Vec<CoreJwsSigningAlgorithm>, ConfigError> {
+    use CoreJwsSigningAlgorithm as Alg;
+    let parse = |name: &str| match name {
+        "RS256" => Some(Alg::RsaSsaPkcs1V15Sha256),
+        "RS384" => Some(Alg::RsaSsaPkcs1V15Sha384),
+        "RS512" => Some(Alg::RsaSsaPkcs1V15Sha512),
+        "PS256" => Some(Alg::RsaSsaPssSha256),
+        "PS384" => Some(Alg::RsaSsaPssSha384),
+        "PS512" => Some(Alg::RsaSsaPssSha512),
+        "ES256" => Some(Alg::EcdsaP256Sha256),
+        "ES384" => Some(Alg::EcdsaP384Sha384),
+        "EdDSA" => Some(Alg::EdDsa),
+        _ => None,
+    };
+    let algs: Option<Vec<Alg>> = value.split(',').map(str::trim).filter(|name| !name.is_empty()).map(parse).collect();
+    match algs {
+        Some(algs) if !algs.is_empty() => Ok(algs),
+        _ => Err(ConfigError {
+            variable: "oidc_token_signing_algo",
+            expected: "a comma-separated list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA (never none or HS*)".into(),
+        }),
     }
 }
 
@@ -165,7 +285,61 @@ mod tests {
             ("instance_id", "none".to_owned()),
             ("client_tokens", "".to_owned()),
             ("assume_client_authorized", "false".to_owned()),
+            ("oidc_issuer_uri", "".to_owned()),
+            ("oidc_provider_origin", "https://oidc-provider.invalid".to_owned()),
+            ("oidc_client_id", "".to_owned()),
+            ("oidc_client_secret", "".to_owned()),
+            ("oidc_code_challenge_method", "S256".to_owned()),
+            ("oidc_token_signing_algo", "RS256,ES256".to_owned()),
+            ("oidc_token_endpoint_auth_method", "client_secret_basic".to_owned()),
+            ("oidc_max_age", "".to_owned()),
+            ("oidc_select_account", "false".to_owned()),
         ])
+    }
+
+    const PROVIDER: [(&str, &str); 4] = [
+        ("oidc_issuer_uri", "https://idp.example.com/realms/acme/"),
+        ("oidc_provider_origin", "https://idp.example.com"),
+        ("oidc_client_id", "broker"),
+        ("oidc_client_secret", "s3cret-value"),
+    ];
+
+    fn with_provider<'a>(extra: &[(&'static str, &'a str)]) -> Vec<(&'static str, &'a str)> {
+        PROVIDER.iter().copied().chain(extra.iter().copied()).collect()
+    }
+
+    #[test]
+    fn oidc_is_off_until_an_issuer_is_set() {
+        assert!(parse_with(&[]).unwrap().oidc.is_none());
+    }
+
+    #[test]
+    fn a_provider_with_a_path_is_configured() {
+        let oidc = parse_with(&with_provider(&[])).unwrap().oidc.unwrap();
+        assert_eq!(oidc.issuer.as_str(), "https://idp.example.com/realms/acme");
+        assert_eq!(oidc.token_auth, TokenEndpointAuth::Basic);
+        assert_eq!(oidc.signing_algs.len(), 2);
+        assert!(!format!("{oidc:?}").contains("s3cret-value"), "the secret is redacted");
+    }
+
+    #[test]
+    fn provider_settings_are_checked_and_named() {
+        let cases: [(&'static str, &str); 8] = [
+            ("oidc_provider_origin", "https://other.example.com"),
+            ("oidc_issuer_uri", "idp.example.com"),
+            ("oidc_client_id", " "),
+            ("oidc_client_secret", ""),
+            ("oidc_code_challenge_method", "plain"),
+            ("oidc_token_signing_algo", "RS256,HS256"),
+            ("oidc_token_signing_algo", "none"),
+            ("oidc_token_endpoint_auth_method", "private_key_jwt"),
+        ];
+        for (variable, value) in cases {
+            assert_eq!(rejected_variable(&with_provider(&[(variable, value)])), variable, "{value:?}");
+        }
+        assert_eq!(rejected_variable(&with_provider(&[("oidc_max_age", "soon")])), "oidc_max_age");
+        let secret_error = parse_with(&with_provider(&[("oidc_code_challenge_method", "plain")])).unwrap_err();
+        assert!(!secret_error.to_string().contains("s3cret-value"));
     }
 
     fn parse_with(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigError> {

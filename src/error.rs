@@ -37,6 +37,15 @@ impl HttpError {
         Self::new(StatusCode::NOT_FOUND, "not_found", description)
     }
 
+    pub fn conflict(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", description)
+    }
+
+    /// A sign-in that failed at or with the provider; `status` tells whose fault it was.
+    pub fn sign_in_failed(status: StatusCode, description: impl Into<String>) -> Self {
+        Self::new(status, "sign_in_failed", description)
+    }
+
     pub fn method_not_allowed(allow: &'static str) -> Self {
         let mut error = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -57,6 +66,18 @@ impl HttpError {
         let mut error = Self::new(StatusCode::UNAUTHORIZED, code, description);
         error.header = Some((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
         error
+    }
+
+    /// The user's sign-in failed; `code` and `description` come from the stored outcome.
+    pub fn login_failed(code: &str, description: &str) -> Self {
+        let code = match code {
+            "access_denied" => "access_denied",
+            "invalid_id_token" => "invalid_id_token",
+            "invalid_issuer" => "invalid_issuer",
+            "temporarily_unavailable" => "temporarily_unavailable",
+            _ => "login_failed",
+        };
+        Self::new(StatusCode::FORBIDDEN, code, description)
     }
 
     pub fn login_timeout(seconds: u64) -> Self {

@@ -47,6 +47,19 @@ impl fmt::Debug for RequestId {
     }
 }
 
+/// 256 random bits, base64url: for `state`, `nonce`, PKCE verifiers and cookie secrets.
+pub fn random_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// SHA-256, base64url: how a secret is stored when only equality must be checked.
+pub fn digest(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
 /// The label the client gives the user (HAS: any string the client chooses).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod ids;
 mod login;
+mod oidc;
 mod response;
 mod store;
 
@@ -29,7 +30,8 @@ async fn handle(request: Request) -> Reply {
     match segments.as_slice() {
         // Browser routes answer with pages.
         ["oidc", "login", request_id] if get => login::start(request_id).await.unwrap_or_else(HttpError::page),
-        ["oidc", "login", _] => HttpError::method_not_allowed("GET").page(),
+        ["oidc", "callback"] if get => login::callback(query, request.headers()).await.unwrap_or_else(HttpError::page),
+        ["oidc", "login", _] | ["oidc", "callback"] => HttpError::method_not_allowed("GET").page(),
 
         // API routes answer with JSON.
         ["requests", "new", user_id] if get => api::new_request(user_id, query).await.unwrap_or_else(HttpError::json),

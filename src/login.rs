@@ -1,24 +1,189 @@
-//! The browser side of a login. The login URL handed to clients leads here.
+//! The browser side of a login: `/oidc/login/:id` sends the browser to the provider,
+//! `/oidc/callback` brings it back. Answers are pages, never JSON.
 
-use http::StatusCode;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use subtle::ConstantTimeEq;
 
+use crate::config::Config;
 use crate::error::HttpError;
-use crate::ids::RequestId;
+use crate::ids::{RequestId, digest};
+use crate::oidc::{self, SignInError};
 use crate::response::{self, Reply};
-use crate::store::{SpinKeyValue, StateStore, unix_now};
+use crate::store::{LoginOutcome, SpinKeyValue, StateStore, unix_now};
 
-/// `GET /oidc/login/:requestId`: no identity provider can be configured yet, so a
-/// known request gets a page saying so, and an unknown one a page saying that.
+/// Holds the secret that binds a sign-in to the browser that started it.
+const BINDING_COOKIE: &str = "lb_signin";
+const CALLBACK_PATH: &str = "/oidc/callback";
+
+const RESTART: &str = "Start the login again from your application.";
+
+/// `GET /oidc/login/:requestId`
 pub async fn start(id_segment: &str) -> Result<Reply, HttpError> {
-    let id = RequestId::parse(id_segment)
-        .map_err(|_| HttpError::invalid_request("This login link is malformed. Start the login again from your application."))?;
+    let id = RequestId::parse(id_segment).map_err(|_| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
+    let config = Config::load().await?;
     let store = StateStore::new(SpinKeyValue::open().await?);
-    if store.load_login_request(&id, unix_now()).await?.is_none() {
-        return Err(HttpError::not_found("This login link is unknown or has expired. Start the login again from your application."));
+    let now = unix_now();
+    let request = store
+        .load_login_request(&id, now)
+        .await?
+        .ok_or_else(|| HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}")))?;
+    if request.outcome != LoginOutcome::Pending {
+        return Err(HttpError::conflict(format!("This login has already ended. {RESTART}")));
     }
-    Ok(response::page(
-        StatusCode::NOT_IMPLEMENTED,
-        "Sign-in is not configured",
-        "This login broker has no identity provider configured yet, so this login cannot continue. Ask the broker's operator.",
-    ))
+    let Some(oidc_config) = &config.oidc else {
+        return Ok(response::page(
+            StatusCode::NOT_IMPLEMENTED,
+            "Sign-in is not configured",
+            "This login broker has no identity provider configured yet, so this login cannot continue. Ask the broker's operator.",
+        ));
+    };
+    let redirect_uri = format!("{}{CALLBACK_PATH}", config.base_url);
+    // The sign-in may last as long as the request does.
+    let authorization = oidc::authorize(&store, oidc_config, &redirect_uri, &id, request.force_authn, now, request.expires_at)
+        .await
+        .map_err(sign_in_page_error)?;
+    store.save_sign_in(&authorization.sign_in).await?;
+
+    let cookie = binding_cookie(&config, &authorization.browser_secret, request.expires_at.saturating_sub(now));
+    Ok(response::redirect(&authorization.url, cookie))
+}
+
+/// What the provider sends back (RFC 6749 §4.1.2, RFC 9207 `iss`).
+struct CallbackParams {
+    state: String,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    iss: Option<String>,
+}
+
+impl CallbackParams {
+    fn parse(query: &str) -> Result<Self, HttpError> {
+        let mut params = Self { state: String::new(), code: None, error: None, error_description: None, iss: None };
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            let slot = match name.as_ref() {
+                "state" => {
+                    params.state = value.into_owned();
+                    continue;
+                }
+                "code" => &mut params.code,
+                "error" => &mut params.error,
+                "error_description" => &mut params.error_description,
+                "iss" => &mut params.iss,
+                _ => continue,
+            };
+            *slot = Some(value.into_owned());
+        }
+        let well_formed = !params.state.is_empty() && params.state.len() <= 128 && (params.code.is_some() || params.error.is_some());
+        if well_formed { Ok(params) } else { Err(HttpError::invalid_request(format!("This sign-in answer is incomplete. {RESTART}"))) }
+    }
+}
+
+/// `GET /oidc/callback?code=…&state=…[&iss=…]`
+pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
+    let params = CallbackParams::parse(query)?;
+    let config = Config::load().await?;
+    let oidc_config = config.oidc.as_ref().ok_or_else(|| HttpError::not_found("Sign-in is not configured on this broker."))?;
+    let store = StateStore::new(SpinKeyValue::open().await?);
+    let now = unix_now();
+
+    let used_or_expired = || HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}"));
+    let sign_in = store.load_sign_in(&params.state, now).await?.ok_or_else(used_or_expired)?;
+    // Checked before consuming, so a forged callback cannot spend the real user's state.
+    if !browser_matches(headers, &sign_in.browser_binding_hash) {
+        return Err(HttpError::invalid_request(format!("This sign-in was started in another browser, or its cookie was lost. {RESTART}")));
+    }
+    if !store.consume_sign_in(&params.state).await? {
+        return Err(used_or_expired());
+    }
+
+    let redirect_uri = format!("{}{CALLBACK_PATH}", config.base_url);
+    let result = match (&params.error, &params.code) {
+        (Some(error), _) => Err(SignInError::from_provider(error, params.error_description.as_deref())),
+        (None, Some(code)) => match &params.iss {
+            // RFC 9207: a mix-up attack shows as an answer from another issuer.
+            Some(iss) if iss.trim_end_matches('/') != oidc_config.issuer.as_str() => {
+                Err(SignInError { code: "invalid_issuer", description: "the sign-in answer came from another issuer".into() })
+            }
+            _ => oidc::complete(&store, oidc_config, &redirect_uri, &sign_in, code, now).await,
+        },
+        (None, None) => Err(SignInError { code: "invalid_request", description: "the sign-in answer has no code".into() }),
+    };
+
+    let clear_cookie = binding_cookie(&config, "", 0);
+    match result {
+        Ok(identity) => {
+            if !store.finish_login_request(&sign_in.request_id, LoginOutcome::Authenticated { identity }, now).await? {
+                return Err(HttpError::conflict(format!("This login has already ended or expired. {RESTART}")));
+            }
+            let mut page = response::page(StatusCode::OK, "You are signed in", "You can close this window and return to your application.");
+            page.headers_mut().append(header::SET_COOKIE, clear_cookie);
+            Ok(page)
+        }
+        Err(failure) => {
+            eprintln!("{}", serde_json::json!({"event": "sign_in_failed", "error": failure.code, "detail": failure.description}));
+            let outcome = LoginOutcome::Failed { error: failure.code.to_owned(), error_description: failure.description.clone() };
+            store.finish_login_request(&sign_in.request_id, outcome, now).await?;
+            Err(sign_in_page_error(failure))
+        }
+    }
+}
+
+fn sign_in_page_error(failure: SignInError) -> HttpError {
+    let status = match failure.code {
+        "access_denied" => StatusCode::FORBIDDEN,
+        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    HttpError::sign_in_failed(status, format!("Sign-in failed: {}. {RESTART}", failure.description))
+}
+
+/// Host-only (no `Domain`), `HttpOnly`, `SameSite=Lax` so it rides the provider's
+/// top-level redirect back to us, `Secure` when the broker is served over https.
+fn binding_cookie(config: &Config, secret: &str, max_age_secs: u64) -> HeaderValue {
+    let secure = if config.base_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{BINDING_COOKIE}={secret}; Path={CALLBACK_PATH}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_signin=; Max-Age=0"))
+}
+
+fn browser_matches(headers: &HeaderMap, expected_hash: &str) -> bool {
+    let presented = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == BINDING_COOKIE)
+        .map(|(_, value)| value);
+    presented.is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookies(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_browser_holding_the_secret_matches() {
+        let hash = digest("browser-secret");
+        assert!(browser_matches(&cookies("a=1; lb_signin=browser-secret; b=2"), &hash));
+        assert!(!browser_matches(&cookies("lb_signin=other-secret"), &hash));
+        assert!(!browser_matches(&cookies("lb_signin="), &digest("")));
+        assert!(!browser_matches(&HeaderMap::new(), &hash));
+    }
+
+    #[test]
+    fn callback_parameters_need_a_state_and_a_code_or_an_error() {
+        assert!(CallbackParams::parse("code=c&state=s").is_ok());
+        assert!(CallbackParams::parse("error=access_denied&state=s").is_ok());
+        for bad in ["", "code=c", "state=s", &format!("code=c&state={}", "s".repeat(129))] {
+            assert!(CallbackParams::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -25,6 +25,19 @@ pub fn page(status: StatusCode, title: &str, message: &str) -> Reply {
     with_common_headers(status, "text/html; charset=utf-8", text)
 }
 
+/// Sends the browser on with `303 See Other`, setting one cookie.
+pub fn redirect(location: &str, cookie: HeaderValue) -> Reply {
+    let mut reply = with_common_headers(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
+    match HeaderValue::from_str(location) {
+        Ok(location) => {
+            reply.headers_mut().insert(header::LOCATION, location);
+            reply.headers_mut().insert(header::SET_COOKIE, cookie);
+            reply
+        }
+        Err(_) => page(StatusCode::BAD_GATEWAY, "Sign-in failed", "The identity provider's sign-in address is not usable."),
+    }
+}
+
 fn with_common_headers(status: StatusCode, content_type: &'static str, body: String) -> Reply {
     let mut reply = http::Response::new(body);
     *reply.status_mut() = status;

@@ -14,7 +14,7 @@ mod spin_kv;
 
 use std::fmt;
 
-pub use records::{Identity, LoginOutcome, LoginRequest};
+pub use records::{Identity, LoginOutcome, LoginRequest, ProviderCache, SignIn};
 pub use spin_kv::SpinKeyValue;
 
 use crate::ids::RequestId;
@@ -100,6 +100,49 @@ impl<K: KeyValue> StateStore<K> {
             eprintln!("{}", serde_json::json!({"event": "claimed_record_not_deleted", "detail": error.to_string()}));
         }
         Ok(Some(identity.clone()))
+    }
+
+    /// Records how the sign-in ended, unless the request is gone or already ended:
+    /// a finished login is never overwritten. Returns whether it was recorded.
+    pub async fn finish_login_request(&self, id: &RequestId, outcome: LoginOutcome, now: UnixTime) -> Result<bool, StoreError> {
+        let Some(mut request) = self.load_login_request(id, now).await? else {
+            return Ok(false);
+        };
+        if request.outcome != LoginOutcome::Pending {
+            return Ok(false);
+        }
+        request.outcome = outcome;
+        self.save_login_request(&request).await?;
+        Ok(true)
+    }
+
+    pub async fn save_sign_in(&self, sign_in: &SignIn) -> Result<(), StoreError> {
+        self.save(&keys::sign_in(&sign_in.state), sign_in).await
+    }
+
+    pub async fn load_sign_in(&self, state: &str, now: UnixTime) -> Result<Option<SignIn>, StoreError> {
+        self.load(&keys::sign_in(state), now).await
+    }
+
+    /// Consumes a sign-in: true for exactly one caller, even when two callbacks with
+    /// the same state reach two instances at once (same `increment` claim as
+    /// [`Self::take_identity`]). The record is deleted after a successful claim.
+    pub async fn consume_sign_in(&self, state: &str) -> Result<bool, StoreError> {
+        if self.kv.increment(&keys::sign_in_claim(state), 1).await? != 1 {
+            return Ok(false);
+        }
+        if let Err(error) = self.kv.delete(&keys::sign_in(state)).await {
+            eprintln!("{}", serde_json::json!({"event": "consumed_sign_in_not_deleted", "detail": error.to_string()}));
+        }
+        Ok(true)
+    }
+
+    pub async fn save_provider_cache(&self, issuer: &str, cache: &ProviderCache) -> Result<(), StoreError> {
+        self.save(&keys::provider_cache(issuer), cache).await
+    }
+
+    pub async fn load_provider_cache(&self, issuer: &str, now: UnixTime) -> Result<Option<ProviderCache>, StoreError> {
+        self.load(&keys::provider_cache(issuer), now).await
     }
 
     async fn save<R: Record>(&self, key: &str, record: &R) -> Result<(), StoreError> {
@@ -195,6 +238,45 @@ mod tests {
             store.save_login_request(&request).await.unwrap();
             assert_eq!(store.take_identity(&request).await.unwrap(), None);
             assert!(store.load_login_request(&request.id, NOW).await.unwrap().is_some());
+        });
+    }
+
+    fn sign_in(state: &str) -> SignIn {
+        SignIn {
+            state: state.into(),
+            request_id: RequestId::random().unwrap(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            browser_binding_hash: "h".into(),
+            expires_at: NOW + 60,
+        }
+    }
+
+    #[test]
+    fn a_sign_in_is_consumed_once_only() {
+        block_on(async {
+            let store = StateStore::new(MemoryKeyValue::default());
+            let saved = sign_in("s1");
+            store.save_sign_in(&saved).await.unwrap();
+            assert_eq!(store.load_sign_in("s1", NOW).await.unwrap(), Some(saved));
+            assert!(store.consume_sign_in("s1").await.unwrap());
+            assert!(!store.consume_sign_in("s1").await.unwrap());
+            assert_eq!(store.load_sign_in("s1", NOW).await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn a_finished_login_is_never_overwritten() {
+        block_on(async {
+            let store = StateStore::new(MemoryKeyValue::default());
+            let request = pending_request(300);
+            store.save_login_request(&request).await.unwrap();
+            let failed = LoginOutcome::Failed { error: "access_denied".into(), error_description: "no".into() };
+            assert!(store.finish_login_request(&request.id, failed.clone(), NOW).await.unwrap());
+            let authenticated = finished(request.clone()).outcome;
+            assert!(!store.finish_login_request(&request.id, authenticated, NOW).await.unwrap());
+            assert_eq!(store.load_login_request(&request.id, NOW).await.unwrap().unwrap().outcome, failed);
+            assert!(!store.finish_login_request(&RequestId::random().unwrap(), failed, NOW).await.unwrap());
         });
     }
 

@@ -26,6 +26,8 @@ pub enum LoginOutcome {
     Pending,
     /// The user signed in; the identity waits for the client to take it, once.
     Authenticated { identity: Identity },
+    /// The sign-in failed; the client is told at once, not after its timeout.
+    Failed { error: String, error_description: String },
 }
 
 /// The verified identity handed to the client: the provider's claims as JSON.
@@ -34,6 +36,10 @@ pub enum LoginOutcome {
 pub struct Identity(serde_json::Map<String, serde_json::Value>);
 
 impl Identity {
+    pub fn from_claims(claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(claims)
+    }
+
     #[cfg(test)]
     pub fn claim(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(serde_json::Value::as_str)
@@ -42,6 +48,43 @@ impl Identity {
 
 impl Record for LoginRequest {
     const KIND: &'static str = "login_request";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+/// One browser's sign-in at the provider, keyed by its `state`: what the callback
+/// needs to finish it on any instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub state: String,
+    pub request_id: RequestId,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// SHA-256 (base64url) of the secret in the browser's cookie: only the browser that
+    /// started the sign-in can finish it.
+    pub browser_binding_hash: String,
+    pub expires_at: UnixTime,
+}
+
+impl Record for SignIn {
+    const KIND: &'static str = "sign_in";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+/// The provider's discovery document and signing keys, cached so that a login does
+/// not fetch them again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderCache {
+    pub metadata: openidconnect::core::CoreProviderMetadata,
+    pub jwks: openidconnect::core::CoreJsonWebKeySet,
+    pub expires_at: UnixTime,
+}
+
+impl Record for ProviderCache {
+    const KIND: &'static str = "provider_metadata";
     fn expires_at(&self) -> UnixTime {
         self.expires_at
     }

@@ -1,0 +1,77 @@
+//! The provider's discovery document and signing keys, cached in the key-value store
+//! so that any instance can use them without fetching them on every login (HAS does).
+
+use openidconnect::core::{CoreClient, CoreJsonWebKeySet, CoreProviderMetadata};
+use openidconnect::{AuthType, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, RedirectUrl};
+
+use super::{SignInError, describe, outbound};
+use crate::config::{OidcConfig, TokenEndpointAuth};
+use crate::store::{KeyValue, ProviderCache, StateStore, UnixTime};
+
+/// How long discovery and keys are trusted before they are fetched again. A key
+/// rotation in between is caught by the refetch on an unknown `kid`.
+const CACHE_SECS: u64 = 3600;
+
+type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+pub struct Provider<'a> {
+    config: &'a OidcConfig,
+    redirect: RedirectUrl,
+    cache: ProviderCache,
+    client: Client,
+}
+
+impl<'a> Provider<'a> {
+    /// From the cache when it is fresh, else by discovery (which checks that the
+    /// document names the configured issuer exactly).
+    pub async fn load<K: KeyValue>(store: &StateStore<K>, config: &'a OidcConfig, redirect_uri: &str, now: UnixTime) -> Result<Self, SignInError> {
+        let issuer = config.issuer.as_str();
+        let cache = match store.load_provider_cache(issuer, now).await? {
+            Some(cache) => cache,
+            None => {
+                let metadata = CoreProviderMetadata::discover_async(config.issuer.clone(), &outbound::send)
+                    .await
+                    .map_err(|error| unreachable(&error))?;
+                let cache = ProviderCache { jwks: metadata.jwks().clone(), metadata, expires_at: now + CACHE_SECS };
+                store.save_provider_cache(issuer, &cache).await?;
+                cache
+            }
+        };
+        let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| SignInError::new("server_error", "svc_base_uri does not make a valid callback URL"))?;
+        let client = client(config, &redirect, &cache);
+        Ok(Self { config, redirect, cache, client })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Fetches the signing keys again (after an unknown `kid`) and caches them.
+    pub async fn refresh_keys<K: KeyValue>(&mut self, store: &StateStore<K>, now: UnixTime) -> Result<(), SignInError> {
+        let jwks = CoreJsonWebKeySet::fetch_async(self.cache.metadata.jwks_uri(), &outbound::send)
+            .await
+            .map_err(|error| unreachable(&error))?;
+        self.cache.jwks = jwks;
+        self.cache.expires_at = now + CACHE_SECS;
+        store.save_provider_cache(self.config.issuer.as_str(), &self.cache).await?;
+        self.client = client(self.config, &self.redirect, &self.cache);
+        Ok(())
+    }
+}
+
+fn client(config: &OidcConfig, redirect: &RedirectUrl, cache: &ProviderCache) -> Client {
+    CoreClient::from_provider_metadata(
+        cache.metadata.clone().set_jwks(cache.jwks.clone()),
+        ClientId::new(config.client_id.clone()),
+        Some(config.client_secret.clone()),
+    )
+    .set_redirect_uri(redirect.clone())
+    .set_auth_type(match config.token_auth {
+        TokenEndpointAuth::Basic => AuthType::BasicAuth,
+        TokenEndpointAuth::Post => AuthType::RequestBody,
+    })
+}
+
+fn unreachable(error: &dyn std::error::Error) -> SignInError {
+    SignInError::new("provider_unavailable", format!("the identity provider could not be read: {}", describe(error)))
+}

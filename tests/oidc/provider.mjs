@@ -1,0 +1,214 @@
+// provider.mjs — a real OpenID Connect provider (oidc-provider) for login-broker tests.
+//
+//   node provider.mjs --port P --client-id ID --client-secret SECRET --redirect-uri URI
+//        [--redirect-uri URI2 ...] [--post-logout-redirect-uri URI]
+//        [--token-endpoint-auth-method client_secret_basic|client_secret_post]
+//        [--issuer-path /realms/acme]
+//
+// - Listens on 127.0.0.1:P only; issuer is http://127.0.0.1:P[issuer-path] and every
+//   route (discovery, auth, token, userinfo, jwks, end_session, interaction pages) lives
+//   under that path.
+// - One confidential client (code flow, PKCE S256 required, RS256 ID tokens). Plain
+//   http://127.0.0.1 redirect URIs are fine: oidc-provider only forbids http for implicit.
+// - Fresh RS256 + ES256 signing keys are generated at every start.
+// - Interaction pages are our own (no external fonts, stable selectors):
+//     login page   : form#login  input[name=username]  input[name=password]  button[type=submit]
+//                    any non-empty username/password is accepted; username X becomes sub X.
+//     consent page : form#consent  button[type=submit] "Continue"  — consent is NOT auto-granted;
+//                    the user clicks once per (browser session, client); the grant is then
+//                    remembered in memory for that user until the provider exits.
+// - Claims for user X: sub X, email X@example.com, email_verified true,
+//   name "X Example" (capitalised), preferred_username X. They are in the ID token AND at
+//   userinfo (conformIdTokenClaims=false).
+// - Cookies are named op_* so they cannot clash with the broker's cookies (browsers share
+//   cookies between ports of the same host).
+// - Prints exactly one line {"issuer":"..."} on stdout when ready; all logs go to stderr.
+//   Exits when stdin reaches EOF or on SIGTERM/SIGINT.
+
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Provider } from 'oidc-provider';
+
+// oidc-provider prints notices with console.info; keep stdout for the one JSON line.
+console.log = console.info = console.debug = console.error;
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    'client-id': { type: 'string' },
+    'client-secret': { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
+    'token-endpoint-auth-method': { type: 'string', default: 'client_secret_basic' },
+    'issuer-path': { type: 'string', default: '' },
+  },
+});
+for (const req of ['port', 'client-id', 'client-secret', 'redirect-uri']) {
+  if (!args[req]) { console.error(`missing --${req}`); process.exit(2); }
+}
+if (!['client_secret_basic', 'client_secret_post'].includes(args['token-endpoint-auth-method'])) {
+  console.error('--token-endpoint-auth-method must be client_secret_basic or client_secret_post');
+  process.exit(2);
+}
+const port = Number(args.port);
+const prefix = args['issuer-path'].replace(/\/+$/, '');
+if (prefix && !prefix.startsWith('/')) { console.error('--issuer-path must start with /'); process.exit(2); }
+const issuer = `http://127.0.0.1:${port}${prefix}`;
+
+function signingKey(type, alg, opts) {
+  const { privateKey } = generateKeyPairSync(type, opts);
+  return { ...privateKey.export({ format: 'jwk' }), alg, use: 'sig', kid: `${alg.toLowerCase()}-${randomBytes(4).toString('hex')}` };
+}
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const page = (title, body) => `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body>${body}</body></html>`;
+const capitalise = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: args['client-id'],
+    client_secret: args['client-secret'],
+    redirect_uris: args['redirect-uri'],
+    post_logout_redirect_uris: args['post-logout-redirect-uri'] ?? [],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: args['token-endpoint-auth-method'],
+    id_token_signed_response_alg: 'RS256',
+  }],
+  jwks: {
+    keys: [
+      signingKey('rsa', 'RS256', { modulusLength: 2048 }),
+      signingKey('ec', 'ES256', { namedCurve: 'P-256' }),
+    ],
+  },
+  scopes: ['openid', 'profile', 'email'],
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'preferred_username'],
+    email: ['email', 'email_verified'],
+  },
+  conformIdTokenClaims: false,
+  pkce: { required: () => true },
+  responseTypes: ['code'],
+  cookies: {
+    keys: [randomBytes(32).toString('hex')],
+    names: { session: 'op_session', interaction: 'op_interaction', resume: 'op_interaction_resume' },
+  },
+  features: {
+    devInteractions: { enabled: false },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: async (ctx, form) => {
+        ctx.body = page('Sign out', `<h1>Sign out from the test provider?</h1>${form}
+          <button type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>
+          <button type="submit" form="op.logoutForm">No, stay signed in</button>`);
+      },
+      postLogoutSuccessSource: async (ctx) => { ctx.body = page('Signed out', '<h1>You have been signed out.</h1>'); },
+    },
+  },
+  interactions: { url: (ctx, interaction) => `${prefix}/interaction/${interaction.uid}` },
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({
+      sub,
+      email: `${sub}@example.com`,
+      email_verified: true,
+      name: `${capitalise(sub)} Example`,
+      preferred_username: sub,
+    }),
+  }),
+  renderError: async (ctx, out) => {
+    ctx.type = 'html';
+    ctx.body = page('Error', `<h1>Error</h1><pre id="error">${esc(JSON.stringify(out, null, 2))}</pre>`);
+  },
+});
+provider.on('server_error', (ctx, err) => console.error('server_error', err));
+
+
+function loginPage(uid, error = '') {
+  return page('Sign in', `<h1>Sign in to the test provider</h1>${error ? `<p id="error">${esc(error)}</p>` : ''}
+    <form id="login" method="post" action="${prefix}/interaction/${uid}/login" autocomplete="off">
+      <label>Username <input type="text" id="username" name="username" required autofocus></label>
+      <label>Password <input type="password" id="password" name="password" required></label>
+      <button type="submit">Sign in</button>
+    </form>`);
+}
+
+function consentPage(uid, clientId, scope) {
+  return page('Authorize', `<h1>Authorize ${esc(clientId)}</h1><p>Requested scopes: ${esc(scope)}</p>
+    <form id="consent" method="post" action="${prefix}/interaction/${uid}/confirm">
+      <button type="submit" name="consent" value="yes">Continue</button>
+    </form>`);
+}
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return new URLSearchParams(body);
+}
+
+function send(res, status, html) {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(html);
+}
+
+// Our interaction routes: GET .../interaction/:uid, POST .../login, POST .../confirm.
+async function interaction(req, res, rest) {
+  const [, uid, action] = rest.match(/^\/interaction\/([\w-]+)(?:\/(login|confirm))?$/) ?? [];
+  if (!uid) return false;
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session } = details;
+  if (req.method === 'GET' && !action) {
+    if (prompt.name === 'login') send(res, 200, loginPage(uid));
+    else send(res, 200, consentPage(uid, params.client_id, params.scope));
+  } else if (req.method === 'POST' && action === 'login') {
+    const form = await readForm(req);
+    const username = (form.get('username') ?? '').trim();
+    if (!username || !form.get('password')) send(res, 400, loginPage(uid, 'Username and password are required'));
+    else await provider.interactionFinished(req, res, { login: { accountId: username } }, { mergeWithLastSubmission: false });
+  } else if (req.method === 'POST' && action === 'confirm') {
+    await readForm(req);
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const { missingOIDCScope, missingOIDCClaims } = prompt.details;
+    if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+    if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+    await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+  } else {
+    send(res, 405, page('Error', 'method not allowed'));
+  }
+  return true;
+}
+
+const callback = provider.callback();
+const server = createServer(async (req, res) => {
+  const path = req.url.split('?')[0];
+  if (prefix && path !== prefix && !path.startsWith(`${prefix}/`)) return send(res, 404, page('Not found', 'not found'));
+  const rest = req.url.slice(prefix.length) || '/';
+  try {
+    if (rest.startsWith('/interaction/') && await interaction(req, res, rest.split('?')[0])) return;
+  } catch (err) {
+    console.error('interaction error:', err.message);
+    return send(res, 400, page('Error', `<h1>Error</h1><pre id="error">${esc(err.message)}</pre>`));
+  }
+  // Mounted under the issuer path: oidc-provider derives its mount path from originalUrl.
+  req.originalUrl = req.url;
+  req.url = rest;
+  callback(req, res);
+});
+
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+  console.error(`provider.mjs: issuer ${issuer}, client ${args['client-id']} (${args['token-endpoint-auth-method']})`);
+});
+server.on('error', (err) => { console.error('listen error:', err.message); process.exit(1); });
+
+const stop = (why) => { console.error(`provider.mjs: exiting (${why})`); process.exit(0); };
+process.stdin.on('end', () => stop('stdin EOF'));
+process.stdin.on('error', () => stop('stdin error'));
+process.stdin.resume();
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
