@@ -150,6 +150,10 @@ pub async fn complete<K: KeyValue>(
         }
         other => other.map_err(invalid_id_token)?.clone(),
     };
+    // OpenID Connect Core §3.1.3.7 step 5, which `openidconnect` leaves to the client.
+    if claims.authorized_party().is_some_and(|azp| azp.as_str() != config.client_id) {
+        return Err(SignInError::new("invalid_id_token", "the ID token was refused: its azp names another client"));
+    }
 
     let userinfo = match provider.client().user_info(tokens.access_token().clone(), Some(claims.subject().clone())) {
         Ok(request) => Some(
@@ -182,7 +186,7 @@ fn names_unknown_key(error: &openidconnect::ClaimsVerificationError) -> bool {
 }
 
 fn invalid_id_token(error: openidconnect::ClaimsVerificationError) -> SignInError {
-    SignInError::new("invalid_id_token", format!("the ID token was refused: {error}"))
+    SignInError::new("invalid_id_token", format!("the ID token was refused: {}", describe(&error)))
 }
 
 /// One verifier with the allow-list and our clock: signature against the provider's

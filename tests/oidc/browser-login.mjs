@@ -41,6 +41,7 @@ const CONSENT = /^\s*(continue|allow|accept|authori[sz]e|grant|yes|consent|appro
 let browser;
 let page;
 let status = null;
+let stage = 'launching the browser'; // reported on timeout
 
 async function snapshot() {
   if (!page) return { finalUrl: null, status, title: '', text: '' };
@@ -61,7 +62,7 @@ async function finish(error) {
 }
 
 // Hard bound, whatever hangs.
-setTimeout(() => finish(`timeout after ${timeoutMs} ms`), timeoutMs).unref();
+setTimeout(() => finish(`timeout after ${timeoutMs} ms while ${stage}`), timeoutMs).unref();
 
 // Click something that navigates and wait until the new document has loaded.
 async function clickAndWait(locator) {
@@ -98,6 +99,7 @@ try {
     if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) status = r.status();
   });
 
+  stage = 'opening LOGIN_URL';
   await page.goto(args.url, { waitUntil: 'load', timeout: remaining() });
   let submitted = false;
   let consents = 0;
@@ -115,6 +117,7 @@ try {
       await user.fill(args.username);
       await password.fill(args.password);
       submitted = true;
+      stage = 'submitting the login form';
       const submit = form.locator('button[type=submit], input[type=submit], button:not([type])').first();
       if (await submit.count()) await clickAndWait(submit);
       else await Promise.all([page.waitForEvent('framenavigated'), password.press('Enter')]);
@@ -124,13 +127,16 @@ try {
     const consent = submitted && consents < 3 ? await findConsentButton() : null;
     if (consent) {
       consents += 1;
+      stage = 'confirming consent';
       await clickAndWait(consent);
       continue;
     }
     if (onLoginOrigin) await finish('login URL did not lead to a login form');
+    stage = 'waiting for the expected page';
     // Nothing to do yet (e.g. a JavaScript redirect in progress): wait a little and look again.
     await page.waitForTimeout(Math.min(250, remaining()));
   }
+  stage = 'loading the final page';
   await page.waitForLoadState('load', { timeout: remaining() });
   await finish(null);
 } catch (err) {

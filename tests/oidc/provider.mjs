@@ -143,11 +143,12 @@ function consentPage(uid, clientId, scope) {
     </form>`);
 }
 
-async function readForm(req) {
+async function readBody(req) {
   let body = '';
   for await (const chunk of req) body += chunk;
-  return new URLSearchParams(body);
+  return body;
 }
+const readForm = async (req) => new URLSearchParams(await readBody(req));
 
 function send(res, status, html) {
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
@@ -193,6 +194,20 @@ const server = createServer(async (req, res) => {
   } catch (err) {
     console.error('interaction error:', err.message);
     return send(res, 400, page('Error', `<h1>Error</h1><pre id="error">${esc(err.message)}</pre>`));
+  }
+  // oidc-provider accepts client_secret_basic and client_secret_post interchangeably; enforce
+  // the registered method at /token*, so a broker that uses the wrong one fails. The body is
+  // read here and handed over as req.body, which oidc-provider uses when the stream is consumed.
+  if (req.method === 'POST' && rest.startsWith('/token')) {
+    const raw = await readBody(req);
+    req.body = raw;
+    const usedBasic = /^basic /i.test(req.headers.authorization ?? '');
+    const usedPost = new URLSearchParams(raw).has('client_secret');
+    const method = args['token-endpoint-auth-method'];
+    if ((method === 'client_secret_basic' && usedPost) || (method === 'client_secret_post' && usedBasic)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      return res.end(JSON.stringify({ error: 'invalid_client', error_description: `client must authenticate with ${method}` }));
+    }
   }
   // Mounted under the issuer path: oidc-provider derives its mount path from originalUrl.
   req.originalUrl = req.url;

@@ -130,6 +130,7 @@ impl Reply {
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into()
@@ -189,11 +190,19 @@ impl Broker {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        read_reply(agent().get(format!("http://{}{path}", self.http)).call())
+        self.get_with(path, &[])
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = agent().get(format!("http://{}{path}", self.http));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read_reply(request.call())
     }
 
     pub fn get_with_token(&self, path: &str, token: &str) -> Reply {
-        read_reply(agent().get(format!("http://{}{path}", self.http)).header("Authorization", format!("Bearer {token}")).call())
+        self.get_with(path, &[("Authorization", &format!("Bearer {token}"))])
     }
 
     pub fn request(&self, method: &str, path: &str) -> Reply {

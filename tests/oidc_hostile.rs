@@ -1,0 +1,300 @@
+//! ID token validation and the callback's defences, against a provider double that
+//! issues well-formed and hostile tokens. Each hostile token must be refused, the
+//! request marked failed, and the client told at once.
+
+#[path = "support/provider_double.rs"]
+mod double;
+mod support;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use double::{Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, now, unsigned_token};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::{Broker, Redis, Reply, Store};
+
+fn start_broker(store: Store, provider: &ProviderDouble, extra: &[(&str, &str)]) -> Broker {
+    let mut variables = vec![
+        ("oidc_issuer_uri", provider.issuer.as_str()),
+        ("oidc_provider_origin", provider.issuer.as_str()),
+        ("oidc_client_id", CLIENT_ID),
+        ("oidc_client_secret", CLIENT_SECRET),
+        ("login_timeout", "30"),
+    ];
+    variables.extend_from_slice(extra);
+    Broker::start(store, &variables)
+}
+
+/// Signs every token with `key`, publishing it, with the claims `claims` makes.
+fn issuing(key: Key, claims: impl Fn(&str) -> Value + Send + 'static) -> Behaviour {
+    let signer = key.clone();
+    Behaviour { published: vec![key], id_token: Box::new(move |nonce| signer.sign(&claims(nonce))) }
+}
+
+/// A sign-in started in a browser: the broker's redirect, read apart.
+struct SignIn {
+    request_id: String,
+    authorize_url: url::Url,
+    cookie: String,
+    set_cookie: String,
+}
+
+impl SignIn {
+    fn param(&self, name: &str) -> String {
+        self.authorize_url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+    }
+}
+
+fn begin(broker: &Broker, provider: &ProviderDouble, query: &str) -> SignIn {
+    let request_id = broker.new_request(&format!("alice{query}"))["request"].as_str().unwrap().to_owned();
+    let reply = broker.get(&format!("/oidc/login/{request_id}"));
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let authorize_url = url::Url::parse(reply.header("location").unwrap()).unwrap();
+    let set_cookie = reply.header("set-cookie").unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let sign_in = SignIn { request_id, authorize_url, cookie, set_cookie };
+    provider.expect_nonce(&sign_in.param("nonce"));
+    sign_in
+}
+
+fn callback(broker: &Broker, sign_in: &SignIn, extra_query: &str) -> Reply {
+    let path = format!("/oidc/callback?code=code-1&state={}{extra_query}", sign_in.param("state"));
+    broker.get_with(&path, &[("Cookie", &sign_in.cookie)])
+}
+
+fn alice_claims(issuer: String) -> impl Fn(&str) -> Value + Send + 'static {
+    move |nonce| {
+        json!({
+            "iss": issuer, "sub": "alice-sub", "aud": CLIENT_ID, "iat": now(), "exp": now() + 300, "nonce": nonce,
+            "email": "alice@example.com", "name": "Alice Example", "preferred_username": "alice",
+        })
+    }
+}
+
+/// The double's issuer is known only once it runs; its behaviour is set right after.
+fn provider_with(make: impl FnOnce(&str) -> Behaviour) -> ProviderDouble {
+    let provider = ProviderDouble::start(Behaviour { published: vec![], id_token: Box::new(|_| String::new()) });
+    provider.set_behaviour(make(&provider.issuer));
+    provider
+}
+
+#[test]
+fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let sign_in = begin(&broker, &provider, "");
+
+    // The authorization request: code flow, PKCE S256, 256-bit state and nonce, our callback.
+    assert_eq!(sign_in.authorize_url.path(), "/authorize");
+    assert_eq!(sign_in.param("response_type"), "code");
+    assert_eq!(sign_in.param("client_id"), CLIENT_ID);
+    assert_eq!(sign_in.param("scope"), "openid profile email");
+    assert_eq!(sign_in.param("code_challenge_method"), "S256");
+    assert_eq!(sign_in.param("redirect_uri"), "http://127.0.0.1:3000/oidc/callback");
+    assert!(sign_in.param("state").len() >= 43 && sign_in.param("nonce").len() >= 43);
+    assert_eq!(sign_in.param("prompt"), "");
+    // The binding cookie: host-only, HttpOnly, SameSite=Lax; not Secure over http.
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/oidc/callback"] {
+        assert!(sign_in.set_cookie.contains(attribute), "{}", sign_in.set_cookie);
+    }
+    assert!(!sign_in.set_cookie.contains("Domain") && !sign_in.set_cookie.contains("Secure"));
+
+    let page = callback(&broker, &sign_in, "");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("You are signed in"));
+    assert!(page.header("set-cookie").unwrap().contains("Max-Age=0"), "the binding cookie is cleared");
+
+    // The code exchange: client_secret_basic, our redirect URI, the verifier of the challenge.
+    let token = provider.seen(|seen| seen.token_requests[0].clone());
+    let basic = format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+    assert_eq!(token.authorization.as_deref(), Some(basic.as_str()));
+    assert_eq!(token.param("grant_type"), Some("authorization_code"));
+    assert_eq!(token.param("code"), Some("code-1"));
+    assert_eq!(token.param("redirect_uri"), Some("http://127.0.0.1:3000/oidc/callback"));
+    let verifier = token.param("code_verifier").unwrap();
+    assert_eq!(URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), sign_in.param("code_challenge"));
+    assert_eq!(token.param("client_secret"), None, "the secret travels in the Authorization header only");
+
+    let status = broker.status(&sign_in.request_id);
+    assert_eq!(status.status, 200, "{}", status.body);
+    let identity = status.json();
+    assert_eq!(identity["sub"], "alice-sub");
+    assert_eq!(identity["iss"], provider.issuer);
+    assert_eq!(identity["email"], "alice@example.com");
+    assert_eq!(identity["name"], "Alice Example");
+    assert_eq!(identity["preferred_username"], "alice");
+    assert_eq!(identity["locale"], "en", "userinfo claims are merged in");
+    assert!(identity.get("nonce").is_none());
+}
+
+#[test]
+fn es256_tokens_are_accepted() {
+    let provider = provider_with(|issuer| issuing(Key::ec("ec1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let sign_in = begin(&broker, &provider, "");
+    assert_eq!(callback(&broker, &sign_in, "").status, 200);
+    assert_eq!(broker.status(&sign_in.request_id).json()["sub"], "alice-sub");
+}
+
+#[test]
+fn hostile_id_tokens_are_refused_and_the_client_is_told_at_once() {
+    type Forge = fn(&Key, &Key, Value) -> String;
+    let cases: Vec<(&str, fn(&mut Value), Forge)> = vec![
+        ("a signature by another key", |_| {}, |_, other, claims| other.sign(&claims)),
+        ("alg none", |_| {}, |_, _, claims| unsigned_token(&claims)),
+        ("HS256 keyed with the public key", |_| {}, |published, _, claims| published.forge_hs256_with_public_key(&claims)),
+        ("a wrong issuer", |c| c["iss"] = json!("http://127.0.0.1:1"), |k, _, c| k.sign(&c)),
+        ("a wrong audience", |c| c["aud"] = json!("someone-else"), |k, _, c| k.sign(&c)),
+        ("an untrusted extra audience", |c| c["aud"] = json!([CLIENT_ID, "someone-else"]), |k, _, c| k.sign(&c)),
+        ("another authorized party", |c| c["azp"] = json!("someone-else"), |k, _, c| k.sign(&c)),
+        ("an expired token", |c| { c["exp"] = json!(now() - 600); c["iat"] = json!(now() - 900) }, |k, _, c| k.sign(&c)),
+        ("a token issued in the future", |c| c["iat"] = json!(now() + 600), |k, _, c| k.sign(&c)),
+        ("a wrong nonce", |c| c["nonce"] = json!("not-the-nonce"), |k, _, c| k.sign(&c)),
+        ("no nonce", |c| { c.as_object_mut().unwrap().remove("nonce"); }, |k, _, c| k.sign(&c)),
+    ];
+    let provider = ProviderDouble::start(Behaviour { published: vec![], id_token: Box::new(|_| String::new()) });
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    // Same kid, different key: a forger's.
+    let (published_key, forger_key) = (Key::rsa("k1"), Key::rsa("k1"));
+    for (name, tamper, forge) in cases {
+        let issuer = provider.issuer.clone();
+        let (published, other) = (published_key.clone(), forger_key.clone());
+        provider.set_behaviour(Behaviour {
+            published: vec![published_key.clone()],
+            id_token: Box::new(move |nonce| {
+                let mut claims = alice_claims(issuer.clone())(nonce);
+                tamper(&mut claims);
+                forge(&published, &other, claims)
+            }),
+        });
+        let sign_in = begin(&broker, &provider, "");
+        let page = callback(&broker, &sign_in, "");
+        assert_eq!(page.status, 502, "{name}: {}", page.body);
+        assert!(page.body.contains("ID token was refused"), "{name}: {}", page.body);
+
+        let started = Instant::now();
+        let status = broker.status(&sign_in.request_id);
+        assert_eq!(status.status, 403, "{name}: {}", status.body);
+        assert_eq!(status.error_code(), "invalid_id_token", "{name}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{name}: answered at once, not after the timeout");
+    }
+}
+
+#[test]
+fn keys_are_cached_and_fetched_again_once_after_a_rotation() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("old"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    for _ in 0..2 {
+        let sign_in = begin(&broker, &provider, "");
+        assert_eq!(callback(&broker, &sign_in, "").status, 200);
+    }
+    assert_eq!(provider.seen(|seen| (seen.discovery_fetches, seen.jwks_fetches)), (1, 1), "not fetched again per login");
+
+    // The provider rotates to a new key the broker has not seen.
+    provider.set_behaviour(issuing(Key::rsa("new"), alice_claims(provider.issuer.clone())));
+    let sign_in = begin(&broker, &provider, "");
+    let page = callback(&broker, &sign_in, "");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(broker.status(&sign_in.request_id).json()["sub"], "alice-sub");
+    assert_eq!(provider.seen(|seen| (seen.discovery_fetches, seen.jwks_fetches)), (1, 2), "one refetch for the unknown kid");
+}
+
+#[test]
+fn an_answer_from_another_issuer_is_refused() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let sign_in = begin(&broker, &provider, "");
+    let page = callback(&broker, &sign_in, "&iss=http%3A%2F%2Fevil.example");
+    assert_eq!(page.status, 502, "{}", page.body);
+    assert_eq!(broker.status(&sign_in.request_id).error_code(), "invalid_issuer");
+    assert_eq!(provider.seen(|seen| seen.token_requests.len()), 0, "the code is never sent to the token endpoint");
+
+    let sign_in = begin(&broker, &provider, "");
+    let matching = format!("&iss={}", url::form_urlencoded::byte_serialize(provider.issuer.as_bytes()).collect::<String>());
+    assert_eq!(callback(&broker, &sign_in, &matching).status, 200);
+}
+
+#[test]
+fn a_refusal_at_the_provider_reaches_the_client_at_once() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let sign_in = begin(&broker, &provider, "");
+    let path = format!("/oidc/callback?error=access_denied&error_description=User+cancelled&state={}", sign_in.param("state"));
+    let page = broker.get_with(&path, &[("Cookie", &sign_in.cookie)]);
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("User cancelled"));
+    let status = broker.status(&sign_in.request_id);
+    assert_eq!((status.status, status.error_code()), (403, "access_denied".to_owned()));
+}
+
+#[test]
+fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let sign_in = begin(&broker, &provider, "");
+    let path = format!("/oidc/callback?code=code-1&state={}", sign_in.param("state"));
+
+    for cookie in [None, Some("lb_signin=someone-elses-secret")] {
+        let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
+        let page = broker.get_with(&path, &headers);
+        assert_eq!(page.status, 400, "{}", page.body);
+        assert!(page.body.contains("another browser"));
+    }
+    // Those attempts did not spend the state: the rightful browser still finishes.
+    assert_eq!(callback(&broker, &sign_in, "").status, 200);
+    let replay = callback(&broker, &sign_in, "");
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("already used"));
+    assert_eq!(provider.seen(|seen| seen.token_requests.len()), 1);
+
+    let unknown = broker.get_with("/oidc/callback?code=c&state=never-issued", &[("Cookie", &sign_in.cookie)]);
+    assert_eq!(unknown.status, 400);
+    for incomplete in ["/oidc/callback", "/oidc/callback?code=c", "/oidc/callback?state=s"] {
+        assert_eq!(broker.get(incomplete).status, 400, "{incomplete}");
+    }
+}
+
+#[test]
+fn request_options_reach_the_provider() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[("oidc_max_age", "600"), ("oidc_select_account", "true")]);
+    let request_id = broker.get("/requests/new/alice?forceAuthn=true").json()["request"].as_str().unwrap().to_owned();
+    let location = broker.get(&format!("/oidc/login/{request_id}")).header("location").unwrap().to_owned();
+    let url = url::Url::parse(&location).unwrap();
+    let param = |name: &str| url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("prompt").as_deref(), Some("login select_account"));
+    assert_eq!(param("max_age").as_deref(), Some("600"));
+}
+
+#[test]
+fn client_secret_post_sends_the_secret_in_the_form() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[("oidc_token_endpoint_auth_method", "client_secret_post")]);
+    let sign_in = begin(&broker, &provider, "");
+    assert_eq!(callback(&broker, &sign_in, "").status, 200);
+    let token = provider.seen(|seen| seen.token_requests[0].clone());
+    assert_eq!(token.authorization, None);
+    assert_eq!((token.param("client_id"), token.param("client_secret")), (Some(CLIENT_ID), Some(CLIENT_SECRET)));
+}
+
+#[test]
+fn racing_callbacks_on_two_instances_consume_a_state_once() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let redis = Redis::start();
+    let instances = [start_broker(Store::Redis(&redis), &provider, &[]), start_broker(Store::Redis(&redis), &provider, &[])];
+    for round in 0..10 {
+        let sign_in = begin(&instances[round % 2], &provider, "");
+        let statuses: Vec<u16> = thread::scope(|scope| {
+            let racers: Vec<_> = instances.iter().map(|broker| scope.spawn(|| callback(broker, &sign_in, "").status)).collect();
+            racers.into_iter().map(|racer| racer.join().unwrap()).collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort();
+        assert_eq!(sorted, [200, 400], "round {round}");
+        assert_eq!(instances[(round + 1) % 2].status(&sign_in.request_id).status, 200);
+    }
+    assert_eq!(provider.seen(|seen| seen.token_requests.len()), 10, "each code was exchanged once");
+}

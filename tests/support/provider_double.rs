@@ -1,0 +1,218 @@
+//! A provider double: serves discovery, JWKS, token and userinfo on loopback like an
+//! OpenID provider, but issues whatever ID token the test asks for: well-formed or
+//! hostile (bad signature, `alg: none`, HS256 keyed with the public key, wrong claims).
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use rsa::pkcs1v15::SigningKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+pub const CLIENT_ID: &str = "broker";
+pub const CLIENT_SECRET: &str = "double-client-secret";
+
+/// A signing key the double can publish and sign with.
+#[derive(Clone)]
+pub enum Key {
+    Rsa { kid: String, key: RsaPrivateKey },
+    Ec { kid: String, key: p256::ecdsa::SigningKey },
+}
+
+impl Key {
+    pub fn rsa(kid: &str) -> Key {
+        Key::Rsa { kid: kid.into(), key: RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("RSA key") }
+    }
+
+    pub fn ec(kid: &str) -> Key {
+        Key::Ec { kid: kid.into(), key: p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng) }
+    }
+
+    pub fn kid(&self) -> &str {
+        match self {
+            Key::Rsa { kid, .. } | Key::Ec { kid, .. } => kid,
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        match self {
+            Key::Rsa { kid, key } => json!({
+                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                "n": B64.encode(key.n().to_bytes_be()), "e": B64.encode(key.e().to_bytes_be()),
+            }),
+            Key::Ec { kid, key } => {
+                let point = key.verifying_key().to_encoded_point(false);
+                json!({
+                    "kty": "EC", "use": "sig", "alg": "ES256", "crv": "P-256", "kid": kid,
+                    "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap()),
+                })
+            }
+        }
+    }
+
+    /// A compact JWS over `claims`, with this key's `kid`.
+    pub fn sign(&self, claims: &Value) -> String {
+        let alg = match self {
+            Key::Rsa { .. } => "RS256",
+            Key::Ec { .. } => "ES256",
+        };
+        let input = signing_input(&json!({"alg": alg, "typ": "JWT", "kid": self.kid()}), claims);
+        let signature = match self {
+            Key::Rsa { key, .. } => SigningKey::<Sha256>::new(key.clone()).sign(input.as_bytes()).to_vec(),
+            Key::Ec { key, .. } => {
+                let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
+                signature.to_bytes().to_vec()
+            }
+        };
+        format!("{input}.{}", B64.encode(signature))
+    }
+
+    /// The forgery of the "algorithm confusion" attack: HS256 keyed with the public key.
+    pub fn forge_hs256_with_public_key(&self, claims: &Value) -> String {
+        use hmac::Mac;
+        let input = signing_input(&json!({"alg": "HS256", "typ": "JWT", "kid": self.kid()}), claims);
+        let public_key = self.jwk().to_string();
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(public_key.as_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+    }
+}
+
+fn signing_input(header: &Value, claims: &Value) -> String {
+    format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()))
+}
+
+/// An unsigned token: `alg: none`.
+pub fn unsigned_token(claims: &Value) -> String {
+    format!("{}.", signing_input(&json!({"alg": "none", "typ": "JWT"}), claims))
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// What the double does, set by the test; the token is made from the request's nonce.
+pub struct Behaviour {
+    /// Keys published at the JWKS endpoint.
+    pub published: Vec<Key>,
+    /// Makes the `id_token` for a nonce.
+    pub id_token: Box<dyn Fn(&str) -> String + Send>,
+}
+
+#[derive(Default)]
+pub struct Seen {
+    pub discovery_fetches: usize,
+    pub jwks_fetches: usize,
+    pub token_requests: Vec<TokenRequest>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenRequest {
+    pub authorization: Option<String>,
+    pub form: Vec<(String, String)>,
+}
+
+impl TokenRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+struct Shared {
+    behaviour: Behaviour,
+    seen: Seen,
+    /// The nonce of the sign-in in progress, taken from the authorization URL by the test.
+    nonce: String,
+}
+
+pub struct ProviderDouble {
+    pub issuer: String,
+    server: Arc<tiny_http::Server>,
+    shared: Arc<Mutex<Shared>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ProviderDouble {
+    pub fn start(behaviour: Behaviour) -> ProviderDouble {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let issuer = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+        let shared = Arc::new(Mutex::new(Shared { behaviour, seen: Seen::default(), nonce: String::new() }));
+        let thread = {
+            let (server, shared, issuer) = (server.clone(), shared.clone(), issuer.clone());
+            std::thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    serve(request, &shared, &issuer);
+                }
+            })
+        };
+        ProviderDouble { issuer, server, shared, thread: Some(thread) }
+    }
+
+    pub fn expect_nonce(&self, nonce: &str) {
+        self.shared.lock().unwrap().nonce = nonce.to_owned();
+    }
+
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        self.shared.lock().unwrap().behaviour = behaviour;
+    }
+
+    pub fn seen<T>(&self, read: impl FnOnce(&Seen) -> T) -> T {
+        read(&self.shared.lock().unwrap().seen)
+    }
+}
+
+impl Drop for ProviderDouble {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            thread.join().ok();
+        }
+    }
+}
+
+fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) {
+    let path = request.url().split('?').next().unwrap_or_default().to_owned();
+    let mut shared = shared.lock().unwrap();
+    let body = match path.as_str() {
+        "/.well-known/openid-configuration" => {
+            shared.seen.discovery_fetches += 1;
+            json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+                "userinfo_endpoint": format!("{issuer}/userinfo"),
+                "jwks_uri": format!("{issuer}/jwks"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            })
+        }
+        "/jwks" => {
+            shared.seen.jwks_fetches += 1;
+            json!({"keys": shared.behaviour.published.iter().map(Key::jwk).collect::<Vec<_>>()})
+        }
+        "/token" => {
+            let mut form = String::new();
+            request.as_reader().read_to_string(&mut form).ok();
+            let authorization = request.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.to_string());
+            let form = form_urlencoded::parse(form.as_bytes()).into_owned().collect();
+            shared.seen.token_requests.push(TokenRequest { authorization, form });
+            let id_token = (shared.behaviour.id_token)(&shared.nonce);
+            json!({"access_token": "double-access-token", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})
+        }
+        "/userinfo" => json!({"sub": "alice-sub", "email": "alice@example.com", "locale": "en"}),
+        _ => {
+            request.respond(tiny_http::Response::empty(404)).ok();
+            return;
+        }
+    };
+    let header = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+    request.respond(tiny_http::Response::from_string(body.to_string()).with_header(header)).ok();
+}
