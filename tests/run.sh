@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a fresh machine: installs what it needs,
 # builds the component (as `spin build` does) and the test host, then runs every test.
-# Services the tests use (redis-server, broker instances) are started by the tests
-# themselves on free loopback ports.
+# Services the tests use (redis-server, the oidc-provider, headless Chromium, broker
+# instances) are started by the tests themselves on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 rustup target add wasm32-wasip2
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+
+missing=()
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
 cargo build --target wasm32-wasip2 --release
 cargo build --release -p spin-test-host

@@ -185,7 +185,7 @@ async function interaction(req, res, rest) {
 }
 
 const callback = provider.callback();
-const server = createServer(async (req, res) => {
+async function handle(req, res) {
   const path = req.url.split('?')[0];
   if (prefix && path !== prefix && !path.startsWith(`${prefix}/`)) return send(res, 404, page('Not found', 'not found'));
   const rest = req.url.slice(prefix.length) || '/';
@@ -212,8 +212,13 @@ const server = createServer(async (req, res) => {
   // Mounted under the issuer path: oidc-provider derives its mount path from originalUrl.
   req.originalUrl = req.url;
   req.url = rest;
-  callback(req, res);
-});
+  return callback(req, res);
+}
+
+const server = createServer((req, res) => handle(req, res).catch((err) => {
+  console.error('request error:', err);
+  if (!res.headersSent) send(res, 500, page('Error', 'internal error'));
+}));
 
 server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);

@@ -20,7 +20,7 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| project_dir().join("target"), PathBuf::from)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -152,6 +152,12 @@ fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -
 impl Broker {
     /// Starts an instance with client tokens configured and the given variable overrides.
     pub fn start(store: Store, variables: &[(&str, &str)]) -> Broker {
+        Broker::start_on(0, store, variables)
+    }
+
+    /// Like [`Broker::start`], on a chosen port (0: any free one), for when the
+    /// broker's address must be known before it starts (to register its callback).
+    pub fn start_on(port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
         let host = target_dir().join("release/spin-test-host");
         assert!(host.exists(), "{} is missing: run the README's test command, which builds it", host.display());
         let (config_path, temporary) = match store {
@@ -170,6 +176,8 @@ impl Broker {
             .arg("--runtime-config-file")
             .arg(&config_path)
             .arg("--exit-on-stdin-eof")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
             .env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
@@ -275,4 +283,82 @@ impl Drop for Broker {
             std::fs::remove_file(path).ok();
         }
     }
+}
+
+/// The Node kit under `tests/oidc` (installed by the test command with `npm ci`).
+fn node_script(name: &str) -> PathBuf {
+    let script = project_dir().join("tests/oidc").join(name);
+    assert!(project_dir().join("tests/oidc/node_modules").exists(), "run `npm ci --prefix tests/oidc` (the test command does)");
+    script
+}
+
+/// A real OpenID provider (the `oidc-provider` npm package), stopped on drop.
+pub struct OidcProvider {
+    child: Child,
+    _stdin: ChildStdin,
+    pub issuer: String,
+    pub origin: String,
+}
+
+pub const OIDC_CLIENT_ID: &str = "login-broker";
+pub const OIDC_CLIENT_SECRET: &str = "provider-client-secret-0123";
+
+impl OidcProvider {
+    /// `extra` are further `provider.mjs` flags, such as `--issuer-path /realms/acme`.
+    pub fn start(redirect_uris: &[String], extra: &[&str]) -> OidcProvider {
+        let port = free_port();
+        let mut command = Command::new("node");
+        command
+            .arg(node_script("provider.mjs"))
+            .args(["--port", &port.to_string(), "--client-id", OIDC_CLIENT_ID, "--client-secret", OIDC_CLIENT_SECRET])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for uri in redirect_uris {
+            command.args(["--redirect-uri", uri]);
+        }
+        let mut child = command.spawn().expect("node on PATH");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("provider.mjs did not start: {line:?}"));
+        OidcProvider {
+            _stdin: child.stdin.take().unwrap(),
+            child,
+            issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            origin: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The broker variables that point at this provider.
+    pub fn variables(&self) -> [(&'static str, &str); 4] {
+        [
+            ("oidc_issuer_uri", self.issuer.as_str()),
+            ("oidc_provider_origin", self.origin.as_str()),
+            ("oidc_client_id", OIDC_CLIENT_ID),
+            ("oidc_client_secret", OIDC_CLIENT_SECRET),
+        ]
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Signs `username` in with headless Chromium, starting from `login_url`; returns the
+/// final page as `browser-login.mjs` reports it.
+pub fn browser_login(login_url: &str, username: &str) -> Value {
+    let output = Command::new("node")
+        .arg(node_script("browser-login.mjs"))
+        .args(["--url", login_url, "--username", username, "--timeout-ms", "45000"])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node on PATH");
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("browser-login.mjs printed no report: {}", String::from_utf8_lossy(&output.stdout)));
+    assert!(output.status.success(), "the browser login failed: {report}");
+    report
 }
