@@ -117,9 +117,7 @@ async fn load_app(args: &Args) -> anyhow::Result<App> {
     let mut config = Config::new();
     config.wasm_component_model_async(true);
     let engine = Engine::new(&config)?;
-    let wasm = std::fs::read(&component_decl.wasm)
-        .with_context(|| format!("reading {} (build it with `cargo build --target wasm32-wasip2 --release`)", component_decl.wasm.display()))?;
-    let component = Component::new(&engine, wasm)?;
+    let component = load_component(&engine, &component_decl.wasm)?;
 
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -134,6 +132,31 @@ async fn load_app(args: &Args) -> anyhow::Result<App> {
         stores.insert(label, Arc::new(store));
     }
     Ok(App { engine, service, component: component_decl, stores })
+}
+
+/// Compiling the component takes about a second, and a test run starts many instances:
+/// the compiled artefact is kept beside the `.wasm`, keyed by a hash of its bytes.
+fn load_component(engine: &Engine, wasm_path: &std::path::Path) -> anyhow::Result<Component> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let wasm = std::fs::read(wasm_path)
+        .with_context(|| format!("reading {} (build it with `cargo build --target wasm32-wasip2 --release`)", wasm_path.display()))?;
+    let mut hasher = DefaultHasher::new();
+    wasm.hash(&mut hasher);
+    let cached = wasm_path.with_extension(format!("{:016x}.cwasm", hasher.finish()));
+    if let Ok(bytes) = std::fs::read(&cached) {
+        // SAFETY: only this host writes these files (below), into the project's own
+        // target directory; wasmtime refuses artefacts from another engine version.
+        if let Ok(component) = unsafe { Component::deserialize(engine, &bytes) } {
+            return Ok(component);
+        }
+    }
+    let component = Component::new(engine, &wasm)?;
+    // Written aside and renamed, so an instance starting meanwhile never reads half a file.
+    let partial = cached.with_extension(format!("partial{}", std::process::id()));
+    if std::fs::write(&partial, component.serialize()?).is_ok() {
+        std::fs::rename(&partial, &cached).ok();
+    }
+    Ok(component)
 }
 
 #[tokio::main]
