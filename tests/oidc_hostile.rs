@@ -14,7 +14,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use double::{Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, now, unsigned_token};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{Broker, Redis, Reply, Store};
+use support::{Broker, Redis, Reply, Store, get_url};
 
 fn start_broker(store: Store, provider: &ProviderDouble, extra: &[(&str, &str)]) -> Broker {
     let mut variables = vec![
@@ -48,21 +48,26 @@ impl SignIn {
     }
 }
 
-fn begin(broker: &Broker, provider: &ProviderDouble, query: &str) -> SignIn {
-    let request_id = broker.new_request(&format!("alice{query}"))["request"].as_str().unwrap().to_owned();
+fn begin(broker: &Broker) -> SignIn {
+    let request_id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
     let reply = broker.get(&format!("/oidc/login/{request_id}"));
     assert_eq!(reply.status, 303, "{}", reply.body);
     let authorize_url = url::Url::parse(reply.header("location").unwrap()).unwrap();
     let set_cookie = reply.header("set-cookie").unwrap().to_owned();
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let sign_in = SignIn { request_id, authorize_url, cookie, set_cookie };
-    provider.expect_nonce(&sign_in.param("nonce"));
-    sign_in
+    SignIn { request_id, authorize_url, cookie, set_cookie }
+}
+
+/// The browser at the provider: returns the callback's path and query it is sent back to.
+fn authorize(sign_in: &SignIn) -> String {
+    let reply = get_url(sign_in.authorize_url.as_str());
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    let callback = url::Url::parse(reply.header("location").unwrap()).unwrap();
+    format!("{}?{}", callback.path(), callback.query().unwrap())
 }
 
 fn callback(broker: &Broker, sign_in: &SignIn, extra_query: &str) -> Reply {
-    let path = format!("/oidc/callback?code=code-1&state={}{extra_query}", sign_in.param("state"));
-    broker.get_with(&path, &[("Cookie", &sign_in.cookie)])
+    broker.get_with(&format!("{}{extra_query}", authorize(sign_in)), &[("Cookie", &sign_in.cookie)])
 }
 
 fn alice_claims(issuer: String) -> impl Fn(&str) -> Value + Send + 'static {
@@ -85,7 +90,7 @@ fn provider_with(make: impl FnOnce(&str) -> Behaviour) -> ProviderDouble {
 fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[]);
-    let sign_in = begin(&broker, &provider, "");
+    let sign_in = begin(&broker);
 
     // The authorization request: code flow, PKCE S256, 256-bit state and nonce, our callback.
     assert_eq!(sign_in.authorize_url.path(), "/authorize");
@@ -112,7 +117,7 @@ fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
     let basic = format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
     assert_eq!(token.authorization.as_deref(), Some(basic.as_str()));
     assert_eq!(token.param("grant_type"), Some("authorization_code"));
-    assert_eq!(token.param("code"), Some("code-1"));
+    assert_eq!(token.param("code"), Some("code-1"), "the code the provider issued");
     assert_eq!(token.param("redirect_uri"), Some("http://127.0.0.1:3000/oidc/callback"));
     let verifier = token.param("code_verifier").unwrap();
     assert_eq!(URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), sign_in.param("code_challenge"));
@@ -134,7 +139,7 @@ fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
 fn es256_tokens_are_accepted() {
     let provider = provider_with(|issuer| issuing(Key::ec("ec1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[]);
-    let sign_in = begin(&broker, &provider, "");
+    let sign_in = begin(&broker);
     assert_eq!(callback(&broker, &sign_in, "").status, 200);
     assert_eq!(broker.status(&sign_in.request_id).json()["sub"], "alice-sub");
 }
@@ -170,7 +175,7 @@ fn hostile_id_tokens_are_refused_and_the_client_is_told_at_once() {
                 forge(&published, &other, claims)
             }),
         });
-        let sign_in = begin(&broker, &provider, "");
+        let sign_in = begin(&broker);
         let page = callback(&broker, &sign_in, "");
         assert_eq!(page.status, 502, "{name}: {}", page.body);
         assert!(page.body.contains("ID token was refused"), "{name}: {}", page.body);
@@ -188,14 +193,14 @@ fn keys_are_cached_and_fetched_again_once_after_a_rotation() {
     let provider = provider_with(|issuer| issuing(Key::rsa("old"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[]);
     for _ in 0..2 {
-        let sign_in = begin(&broker, &provider, "");
+        let sign_in = begin(&broker);
         assert_eq!(callback(&broker, &sign_in, "").status, 200);
     }
     assert_eq!(provider.seen(|seen| (seen.discovery_fetches, seen.jwks_fetches)), (1, 1), "not fetched again per login");
 
     // The provider rotates to a new key the broker has not seen.
     provider.set_behaviour(issuing(Key::rsa("new"), alice_claims(provider.issuer.clone())));
-    let sign_in = begin(&broker, &provider, "");
+    let sign_in = begin(&broker);
     let page = callback(&broker, &sign_in, "");
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(broker.status(&sign_in.request_id).json()["sub"], "alice-sub");
@@ -206,13 +211,13 @@ fn keys_are_cached_and_fetched_again_once_after_a_rotation() {
 fn an_answer_from_another_issuer_is_refused() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[]);
-    let sign_in = begin(&broker, &provider, "");
+    let sign_in = begin(&broker);
     let page = callback(&broker, &sign_in, "&iss=http%3A%2F%2Fevil.example");
     assert_eq!(page.status, 502, "{}", page.body);
     assert_eq!(broker.status(&sign_in.request_id).error_code(), "invalid_issuer");
     assert_eq!(provider.seen(|seen| seen.token_requests.len()), 0, "the code is never sent to the token endpoint");
 
-    let sign_in = begin(&broker, &provider, "");
+    let sign_in = begin(&broker);
     let matching = format!("&iss={}", url::form_urlencoded::byte_serialize(provider.issuer.as_bytes()).collect::<String>());
     assert_eq!(callback(&broker, &sign_in, &matching).status, 200);
 }
@@ -221,8 +226,9 @@ fn an_answer_from_another_issuer_is_refused() {
 fn a_refusal_at_the_provider_reaches_the_client_at_once() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[]);
-    let sign_in = begin(&broker, &provider, "");
-    let path = format!("/oidc/callback?error=access_denied&error_description=User+cancelled&state={}", sign_in.param("state"));
+    let sign_in = begin(&broker);
+    let state = form_urlencoded::byte_serialize(sign_in.param("state").as_bytes()).collect::<String>();
+    let path = format!("/oidc/callback?error=access_denied&error_description=User+cancelled&state={state}");
     let page = broker.get_with(&path, &[("Cookie", &sign_in.cookie)]);
     assert_eq!(page.status, 403);
     assert!(page.body.contains("User cancelled"));
@@ -234,8 +240,8 @@ fn a_refusal_at_the_provider_reaches_the_client_at_once() {
 fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[]);
-    let sign_in = begin(&broker, &provider, "");
-    let path = format!("/oidc/callback?code=code-1&state={}", sign_in.param("state"));
+    let sign_in = begin(&broker);
+    let path = authorize(&sign_in);
 
     for cookie in [None, Some("lb_signin=someone-elses-secret")] {
         let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
@@ -244,8 +250,8 @@ fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it() {
         assert!(page.body.contains("another browser"));
     }
     // Those attempts did not spend the state: the rightful browser still finishes.
-    assert_eq!(callback(&broker, &sign_in, "").status, 200);
-    let replay = callback(&broker, &sign_in, "");
+    assert_eq!(broker.get_with(&path, &[("Cookie", &sign_in.cookie)]).status, 200);
+    let replay = broker.get_with(&path, &[("Cookie", &sign_in.cookie)]);
     assert_eq!(replay.status, 400);
     assert!(replay.body.contains("already used"));
     assert_eq!(provider.seen(|seen| seen.token_requests.len()), 1);
@@ -273,7 +279,7 @@ fn request_options_reach_the_provider() {
 fn client_secret_post_sends_the_secret_in_the_form() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[("oidc_token_endpoint_auth_method", "client_secret_post")]);
-    let sign_in = begin(&broker, &provider, "");
+    let sign_in = begin(&broker);
     assert_eq!(callback(&broker, &sign_in, "").status, 200);
     let token = provider.seen(|seen| seen.token_requests[0].clone());
     assert_eq!(token.authorization, None);
@@ -286,9 +292,13 @@ fn racing_callbacks_on_two_instances_consume_a_state_once() {
     let redis = Redis::start();
     let instances = [start_broker(Store::Redis(&redis), &provider, &[]), start_broker(Store::Redis(&redis), &provider, &[])];
     for round in 0..10 {
-        let sign_in = begin(&instances[round % 2], &provider, "");
+        let sign_in = begin(&instances[round % 2]);
+        let path = authorize(&sign_in);
         let statuses: Vec<u16> = thread::scope(|scope| {
-            let racers: Vec<_> = instances.iter().map(|broker| scope.spawn(|| callback(broker, &sign_in, "").status)).collect();
+            let racers: Vec<_> = instances
+                .iter()
+                .map(|broker| scope.spawn(|| broker.get_with(&path, &[("Cookie", &sign_in.cookie)]).status))
+                .collect();
             racers.into_iter().map(|racer| racer.join().unwrap()).collect()
         });
         let mut sorted = statuses.clone();

@@ -149,6 +149,11 @@ fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -
     Reply { status, headers, body }
 }
 
+/// A GET to any loopback URL, redirects not followed.
+pub fn get_url(url: &str) -> Reply {
+    read_reply(agent().get(url).call())
+}
+
 impl Broker {
     /// Starts an instance with client tokens configured and the given variable overrides.
     pub fn start(store: Store, variables: &[(&str, &str)]) -> Broker {

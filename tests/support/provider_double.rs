@@ -1,8 +1,10 @@
-//! A provider double: serves discovery, JWKS, token and userinfo on loopback like an
-//! OpenID provider, but issues whatever ID token the test asks for: well-formed or
-//! hostile (bad signature, `alg: none`, HS256 keyed with the public key, wrong claims).
+//! A provider double: serves discovery, authorization (signing the user in at once),
+//! JWKS, token and userinfo on loopback like an OpenID provider, but issues whatever ID
+//! token the test asks for: well-formed or hostile (bad signature, `alg: none`, HS256
+//! keyed with the public key, wrong claims).
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -128,8 +130,9 @@ impl TokenRequest {
 struct Shared {
     behaviour: Behaviour,
     seen: Seen,
-    /// The nonce of the sign-in in progress, taken from the authorization URL by the test.
-    nonce: String,
+    /// Codes issued at `/authorize` and not yet exchanged, with their sign-in's nonce.
+    codes: HashMap<String, String>,
+    next_code: u64,
 }
 
 pub struct ProviderDouble {
@@ -143,7 +146,7 @@ impl ProviderDouble {
     pub fn start(behaviour: Behaviour) -> ProviderDouble {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let issuer = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
-        let shared = Arc::new(Mutex::new(Shared { behaviour, seen: Seen::default(), nonce: String::new() }));
+        let shared = Arc::new(Mutex::new(Shared { behaviour, seen: Seen::default(), codes: HashMap::new(), next_code: 0 }));
         let thread = {
             let (server, shared, issuer) = (server.clone(), shared.clone(), issuer.clone());
             std::thread::spawn(move || {
@@ -153,10 +156,6 @@ impl ProviderDouble {
             })
         };
         ProviderDouble { issuer, server, shared, thread: Some(thread) }
-    }
-
-    pub fn expect_nonce(&self, nonce: &str) {
-        self.shared.lock().unwrap().nonce = nonce.to_owned();
     }
 
     pub fn set_behaviour(&self, behaviour: Behaviour) {
@@ -178,9 +177,22 @@ impl Drop for ProviderDouble {
 }
 
 fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) {
-    let path = request.url().split('?').next().unwrap_or_default().to_owned();
+    let (path, query) = request.url().split_once('?').unwrap_or((request.url(), ""));
+    let (path, query) = (path.to_owned(), query.to_owned());
     let mut shared = shared.lock().unwrap();
     let body = match path.as_str() {
+        "/authorize" => {
+            // The user is signed in at once; the code remembers the sign-in's nonce.
+            let param = |name: &str| form_urlencoded::parse(query.as_bytes()).find(|(n, _)| n == name).map(|(_, v)| v.into_owned()).unwrap_or_default();
+            shared.next_code += 1;
+            let code = format!("code-{}", shared.next_code);
+            shared.codes.insert(code.clone(), param("nonce"));
+            let state = form_urlencoded::byte_serialize(param("state").as_bytes()).collect::<String>();
+            let location = format!("{}?code={code}&state={state}", param("redirect_uri"));
+            let header = tiny_http::Header::from_bytes("Location", location).unwrap();
+            request.respond(tiny_http::Response::empty(302).with_header(header)).ok();
+            return;
+        }
         "/.well-known/openid-configuration" => {
             shared.seen.discovery_fetches += 1;
             json!({
@@ -202,9 +214,16 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
             let mut form = String::new();
             request.as_reader().read_to_string(&mut form).ok();
             let authorization = request.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.to_string());
-            let form = form_urlencoded::parse(form.as_bytes()).into_owned().collect();
+            let form: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes()).into_owned().collect();
+            let code = form.iter().find(|(n, _)| n == "code").map(|(_, v)| v.clone()).unwrap_or_default();
             shared.seen.token_requests.push(TokenRequest { authorization, form });
-            let id_token = (shared.behaviour.id_token)(&shared.nonce);
+            // Codes are single use, as at a real provider.
+            let Some(nonce) = shared.codes.remove(&code) else {
+                let invalid = json!({"error": "invalid_grant"}).to_string();
+                request.respond(tiny_http::Response::from_string(invalid).with_status_code(400)).ok();
+                return;
+            };
+            let id_token = (shared.behaviour.id_token)(&nonce);
             json!({"access_token": "double-access-token", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})
         }
         "/userinfo" => json!({"sub": "alice-sub", "email": "alice@example.com", "locale": "en"}),
