@@ -11,80 +11,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use double::{Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, now, unsigned_token};
+use double::{Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, alice_claims, authorize, begin, callback, issuing, now, provider_with, start_broker, unsigned_token};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{Broker, Redis, Reply, Store, get_url};
-
-fn start_broker(store: Store, provider: &ProviderDouble, extra: &[(&str, &str)]) -> Broker {
-    let mut variables = vec![
-        ("oidc_issuer_uri", provider.issuer.as_str()),
-        ("oidc_provider_origin", provider.issuer.as_str()),
-        ("oidc_client_id", CLIENT_ID),
-        ("oidc_client_secret", CLIENT_SECRET),
-        ("login_timeout", "30"),
-    ];
-    variables.extend_from_slice(extra);
-    Broker::start(store, &variables)
-}
-
-/// Signs every token with `key`, publishing it, with the claims `claims` makes.
-fn issuing(key: Key, claims: impl Fn(&str) -> Value + Send + 'static) -> Behaviour {
-    let signer = key.clone();
-    Behaviour { published: vec![key], id_token: Box::new(move |nonce| signer.sign(&claims(nonce))) }
-}
-
-/// A sign-in started in a browser: the broker's redirect, read apart.
-struct SignIn {
-    request_id: String,
-    authorize_url: url::Url,
-    cookie: String,
-    set_cookie: String,
-}
-
-impl SignIn {
-    fn param(&self, name: &str) -> String {
-        self.authorize_url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
-    }
-}
-
-fn begin(broker: &Broker) -> SignIn {
-    let request_id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
-    let reply = broker.get(&format!("/oidc/login/{request_id}"));
-    assert_eq!(reply.status, 303, "{}", reply.body);
-    let authorize_url = url::Url::parse(reply.header("location").unwrap()).unwrap();
-    let set_cookie = reply.header("set-cookie").unwrap().to_owned();
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    SignIn { request_id, authorize_url, cookie, set_cookie }
-}
-
-/// The browser at the provider: returns the callback's path and query it is sent back to.
-fn authorize(sign_in: &SignIn) -> String {
-    let reply = get_url(sign_in.authorize_url.as_str());
-    assert_eq!(reply.status, 302, "{}", reply.body);
-    let callback = url::Url::parse(reply.header("location").unwrap()).unwrap();
-    format!("{}?{}", callback.path(), callback.query().unwrap())
-}
-
-fn callback(broker: &Broker, sign_in: &SignIn, extra_query: &str) -> Reply {
-    broker.get_with(&format!("{}{extra_query}", authorize(sign_in)), &[("Cookie", &sign_in.cookie)])
-}
-
-fn alice_claims(issuer: String) -> impl Fn(&str) -> Value + Send + 'static {
-    move |nonce| {
-        json!({
-            "iss": issuer, "sub": "alice-sub", "aud": CLIENT_ID, "iat": now(), "exp": now() + 300, "nonce": nonce,
-            "email": "alice@example.com", "name": "Alice Example", "preferred_username": "alice",
-        })
-    }
-}
-
-/// The double's issuer is known only once it runs; its behaviour is set right after.
-fn provider_with(make: impl FnOnce(&str) -> Behaviour) -> ProviderDouble {
-    let provider = ProviderDouble::start(Behaviour { published: vec![], id_token: Box::new(|_| String::new()) });
-    provider.set_behaviour(make(&provider.issuer));
-    provider
-}
+use support::{Redis, Store};
 
 #[test]
 fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
@@ -169,8 +99,8 @@ fn hostile_id_tokens_are_refused_and_the_client_is_told_at_once() {
         let (published, other) = (published_key.clone(), forger_key.clone());
         provider.set_behaviour(Behaviour {
             published: vec![published_key.clone()],
-            id_token: Box::new(move |nonce| {
-                let mut claims = alice_claims(issuer.clone())(nonce);
+            id_token: Box::new(move |grant| {
+                let mut claims = alice_claims(issuer.clone())(grant);
                 tamper(&mut claims);
                 forge(&published, &other, claims)
             }),

@@ -59,6 +59,20 @@ impl Redis {
         wait_until("redis-server to accept connections", || self.command(&["PING"]).is_some_and(|out| out.trim() == "PONG"));
     }
 
+    /// SIGSTOP: Redis stops answering but keeps its data, until [`Redis::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("redis is running").id().to_string();
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().ok();
@@ -137,7 +151,11 @@ fn agent() -> ureq::Agent {
 }
 
 fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-    let mut response = response.expect("the broker answers");
+    try_read_reply(response).expect("the broker answers")
+}
+
+fn try_read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, ureq::Error> {
+    let mut response = response?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -145,8 +163,8 @@ fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -
         .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned()))
         .collect();
     let mut body = String::new();
-    response.body_mut().as_reader().read_to_string(&mut body).expect("a UTF-8 body");
-    Reply { status, headers, body }
+    response.body_mut().as_reader().read_to_string(&mut body).map_err(ureq::Error::Io)?;
+    Ok(Reply { status, headers, body })
 }
 
 /// A GET to any loopback URL, redirects not followed.
@@ -234,6 +252,12 @@ impl Broker {
         self.get_with_token(&format!("/requests/status/{request_id}"), CLIENT_TOKEN)
     }
 
+    /// A status call that may find the instance gone (killed mid-poll).
+    pub fn try_status(&self, request_id: &str) -> Result<Reply, ureq::Error> {
+        let url = format!("http://{}/requests/status/{request_id}", self.http);
+        try_read_reply(agent().get(url).header("Authorization", format!("Bearer {CLIENT_TOKEN}")).call())
+    }
+
     /// Does what the provider's callback will do: marks the stored request
     /// authenticated with `identity`, through this instance's store.
     pub fn finish_login(&self, request_id: &str, identity: Value) {
@@ -269,9 +293,13 @@ impl Broker {
     }
 
     /// SIGKILL, as when a machine dies.
-    pub fn kill(mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
+    pub fn kill(self) {
+        self.kill_now();
+    }
+
+    /// SIGKILL through a shared borrow, for when other threads still hold the broker.
+    pub fn kill_now(&self) {
+        assert!(Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap().success());
     }
 
     /// True while the instance accepts connections.

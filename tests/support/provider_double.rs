@@ -16,6 +16,8 @@ use rsa::signature::{SignatureEncoding, Signer};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde_json::{Value, json};
+
+use crate::support::{Broker, Reply, Store, get_url};
 use sha2::Sha256;
 
 pub const CLIENT_ID: &str = "broker";
@@ -100,12 +102,20 @@ pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
-/// What the double does, set by the test; the token is made from the request's nonce.
+/// One user's sign-in at the double: who signed in (`?user=` on `/authorize`, as if
+/// typed into a login form; `alice-sub` by default) and the nonce the broker sent.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub user: String,
+    pub nonce: String,
+}
+
+/// What the double does, set by the test.
 pub struct Behaviour {
     /// Keys published at the JWKS endpoint.
     pub published: Vec<Key>,
-    /// Makes the `id_token` for a nonce.
-    pub id_token: Box<dyn Fn(&str) -> String + Send>,
+    /// Makes the `id_token` for a grant.
+    pub id_token: Box<dyn Fn(&Grant) -> String + Send>,
 }
 
 #[derive(Default)]
@@ -130,8 +140,8 @@ impl TokenRequest {
 struct Shared {
     behaviour: Behaviour,
     seen: Seen,
-    /// Codes issued at `/authorize` and not yet exchanged, with their sign-in's nonce.
-    codes: HashMap<String, String>,
+    /// Codes issued at `/authorize` and not yet exchanged.
+    codes: HashMap<String, Grant>,
     next_code: u64,
 }
 
@@ -186,7 +196,8 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
             let param = |name: &str| form_urlencoded::parse(query.as_bytes()).find(|(n, _)| n == name).map(|(_, v)| v.into_owned()).unwrap_or_default();
             shared.next_code += 1;
             let code = format!("code-{}", shared.next_code);
-            shared.codes.insert(code.clone(), param("nonce"));
+            let user = Some(param("user")).filter(|user| !user.is_empty()).unwrap_or_else(|| "alice-sub".into());
+            shared.codes.insert(code.clone(), Grant { user, nonce: param("nonce") });
             let state = form_urlencoded::byte_serialize(param("state").as_bytes()).collect::<String>();
             let location = format!("{}?code={code}&state={state}", param("redirect_uri"));
             let header = tiny_http::Header::from_bytes("Location", location).unwrap();
@@ -218,15 +229,19 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
             let code = form.iter().find(|(n, _)| n == "code").map(|(_, v)| v.clone()).unwrap_or_default();
             shared.seen.token_requests.push(TokenRequest { authorization, form });
             // Codes are single use, as at a real provider.
-            let Some(nonce) = shared.codes.remove(&code) else {
+            let Some(grant) = shared.codes.remove(&code) else {
                 let invalid = json!({"error": "invalid_grant"}).to_string();
                 request.respond(tiny_http::Response::from_string(invalid).with_status_code(400)).ok();
                 return;
             };
-            let id_token = (shared.behaviour.id_token)(&nonce);
-            json!({"access_token": "double-access-token", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})
+            let id_token = (shared.behaviour.id_token)(&grant);
+            json!({"access_token": format!("at-{}", grant.user), "token_type": "Bearer", "expires_in": 300, "id_token": id_token})
         }
-        "/userinfo" => json!({"sub": "alice-sub", "email": "alice@example.com", "locale": "en"}),
+        "/userinfo" => {
+            let bearer = request.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.to_string()).unwrap_or_default();
+            let user = bearer.strip_prefix("Bearer at-").unwrap_or_default();
+            json!({"sub": user, "email": format!("{user}@example.com"), "locale": "en"})
+        }
         _ => {
             request.respond(tiny_http::Response::empty(404)).ok();
             return;
@@ -234,4 +249,85 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
     };
     let header = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
     request.respond(tiny_http::Response::from_string(body.to_string()).with_header(header)).ok();
+}
+
+// What tests do with the double: start a broker on it, and act as the browser.
+
+pub fn start_broker(store: Store, provider: &ProviderDouble, extra: &[(&str, &str)]) -> Broker {
+    let mut variables = vec![
+        ("oidc_issuer_uri", provider.issuer.as_str()),
+        ("oidc_provider_origin", provider.issuer.as_str()),
+        ("oidc_client_id", CLIENT_ID),
+        ("oidc_client_secret", CLIENT_SECRET),
+        ("login_timeout", "30"),
+    ];
+    variables.extend_from_slice(extra);
+    Broker::start(store, &variables)
+}
+
+/// Signs every token with `key`, publishing it, with the claims `claims` makes.
+pub fn issuing(key: Key, claims: impl Fn(&Grant) -> Value + Send + 'static) -> Behaviour {
+    let signer = key.clone();
+    Behaviour { published: vec![key], id_token: Box::new(move |grant| signer.sign(&claims(grant))) }
+}
+
+/// A sign-in started in a browser: the broker's redirect, read apart.
+pub struct SignIn {
+    pub request_id: String,
+    pub authorize_url: url::Url,
+    pub cookie: String,
+    pub set_cookie: String,
+}
+
+impl SignIn {
+    pub fn param(&self, name: &str) -> String {
+        self.authorize_url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+    }
+}
+
+pub fn begin(broker: &Broker) -> SignIn {
+    begin_for(broker, "alice")
+}
+
+pub fn begin_for(broker: &Broker, user: &str) -> SignIn {
+    let request_id = broker.new_request(user)["request"].as_str().unwrap().to_owned();
+    let reply = broker.get(&format!("/oidc/login/{request_id}"));
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let authorize_url = url::Url::parse(reply.header("location").unwrap()).unwrap();
+    let set_cookie = reply.header("set-cookie").unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    SignIn { request_id, authorize_url, cookie, set_cookie }
+}
+
+/// The browser at the provider: returns the callback's path and query it is sent back to.
+pub fn authorize(sign_in: &SignIn) -> String {
+    authorize_as(sign_in, "alice-sub")
+}
+
+/// Like [`authorize`], with `user` signing in at the provider.
+pub fn authorize_as(sign_in: &SignIn, user: &str) -> String {
+    let reply = get_url(&format!("{}&user={user}", sign_in.authorize_url));
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    let callback = url::Url::parse(reply.header("location").unwrap()).unwrap();
+    format!("{}?{}", callback.path(), callback.query().unwrap())
+}
+
+pub fn callback(broker: &Broker, sign_in: &SignIn, extra_query: &str) -> Reply {
+    broker.get_with(&format!("{}{extra_query}", authorize(sign_in)), &[("Cookie", &sign_in.cookie)])
+}
+
+pub fn alice_claims(issuer: String) -> impl Fn(&Grant) -> Value + Send + 'static {
+    move |grant| {
+        json!({
+            "iss": issuer, "sub": grant.user, "aud": CLIENT_ID, "iat": now(), "exp": now() + 300, "nonce": grant.nonce,
+            "email": "alice@example.com", "name": "Alice Example", "preferred_username": "alice",
+        })
+    }
+}
+
+/// The double's issuer is known only once it runs; its behaviour is set right after.
+pub fn provider_with(make: impl FnOnce(&str) -> Behaviour) -> ProviderDouble {
+    let provider = ProviderDouble::start(Behaviour { published: vec![], id_token: Box::new(|_| String::new()) });
+    provider.set_behaviour(make(&provider.issuer));
+    provider
 }
