@@ -4,6 +4,8 @@
 //! Run with `cargo bench --bench broker` after the test command has built the
 //! component and the host. Prints a Markdown table for BENCHMARKS.md.
 
+#[path = "../tests/support/provider_double.rs"]
+mod double;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -12,11 +14,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use double::{Key, SignIn, alice_claims, authorize_as, begin_for, issuing, provider_with, start_broker};
 use support::{Broker, Redis, Store};
 
 const CLIENT_THREADS: usize = 4;
 const CREATIONS_PER_THREAD: usize = 1_000;
 const LATENCY_SAMPLES: usize = 60;
+const LOGINS_PER_THREAD: usize = 100;
 
 fn main() {
     let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wasm32-wasip2/release/login_broker.wasm");
@@ -40,6 +44,8 @@ fn main() {
             millis(*latency.last().unwrap()),
         );
     }
+
+    logins(&redis);
 
     println!("\nRedis floor (redis-benchmark, same machine, 50 clients):");
     let floor = Command::new("redis-benchmark").args(["-p", &redis.port.to_string(), "-t", "get,set", "-n", "100000", "-q"]).output();
@@ -104,4 +110,78 @@ fn ops_per_login(broker: &Broker) -> String {
 
 fn total(stats: &serde_json::Value) -> u64 {
     stats.as_object().unwrap().values().filter_map(serde_json::Value::as_u64).sum()
+}
+
+/// Complete logins against the provider double (which answers at once, so the figures
+/// are the broker's): the browser's four requests and the client's status call.
+fn logins(redis: &Redis) {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    println!("\nComplete logins (provider double; browser: login, provider, callback; client: new, status):\n");
+    println!("| store | logins/s | broker CPU per login | KV ops per login | client answer after callback (p50 / p99) |");
+    println!("|---|---|---|---|---|");
+    let memory = start_broker(Store::Memory, &provider, &[]);
+    login_row("in-memory", &memory, &memory);
+    let a = start_broker(Store::Redis(redis), &provider, &[]);
+    login_row("Redis", &a, &a);
+    let b = start_broker(Store::Redis(redis), &provider, &[]);
+    login_row("Redis, callback and status on a second instance", &a, &b);
+}
+
+fn login_row(name: &str, first: &Broker, second: &Broker) {
+    // Warm the provider cache so every measured login is a steady-state one.
+    one_login(first, second, "warm-up");
+    let cpu_before = first.cpu_time() + if std::ptr::eq(first, second) { Duration::ZERO } else { second.cpu_time() };
+    let started = Instant::now();
+    thread::scope(|scope| {
+        for t in 0..CLIENT_THREADS {
+            scope.spawn(move || {
+                for n in 0..LOGINS_PER_THREAD {
+                    one_login(first, second, &format!("user-{t}-{n}"));
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed();
+    let logins = (CLIENT_THREADS * LOGINS_PER_THREAD) as u32;
+    let cpu_after = first.cpu_time() + if std::ptr::eq(first, second) { Duration::ZERO } else { second.cpu_time() };
+
+    first.reset_kv_stats();
+    second.reset_kv_stats();
+    one_login(first, second, "counted");
+    let ops = total(&first.kv_stats()) + if std::ptr::eq(first, second) { 0 } else { total(&second.kv_stats()) };
+
+    let mut latency: Vec<Duration> = (0..LATENCY_SAMPLES)
+        .map(|n| {
+            let user = format!("latency-{n}");
+            let sign_in = begin_for(first, &user);
+            let callback = authorize_as(&sign_in, &user);
+            thread::scope(|scope| {
+                let poll = scope.spawn(|| {
+                    assert_eq!(second.status(&sign_in.request_id).status, 200);
+                    Instant::now()
+                });
+                thread::sleep(Duration::from_millis(150 + (n as u64 * 37) % 500));
+                assert_eq!(second.get_with(&callback, &[("Cookie", &sign_in.cookie)]).status, 200);
+                let returned = Instant::now();
+                poll.join().unwrap().saturating_duration_since(returned)
+            })
+        })
+        .collect();
+    latency.sort();
+    println!(
+        "| {name} | {:.0} | {:.2} ms | {ops} | {:.1} / {:.1} ms |",
+        f64::from(logins) / elapsed.as_secs_f64(),
+        millis((cpu_after - cpu_before) / logins),
+        millis(latency[latency.len() / 2]),
+        millis(latency[latency.len() * 99 / 100]),
+    );
+}
+
+/// One user's whole login: started on `first`, finished and answered on `second`.
+fn one_login(first: &Broker, second: &Broker, user: &str) {
+    let sign_in: SignIn = begin_for(first, user);
+    let callback = authorize_as(&sign_in, user);
+    assert_eq!(second.get_with(&callback, &[("Cookie", &sign_in.cookie)]).status, 200);
+    let reply = second.status(&sign_in.request_id);
+    assert_eq!(reply.json()["sub"], user);
 }

@@ -302,6 +302,15 @@ impl Broker {
         assert!(Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap().success());
     }
 
+    /// CPU time (user + system) the instance's process has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name, which is in parentheses: utime is the 12th, stime the 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let ticks: u64 = fields.get(11..13).map(|t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum()).unwrap_or(0);
+        Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+    }
+
     /// True while the instance accepts connections.
     pub fn is_listening(&self) -> bool {
         TcpStream::connect(&self.http).is_ok()
