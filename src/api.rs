@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::error::HttpError;
 use crate::ids::{ProviderId, RequestId, UserId};
 use crate::response::{self, Reply};
-use crate::store::{LoginOutcome, LoginRequest, SpinKeyValue, StateStore, unix_now};
+use crate::store::{LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
 
 /// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
 #[derive(Serialize)]
@@ -30,17 +30,19 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
     let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
     let config = Config::load().await?;
     let now = unix_now();
-    let id = RequestId::random().map_err(|_| HttpError::internal("the system has no randomness to make a request id"))?;
+    let expires_at = now + config.cache_ttl_secs;
+    let store = StateStore::new(SpinKeyValue::open().await?);
     let request = LoginRequest {
-        id,
+        id: store.allocate(SlotKind::LoginRequest, expires_at).await?,
         user_id,
         provider_id: options.provider_id,
         force_authn: options.force_authn,
         created_at: now,
-        expires_at: now + config.cache_ttl_secs,
+        expires_at,
         outcome: LoginOutcome::Pending,
     };
-    StateStore::new(SpinKeyValue::open().await?).save_login_request(&request).await?;
+    store.save_login_request(&request).await?;
+    sweep_quietly(&store, now).await;
 
     let base = config.base_url.as_str();
     let id = request.id.as_str();
@@ -90,7 +92,7 @@ impl NewRequestOptions {
 pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let config = Config::load().await?;
     config.client_auth.authorize(headers)?;
-    let id = RequestId::parse(id_segment).map_err(HttpError::invalid_request)?;
+    let id = RequestId::parse(id_segment).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST_ID))?;
     let store = StateStore::new(SpinKeyValue::open().await?);
     let deadline = Instant::now() + Duration::from_secs(config.login_timeout_secs);
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
@@ -123,10 +125,23 @@ fn poll_delay(attempt: u32) -> Duration {
     FIRST.saturating_mul(1 << attempt.min(8)).min(LONGEST)
 }
 
+const MALFORMED_REQUEST_ID: &str = "a request id is 32 base64url characters, as returned by /requests/new";
+
 /// `GET /liveness`: 200 when the key-value store answers, 503 with the reason when not.
+/// Load balancers call it steadily, so it also takes a turn at reclaiming expired
+/// records: the broker needs no cron.
 pub async fn liveness() -> Result<Reply, HttpError> {
-    StateStore::new(SpinKeyValue::open().await?).ping().await?;
+    let store = StateStore::new(SpinKeyValue::open().await?);
+    store.ping().await?;
+    store.sweep(unix_now()).await?;
     Ok(response::json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
+}
+
+/// Reclamation must not fail the request that happened to do it.
+async fn sweep_quietly(store: &StateStore<SpinKeyValue>, now: u64) {
+    if let Err(error) = store.sweep(now).await {
+        eprintln!("{}", serde_json::json!({"event": "sweep_failed", "detail": error.to_string()}));
+    }
 }
 
 #[cfg(test)]

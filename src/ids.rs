@@ -6,44 +6,73 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
-/// 16 random bytes, as HAS makes them: unguessable, so knowing one is the capability to poll it.
-const REQUEST_ID_BYTES: usize = 16;
-const REQUEST_ID_LEN: usize = 22; // base64url of 16 bytes, unpadded
 pub const MAX_USER_ID_BYTES: usize = 256;
 const MAX_PROVIDER_ID_BYTES: usize = 64;
 
+/// Bucket and index, then 16 random bytes (HAS's request ids are 16 random bytes).
+const SLOT_ID_BYTES: usize = 4 + 4 + 16;
+const SLOT_ID_LEN: usize = 32; // base64url of 24 bytes, unpadded
+
+/// An unguessable id that also says where its record lives: the expiry bucket and the
+/// index allocated in it, so that expired records can be found and removed without
+/// listing keys (see `store::sweep`). Knowing one is the capability to use its record.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct RequestId(String);
+pub struct SlotId(String);
 
-impl RequestId {
-    pub fn random() -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; REQUEST_ID_BYTES];
-        getrandom::fill(&mut bytes)?;
+/// The id a client polls: a [`SlotId`] in the login-request buckets.
+pub type RequestId = SlotId;
+
+impl SlotId {
+    pub fn new(bucket: u32, index: u32) -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; SLOT_ID_BYTES];
+        bytes[..4].copy_from_slice(&bucket.to_be_bytes());
+        bytes[4..8].copy_from_slice(&index.to_be_bytes());
+        getrandom::fill(&mut bytes[8..])?;
         Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
-    /// Accepts exactly the shape `random` produces.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let decodes = text.len() == REQUEST_ID_LEN
-            && URL_SAFE_NO_PAD.decode(text).is_ok_and(|bytes| bytes.len() == REQUEST_ID_BYTES);
-        if decodes {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(format!("a request id is {REQUEST_ID_LEN} base64url characters, as returned by /requests/new"))
+    /// Accepts exactly the shape `new` produces.
+    pub fn parse(text: &str) -> Option<Self> {
+        let decodes = text.len() == SLOT_ID_LEN && URL_SAFE_NO_PAD.decode(text).is_ok_and(|bytes| bytes.len() == SLOT_ID_BYTES);
+        decodes.then(|| Self(text.to_owned()))
+    }
+
+    fn bytes(&self) -> [u8; SLOT_ID_BYTES] {
+        let mut bytes = [0u8; SLOT_ID_BYTES];
+        // Every SlotId was made by `new` or checked by `parse`.
+        if let Ok(decoded) = URL_SAFE_NO_PAD.decode(&self.0) {
+            bytes.copy_from_slice(&decoded[..SLOT_ID_BYTES]);
         }
+        bytes
+    }
+
+    pub fn bucket(&self) -> u32 {
+        let bytes = self.bytes();
+        u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+    }
+
+    pub fn index(&self) -> u32 {
+        let bytes = self.bytes();
+        u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]])
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Constant-time equality: a presented id is compared with the one stored in its slot.
+    pub fn matches(&self, other: &SlotId) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(other.0.as_bytes()))
+    }
 }
 
-impl fmt::Debug for RequestId {
-    // The id is a bearer capability for the login's outcome: keep it out of debug output.
+impl fmt::Debug for SlotId {
+    // The id is a bearer capability: keep its random part out of debug output.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RequestId({}…)", &self.0[..4.min(self.0.len())])
+        write!(f, "SlotId({}:{})", self.bucket(), self.index())
     }
 }
 
@@ -111,25 +140,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn random_request_ids_parse_and_differ() {
-        let (a, b) = (RequestId::random().unwrap(), RequestId::random().unwrap());
-        assert_ne!(a, b);
-        assert_eq!(RequestId::parse(a.as_str()).unwrap(), a);
-        assert_eq!(a.as_str().len(), REQUEST_ID_LEN);
+    fn slot_ids_carry_their_slot_and_differ() {
+        let (a, b) = (SlotId::new(180_000_000, 7).unwrap(), SlotId::new(180_000_000, 7).unwrap());
+        assert_ne!(a, b, "the random part differs");
+        assert_eq!((a.bucket(), a.index()), (180_000_000, 7));
+        assert_eq!(SlotId::parse(a.as_str()).unwrap(), a);
+        assert!(a.matches(&a.clone()) && !a.matches(&b));
     }
 
     #[test]
-    fn request_ids_of_the_wrong_shape_are_refused() {
-        for bad in ["", "abc", "AAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAA+/", "AAAAAAAAAAAAAAAAAAAA%2"] {
-            assert!(RequestId::parse(bad).is_err(), "{bad:?}");
+    fn slot_ids_of_the_wrong_shape_are_refused() {
+        let good = SlotId::new(1, 1).unwrap();
+        let long = format!("{}A", good.as_str());
+        for bad in ["", "abc", &good.as_str()[1..], long.as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+/", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%2"] {
+            assert!(SlotId::parse(bad).is_none(), "{bad:?}");
         }
-        assert!(RequestId::parse("AAAAAAAAAAAAAAAAAAAA-w").is_ok());
     }
 
     #[test]
-    fn request_ids_stay_out_of_debug_output() {
-        let id = RequestId::random().unwrap();
-        assert!(!format!("{id:?}").contains(id.as_str()));
+    fn slot_ids_keep_their_secret_out_of_debug_output() {
+        let id = SlotId::new(3, 4).unwrap();
+        assert_eq!(format!("{id:?}"), "SlotId(3:4)");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Config;
 use crate::error::HttpError;
-use crate::ids::{RequestId, digest};
+use crate::ids::{RequestId, SlotId, digest};
 use crate::oidc::{self, SignInError};
 use crate::response::{self, Reply};
 use crate::store::{LoginOutcome, SpinKeyValue, StateStore, unix_now};
@@ -19,7 +19,7 @@ const RESTART: &str = "Start the login again from your application.";
 
 /// `GET /oidc/login/:requestId`
 pub async fn start(id_segment: &str) -> Result<Reply, HttpError> {
-    let id = RequestId::parse(id_segment).map_err(|_| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
+    let id = RequestId::parse(id_segment).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
     let config = Config::load().await?;
     let store = StateStore::new(SpinKeyValue::open().await?);
     let now = unix_now();
@@ -88,12 +88,13 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
     let now = unix_now();
 
     let used_or_expired = || HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}"));
-    let sign_in = store.load_sign_in(&params.state, now).await?.ok_or_else(used_or_expired)?;
+    let state = SlotId::parse(&params.state).ok_or_else(used_or_expired)?;
+    let sign_in = store.load_sign_in(&state, now).await?.ok_or_else(used_or_expired)?;
     // Checked before consuming, so a forged callback cannot spend the real user's state.
     if !browser_matches(headers, &sign_in.browser_binding_hash) {
         return Err(HttpError::invalid_request(format!("This sign-in was started in another browser, or its cookie was lost. {RESTART}")));
     }
-    if !store.consume_sign_in(&params.state).await? {
+    if !store.consume_sign_in(&state).await? {
         return Err(used_or_expired());
     }
 

@@ -22,14 +22,16 @@ fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
     let broker = start_broker(Store::Memory, &provider, &[]);
     let sign_in = begin(&broker);
 
-    // The authorization request: code flow, PKCE S256, 256-bit state and nonce, our callback.
+    // The authorization request: code flow, PKCE S256, random state and nonce, our callback.
     assert_eq!(sign_in.authorize_url.path(), "/authorize");
     assert_eq!(sign_in.param("response_type"), "code");
     assert_eq!(sign_in.param("client_id"), CLIENT_ID);
     assert_eq!(sign_in.param("scope"), "openid profile email");
     assert_eq!(sign_in.param("code_challenge_method"), "S256");
     assert_eq!(sign_in.param("redirect_uri"), "http://127.0.0.1:3000/oidc/callback");
-    assert!(sign_in.param("state").len() >= 43 && sign_in.param("nonce").len() >= 43);
+    // state: its slot and 128 random bits; nonce: 256 random bits.
+    assert_eq!(sign_in.param("state").len(), 32);
+    assert!(sign_in.param("nonce").len() >= 43);
     assert_eq!(sign_in.param("prompt"), "");
     // The binding cookie: host-only, HttpOnly, SameSite=Lax; not Secure over http.
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/oidc/callback"] {

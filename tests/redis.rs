@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Broker, Redis, Store};
+use support::{Broker, Redis, Store, request_key};
 
 fn identity(user: &str) -> serde_json::Value {
     json!({"sub": format!("{user}-sub"), "email": format!("{user}@example.com")})
@@ -68,9 +68,15 @@ fn keys_are_stored_raw_and_namespaced_in_redis() {
     let redis = Redis::start();
     let broker = Broker::start(Store::Redis(&redis), &[]);
     let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let key = request_key(&id);
     let keys = redis.command(&["KEYS", "*"]).unwrap();
-    assert_eq!(keys.trim(), format!("lb:v1:req:{id}"));
-    let stored: serde_json::Value = serde_json::from_str(&redis.command(&["GET", &format!("lb:v1:req:{id}")]).unwrap()).unwrap();
+    let mut keys: Vec<&str> = keys.lines().collect();
+    keys.sort();
+    assert!(keys.iter().all(|k| k.starts_with("lb:v1:")), "{keys:?}");
+    // The record, and the counters that let expired slots be found without listing keys.
+    assert_eq!(keys.iter().filter(|k| !k.starts_with("lb:v1:sweep:")).collect::<Vec<_>>(), [&key.as_str()]);
+    assert!(keys.contains(&"lb:v1:sweep:cursor"), "{keys:?}");
+    let stored: serde_json::Value = serde_json::from_str(&redis.command(&["GET", &key]).unwrap()).unwrap();
     assert_eq!(stored["v"], 1);
     assert_eq!(stored["kind"], "login_request");
     assert!(stored["expires_at"].as_u64().unwrap() > stored["record"]["created_at"].as_u64().unwrap());
@@ -78,8 +84,9 @@ fn keys_are_stored_raw_and_namespaced_in_redis() {
     broker.finish_login(&id, identity("alice"));
     assert_eq!(broker.status(&id).status, 200);
     // The claim counter is a Redis integer (INCRBY), and the request record is gone.
-    assert_eq!(redis.command(&["GET", &format!("lb:v1:claim:{id}")]).unwrap().trim(), "1");
-    assert_eq!(redis.command(&["EXISTS", &format!("lb:v1:req:{id}")]).unwrap().trim(), "0");
+    let claim = key.replace("lb:v1:req:", "lb:v1:req-claim:");
+    assert_eq!(redis.command(&["GET", &claim]).unwrap().trim(), "1");
+    assert_eq!(redis.command(&["EXISTS", &key]).unwrap().trim(), "0");
 }
 
 #[test]

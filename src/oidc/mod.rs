@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::config::OidcConfig;
 use crate::ids::{RequestId, random_token};
-use crate::store::{Identity, KeyValue, SignIn, StateStore, StoreError, UnixTime};
+use crate::store::{Identity, KeyValue, SignIn, SlotKind, StateStore, StoreError, UnixTime};
 use provider::Provider;
 
 /// Clock skew tolerated between us and the provider, for `exp` and `iat`.
@@ -72,8 +72,8 @@ pub struct Authorization {
     pub browser_secret: String,
 }
 
-/// Starts a sign-in for `request_id`: fresh `state`, `nonce` and PKCE verifier, each
-/// of 256 random bits, bound to this browser.
+/// Starts a sign-in for `request_id`: a fresh `state` (128 random bits, naming the
+/// sign-in's slot), `nonce` and PKCE verifier (256 random bits each), bound to this browser.
 pub async fn authorize<K: KeyValue>(
     store: &StateStore<K>,
     config: &OidcConfig,
@@ -84,11 +84,12 @@ pub async fn authorize<K: KeyValue>(
     expires_at: UnixTime,
 ) -> Result<Authorization, SignInError> {
     let provider = Provider::load(store, config, redirect_uri, now).await?;
-    let (state, nonce, browser_secret) = (random_token()?, random_token()?, random_token()?);
+    let state = store.allocate(SlotKind::SignIn, expires_at).await?;
+    let (nonce, browser_secret) = (random_token()?, random_token()?);
     let verifier = PkceCodeVerifier::new(random_token()?);
     let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
 
-    let (state_for_url, nonce_for_url) = (state.clone(), nonce.clone());
+    let (state_for_url, nonce_for_url) = (state.as_str().to_owned(), nonce.clone());
     let mut request = provider
         .client()
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state_for_url), move || Nonce::new(nonce_for_url))

@@ -11,13 +11,15 @@ mod keys;
 mod memory;
 mod records;
 mod spin_kv;
+mod sweep;
 
 use std::fmt;
 
+pub use keys::SlotKind;
 pub use records::{Identity, LoginOutcome, LoginRequest, ProviderCache, SignIn};
 pub use spin_kv::SpinKeyValue;
 
-use crate::ids::RequestId;
+use crate::ids::{RequestId, SlotId};
 use envelope::Record;
 
 /// Seconds since the Unix epoch; passed in explicitly so expiry is testable.
@@ -74,12 +76,26 @@ impl<K: KeyValue> StateStore<K> {
         self.kv.get(keys::LIVENESS).await.map(drop)
     }
 
+    /// A fresh id for a record of `kind` expiring at `expires_at`: its slot in the
+    /// expiry bucket, allocated from the bucket's counter, so the sweeper can find it.
+    pub async fn allocate(&self, kind: SlotKind, expires_at: UnixTime) -> Result<SlotId, StoreError> {
+        let bucket = sweep::bucket_of(expires_at);
+        let index = self.kv.increment(&keys::allocated(kind, bucket), 1).await?;
+        let (Ok(bucket), Ok(index)) = (u32::try_from(bucket), u32::try_from(index)) else {
+            return Err(StoreError::Corrupt { kind: "counter", reason: "slot counter out of range".into() });
+        };
+        SlotId::new(bucket, index).map_err(|_| StoreError::Unavailable("the system has no randomness".into()))
+    }
+
     pub async fn save_login_request(&self, request: &LoginRequest) -> Result<(), StoreError> {
         self.save(&keys::login_request(&request.id), request).await
     }
 
+    /// The request whose id is exactly `id`: its slot may be known to anyone, its
+    /// random part is checked here.
     pub async fn load_login_request(&self, id: &RequestId, now: UnixTime) -> Result<Option<LoginRequest>, StoreError> {
-        self.load(&keys::login_request(id), now).await
+        let request: Option<LoginRequest> = self.load(&keys::login_request(id), now).await?;
+        Ok(request.filter(|request| request.id.matches(id)))
     }
 
     /// Hands out a finished login's identity exactly once, however many status
@@ -120,14 +136,15 @@ impl<K: KeyValue> StateStore<K> {
         self.save(&keys::sign_in(&sign_in.state), sign_in).await
     }
 
-    pub async fn load_sign_in(&self, state: &str, now: UnixTime) -> Result<Option<SignIn>, StoreError> {
-        self.load(&keys::sign_in(state), now).await
+    pub async fn load_sign_in(&self, state: &SlotId, now: UnixTime) -> Result<Option<SignIn>, StoreError> {
+        let sign_in: Option<SignIn> = self.load(&keys::sign_in(state), now).await?;
+        Ok(sign_in.filter(|sign_in| sign_in.state.matches(state)))
     }
 
     /// Consumes a sign-in: true for exactly one caller, even when two callbacks with
     /// the same state reach two instances at once (same `increment` claim as
     /// [`Self::take_identity`]). The record is deleted after a successful claim.
-    pub async fn consume_sign_in(&self, state: &str) -> Result<bool, StoreError> {
+    pub async fn consume_sign_in(&self, state: &SlotId) -> Result<bool, StoreError> {
         if self.kv.increment(&keys::sign_in_claim(state), 1).await? != 1 {
             return Ok(false);
         }
@@ -166,9 +183,16 @@ mod tests {
 
     const NOW: UnixTime = 1_800_000_000;
 
+    /// An id in a slot of its own (tests that need the sweeper allocate for real).
+    fn fresh_id() -> SlotId {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        SlotId::new(u32::try_from(sweep::bucket_of(NOW)).unwrap(), NEXT.fetch_add(1, Ordering::Relaxed)).unwrap()
+    }
+
     fn pending_request(ttl: u64) -> LoginRequest {
         LoginRequest {
-            id: RequestId::random().unwrap(),
+            id: fresh_id(),
             user_id: UserId::from_path_segment("alice").unwrap(),
             provider_id: None,
             force_authn: false,
@@ -199,7 +223,7 @@ mod tests {
     fn an_unknown_request_loads_as_none() {
         block_on(async {
             let store = StateStore::new(MemoryKeyValue::default());
-            assert_eq!(store.load_login_request(&RequestId::random().unwrap(), NOW).await.unwrap(), None);
+            assert_eq!(store.load_login_request(&fresh_id(), NOW).await.unwrap(), None);
         });
     }
 
@@ -209,7 +233,7 @@ mod tests {
             let store = StateStore::new(MemoryKeyValue::default());
             let request = pending_request(300);
             store.save_login_request(&request).await.unwrap();
-            assert_eq!(store.kv.keys(), vec![format!("lb:v1:req:{}", request.id.as_str())]);
+            assert_eq!(store.kv.keys(), vec![format!("lb:v1:req:{}:{}", request.id.bucket(), request.id.index())]);
         });
     }
 
@@ -241,10 +265,10 @@ mod tests {
         });
     }
 
-    fn sign_in(state: &str) -> SignIn {
+    fn sign_in(state: &SlotId) -> SignIn {
         SignIn {
-            state: state.into(),
-            request_id: RequestId::random().unwrap(),
+            state: state.clone(),
+            request_id: fresh_id(),
             nonce: "n".into(),
             pkce_verifier: "v".into(),
             browser_binding_hash: "h".into(),
@@ -256,12 +280,13 @@ mod tests {
     fn a_sign_in_is_consumed_once_only() {
         block_on(async {
             let store = StateStore::new(MemoryKeyValue::default());
-            let saved = sign_in("s1");
+            let state = fresh_id();
+            let saved = sign_in(&state);
             store.save_sign_in(&saved).await.unwrap();
-            assert_eq!(store.load_sign_in("s1", NOW).await.unwrap(), Some(saved));
-            assert!(store.consume_sign_in("s1").await.unwrap());
-            assert!(!store.consume_sign_in("s1").await.unwrap());
-            assert_eq!(store.load_sign_in("s1", NOW).await.unwrap(), None);
+            assert_eq!(store.load_sign_in(&state, NOW).await.unwrap(), Some(saved));
+            assert!(store.consume_sign_in(&state).await.unwrap());
+            assert!(!store.consume_sign_in(&state).await.unwrap());
+            assert_eq!(store.load_sign_in(&state, NOW).await.unwrap(), None);
         });
     }
 
@@ -276,7 +301,87 @@ mod tests {
             let authenticated = finished(request.clone()).outcome;
             assert!(!store.finish_login_request(&request.id, authenticated, NOW).await.unwrap());
             assert_eq!(store.load_login_request(&request.id, NOW).await.unwrap().unwrap().outcome, failed);
-            assert!(!store.finish_login_request(&RequestId::random().unwrap(), failed, NOW).await.unwrap());
+            assert!(!store.finish_login_request(&fresh_id(), failed, NOW).await.unwrap());
+        });
+    }
+
+    #[test]
+    fn an_id_with_the_right_slot_but_another_secret_finds_nothing() {
+        block_on(async {
+            let store = StateStore::new(MemoryKeyValue::default());
+            let request = pending_request(300);
+            store.save_login_request(&request).await.unwrap();
+            let forged = SlotId::new(request.id.bucket(), request.id.index()).unwrap();
+            assert_eq!(store.load_login_request(&forged, NOW).await.unwrap(), None);
+        });
+    }
+
+    /// Creates `count` records of each kind expiring at `expires_at`, at every stage a
+    /// login can be abandoned in: pending, signing in, finished but never taken, taken.
+    async fn abandon_logins(store: &StateStore<MemoryKeyValue>, count: usize, expires_at: UnixTime) {
+        for n in 0..count {
+            let mut request = pending_request(0);
+            request.id = store.allocate(SlotKind::LoginRequest, expires_at).await.unwrap();
+            request.expires_at = expires_at;
+            if n % 4 >= 2 {
+                request = finished(request);
+            }
+            store.save_login_request(&request).await.unwrap();
+            if n % 4 == 3 {
+                store.take_identity(&request).await.unwrap().unwrap();
+            }
+            if n % 2 == 1 {
+                let mut sign_in = sign_in(&store.allocate(SlotKind::SignIn, expires_at).await.unwrap());
+                sign_in.expires_at = expires_at;
+                store.save_sign_in(&sign_in).await.unwrap();
+                if n % 4 == 3 {
+                    assert!(store.consume_sign_in(&sign_in.state).await.unwrap());
+                }
+            }
+        }
+    }
+
+    /// Sweeps once a second from `from` to `to`, as steady traffic would.
+    async fn sweep_through(store: &StateStore<MemoryKeyValue>, from: UnixTime, to: UnixTime) {
+        for now in from..=to {
+            store.sweep(now).await.unwrap();
+        }
+    }
+
+    fn record_keys(store: &StateStore<MemoryKeyValue>) -> Vec<String> {
+        store.kv.keys().into_iter().filter(|key| !key.starts_with("lb:v1:sweep:")).collect()
+    }
+
+    #[test]
+    fn after_their_expiry_abandoned_records_are_swept_back_to_the_baseline() {
+        block_on(async {
+            let store = StateStore::new(MemoryKeyValue::default());
+            sweep_through(&store, NOW, NOW + 120).await;
+            let baseline = store.kv.keys().len();
+
+            abandon_logins(&store, 200, NOW + 150).await;
+            // 150 requests (50 taken), 50 identity claims, 50 sign-ins (50 consumed), 50 sign-in claims.
+            assert_eq!(record_keys(&store).len(), 300);
+            // Nothing is reclaimed before it expires...
+            sweep_through(&store, NOW + 121, NOW + 149).await;
+            assert_eq!(record_keys(&store).len(), 300);
+            // ...and everything is, soon after.
+            sweep_through(&store, NOW + 150, NOW + 300).await;
+            assert_eq!(record_keys(&store), Vec::<String>::new());
+            assert_eq!(store.kv.keys().len(), baseline, "{:?}", store.kv.keys());
+        });
+    }
+
+    #[test]
+    fn one_sweep_step_does_bounded_work() {
+        block_on(async {
+            let store = StateStore::new(MemoryKeyValue::default());
+            store.sweep(NOW).await.unwrap();
+            abandon_logins(&store, 200, NOW + 10).await;
+            let before = record_keys(&store).len();
+            store.sweep(NOW + 100).await.unwrap();
+            let cleared = before - record_keys(&store).len();
+            assert!(cleared > 0 && cleared <= 2 * 2 * 16, "cleared {cleared} keys in one step");
         });
     }
 

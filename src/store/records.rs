@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::UnixTime;
 use super::envelope::Record;
-use crate::ids::{ProviderId, RequestId, UserId};
+use crate::ids::{ProviderId, RequestId, SlotId, UserId};
 
 /// One login a client asked for (HAS's `req-<id>` and `user-<id>` in one record,
 /// so that a status poll costs a single read).
@@ -57,7 +57,7 @@ impl Record for LoginRequest {
 /// needs to finish it on any instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignIn {
-    pub state: String,
+    pub state: SlotId,
     pub request_id: RequestId,
     pub nonce: String,
     pub pkce_verifier: String,

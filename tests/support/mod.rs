@@ -12,6 +12,18 @@ use serde_json::Value;
 
 pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
 
+/// Well-formed, but no request has it.
+pub const UNKNOWN_REQUEST_ID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// The store key of a login request: its id names its slot (expiry bucket, index).
+pub fn request_key(request_id: &str) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(request_id).expect("a request id");
+    let bucket = u32::from_be_bytes(bytes[0..4].try_into().unwrap());
+    let index = u32::from_be_bytes(bytes[4..8].try_into().unwrap());
+    format!("lb:v1:req:{bucket}:{index}")
+}
+
 fn project_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -261,7 +273,7 @@ impl Broker {
     /// Does what the provider's callback will do: marks the stored request
     /// authenticated with `identity`, through this instance's store.
     pub fn finish_login(&self, request_id: &str, identity: Value) {
-        let key = format!("lb:v1:req:{request_id}");
+        let key = request_key(request_id);
         let mut envelope: Value = serde_json::from_slice(&self.kv_get(&key).expect("the request is stored")).unwrap();
         envelope["record"]["outcome"] = serde_json::json!({"state": "authenticated", "identity": identity});
         self.kv_put(&key, &serde_json::to_vec(&envelope).unwrap());

@@ -1,0 +1,96 @@
+//! Reclaiming expired records without a cron, without listing keys, with bounded work.
+//!
+//! Spin's key-value store has no TTL, and listing its keys scans the whole database.
+//! So every expiring record is allocated a slot in the bucket of its expiry time (see
+//! `keys`), and requests take turns sweeping: a shared cursor names the oldest bucket
+//! not yet swept; once that bucket's time has passed, each sweep step claims a batch of
+//! its slots with `increment` (so concurrent sweepers on any instance never share
+//! work) and deletes what they hold. The sweeper that finds a bucket exhausted claims it
+//! as done and moves the cursor on; it also deletes the counters of a bucket swept
+//! [`KEEP_BUCKETS`] earlier, long enough ago that no sweeper can still be touching them.
+
+use super::keys::{self, BUCKET_SECS, SlotKind};
+use super::{KeyValue, StateStore, StoreError, UnixTime};
+
+/// Slots of each kind one sweep step deletes at most.
+const BATCH: i64 = 16;
+
+/// Empty or finished buckets one sweep step may pass over (after an idle spell).
+const MAX_BUCKETS_PER_STEP: usize = 8;
+
+/// Buckets whose counters are kept after they are done (30 s): a sweep step is one
+/// short request, so none can still be working on a bucket this far behind.
+pub const KEEP_BUCKETS: u64 = 3;
+
+pub fn bucket_of(time: UnixTime) -> u64 {
+    time / BUCKET_SECS
+}
+
+impl<K: KeyValue> StateStore<K> {
+    /// One bounded step of reclamation: at most [`BATCH`] slots of each kind and
+    /// [`MAX_BUCKETS_PER_STEP`] buckets. Cheap (one counter read) when nothing is due.
+    pub async fn sweep(&self, now: UnixTime) -> Result<(), StoreError> {
+        let mut bucket = self.kv.increment(keys::SWEEP_CURSOR, 0).await? as u64;
+        if bucket == 0 {
+            return self.start_cursor(now).await;
+        }
+        for _ in 0..MAX_BUCKETS_PER_STEP {
+            // A bucket is due once every record in it has expired.
+            if (bucket + 1) * BUCKET_SECS > now {
+                return Ok(());
+            }
+            if self.sweep_batch(bucket).await? {
+                return Ok(());
+            }
+            // Exactly one sweeper moves the cursor past a finished bucket.
+            if self.kv.increment(&keys::bucket_done(bucket), 1).await? == 1 {
+                self.kv.increment(keys::SWEEP_CURSOR, 1).await?;
+                self.forget_bucket(bucket.saturating_sub(KEEP_BUCKETS)).await?;
+            }
+            bucket += 1;
+        }
+        Ok(())
+    }
+
+    /// Claims and clears one batch of `bucket`'s slots; false when none were left.
+    async fn sweep_batch(&self, bucket: u64) -> Result<bool, StoreError> {
+        let mut cleared_any = false;
+        for kind in SlotKind::ALL {
+            // Read as a counter only if it exists: reading creates it, and most buckets
+            // of a quiet broker are empty.
+            if self.kv.get(&keys::allocated(kind, bucket)).await?.is_none() {
+                continue;
+            }
+            let allocated = self.kv.increment(&keys::allocated(kind, bucket), 0).await?;
+            let claimed_to = self.kv.increment(&keys::swept(kind, bucket), BATCH).await?;
+            let claimed_from = claimed_to - BATCH + 1;
+            for index in claimed_from..=claimed_to.min(allocated) {
+                cleared_any = true;
+                for key in kind.keys(bucket, index as u64) {
+                    self.kv.delete(&key).await?;
+                }
+            }
+        }
+        Ok(cleared_any)
+    }
+
+    /// The first sweep on an empty store starts the cursor at the current bucket: no
+    /// record can have expired before it. One claim per bucket, so a racing or crashed
+    /// starter cannot move the cursor twice or leave it unset.
+    async fn start_cursor(&self, now: UnixTime) -> Result<(), StoreError> {
+        let bucket = bucket_of(now);
+        if self.kv.increment(&keys::cursor_start(bucket), 1).await? == 1 {
+            self.kv.increment(keys::SWEEP_CURSOR, bucket as i64).await?;
+        }
+        Ok(())
+    }
+
+    async fn forget_bucket(&self, bucket: u64) -> Result<(), StoreError> {
+        for kind in SlotKind::ALL {
+            self.kv.delete(&keys::allocated(kind, bucket)).await?;
+            self.kv.delete(&keys::swept(kind, bucket)).await?;
+        }
+        self.kv.delete(&keys::bucket_done(bucket)).await?;
+        self.kv.delete(&keys::cursor_start(bucket)).await
+    }
+}
