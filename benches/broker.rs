@@ -130,7 +130,9 @@ fn logins(redis: &Redis) {
 fn login_row(name: &str, first: &Broker, second: &Broker) {
     // Warm the provider cache so every measured login is a steady-state one.
     one_login(first, second, "warm-up");
-    let cpu_before = first.cpu_time() + if std::ptr::eq(first, second) { Duration::ZERO } else { second.cpu_time() };
+    let instances: Vec<&Broker> = if std::ptr::eq(first, second) { vec![first] } else { vec![first, second] };
+    let cpu = || instances.iter().map(|broker| broker.cpu_time()).sum::<Duration>();
+    let cpu_before = cpu();
     let started = Instant::now();
     thread::scope(|scope| {
         for t in 0..CLIENT_THREADS {
@@ -143,12 +145,11 @@ fn login_row(name: &str, first: &Broker, second: &Broker) {
     });
     let elapsed = started.elapsed();
     let logins = (CLIENT_THREADS * LOGINS_PER_THREAD) as u32;
-    let cpu_after = first.cpu_time() + if std::ptr::eq(first, second) { Duration::ZERO } else { second.cpu_time() };
+    let cpu_after = cpu();
 
-    first.reset_kv_stats();
-    second.reset_kv_stats();
+    instances.iter().for_each(|broker| broker.reset_kv_stats());
     one_login(first, second, "counted");
-    let ops = total(&first.kv_stats()) + if std::ptr::eq(first, second) { 0 } else { total(&second.kv_stats()) };
+    let ops: u64 = instances.iter().map(|broker| total(&broker.kv_stats())).sum();
 
     let mut latency: Vec<Duration> = (0..LATENCY_SAMPLES)
         .map(|n| {
