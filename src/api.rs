@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::error::HttpError;
 use crate::ids::{ProviderId, RequestId, UserId};
 use crate::response::{self, Reply};
-use crate::store::{LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
+use crate::store::{self, LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
 
 /// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
 #[derive(Serialize)]
@@ -31,7 +31,7 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
     let config = Config::load().await?;
     let now = unix_now();
     let expires_at = now + config.cache_ttl_secs;
-    let store = StateStore::new(SpinKeyValue::open().await?);
+    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
     let request = LoginRequest {
         id: store.allocate(SlotKind::LoginRequest, expires_at).await?,
         user_id,
@@ -93,7 +93,7 @@ pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Rep
     let config = Config::load().await?;
     config.client_auth.authorize(headers)?;
     let id = RequestId::parse(id_segment).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST_ID))?;
-    let store = StateStore::new(SpinKeyValue::open().await?);
+    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
     let deadline = Instant::now() + Duration::from_secs(config.login_timeout_secs);
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
 
@@ -131,9 +131,9 @@ const MALFORMED_REQUEST_ID: &str = "a request id is 32 base64url characters, as 
 /// Load balancers call it steadily, so it also takes a turn at reclaiming expired
 /// records: the broker needs no cron.
 pub async fn liveness() -> Result<Reply, HttpError> {
-    let store = StateStore::new(SpinKeyValue::open().await?);
-    store.ping().await?;
-    store.sweep(unix_now()).await?;
+    let kv = SpinKeyValue::open().await?;
+    store::ping(&kv).await?;
+    store::sweep(&kv, unix_now()).await?;
     Ok(response::json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
 }
 

@@ -10,6 +10,7 @@ use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientSecret, IssuerUrl};
 
 use crate::client_auth::ClientAuth;
+use crate::store::{Sealer, StateKey};
 
 #[derive(Debug)]
 pub struct Config {
@@ -22,6 +23,8 @@ pub struct Config {
     /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
     pub instance_id: String,
     pub client_auth: ClientAuth,
+    /// Seals every stored record: `state_key`, and `state_key_previous` for rotation.
+    pub sealer: Sealer,
     /// `None` until `oidc_issuer_uri` is set.
     pub oidc: Option<OidcConfig>,
 }
@@ -63,7 +66,9 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const VARIABLES: [&str; 15] = [
+const VARIABLES: [&str; 17] = [
+    "state_key",
+    "state_key_previous",
     "svc_base_uri",
     "login_timeout",
     "cache_ttl",
@@ -126,9 +131,34 @@ impl Config {
                 parse_client_tokens(&get("client_tokens")?)?,
                 parse_bool("assume_client_authorized", &get("assume_client_authorized")?)?,
             ),
+            sealer: parse_state_keys(&get("state_key")?, &get("state_key_previous")?)?,
             oidc: parse_oidc(&get)?,
         })
     }
+}
+
+/// Under Spin a component keeps nothing between requests, so it cannot make a key of
+/// its own: without `state_key` the login routes refuse to serve.
+fn parse_state_keys(current: &str, previous: &str) -> Result<Sealer, ConfigError> {
+    let expected = "32 random bytes in base64, such as the output of `openssl rand -base64 32`";
+    let current = parse_key(current).ok_or_else(|| ConfigError { variable: "state_key", expected: expected.into() })?;
+    let previous = previous
+        .split(',')
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(parse_key)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ConfigError { variable: "state_key_previous", expected: format!("comma-separated keys, each {expected}") })?;
+    Ok(Sealer::new(current, previous))
+}
+
+fn parse_key(text: &str) -> Option<StateKey> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(text).ok())?;
+    let bytes: [u8; 32] = bytes.try_into().ok()?;
+    Some(StateKey::from_bytes(&bytes))
 }
 
 fn parse_oidc(get: &impl Fn(&'static str) -> Result<String, ConfigError>) -> Result<Option<OidcConfig>, ConfigError> {
@@ -279,6 +309,8 @@ mod tests {
 
     fn defaults() -> HashMap<&'static str, String> {
         HashMap::from([
+            ("state_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
+            ("state_key_previous", "".to_owned()),
             ("svc_base_uri", "http://127.0.0.1:3000".to_owned()),
             ("login_timeout", "60".to_owned()),
             ("cache_ttl", "300".to_owned()),
@@ -400,6 +432,19 @@ mod tests {
         assert_eq!(rejected_variable(&[("assume_client_authorized", "maybe")]), "assume_client_authorized");
         assert_eq!(rejected_variable(&[("instance_id", "two words")]), "instance_id");
         assert!(parse_with(&[("assume_client_authorized", "TRUE")]).unwrap().client_auth.assumes_authorized());
+    }
+
+    #[test]
+    fn state_keys_must_be_32_bytes_of_base64() {
+        for bad in ["", "short", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZQ==", "not base64 at all!!"] {
+            assert_eq!(rejected_variable(&[("state_key", bad)]), "state_key", "{bad:?}");
+        }
+        assert_eq!(rejected_variable(&[("state_key_previous", "MDEy, x")]), "state_key_previous");
+        let url_safe_and_previous = [
+            ("state_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"),
+            ("state_key_previous", "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=, "),
+        ];
+        assert!(parse_with(&url_safe_and_previous).is_ok());
     }
 
     #[test]

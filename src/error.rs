@@ -46,6 +46,10 @@ impl HttpError {
         Self::new(status, "sign_in_failed", description)
     }
 
+    pub fn uri_too_long(limit: usize) -> Self {
+        Self::new(StatusCode::URI_TOO_LONG, "invalid_request", format!("the request URI is longer than {limit} bytes"))
+    }
+
     pub fn method_not_allowed(allow: &'static str) -> Self {
         let mut error = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

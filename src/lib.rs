@@ -20,12 +20,18 @@ use spin_sdk::http_service;
 use crate::error::HttpError;
 use crate::response::Reply;
 
+const MAX_URI_BYTES: usize = 4096;
+
 #[http_service]
 async fn handle(request: Request) -> Reply {
     let path = request.uri().path();
     let query = request.uri().query().unwrap_or("");
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let get = request.method() == Method::GET;
+    // Our answers never need long URLs; refusing them early bounds all parsing after.
+    if request.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_URI_BYTES {
+        return HttpError::uri_too_long(MAX_URI_BYTES).json();
+    }
 
     match segments.as_slice() {
         // Browser routes answer with pages.

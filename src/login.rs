@@ -21,7 +21,7 @@ const RESTART: &str = "Start the login again from your application.";
 pub async fn start(id_segment: &str) -> Result<Reply, HttpError> {
     let id = RequestId::parse(id_segment).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
     let config = Config::load().await?;
-    let store = StateStore::new(SpinKeyValue::open().await?);
+    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
     let now = unix_now();
     let request = store
         .load_login_request(&id, now)
@@ -84,7 +84,7 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
     let params = CallbackParams::parse(query)?;
     let config = Config::load().await?;
     let oidc_config = config.oidc.as_ref().ok_or_else(|| HttpError::not_found("Sign-in is not configured on this broker."))?;
-    let store = StateStore::new(SpinKeyValue::open().await?);
+    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
     let now = unix_now();
 
     let used_or_expired = || HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}"));

@@ -6,6 +6,9 @@ use serde::Serialize;
 /// Every handler answers with a complete in-memory body: our answers are small.
 pub type Reply = http::Response<String>;
 
+const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 pub fn json(status: StatusCode, body: &impl Serialize) -> Reply {
     // Serialising our own plain records cannot fail; fall back to an empty object rather than panic.
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
@@ -46,6 +49,11 @@ fn with_common_headers(status: StatusCode, content_type: &'static str, body: Str
     // Login state and identities must never be cached by a browser or a proxy.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Our pages load nothing and run nothing; nobody may frame them (clickjacking) or
+    // learn, through the Referer, the URL of a login in progress.
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     reply
 }
 
@@ -77,9 +85,17 @@ mod tests {
     }
 
     #[test]
-    fn every_answer_forbids_caching() {
-        let reply = json(StatusCode::OK, &serde_json::json!({"a": 1}));
-        assert_eq!(reply.headers()[header::CACHE_CONTROL], "no-store");
-        assert_eq!(reply.headers()[header::CONTENT_TYPE], "application/json");
+    fn every_answer_forbids_caching_framing_and_referrers() {
+        let answers = [
+            json(StatusCode::OK, &serde_json::json!({"a": 1})),
+            page(StatusCode::OK, "t", "m"),
+            redirect("https://idp.example.com/authorize", HeaderValue::from_static("c=1")),
+        ];
+        for reply in answers {
+            assert_eq!(reply.headers()[header::CACHE_CONTROL], "no-store");
+            assert_eq!(reply.headers()[header::X_FRAME_OPTIONS], "DENY");
+            assert_eq!(reply.headers()[header::REFERRER_POLICY], "no-referrer");
+            assert!(reply.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+        }
     }
 }

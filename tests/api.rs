@@ -1,18 +1,23 @@
 //! The client API, through the real `.wasm` in the test host. Every spec runs twice:
 //! over Spin's in-memory store (the project's `runtime-config.toml`) and over a real
-//! Redis (the project's `runtime-config.redis.toml`).
+//! Redis (the project's `runtime-config.redis.toml`). Logins are finished the way a
+//! user finishes them, through the provider double.
 
+#[path = "support/provider_double.rs"]
+mod double;
 mod support;
 
 use std::thread;
 use std::time::{Duration, Instant};
 
+use double::{Key, ProviderDouble, alice_claims, finish_login, issuing, provider_with, start_broker};
 use serde_json::json;
 use support::{Broker, CLIENT_TOKEN, Redis, Store, UNKNOWN_REQUEST_ID};
 
-/// A broker over one kind of store; Redis, when used, lives as long as the broker.
+/// A broker over one kind of store and its provider; they live as long as the broker.
 struct Fixture {
     broker: Broker,
+    _provider: ProviderDouble,
     _redis: Option<Redis>,
 }
 
@@ -25,13 +30,18 @@ impl std::ops::Deref for Fixture {
 
 type Start = fn(&[(&str, &str)]) -> Fixture;
 
+fn provider() -> ProviderDouble {
+    provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())))
+}
+
 fn over_memory(variables: &[(&str, &str)]) -> Fixture {
-    Fixture { broker: Broker::start(Store::Memory, variables), _redis: None }
+    let provider = provider();
+    Fixture { broker: start_broker(Store::Memory, &provider, variables), _provider: provider, _redis: None }
 }
 
 fn over_redis(variables: &[(&str, &str)]) -> Fixture {
-    let redis = Redis::start();
-    Fixture { broker: Broker::start(Store::Redis(&redis), variables), _redis: Some(redis) }
+    let (redis, provider) = (Redis::start(), provider());
+    Fixture { broker: start_broker(Store::Redis(&redis), &provider, variables), _provider: provider, _redis: Some(redis) }
 }
 
 macro_rules! on_every_store {
@@ -56,12 +66,15 @@ on_every_store!(
     assume_client_authorized_lets_clients_in_without_a_token,
     liveness_answers_while_the_store_does,
     an_invalid_variable_is_named_in_the_error,
+    without_a_state_key_only_liveness_serves,
     login_url_leads_to_a_readable_page,
     each_route_costs_few_store_operations,
+    every_answer_carries_the_browser_hardening_headers,
 );
 
-fn alice() -> serde_json::Value {
-    json!({"sub": "alice-sub", "email": "alice@example.com", "name": "Alice", "preferred_username": "alice"})
+/// Whether `reply` hands over alice's identity.
+fn is_alice(reply: &support::Reply) -> bool {
+    reply.status == 200 && reply.json()["sub"] == "alice" && reply.json()["email"] == "alice@example.com"
 }
 
 fn new_request_answers_with_has_fields(start: Start) {
@@ -91,10 +104,9 @@ fn status_answers_with_the_identity_once_the_login_finishes(start: Start) {
             (broker.status(&id), started.elapsed())
         });
         thread::sleep(Duration::from_millis(500));
-        broker.finish_login(&id, alice());
+        finish_login(&broker, &id, "alice");
         let (reply, waited) = poll.join().unwrap();
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        assert_eq!(reply.json(), alice());
+        assert!(is_alice(&reply), "{}", reply.body);
         // Answered by the long poll, not by the 30 s timeout.
         assert!(waited < Duration::from_secs(10), "waited {waited:?}");
     });
@@ -103,7 +115,7 @@ fn status_answers_with_the_identity_once_the_login_finishes(start: Start) {
 fn the_identity_is_handed_out_only_once(start: Start) {
     let broker = start(&[]);
     let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
-    broker.finish_login(&id, alice());
+    finish_login(&broker, &id, "alice");
     assert_eq!(broker.status(&id).status, 200);
     let again = broker.status(&id);
     assert_eq!(again.status, 404, "{}", again.body);
@@ -117,7 +129,7 @@ fn concurrent_status_calls_get_the_identity_exactly_once(start: Start) {
         let statuses: Vec<u16> = thread::scope(|scope| {
             let polls: Vec<_> = (0..8).map(|_| scope.spawn(|| broker.status(&id))).collect();
             thread::sleep(Duration::from_millis(300));
-            broker.finish_login(&id, alice());
+            finish_login(&broker, &id, "alice");
             polls.into_iter().map(|poll| poll.join().unwrap().status).collect()
         });
         assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
@@ -132,7 +144,7 @@ fn status_gives_408_when_the_login_does_not_finish_in_time(start: Start) {
     assert_eq!(reply.status, 408, "{}", reply.body);
     assert_eq!(reply.error_code(), "login_timeout");
     // The request is still there: a client may poll again and still get the identity.
-    broker.finish_login(&id, alice());
+    finish_login(&broker, &id, "alice");
     assert_eq!(broker.status(&id).status, 200);
 }
 
@@ -140,7 +152,7 @@ fn expired_requests_are_gone(start: Start) {
     let broker = start(&[("login_timeout", "1"), ("cache_ttl", "1")]);
     let finished = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
     let pending = broker.new_request("bob")["request"].as_str().unwrap().to_owned();
-    broker.finish_login(&finished, alice());
+    finish_login(&broker, &finished, "alice");
     thread::sleep(Duration::from_millis(2100));
     for id in [&finished, &pending] {
         let reply = broker.status(id);
@@ -207,7 +219,7 @@ fn unknown_routes_get_404_and_wrong_methods_405(start: Start) {
 fn status_needs_a_valid_client_token(start: Start) {
     let broker = start(&[]);
     let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
-    broker.finish_login(&id, alice());
+    finish_login(&broker, &id, "alice");
     let path = format!("/requests/status/{id}");
 
     let missing = broker.get(&path);
@@ -220,13 +232,13 @@ fn status_needs_a_valid_client_token(start: Start) {
         assert!(!reply.body.contains(CLIENT_TOKEN));
     }
     // Refused callers took nothing: the rightful client still gets the identity.
-    assert_eq!(broker.status(&id).json(), alice());
+    assert!(is_alice(&broker.status(&id)));
 }
 
 fn assume_client_authorized_lets_clients_in_without_a_token(start: Start) {
     let broker = start(&[("assume_client_authorized", "true"), ("client_tokens", "")]);
     let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
-    broker.finish_login(&id, alice());
+    finish_login(&broker, &id, "alice");
     assert_eq!(broker.get(&format!("/requests/status/{id}")).status, 200);
 }
 
@@ -252,8 +264,21 @@ fn an_invalid_variable_is_named_in_the_error(start: Start) {
     assert!(reply.body.contains("`client_tokens`") && !reply.body.contains(secret), "{}", reply.body);
 }
 
+fn without_a_state_key_only_liveness_serves(start: Start) {
+    let broker = start(&[("state_key", "")]);
+    for path in ["/requests/new/alice".to_owned(), format!("/requests/status/{UNKNOWN_REQUEST_ID}")] {
+        let reply = broker.get_with_token(&path, CLIENT_TOKEN);
+        assert_eq!((reply.status, reply.error_code()), (500, "server_misconfigured".to_owned()), "{path}");
+        assert!(reply.json()["error_description"].as_str().unwrap().contains("`state_key`"));
+    }
+    let page = broker.get(&format!("/oidc/login/{UNKNOWN_REQUEST_ID}"));
+    assert_eq!(page.status, 500);
+    assert!(page.body.contains("state_key"));
+    assert_eq!(broker.get("/liveness").status, 200);
+}
+
 fn login_url_leads_to_a_readable_page(start: Start) {
-    let broker = start(&[]);
+    let broker = start(&[("oidc_issuer_uri", "")]);
     let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
     let page = broker.get(&format!("/oidc/login/{id}"));
     assert_eq!(page.status, 501);
@@ -276,8 +301,31 @@ fn each_route_costs_few_store_operations(start: Start) {
     let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
     // Allocate the slot, write the record, read the sweep cursor (nothing is due yet).
     assert_eq!(broker.kv_stats(), json!({"get": 0, "set": 1, "delete": 0, "exists": 0, "get_keys": 0, "increment": 2}));
-    broker.finish_login(&id, alice());
+    finish_login(&broker, &id, "alice");
     broker.reset_kv_stats();
     assert_eq!(broker.status(&id).status, 200);
     assert_eq!(broker.kv_stats(), json!({"get": 1, "set": 0, "delete": 1, "exists": 0, "get_keys": 0, "increment": 1}));
+}
+
+fn every_answer_carries_the_browser_hardening_headers(start: Start) {
+    let broker = start(&[("login_timeout", "1")]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let long_query = format!("/requests/new/alice?x={}", "a".repeat(5000));
+    let answers = [
+        broker.get("/requests/new/bob"),
+        broker.status(&id),
+        broker.get("/liveness"),
+        broker.get(&format!("/oidc/login/{id}")),
+        broker.get("/oidc/callback?state=x&code=y"),
+        broker.get("/nope"),
+        broker.request("POST", "/liveness"),
+        broker.get(&long_query),
+    ];
+    for reply in &answers {
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{}", reply.body);
+        assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+        assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
+        assert!(reply.header("content-security-policy").unwrap().contains("default-src 'none'"));
+    }
+    assert_eq!(answers[7].status, 414, "an over-long URI is refused: {}", answers[7].body);
 }

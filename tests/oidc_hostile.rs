@@ -223,7 +223,8 @@ fn racing_callbacks_on_two_instances_consume_a_state_once() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let redis = Redis::start();
     let instances = [start_broker(Store::Redis(&redis), &provider, &[]), start_broker(Store::Redis(&redis), &provider, &[])];
-    for round in 0..10 {
+    const ROUNDS: usize = 30;
+    for round in 0..ROUNDS {
         let sign_in = begin(&instances[round % 2]);
         let path = authorize(&sign_in);
         let statuses: Vec<u16> = thread::scope(|scope| {
@@ -238,5 +239,5 @@ fn racing_callbacks_on_two_instances_consume_a_state_once() {
         assert_eq!(sorted, [200, 400], "round {round}");
         assert_eq!(instances[(round + 1) % 2].status(&sign_in.request_id).status, 200);
     }
-    assert_eq!(provider.seen(|seen| seen.token_requests.len()), 10, "each code was exchanged once");
+    assert_eq!(provider.seen(|seen| seen.token_requests.len()), ROUNDS, "each code was exchanged once");
 }

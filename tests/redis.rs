@@ -1,50 +1,57 @@
 //! With the store bound to Redis, instances share every login: what one starts,
 //! another finishes. Real `redis-server`, one host process per instance.
 
+#[path = "support/provider_double.rs"]
+mod double;
 mod support;
 
 use std::thread;
 use std::time::Duration;
 
-use serde_json::json;
-use support::{Broker, Redis, Store, request_key};
+use double::{Key, ProviderDouble, alice_claims, finish_login, issuing, provider_with, start_broker};
+use support::{Redis, Reply, Store, request_key};
 
-fn identity(user: &str) -> serde_json::Value {
-    json!({"sub": format!("{user}-sub"), "email": format!("{user}@example.com")})
+fn provider() -> ProviderDouble {
+    provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())))
+}
+
+fn identity_of(reply: &Reply) -> String {
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["sub"].as_str().unwrap().to_owned()
 }
 
 #[test]
 fn a_request_started_on_one_instance_is_answered_by_another() {
-    let redis = Redis::start();
-    let (a, b) = (Broker::start(Store::Redis(&redis), &[]), Broker::start(Store::Redis(&redis), &[]));
+    let (redis, provider) = (Redis::start(), provider());
+    let (a, b) = (start_broker(Store::Redis(&redis), &provider, &[]), start_broker(Store::Redis(&redis), &provider, &[]));
     let id = a.new_request("alice")["request"].as_str().unwrap().to_owned();
     thread::scope(|scope| {
         let poll_on_b = scope.spawn(|| b.status(&id));
         thread::sleep(Duration::from_millis(300));
-        a.finish_login(&id, identity("alice"));
-        let reply = poll_on_b.join().unwrap();
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        assert_eq!(reply.json(), identity("alice"));
+        finish_login(&a, &id, "alice");
+        assert_eq!(identity_of(&poll_on_b.join().unwrap()), "alice");
     });
     assert_eq!(a.status(&id).status, 404, "taken on B, so gone on A too");
 }
 
 #[test]
 fn a_request_outlives_the_instance_that_started_it() {
-    let redis = Redis::start();
-    let a = Broker::start(Store::Redis(&redis), &[]);
+    let (redis, provider) = (Redis::start(), provider());
+    let a = start_broker(Store::Redis(&redis), &provider, &[]);
     let id = a.new_request("alice")["request"].as_str().unwrap().to_owned();
     a.kill();
-    let b = Broker::start(Store::Redis(&redis), &[]);
-    b.finish_login(&id, identity("alice"));
-    assert_eq!(b.status(&id).json(), identity("alice"));
+    let b = start_broker(Store::Redis(&redis), &provider, &[]);
+    finish_login(&b, &id, "alice");
+    assert_eq!(identity_of(&b.status(&id)), "alice");
 }
+
+const RACE_ROUNDS: usize = 30;
 
 #[test]
 fn racing_instances_hand_out_each_identity_exactly_once() {
-    let redis = Redis::start();
-    let instances = [Broker::start(Store::Redis(&redis), &[]), Broker::start(Store::Redis(&redis), &[])];
-    for round in 0..10 {
+    let (redis, provider) = (Redis::start(), provider());
+    let instances = [start_broker(Store::Redis(&redis), &provider, &[]), start_broker(Store::Redis(&redis), &provider, &[])];
+    for round in 0..RACE_ROUNDS {
         let user = format!("user{round}");
         let id = instances[0].new_request(&user)["request"].as_str().unwrap().to_owned();
         let replies: Vec<_> = thread::scope(|scope| {
@@ -53,20 +60,20 @@ fn racing_instances_hand_out_each_identity_exactly_once() {
                 scope.spawn(move || instance.status(id))
             }).collect();
             thread::sleep(Duration::from_millis(150));
-            instances[1].finish_login(&id, identity(&user));
+            finish_login(&instances[1], &id, &user);
             polls.into_iter().map(|poll| poll.join().unwrap()).collect()
         });
         let winners: Vec<_> = replies.iter().filter(|reply| reply.status == 200).collect();
         assert_eq!(winners.len(), 1, "round {round}: {:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
-        assert_eq!(winners[0].json(), identity(&user));
+        assert_eq!(identity_of(winners[0]), user);
         assert!(replies.iter().all(|reply| reply.status == 200 || reply.status == 404));
     }
 }
 
 #[test]
 fn keys_are_stored_raw_and_namespaced_in_redis() {
-    let redis = Redis::start();
-    let broker = Broker::start(Store::Redis(&redis), &[]);
+    let (redis, provider) = (Redis::start(), provider());
+    let broker = start_broker(Store::Redis(&redis), &provider, &[]);
     let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
     let key = request_key(&id);
     let keys = redis.command(&["KEYS", "*"]).unwrap();
@@ -76,13 +83,18 @@ fn keys_are_stored_raw_and_namespaced_in_redis() {
     // The record, and the counters that let expired slots be found without listing keys.
     assert_eq!(keys.iter().filter(|k| !k.starts_with("lb:v1:sweep:")).collect::<Vec<_>>(), [&key.as_str()]);
     assert!(keys.contains(&"lb:v1:sweep:cursor"), "{keys:?}");
-    let stored: serde_json::Value = serde_json::from_str(&redis.command(&["GET", &key]).unwrap()).unwrap();
-    assert_eq!(stored["v"], 1);
-    assert_eq!(stored["kind"], "login_request");
-    assert!(stored["expires_at"].as_u64().unwrap() > stored["record"]["created_at"].as_u64().unwrap());
 
-    broker.finish_login(&id, identity("alice"));
-    assert_eq!(broker.status(&id).status, 200);
+    // Finished but not yet collected: the identity is in Redis, sealed.
+    finish_login(&broker, &id, "alice");
+    let random_part = &id[8..];
+    for key in redis.command(&["--scan"]).unwrap().lines() {
+        assert!(!key.contains(random_part), "keys do not reveal request ids: {key}");
+        let value = redis.command(&["GET", key]).unwrap();
+        for secret in ["alice", "example.com", id.as_str(), random_part] {
+            assert!(!value.contains(secret), "{key} reveals {secret:?}");
+        }
+    }
+    assert_eq!(identity_of(&broker.status(&id)), "alice");
     // The claim counter is a Redis integer (INCRBY), and the request record is gone.
     let claim = key.replace("lb:v1:req:", "lb:v1:req-claim:");
     assert_eq!(redis.command(&["GET", &claim]).unwrap().trim(), "1");
@@ -91,8 +103,8 @@ fn keys_are_stored_raw_and_namespaced_in_redis() {
 
 #[test]
 fn a_redis_outage_gives_503_and_service_resumes_when_it_returns() {
-    let mut redis = Redis::start();
-    let broker = Broker::start(Store::Redis(&redis), &[]);
+    let (mut redis, provider) = (Redis::start(), provider());
+    let broker = start_broker(Store::Redis(&redis), &provider, &[]);
     let before = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
 
     redis.stop();

@@ -21,6 +21,7 @@ fi
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
 cargo build --target wasm32-wasip2 --release
-cargo build --release -p spin-test-host
-# Release throughout: the host's wasmtime is built once and shared with the tests.
+# Release throughout, and every target at once, so that the test host and the tests
+# share one build of wasmtime (same profile, same feature set).
+cargo build --release --workspace --all-targets
 cargo test --release --workspace -- --test-threads 4

@@ -10,6 +10,7 @@ mod keys;
 #[cfg(test)]
 mod memory;
 mod records;
+mod seal;
 mod spin_kv;
 mod sweep;
 
@@ -17,7 +18,9 @@ use std::fmt;
 
 pub use keys::SlotKind;
 pub use records::{Identity, LoginOutcome, LoginRequest, ProviderCache, SignIn};
+pub use seal::{Sealer, StateKey};
 pub use spin_kv::SpinKeyValue;
+pub use sweep::sweep;
 
 use crate::ids::{RequestId, SlotId};
 use envelope::Record;
@@ -62,18 +65,25 @@ pub trait KeyValue {
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
 }
 
+/// One cheap round trip, to tell whether the store answers.
+pub async fn ping(kv: &impl KeyValue) -> Result<(), StoreError> {
+    kv.get(keys::LIVENESS).await.map(drop)
+}
+
+/// Records, sealed, over a byte store.
 pub struct StateStore<K> {
     kv: K,
+    sealer: Sealer,
 }
 
 impl<K: KeyValue> StateStore<K> {
-    pub fn new(kv: K) -> Self {
-        Self { kv }
+    pub fn new(kv: K, sealer: Sealer) -> Self {
+        Self { kv, sealer }
     }
 
-    /// One cheap round trip, to tell whether the store answers.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.kv.get(keys::LIVENESS).await.map(drop)
+    /// One bounded step of reclaiming expired records (see [`sweep`]).
+    pub async fn sweep(&self, now: UnixTime) -> Result<(), StoreError> {
+        sweep(&self.kv, now).await
     }
 
     /// A fresh id for a record of `kind` expiring at `expires_at`: its slot in the
@@ -163,12 +173,12 @@ impl<K: KeyValue> StateStore<K> {
     }
 
     async fn save<R: Record>(&self, key: &str, record: &R) -> Result<(), StoreError> {
-        self.kv.set(key, &envelope::seal(record)).await
+        self.kv.set(key, &self.sealer.seal(key, &envelope::seal(record))?).await
     }
 
     async fn load<R: Record>(&self, key: &str, now: UnixTime) -> Result<Option<R>, StoreError> {
         match self.kv.get(key).await? {
-            Some(bytes) => envelope::open(&bytes, now),
+            Some(sealed) => envelope::open(&self.sealer.open(key, &sealed)?, now),
             None => Ok(None),
         }
     }
@@ -182,6 +192,10 @@ mod tests {
     use futures::executor::block_on;
 
     const NOW: UnixTime = 1_800_000_000;
+
+    fn test_store() -> StateStore<MemoryKeyValue> {
+        StateStore::new(MemoryKeyValue::default(), Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]))
+    }
 
     /// An id in a slot of its own (tests that need the sweeper allocate for real).
     fn fresh_id() -> SlotId {
@@ -211,7 +225,7 @@ mod tests {
     #[test]
     fn a_saved_request_loads_back_until_it_expires() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let request = pending_request(300);
             store.save_login_request(&request).await.unwrap();
             assert_eq!(store.load_login_request(&request.id, NOW + 299).await.unwrap(), Some(request.clone()));
@@ -222,7 +236,7 @@ mod tests {
     #[test]
     fn an_unknown_request_loads_as_none() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             assert_eq!(store.load_login_request(&fresh_id(), NOW).await.unwrap(), None);
         });
     }
@@ -230,7 +244,7 @@ mod tests {
     #[test]
     fn keys_are_namespaced_and_versioned() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let request = pending_request(300);
             store.save_login_request(&request).await.unwrap();
             assert_eq!(store.kv.keys(), vec![format!("lb:v1:req:{}:{}", request.id.bucket(), request.id.index())]);
@@ -240,7 +254,7 @@ mod tests {
     #[test]
     fn the_identity_is_taken_once_only() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let request = finished(pending_request(300));
             store.save_login_request(&request).await.unwrap();
             // Both callers read the finished record before either took it.
@@ -257,7 +271,7 @@ mod tests {
     #[test]
     fn a_pending_request_has_no_identity_to_take() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let request = pending_request(300);
             store.save_login_request(&request).await.unwrap();
             assert_eq!(store.take_identity(&request).await.unwrap(), None);
@@ -279,7 +293,7 @@ mod tests {
     #[test]
     fn a_sign_in_is_consumed_once_only() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let state = fresh_id();
             let saved = sign_in(&state);
             store.save_sign_in(&saved).await.unwrap();
@@ -293,7 +307,7 @@ mod tests {
     #[test]
     fn a_finished_login_is_never_overwritten() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let request = pending_request(300);
             store.save_login_request(&request).await.unwrap();
             let failed = LoginOutcome::Failed { error: "access_denied".into(), error_description: "no".into() };
@@ -308,7 +322,7 @@ mod tests {
     #[test]
     fn an_id_with_the_right_slot_but_another_secret_finds_nothing() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let request = pending_request(300);
             store.save_login_request(&request).await.unwrap();
             let forged = SlotId::new(request.id.bucket(), request.id.index()).unwrap();
@@ -355,7 +369,7 @@ mod tests {
     #[test]
     fn after_their_expiry_abandoned_records_are_swept_back_to_the_baseline() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             sweep_through(&store, NOW, NOW + 120).await;
             let baseline = store.kv.keys().len();
 
@@ -375,7 +389,7 @@ mod tests {
     #[test]
     fn one_sweep_step_does_bounded_work() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             store.sweep(NOW).await.unwrap();
             abandon_logins(&store, 200, NOW + 10).await;
             let before = record_keys(&store).len();
@@ -388,9 +402,9 @@ mod tests {
     #[test]
     fn a_store_that_does_not_answer_is_reported_unavailable() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             store.kv.set_down(true);
-            assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+            assert!(matches!(ping(&store.kv).await, Err(StoreError::Unavailable(_))));
             assert!(matches!(store.save_login_request(&pending_request(300)).await, Err(StoreError::Unavailable(_))));
         });
     }
@@ -398,9 +412,13 @@ mod tests {
     #[test]
     fn a_foreign_value_under_our_key_is_reported_corrupt() {
         block_on(async {
-            let store = StateStore::new(MemoryKeyValue::default());
+            let store = test_store();
             let request = pending_request(300);
-            store.kv.set(&keys::login_request(&request.id), b"not json").await.unwrap();
+            store.kv.set(&keys::login_request(&request.id), b"not sealed").await.unwrap();
+            let error = store.load_login_request(&request.id, NOW).await.unwrap_err();
+            assert!(matches!(error, StoreError::Corrupt { kind: "sealed value", .. }));
+            let sealed_garbage = store.sealer.seal(&keys::login_request(&request.id), b"not json").unwrap();
+            store.kv.set(&keys::login_request(&request.id), &sealed_garbage).await.unwrap();
             let error = store.load_login_request(&request.id, NOW).await.unwrap_err();
             assert!(matches!(error, StoreError::Corrupt { kind: "login_request", .. }));
         });

@@ -10,7 +10,7 @@
 //! [`KEEP_BUCKETS`] earlier, long enough ago that no sweeper can still be touching them.
 
 use super::keys::{self, BUCKET_SECS, SlotKind};
-use super::{KeyValue, StateStore, StoreError, UnixTime};
+use super::{KeyValue, StoreError, UnixTime};
 
 /// Slots of each kind one sweep step deletes at most.
 const BATCH: i64 = 16;
@@ -26,10 +26,18 @@ pub fn bucket_of(time: UnixTime) -> u64 {
     time / BUCKET_SECS
 }
 
-impl<K: KeyValue> StateStore<K> {
-    /// One bounded step of reclamation: at most [`BATCH`] slots of each kind and
-    /// [`MAX_BUCKETS_PER_STEP`] buckets. Cheap (one counter read) when nothing is due.
-    pub async fn sweep(&self, now: UnixTime) -> Result<(), StoreError> {
+/// One bounded step of reclamation: at most [`BATCH`] slots of each kind and
+/// [`MAX_BUCKETS_PER_STEP`] buckets. Cheap (one counter read) when nothing is due.
+pub async fn sweep<K: KeyValue>(kv: &K, now: UnixTime) -> Result<(), StoreError> {
+    Sweeper { kv }.step(now).await
+}
+
+struct Sweeper<'a, K> {
+    kv: &'a K,
+}
+
+impl<K: KeyValue> Sweeper<'_, K> {
+    async fn step(&self, now: UnixTime) -> Result<(), StoreError> {
         let mut bucket = self.kv.increment(keys::SWEEP_CURSOR, 0).await? as u64;
         if bucket == 0 {
             return self.start_cursor(now).await;

@@ -12,6 +12,9 @@ use serde_json::Value;
 
 pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
 
+/// The `state_key` every test instance seals its records with (32 bytes, base64).
+pub const STATE_KEY: &str = "dGVzdC1zdGF0ZS1rZXktMzItYnl0ZXMtbG9uZy0hISE=";
+
 /// Well-formed, but no request has it.
 pub const UNKNOWN_REQUEST_ID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
@@ -214,6 +217,7 @@ impl Broker {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN)
+            .env("SPIN_VARIABLE_STATE_KEY", STATE_KEY)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         for (name, value) in variables {
@@ -268,25 +272,6 @@ impl Broker {
     pub fn try_status(&self, request_id: &str) -> Result<Reply, ureq::Error> {
         let url = format!("http://{}/requests/status/{request_id}", self.http);
         try_read_reply(agent().get(url).header("Authorization", format!("Bearer {CLIENT_TOKEN}")).call())
-    }
-
-    /// Does what the provider's callback will do: marks the stored request
-    /// authenticated with `identity`, through this instance's store.
-    pub fn finish_login(&self, request_id: &str, identity: Value) {
-        let key = request_key(request_id);
-        let mut envelope: Value = serde_json::from_slice(&self.kv_get(&key).expect("the request is stored")).unwrap();
-        envelope["record"]["outcome"] = serde_json::json!({"state": "authenticated", "identity": identity});
-        self.kv_put(&key, &serde_json::to_vec(&envelope).unwrap());
-    }
-
-    pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
-        let mut response = agent().get(format!("http://{}/kv/{key}", self.admin)).call().unwrap();
-        (response.status() == 200).then(|| response.body_mut().read_to_vec().unwrap())
-    }
-
-    pub fn kv_put(&self, key: &str, value: &[u8]) {
-        let response = agent().put(format!("http://{}/kv/{key}", self.admin)).send(value).unwrap();
-        assert_eq!(response.status(), 204);
     }
 
     pub fn kv_keys(&self) -> Vec<String> {

@@ -291,6 +291,12 @@ pub fn begin(broker: &Broker) -> SignIn {
 
 pub fn begin_for(broker: &Broker, user: &str) -> SignIn {
     let request_id = broker.new_request(user)["request"].as_str().unwrap().to_owned();
+    sign_in_for(broker, &request_id)
+}
+
+/// The user opens the login URL of `request_id`: the broker sends the browser on.
+pub fn sign_in_for(broker: &Broker, request_id: &str) -> SignIn {
+    let request_id = request_id.to_owned();
     let reply = broker.get(&format!("/oidc/login/{request_id}"));
     assert_eq!(reply.status, 303, "{}", reply.body);
     let authorize_url = url::Url::parse(reply.header("location").unwrap()).unwrap();
@@ -310,6 +316,14 @@ pub fn authorize_as(sign_in: &SignIn, user: &str) -> String {
     assert_eq!(reply.status, 302, "{}", reply.body);
     let callback = url::Url::parse(reply.header("location").unwrap()).unwrap();
     format!("{}?{}", callback.path(), callback.query().unwrap())
+}
+
+/// A whole sign-in for `request_id`, `user` signing in at the provider.
+pub fn finish_login(broker: &Broker, request_id: &str, user: &str) {
+    let sign_in = sign_in_for(broker, request_id);
+    let callback = authorize_as(&sign_in, user);
+    let page = broker.get_with(&callback, &[("Cookie", &sign_in.cookie)]);
+    assert_eq!(page.status, 200, "{}", page.body);
 }
 
 pub fn callback(broker: &Broker, sign_in: &SignIn, extra_query: &str) -> Reply {
