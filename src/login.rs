@@ -11,9 +11,44 @@ use crate::oidc::{self, SignInError};
 use crate::response::{self, Reply};
 use crate::store::{LoginOutcome, SpinKeyValue, StateStore, unix_now};
 
-/// Holds the secret that binds a sign-in to the browser that started it.
-const BINDING_COOKIE: &str = "lb_signin";
 const CALLBACK_PATH: &str = "/oidc/callback";
+
+/// The cookie holding the secret that binds a sign-in to the browser that started it.
+/// Over https it takes the `__Host-` prefix, which browsers grant only to a cookie that
+/// is `Secure`, host-only and for `Path=/`: no sibling domain can plant or shadow it.
+struct BindingCookie {
+    name: &'static str,
+    attributes: &'static str,
+}
+
+impl BindingCookie {
+    fn for_broker(config: &Config) -> Self {
+        if config.base_url.starts_with("https://") {
+            Self { name: "__Host-lb_signin", attributes: "Path=/; HttpOnly; SameSite=Lax; Secure" }
+        } else {
+            Self { name: "lb_signin", attributes: "Path=/oidc/callback; HttpOnly; SameSite=Lax" }
+        }
+    }
+
+    /// `Set-Cookie` for `secret`, or, with `max_age_secs` 0, clearing it.
+    fn set(&self, secret: &str, max_age_secs: u64) -> HeaderValue {
+        let cookie = format!("{}={secret}; Max-Age={max_age_secs}; {}", self.name, self.attributes);
+        HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_signin=; Max-Age=0"))
+    }
+
+    /// Whether the browser presents the secret whose hash is `expected_hash`.
+    fn presented_by(&self, headers: &HeaderMap, expected_hash: &str) -> bool {
+        let presented = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name)
+            .map(|(_, value)| value);
+        presented.is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
+    }
+}
 
 const RESTART: &str = "Start the login again from your application.";
 
@@ -44,7 +79,7 @@ pub async fn start(id_segment: &str) -> Result<Reply, HttpError> {
         .map_err(sign_in_page_error)?;
     store.save_sign_in(&authorization.sign_in).await?;
 
-    let cookie = binding_cookie(&config, &authorization.browser_secret, request.expires_at.saturating_sub(now));
+    let cookie = BindingCookie::for_broker(&config).set(&authorization.browser_secret, request.expires_at.saturating_sub(now));
     Ok(response::redirect(&authorization.url, cookie))
 }
 
@@ -91,7 +126,8 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
     let state = SlotId::parse(&params.state).ok_or_else(used_or_expired)?;
     let sign_in = store.load_sign_in(&state, now).await?.ok_or_else(used_or_expired)?;
     // Checked before consuming, so a forged callback cannot spend the real user's state.
-    if !browser_matches(headers, &sign_in.browser_binding_hash) {
+    let cookie = BindingCookie::for_broker(&config);
+    if !cookie.presented_by(headers, &sign_in.browser_binding_hash) {
         return Err(HttpError::invalid_request(format!("This sign-in was started in another browser, or its cookie was lost. {RESTART}")));
     }
     if !store.consume_sign_in(&state).await? {
@@ -111,7 +147,7 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
         (None, None) => Err(SignInError { code: "invalid_request", description: "the sign-in answer has no code".into() }),
     };
 
-    let clear_cookie = binding_cookie(&config, "", 0);
+    let clear_cookie = cookie.set("", 0);
     match result {
         Ok(identity) => {
             if !store.finish_login_request(&sign_in.request_id, LoginOutcome::Authenticated { identity }, now).await? {
@@ -140,26 +176,6 @@ fn sign_in_page_error(failure: SignInError) -> HttpError {
     HttpError::sign_in_failed(status, format!("Sign-in failed: {}. {RESTART}", failure.description))
 }
 
-/// Host-only (no `Domain`), `HttpOnly`, `SameSite=Lax` so it rides the provider's
-/// top-level redirect back to us, `Secure` when the broker is served over https.
-fn binding_cookie(config: &Config, secret: &str, max_age_secs: u64) -> HeaderValue {
-    let secure = if config.base_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!("{BINDING_COOKIE}={secret}; Path={CALLBACK_PATH}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}");
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_signin=; Max-Age=0"))
-}
-
-fn browser_matches(headers: &HeaderMap, expected_hash: &str) -> bool {
-    let presented = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == BINDING_COOKIE)
-        .map(|(_, value)| value);
-    presented.is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,13 +186,36 @@ mod tests {
         headers
     }
 
+    const PLAIN: BindingCookie = BindingCookie { name: "lb_signin", attributes: "Path=/oidc/callback" };
+
     #[test]
     fn the_browser_holding_the_secret_matches() {
         let hash = digest("browser-secret");
-        assert!(browser_matches(&cookies("a=1; lb_signin=browser-secret; b=2"), &hash));
-        assert!(!browser_matches(&cookies("lb_signin=other-secret"), &hash));
-        assert!(!browser_matches(&cookies("lb_signin="), &digest("")));
-        assert!(!browser_matches(&HeaderMap::new(), &hash));
+        assert!(PLAIN.presented_by(&cookies("a=1; lb_signin=browser-secret; b=2"), &hash));
+        assert!(!PLAIN.presented_by(&cookies("lb_signin=other-secret"), &hash));
+        assert!(!PLAIN.presented_by(&cookies("lb_signin="), &digest("")));
+        assert!(!PLAIN.presented_by(&HeaderMap::new(), &hash));
+    }
+
+    #[test]
+    fn over_https_the_cookie_is_secure_and_host_prefixed() {
+        let config = Config::parse(|name| {
+            Some(match name {
+                "svc_base_uri" => "https://login.example.com".into(),
+                "login_timeout" => "60".into(),
+                "cache_ttl" => "300".into(),
+                "instance_id" => "none".into(),
+                "state_key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+                "assume_client_authorized" | "oidc_select_account" => "false".into(),
+                _ => String::new(),
+            })
+        })
+        .unwrap();
+        let cookie = BindingCookie::for_broker(&config);
+        let set = cookie.set("s3cret", 60);
+        assert_eq!(set, "__Host-lb_signin=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure");
+        assert!(cookie.presented_by(&cookies("__Host-lb_signin=s3cret"), &digest("s3cret")));
+        assert!(!cookie.presented_by(&cookies("lb_signin=s3cret"), &digest("s3cret")), "the unprefixed name is not accepted");
     }
 
     #[test]
