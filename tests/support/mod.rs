@@ -253,8 +253,16 @@ impl Broker {
     }
 
     pub fn request(&self, method: &str, path: &str) -> Reply {
-        let request = ureq::http::Request::builder().method(method).uri(format!("http://{}{path}", self.http)).body(()).unwrap();
-        read_reply(agent().run(request))
+        self.send(method, path, &[], Vec::new())
+    }
+
+    /// Any request at all; `None` if the client library refuses to form it.
+    pub fn send(&self, method: &str, path: &str, headers: &[(String, String)], body: Vec<u8>) -> Reply {
+        let mut request = ureq::http::Request::builder().method(method).uri(format!("http://{}{path}", self.http));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        read_reply(agent().run(request.body(body).unwrap()))
     }
 
     /// What a client does first: `/requests/new/<user>`; returns the reply's JSON.

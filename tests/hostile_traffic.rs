@@ -1,0 +1,138 @@
+//! 100,000 generated hostile requests through the test host: random methods, paths,
+//! percent-encodings, headers, cookies, bodies, and replayed or truncated sign-in
+//! callbacks. The broker must never panic (the host would answer 500 for a trapped
+//! component), never answer 5xx, and still serve a correct login afterwards.
+
+#[path = "support/provider_double.rs"]
+mod double;
+mod support;
+
+use std::collections::BTreeMap;
+use std::thread;
+
+use double::{Key, alice_claims, authorize_as, begin_for, finish_login, issuing, provider_with, start_broker};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use support::{Broker, Store, UNKNOWN_REQUEST_ID};
+
+const REQUESTS: usize = 100_000;
+const THREADS: usize = 4;
+
+const METHODS: [&str; 8] = ["GET", "GET", "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+const ROUTES: [&str; 8] = ["/requests/new/", "/requests/status/", "/oidc/login/", "/oidc/callback", "/liveness", "/", "/requests/", "/oidc/"];
+const NASTY: [&str; 14] = [
+    "%00", "%0A", "%0D%0A", "%FF", "%C0%AF", "%2F", "..%2F..", "%25", "%ZZ", "<script>", "%E2%80%AE", "'\"", "%7F", "\\",
+];
+
+fn random_text(rng: &mut StdRng, max: usize) -> String {
+    let len = rng.gen_range(0..=max);
+    (0..len)
+        .map(|_| match rng.gen_range(0..10) {
+            0 => NASTY[rng.gen_range(0..NASTY.len())].to_owned(),
+            1 => format!("%{:02X}", rng.r#gen::<u8>()),
+            _ => char::from(rng.gen_range(b'!'..=b'~')).to_string(),
+        })
+        .collect::<String>()
+        .chars()
+        // What a URI may hold as it is; the rest goes percent-encoded, as a client sends it.
+        .map(|c| if c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/%".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32 & 0xff) })
+        .collect()
+}
+
+fn random_path(rng: &mut StdRng, known_id: &str) -> String {
+    let route = ROUTES[rng.gen_range(0..ROUTES.len())];
+    let segment = match rng.gen_range(0..6) {
+        0 => known_id.to_owned(),
+        1 => UNKNOWN_REQUEST_ID.to_owned(),
+        2 => "u".repeat(rng.gen_range(200..400)),
+        3 => known_id[..rng.gen_range(0..known_id.len())].to_owned(),
+        _ => random_text(rng, 40),
+    };
+    let query = match rng.gen_range(0..4) {
+        0 => String::new(),
+        1 => format!("?state={}&code={}", random_text(rng, 60), random_text(rng, 20)),
+        2 => format!("?forceAuthn={}&providerId={}", random_text(rng, 8), random_text(rng, 20)),
+        _ => format!("?{}={}&iss={}&error={}", random_text(rng, 10), random_text(rng, 30), random_text(rng, 30), random_text(rng, 10)),
+    };
+    let path = if route.ends_with('/') && route.len() > 1 { format!("{route}{segment}") } else { route.to_owned() };
+    format!("{path}{query}")
+}
+
+fn random_headers(rng: &mut StdRng) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if rng.gen_bool(0.5) {
+        let value = match rng.gen_range(0..4) {
+            0 => format!("Bearer {}", random_text(rng, 60)),
+            1 => "Bearer ".to_owned(),
+            2 => format!("Basic {}", random_text(rng, 30)),
+            _ => random_text(rng, 100),
+        };
+        headers.push(("Authorization".to_owned(), value));
+    }
+    if rng.gen_bool(0.5) {
+        let cookie = format!("lb_signin={}; __Host-lb_signin={}; x={}", random_text(rng, 50), random_text(rng, 50), random_text(rng, 500));
+        headers.push(("Cookie".to_owned(), cookie));
+    }
+    if rng.gen_bool(0.2) {
+        headers.push(("Content-Type".to_owned(), random_text(rng, 30)));
+    }
+    headers.retain(|(_, value)| value.bytes().all(|b| (0x20..0x7f).contains(&b)));
+    headers
+}
+
+/// Sends `count` generated requests; returns how many got each status.
+fn storm(broker: &Broker, seed: u64, count: usize, known_id: &str, callbacks: &[(String, String)]) -> BTreeMap<u16, usize> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut statuses = BTreeMap::new();
+    for _ in 0..count {
+        let reply = if rng.gen_ratio(1, 50) {
+            // A real callback, replayed whole or cut short anywhere.
+            let (path, cookie) = &callbacks[rng.gen_range(0..callbacks.len())];
+            let cut = if rng.gen_bool(0.5) { path.len() } else { rng.gen_range(0..path.len()) };
+            broker.get_with(&path[..cut], &[("Cookie", cookie)])
+        } else {
+            let method = METHODS[rng.gen_range(0..METHODS.len())];
+            let body: Vec<u8> = if method == "GET" { Vec::new() } else { (0..rng.gen_range(0..2048)).map(|_| rng.r#gen()).collect() };
+            broker.send(method, &random_path(&mut rng, known_id), &random_headers(&mut rng), body)
+        };
+        assert!(reply.status < 500, "{} for a hostile request: {}", reply.status, reply.body);
+        *statuses.entry(reply.status).or_default() += 1;
+    }
+    statuses
+}
+
+#[test]
+fn a_hundred_thousand_hostile_requests_break_nothing() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[("login_timeout", "1")]);
+    let known_id = broker.new_request("victim")["request"].as_str().unwrap().to_owned();
+    // Callbacks of real sign-ins, to replay and truncate.
+    let callbacks: Vec<(String, String)> = (0..20)
+        .map(|n| {
+            let sign_in = begin_for(&broker, &format!("user{n}"));
+            (authorize_as(&sign_in, &format!("user{n}")), sign_in.cookie)
+        })
+        .collect();
+
+    let statuses: BTreeMap<u16, usize> = thread::scope(|scope| {
+        let storms: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (broker, known_id, callbacks) = (&broker, &known_id, &callbacks);
+                scope.spawn(move || storm(broker, t as u64, REQUESTS / THREADS, known_id, callbacks))
+            })
+            .collect();
+        storms.into_iter().flat_map(|storm| storm.join().unwrap()).fold(BTreeMap::new(), |mut all, (status, n)| {
+            *all.entry(status).or_default() += n;
+            all
+        })
+    });
+    eprintln!("hostile traffic: {REQUESTS} requests, statuses {statuses:?}");
+    assert_eq!(statuses.values().sum::<usize>(), REQUESTS);
+
+    // The broker still serves a correct login, and the victim's request is intact.
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    finish_login(&broker, &id, "alice");
+    assert_eq!(broker.status(&id).json()["sub"], "alice");
+    finish_login(&broker, &known_id, "victim");
+    assert_eq!(broker.status(&known_id).json()["sub"], "victim");
+}
