@@ -9,7 +9,7 @@ use std::fmt;
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientSecret, IssuerUrl};
 
-use crate::client_auth::ClientAuth;
+use crate::client_auth::{CertificateRule, ClientAuth};
 use crate::store::{Sealer, StateKey};
 
 #[derive(Debug)]
@@ -66,7 +66,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const VARIABLES: [&str; 17] = [
+const VARIABLES: [&str; 20] = [
+    "client_cert_header",
+    "client_cert_fp",
+    "client_cert_cn",
     "state_key",
     "state_key_previous",
     "svc_base_uri",
@@ -130,11 +133,49 @@ impl Config {
             client_auth: ClientAuth::new(
                 parse_client_tokens(&get("client_tokens")?)?,
                 parse_bool("assume_client_authorized", &get("assume_client_authorized")?)?,
+                parse_certificate_rule(&get("client_cert_header")?, &get("client_cert_fp")?, &get("client_cert_cn")?)?,
             ),
             sealer: parse_state_keys(&get("state_key")?, &get("state_key_previous")?)?,
             oidc: parse_oidc(&get)?,
         })
     }
+}
+
+/// HAS's proxy mode: a TLS-terminating proxy forwards the client's certificate.
+fn parse_certificate_rule(header: &str, fingerprints: &str, common_names: &str) -> Result<Option<CertificateRule>, ConfigError> {
+    let header = header.trim();
+    if header.is_empty() {
+        return Ok(None);
+    }
+    let header = http::HeaderName::from_bytes(header.as_bytes())
+        .map_err(|_| ConfigError { variable: "client_cert_header", expected: "an HTTP header name, such as x-client-cert".into() })?;
+    let fingerprints = fingerprints
+        .split(',')
+        .map(str::trim)
+        .filter(|fp| !fp.is_empty())
+        .map(parse_fingerprint)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ConfigError {
+            variable: "client_cert_fp",
+            expected: "comma-separated SHA-256 fingerprints in hex, colons allowed (`openssl x509 -noout -fingerprint -sha256`)".into(),
+        })?;
+    let common_names: Vec<String> = common_names.split(',').map(str::trim).filter(|cn| !cn.is_empty()).map(str::to_owned).collect();
+    if fingerprints.is_empty() && common_names.is_empty() {
+        return Err(ConfigError { variable: "client_cert_header", expected: "to be used with client_cert_fp or client_cert_cn".into() });
+    }
+    Ok(Some(CertificateRule { header, fingerprints, common_names }))
+}
+
+fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let hex: String = text.chars().filter(|c| *c != ':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(bytes)
 }
 
 /// Under Spin a component keeps nothing between requests, so it cannot make a key of
@@ -317,6 +358,9 @@ mod tests {
             ("instance_id", "none".to_owned()),
             ("client_tokens", "".to_owned()),
             ("assume_client_authorized", "false".to_owned()),
+            ("client_cert_header", "".to_owned()),
+            ("client_cert_fp", "".to_owned()),
+            ("client_cert_cn", "".to_owned()),
             ("oidc_issuer_uri", "".to_owned()),
             ("oidc_provider_origin", "https://oidc-provider.invalid".to_owned()),
             ("oidc_client_id", "".to_owned()),
@@ -445,6 +489,16 @@ mod tests {
             ("state_key_previous", "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=, "),
         ];
         assert!(parse_with(&url_safe_and_previous).is_ok());
+    }
+
+    #[test]
+    fn forwarded_certificates_need_a_header_and_what_to_accept() {
+        let fp = "1C:EC:5E:B8:E6:68:8D:6D:3E:2D:AA:42:D7:8C:70:31:A6:80:FC:4B:D1:10:78:A0:4E:70:98:83:B2:97:E8:EE";
+        assert!(parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", fp)]).is_ok());
+        assert!(parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_cn", "build-*")]).is_ok());
+        assert_eq!(rejected_variable(&[("client_cert_header", "x-client-cert")]), "client_cert_header");
+        assert_eq!(rejected_variable(&[("client_cert_header", "bad header")]), "client_cert_header");
+        assert_eq!(rejected_variable(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", "1C:EC")]), "client_cert_fp");
     }
 
     #[test]

@@ -1,0 +1,56 @@
+//! HAS's proxy mode: a TLS-terminating proxy forwards the client's certificate in a
+//! header; the status route accepts it by fingerprint or by subject CN pattern.
+
+#[path = "support/provider_double.rs"]
+mod double;
+mod support;
+
+use double::{Key, alice_claims, finish_login, issuing, provider_with, start_broker};
+use support::{Broker, CLIENT_TOKEN, Store};
+
+/// Fingerprint of `tests/fixtures/build-server-1.pem`.
+const BUILD_SERVER_1_FP: &str = "1C:EC:5E:B8:E6:68:8D:6D:3E:2D:AA:42:D7:8C:70:31:A6:80:FC:4B:D1:10:78:A0:4E:70:98:83:B2:97:E8:EE";
+
+fn fixture(name: &str) -> String {
+    let pem = std::fs::read_to_string(format!("{}/tests/fixtures/{name}.pem", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    url::form_urlencoded::byte_serialize(pem.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+fn finished_request(broker: &Broker) -> String {
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    finish_login(broker, &id, "alice");
+    id
+}
+
+#[test]
+fn forwarded_client_certificates_are_accepted_by_fingerprint_or_common_name() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(
+        Store::Memory,
+        &provider,
+        &[("client_cert_header", "x-client-cert"), ("client_cert_fp", BUILD_SERVER_1_FP), ("client_cert_cn", "build-server-2,deploy-*")],
+    );
+    let status = |id: &str, headers: &[(&str, &str)]| broker.get_with(&format!("/requests/status/{id}"), headers);
+
+    let id = finished_request(&broker);
+    for refused in [
+        vec![("x-client-cert", fixture("intruder"))],
+        vec![("x-other-header", fixture("build-server-1"))],
+        vec![("x-client-cert", "-----BEGIN%20CERTIFICATE-----%0Agarbage".to_owned())],
+        vec![],
+    ] {
+        let headers: Vec<(&str, &str)> = refused.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let reply = status(&id, &headers);
+        assert_eq!(reply.status, 401, "{refused:?}: {}", reply.body);
+        assert!(reply.header("www-authenticate").unwrap().starts_with("Bearer"));
+    }
+    // By fingerprint; refused attempts took nothing.
+    let reply = status(&id, &[("x-client-cert", &fixture("build-server-1"))]);
+    assert_eq!((reply.status, reply.json()["sub"].clone()), (200, "alice".into()), "{}", reply.body);
+    // By common name.
+    let id = finished_request(&broker);
+    assert_eq!(status(&id, &[("x-client-cert", &fixture("build-server-2"))]).status, 200);
+    // Tokens keep working beside certificates.
+    let id = finished_request(&broker);
+    assert_eq!(broker.get_with_token(&format!("/requests/status/{id}"), CLIENT_TOKEN).status, 200);
+}
