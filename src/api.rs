@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::HttpError;
-use crate::ids::{ProviderId, RequestId, UserId};
+use crate::ids::{ProviderId, RequestId, UserId, user_code};
 use crate::response::{self, Reply};
 use crate::store::{self, LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
 
@@ -22,6 +22,8 @@ struct NewRequestReply<'a> {
     user_id: &'a str,
     force_authn: bool,
     instance_id: &'a str,
+    /// For the client to show its user, who types it if the broker asks for confirmation.
+    user_code: &'a str,
 }
 
 /// `GET /requests/new/:userId[?forceAuthn=…&providerId=…]`
@@ -37,6 +39,7 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
         user_id,
         provider_id: options.provider_id,
         force_authn: options.force_authn,
+        user_code: user_code().map_err(|_| HttpError::internal("the system has no randomness"))?,
         created_at: now,
         expires_at,
         outcome: LoginOutcome::Pending,
@@ -56,6 +59,7 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
             user_id: request.user_id.as_str(),
             force_authn: request.force_authn,
             instance_id: &config.instance_id,
+            user_code: &request.user_code,
         },
     ))
 }

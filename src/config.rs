@@ -23,6 +23,11 @@ pub struct Config {
     /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
     pub instance_id: String,
     pub client_auth: ClientAuth,
+    /// Defence against login phishing: the browser confirms a login before the
+    /// provider is contacted (HAS's `PROMPT_FOR_AUTHORIZATION`)…
+    pub prompt_for_authorization: bool,
+    /// …by typing the user code its application shows (else by a click).
+    pub user_code_required: bool,
     /// Seals every stored record: `state_key`, and `state_key_previous` for rotation.
     pub sealer: Sealer,
     /// `None` until `oidc_issuer_uri` is set.
@@ -66,7 +71,9 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const VARIABLES: [&str; 20] = [
+const VARIABLES: [&str; 22] = [
+    "prompt_for_authorization",
+    "user_code_required",
     "client_cert_header",
     "client_cert_fp",
     "client_cert_cn",
@@ -135,6 +142,8 @@ impl Config {
                 parse_bool("assume_client_authorized", &get("assume_client_authorized")?)?,
                 parse_certificate_rule(&get("client_cert_header")?, &get("client_cert_fp")?, &get("client_cert_cn")?)?,
             ),
+            prompt_for_authorization: parse_bool("prompt_for_authorization", &get("prompt_for_authorization")?)?,
+            user_code_required: parse_bool("user_code_required", &get("user_code_required")?)?,
             sealer: parse_state_keys(&get("state_key")?, &get("state_key_previous")?)?,
             oidc: parse_oidc(&get)?,
         })
@@ -358,6 +367,8 @@ mod tests {
             ("instance_id", "none".to_owned()),
             ("client_tokens", "".to_owned()),
             ("assume_client_authorized", "false".to_owned()),
+            ("prompt_for_authorization", "false".to_owned()),
+            ("user_code_required", "true".to_owned()),
             ("client_cert_header", "".to_owned()),
             ("client_cert_fp", "".to_owned()),
             ("client_cert_cn", "".to_owned()),

@@ -46,6 +46,10 @@ impl HttpError {
         Self::new(status, "sign_in_failed", description)
     }
 
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", format!("the request body is larger than {limit} bytes or could not be read"))
+    }
+
     pub fn uri_too_long(limit: usize) -> Self {
         Self::new(StatusCode::URI_TOO_LONG, "invalid_request", format!("the request URI is longer than {limit} bytes"))
     }

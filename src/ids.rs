@@ -83,6 +83,39 @@ pub fn random_token() -> Result<String, getrandom::Error> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// No vowels (no words), no 0/O or 1/I (no misreading): 28 symbols.
+const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ23456789";
+
+/// A short code the client shows its user, who types it on the confirmation page
+/// (defeats login phishing: only the person at the client knows it). 8 symbols,
+/// about 38 bits, shown as `XXXX-XXXX`; wrong guesses are rate-limited per request.
+pub fn user_code() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    // 252 is the largest multiple of 28 below 256: reject above it to stay uniform.
+    let mut symbols = Vec::with_capacity(8);
+    let mut pool = bytes.to_vec();
+    while symbols.len() < 8 {
+        match pool.pop() {
+            Some(byte) if byte < 252 => symbols.push(USER_CODE_ALPHABET[usize::from(byte) % USER_CODE_ALPHABET.len()]),
+            Some(_) => {}
+            None => {
+                let mut more = [0u8; 8];
+                getrandom::fill(&mut more)?;
+                pool.extend_from_slice(&more);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&symbols).into_owned();
+    Ok(format!("{}-{}", &text[..4], &text[4..]))
+}
+
+/// Whether what the user typed is `expected`, ignoring case, spaces and dashes.
+pub fn user_code_matches(expected: &str, typed: &str) -> bool {
+    let normalize = |text: &str| -> String { text.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect() };
+    bool::from(normalize(expected).as_bytes().ct_eq(normalize(typed).as_bytes()))
+}
+
 /// SHA-256, base64url: how a secret is stored when only equality must be checked.
 pub fn digest(secret: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -161,6 +194,17 @@ mod tests {
     fn slot_ids_keep_their_secret_out_of_debug_output() {
         let id = SlotId::new(3, 4).unwrap();
         assert_eq!(format!("{id:?}"), "SlotId(3:4)");
+    }
+
+    #[test]
+    fn user_codes_are_short_unambiguous_and_typed_loosely() {
+        let code = user_code().unwrap();
+        assert_eq!(code.len(), 9);
+        assert!(code.chars().all(|c| c == '-' || USER_CODE_ALPHABET.contains(&(c as u8))), "{code}");
+        assert_ne!(code, user_code().unwrap());
+        assert!(user_code_matches(&code, &code.to_lowercase().replace('-', " ")));
+        assert!(!user_code_matches(&code, "BCDF-GHJK") || code == "BCDF-GHJK");
+        assert!(!user_code_matches(&code, ""));
     }
 
     #[test]

@@ -17,13 +17,18 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Reply {
 
 /// A plain, self-contained page. `title` and `message` are text, escaped here.
 pub fn page(status: StatusCode, title: &str, message: &str) -> Reply {
-    let (title, message) = (escape_html(title), escape_html(message));
+    html_page(status, title, &format!("<p>{}</p>", escape_html(message)))
+}
+
+/// A page around `body_html`, which the caller built with [`escape_html`].
+pub fn html_page(status: StatusCode, title: &str, body_html: &str) -> Reply {
+    let title = escape_html(title);
     let text = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · login-broker</title></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a\">\
-         <h1>{title}</h1><p>{message}</p></body></html>\n"
+         <h1>{title}</h1>{body_html}</body></html>\n"
     );
     with_common_headers(status, "text/html; charset=utf-8", text)
 }
@@ -57,7 +62,7 @@ fn with_common_headers(status: StatusCode, content_type: &'static str, body: Str
     reply
 }
 
-fn escape_html(text: &str) -> String {
+pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -35,16 +35,21 @@ impl SlotKind {
         }
     }
 
-    /// Every key a record of this kind may own in a slot: the record and its claim counter.
-    pub fn keys(self, bucket: u64, index: u64) -> [String; 2] {
+    /// Every key a record of this kind may own in a slot: the record, its claim
+    /// counter, and its counter of wrong confirmation codes.
+    pub fn keys(self, bucket: u64, index: u64) -> [String; 3] {
         let name = self.name();
-        [format!("{PREFIX}{name}:{bucket}:{index}"), format!("{PREFIX}{name}-claim:{bucket}:{index}")]
+        [
+            format!("{PREFIX}{name}:{bucket}:{index}"),
+            format!("{PREFIX}{name}-claim:{bucket}:{index}"),
+            format!("{PREFIX}{name}-attempts:{bucket}:{index}"),
+        ]
     }
 }
 
 fn slot_key(kind: SlotKind, id: &SlotId, which: usize) -> String {
-    let [record, claim] = kind.keys(id.bucket().into(), id.index().into());
-    if which == 0 { record } else { claim }
+    let mut keys = kind.keys(id.bucket().into(), id.index().into());
+    std::mem::take(&mut keys[which])
 }
 
 pub fn login_request(id: &SlotId) -> String {
@@ -54,6 +59,11 @@ pub fn login_request(id: &SlotId) -> String {
 /// A counter key: only ever incremented or deleted.
 pub fn identity_claim(id: &SlotId) -> String {
     slot_key(SlotKind::LoginRequest, id, 1)
+}
+
+/// A counter key: only ever incremented or deleted.
+pub fn wrong_codes(id: &SlotId) -> String {
+    slot_key(SlotKind::LoginRequest, id, 2)
 }
 
 pub fn sign_in(state: &SlotId) -> String {

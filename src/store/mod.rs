@@ -128,6 +128,11 @@ impl<K: KeyValue> StateStore<K> {
         Ok(Some(identity.clone()))
     }
 
+    /// Counts one more wrong confirmation code for `id`; returns how many so far.
+    pub async fn count_wrong_code(&self, id: &RequestId) -> Result<u64, StoreError> {
+        Ok(self.kv.increment(&keys::wrong_codes(id), 1).await?.max(0) as u64)
+    }
+
     /// Records how the sign-in ended, unless the request is gone or already ended:
     /// a finished login is never overwritten. Returns whether it was recorded.
     pub async fn finish_login_request(&self, id: &RequestId, outcome: LoginOutcome, now: UnixTime) -> Result<bool, StoreError> {
@@ -210,6 +215,7 @@ mod tests {
             user_id: UserId::from_path_segment("alice").unwrap(),
             provider_id: None,
             force_authn: false,
+            user_code: "BCDF-GHJK".into(),
             created_at: NOW,
             expires_at: NOW + ttl,
             outcome: LoginOutcome::Pending,
@@ -395,7 +401,7 @@ mod tests {
             let before = record_keys(&store).len();
             store.sweep(NOW + 100).await.unwrap();
             let cleared = before - record_keys(&store).len();
-            assert!(cleared > 0 && cleared <= 2 * 2 * 16, "cleared {cleared} keys in one step");
+            assert!(cleared > 0 && cleared <= 3 * 2 * 16, "cleared {cleared} keys in one step");
         });
     }
 

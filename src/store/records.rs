@@ -14,6 +14,8 @@ pub struct LoginRequest {
     pub user_id: UserId,
     pub provider_id: Option<ProviderId>,
     pub force_authn: bool,
+    /// Shown to the client's user, typed on the confirmation page.
+    pub user_code: String,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     pub outcome: LoginOutcome,

@@ -1,0 +1,127 @@
+//! Login phishing: an attacker starts a request for a victim and sends them the login
+//! URL. With `prompt_for_authorization`, the browser must confirm the login with the
+//! user code only the person at the real client has seen, before any provider is
+//! contacted; wrong codes are limited, and forms posted from other sites are refused.
+
+#[path = "support/provider_double.rs"]
+mod double;
+mod support;
+
+use double::{Key, ProviderDouble, alice_claims, authorize_as, issuing, provider_with, start_broker};
+use support::{Broker, Reply, Store};
+
+fn provider() -> ProviderDouble {
+    provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())))
+}
+
+/// Opens the login URL; returns the page and the confirmation cookie and token in it.
+fn open_login(broker: &Broker, id: &str) -> (Reply, String, String) {
+    let page = broker.get(&format!("/oidc/login/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let cookie = page.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let token = page.body.split("name=\"confirmation\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (page, cookie, token)
+}
+
+fn post_form(broker: &Broker, id: &str, cookie: Option<&str>, form: &str) -> Reply {
+    let mut headers = vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())];
+    if let Some(cookie) = cookie {
+        headers.push(("Cookie".to_owned(), cookie.to_owned()));
+    }
+    broker.send("POST", &format!("/oidc/login/{id}"), &headers, form.as_bytes().to_vec())
+}
+
+#[test]
+fn the_right_code_leads_to_the_provider_and_the_login_completes() {
+    let provider = provider();
+    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
+    let created = broker.new_request("alice%3Cb%3E");
+    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
+    assert_eq!(code.len(), 9, "{code}");
+
+    let (page, cookie, token) = open_login(&broker, &id);
+    assert!(page.body.contains("alice&lt;b&gt;"), "names the user, escaped: {}", page.body);
+    assert!(page.body.contains("name=\"user_code\""));
+    assert!(page.header("set-cookie").unwrap().contains("SameSite=Strict"));
+    assert_eq!(provider.seen(|seen| seen.discovery_fetches), 0, "no provider is contacted before confirmation");
+
+    let typed = code.to_lowercase().replace('-', " ");
+    let redirect = post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={typed}"));
+    assert_eq!(redirect.status, 303, "{}", redirect.body);
+    let sign_in = double::SignIn {
+        request_id: id.clone(),
+        authorize_url: url::Url::parse(redirect.header("location").unwrap()).unwrap(),
+        cookie: redirect.header("set-cookie").unwrap().split(';').next().unwrap().to_owned(),
+        set_cookie: String::new(),
+    };
+    let callback = authorize_as(&sign_in, "alice");
+    assert_eq!(broker.get_with(&callback, &[("Cookie", &sign_in.cookie)]).status, 200);
+    assert_eq!(broker.status(&id).json()["sub"], "alice");
+}
+
+#[test]
+fn wrong_codes_are_limited_and_then_the_request_fails() {
+    let provider = provider();
+    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
+    let created = broker.new_request("victim");
+    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
+    let (_, cookie, token) = open_login(&broker, &id);
+    let wrong = if code == "BCDF-GHJK" { "BCDF-GHJL" } else { "BCDF-GHJK" };
+
+    for attempt in 1..=4 {
+        let reply = post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={wrong}"));
+        assert_eq!(reply.status, 400, "attempt {attempt}: {}", reply.body);
+        assert!(reply.body.contains(&format!("{} attempts left", 5 - attempt)), "{}", reply.body);
+    }
+    let stopped = post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={wrong}"));
+    assert_eq!(stopped.status, 403, "{}", stopped.body);
+    // The client hears at once, and the right code no longer helps.
+    let status = broker.status(&id);
+    assert_eq!((status.status, status.error_code()), (403, "access_denied".to_owned()));
+    assert_eq!(post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={code}")).status, 409);
+    assert_eq!(provider.seen(|seen| seen.token_requests.len()), 0);
+}
+
+#[test]
+fn a_form_posted_from_another_site_is_refused_and_not_counted() {
+    let provider = provider();
+    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
+    let created = broker.new_request("victim");
+    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
+    let (_, cookie, token) = open_login(&broker, &id);
+
+    // The attacker knows the code (they started the request) but not this browser's token.
+    for (cookie, form) in [
+        (None, format!("confirmation={token}&user_code={code}")),
+        (Some(cookie.as_str()), format!("confirmation=forged&user_code={code}")),
+        (Some(cookie.as_str()), format!("user_code={code}")),
+    ] {
+        let reply = post_form(&broker, &id, cookie, &form);
+        assert_eq!(reply.status, 400, "{form}: {}", reply.body);
+        assert!(reply.body.contains("expired or was opened elsewhere"));
+    }
+    let oversized = post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&pad={}", "x".repeat(4096)));
+    assert_eq!(oversized.status, 413);
+    // None of that counted as a wrong code: the real user still gets through.
+    assert_eq!(post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={code}")).status, 303);
+}
+
+#[test]
+fn without_codes_the_confirmation_is_a_click() {
+    let provider = provider();
+    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true"), ("user_code_required", "false")]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let (page, cookie, token) = open_login(&broker, &id);
+    assert!(!page.body.contains("name=\"user_code\""));
+    assert_eq!(post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}")).status, 303);
+}
+
+#[test]
+fn without_the_prompt_the_login_url_goes_straight_to_the_provider() {
+    let provider = provider();
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    assert_eq!(broker.get(&format!("/oidc/login/{id}")).status, 303);
+    let reply = post_form(&broker, &id, None, "confirmation=x");
+    assert_eq!(reply.status, 405);
+}
