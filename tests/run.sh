@@ -21,7 +21,8 @@ fi
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
 cargo build --target wasm32-wasip2 --release
-# Release throughout, and every target at once, so that the test host and the tests
-# share one build of wasmtime (same profile, same feature set).
-cargo build --release --workspace --all-targets
+# Release throughout, and the host binary, the tests and the benchmark in one build, so
+# that they share one build of wasmtime (same profile, same feature set). Not `--lib`:
+# the component library is built for wasm32-wasip2 only.
+cargo build --release --workspace --bins --tests --benches
 cargo test --release --workspace -- --test-threads 4
