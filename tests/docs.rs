@@ -1,0 +1,49 @@
+//! The README's configuration table and `spin.toml` cannot drift apart: every
+//! variable is declared, passed to the component, documented, and read by the code.
+
+use std::collections::BTreeSet;
+
+fn project_file(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Names of the `[variables]` (or `[component.login-broker.variables]`) table.
+fn spin_toml_variables(table: &str) -> BTreeSet<String> {
+    let manifest = project_file("spin.toml");
+    let mut in_table = false;
+    let mut names = BTreeSet::new();
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            in_table = line.trim() == table;
+        } else if in_table && let Some((name, _)) = line.split_once('=') {
+            if !line.trim_start().starts_with('#') {
+                names.insert(name.trim().to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Names in the first column of the README's configuration table.
+fn readme_variables() -> BTreeSet<String> {
+    let readme = project_file("README.md");
+    let section = readme.split("## Configuration").nth(1).unwrap().split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+#[test]
+fn every_variable_is_declared_passed_documented_and_read() {
+    let declared = spin_toml_variables("[variables]");
+    assert!(declared.len() >= 20, "{declared:?}");
+    assert_eq!(spin_toml_variables("[component.login-broker.variables]"), declared, "passed to the component");
+    assert_eq!(readme_variables(), declared, "README's configuration table vs spin.toml");
+    let config = project_file("src/config.rs");
+    for name in &declared {
+        assert!(config.contains(&format!("\"{name}\"")), "src/config.rs never reads `{name}`");
+    }
+}
