@@ -2,6 +2,8 @@
 //! `/oidc/callback` brings it back. Answers are pages, never JSON.
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use spin_sdk::http::Request;
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
@@ -77,8 +79,14 @@ pub async fn start(id_segment: &str) -> Result<Reply, HttpError> {
     pending.send_to_provider().await
 }
 
+/// The only body the broker reads: a token and a short code.
+const MAX_FORM_BYTES: usize = 2048;
+
 /// `POST /oidc/login/:requestId`: the confirmation form.
-pub async fn confirm(id_segment: &str, headers: &HeaderMap, form: &[u8]) -> Result<Reply, HttpError> {
+pub async fn confirm(id_segment: &str, request: Request) -> Result<Reply, HttpError> {
+    let (parts, body) = request.into_parts();
+    let form = Limited::new(body, MAX_FORM_BYTES).collect().await.map_err(|_| HttpError::payload_too_large(MAX_FORM_BYTES))?.to_bytes();
+    let (headers, form) = (&parts.headers, &form[..]);
     let pending = PendingLogin::load(id_segment).await?;
     if !pending.config.prompt_for_authorization {
         return Err(HttpError::method_not_allowed("GET"));
