@@ -158,17 +158,14 @@ fn parse_certificate_rule(header: &str, fingerprints: &str, common_names: &str) 
     }
     let header = http::HeaderName::from_bytes(header.as_bytes())
         .map_err(|_| ConfigError { variable: "client_cert_header", expected: "an HTTP header name, such as x-client-cert".into() })?;
-    let fingerprints = fingerprints
-        .split(',')
-        .map(str::trim)
-        .filter(|fp| !fp.is_empty())
+    let fingerprints = comma_list(fingerprints)
         .map(parse_fingerprint)
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| ConfigError {
             variable: "client_cert_fp",
             expected: "comma-separated SHA-256 fingerprints in hex, colons allowed (`openssl x509 -noout -fingerprint -sha256`)".into(),
         })?;
-    let common_names: Vec<String> = common_names.split(',').map(str::trim).filter(|cn| !cn.is_empty()).map(str::to_owned).collect();
+    let common_names: Vec<String> = comma_list(common_names).map(str::to_owned).collect();
     if fingerprints.is_empty() && common_names.is_empty() {
         return Err(ConfigError { variable: "client_cert_header", expected: "to be used with client_cert_fp or client_cert_cn".into() });
     }
@@ -192,10 +189,7 @@ fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
 fn parse_state_keys(current: &str, previous: &str) -> Result<Sealer, ConfigError> {
     let expected = "32 random bytes in base64, such as the output of `openssl rand -base64 32`";
     let current = parse_key(current).ok_or_else(|| ConfigError { variable: "state_key", expected: expected.into() })?;
-    let previous = previous
-        .split(',')
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
+    let previous = comma_list(previous)
         .map(parse_key)
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| ConfigError { variable: "state_key_previous", expected: format!("comma-separated keys, each {expected}") })?;
@@ -283,7 +277,7 @@ fn parse_signing_algs(value: &str) -> Result<Vec<CoreJwsSigningAlgorithm>, Confi
         "EdDSA" => Some(Alg::EdDsa),
         _ => None,
     };
-    let algs: Option<Vec<Alg>> = value.split(',').map(str::trim).filter(|name| !name.is_empty()).map(parse).collect();
+    let algs: Option<Vec<Alg>> = comma_list(value).map(parse).collect();
     match algs {
         Some(algs) if !algs.is_empty() => Ok(algs),
         _ => Err(ConfigError {
@@ -291,6 +285,11 @@ fn parse_signing_algs(value: &str) -> Result<Vec<CoreJwsSigningAlgorithm>, Confi
             expected: "a comma-separated list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA (never none or HS*)".into(),
         }),
     }
+}
+
+/// The non-empty, trimmed items of a comma-separated variable.
+fn comma_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|item| !item.is_empty())
 }
 
 fn parse_seconds(variable: &'static str, value: &str, max: u64) -> Result<u64, ConfigError> {
@@ -336,12 +335,7 @@ fn parse_instance_id(value: &str) -> Result<String, ConfigError> {
 }
 
 fn parse_client_tokens(value: &str) -> Result<Vec<String>, ConfigError> {
-    let tokens: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let tokens: Vec<String> = comma_list(value).map(str::to_owned).collect();
     let acceptable = |token: &String| token.len() >= MIN_CLIENT_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic());
     if tokens.iter().all(acceptable) {
         Ok(tokens)

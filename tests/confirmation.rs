@@ -23,6 +23,14 @@ fn open_login(broker: &Broker, id: &str) -> (Reply, String, String) {
     (page, cookie, token)
 }
 
+/// A request for `user` whose login URL is open in a browser: id, user code, cookie, token.
+fn opened_request(broker: &Broker, user: &str) -> (String, String, String, String) {
+    let created = broker.new_request(user);
+    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
+    let (_, cookie, token) = open_login(broker, &id);
+    (id, code, cookie, token)
+}
+
 fn post_form(broker: &Broker, id: &str, cookie: Option<&str>, form: &str) -> Reply {
     let mut headers = vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())];
     if let Some(cookie) = cookie {
@@ -63,9 +71,7 @@ fn the_right_code_leads_to_the_provider_and_the_login_completes() {
 fn wrong_codes_are_limited_and_then_the_request_fails() {
     let provider = provider();
     let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
-    let created = broker.new_request("victim");
-    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
-    let (_, cookie, token) = open_login(&broker, &id);
+    let (id, code, cookie, token) = opened_request(&broker, "victim");
     let wrong = if code == "BCDF-GHJK" { "BCDF-GHJL" } else { "BCDF-GHJK" };
 
     for attempt in 1..=4 {
@@ -86,9 +92,7 @@ fn wrong_codes_are_limited_and_then_the_request_fails() {
 fn a_form_posted_from_another_site_is_refused_and_not_counted() {
     let provider = provider();
     let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
-    let created = broker.new_request("victim");
-    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
-    let (_, cookie, token) = open_login(&broker, &id);
+    let (id, code, cookie, token) = opened_request(&broker, "victim");
 
     // The attacker knows the code (they started the request) but not this browser's token.
     for (cookie, form) in [
