@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::HttpError;
-use crate::ids::{ProviderId, RequestId, UserId, user_code};
+use crate::ids::{RequestId, UserId, user_code};
+use crate::parse::NewRequestOptions;
 use crate::response::{self, Reply};
 use crate::store::{self, LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
 
@@ -62,33 +63,6 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
             user_code: &request.user_code,
         },
     ))
-}
-
-#[derive(Debug, Default, PartialEq)]
-struct NewRequestOptions {
-    force_authn: bool,
-    provider_id: Option<ProviderId>,
-}
-
-impl NewRequestOptions {
-    /// Unknown parameters are ignored, as HAS ignores them.
-    fn parse(query: &str) -> Result<Self, String> {
-        let mut options = Self::default();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            match name.as_ref() {
-                "forceAuthn" => {
-                    options.force_authn = match value.as_ref() {
-                        "" | "true" | "1" => true,
-                        "false" | "0" => false,
-                        _ => return Err("forceAuthn is `true` or `false`".into()),
-                    }
-                }
-                "providerId" => options.provider_id = Some(ProviderId::parse(&value)?),
-                _ => {}
-            }
-        }
-        Ok(options)
-    }
 }
 
 /// `GET /requests/status/:requestId`: waits up to `login_timeout` for the login to
@@ -159,24 +133,4 @@ mod tests {
         assert_eq!(poll_delay(u32::MAX), Duration::from_millis(100));
     }
 
-    #[test]
-    fn options_default_to_no_force_and_no_provider() {
-        assert_eq!(NewRequestOptions::parse("").unwrap(), NewRequestOptions::default());
-        assert_eq!(NewRequestOptions::parse("instanceId=x&other=1").unwrap(), NewRequestOptions::default());
-    }
-
-    #[test]
-    fn options_read_has_parameters() {
-        let options = NewRequestOptions::parse("forceAuthn=true&providerId=okta").unwrap();
-        assert!(options.force_authn);
-        assert_eq!(options.provider_id, Some(ProviderId::parse("okta").unwrap()));
-        assert!(NewRequestOptions::parse("forceAuthn").unwrap().force_authn);
-        assert!(!NewRequestOptions::parse("forceAuthn=false").unwrap().force_authn);
-    }
-
-    #[test]
-    fn bad_options_are_refused() {
-        assert!(NewRequestOptions::parse("forceAuthn=maybe").is_err());
-        assert!(NewRequestOptions::parse("providerId=%3Cscript%3E").is_err());
-    }
 }

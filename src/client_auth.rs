@@ -3,13 +3,11 @@
 //! forwards in a header, accepted by SHA-256 fingerprint or by subject CN pattern.
 
 use http::{HeaderMap, HeaderName, header};
-use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use x509_cert::Certificate;
-use x509_cert::der::{DecodePem, Encode};
 
 use crate::error::HttpError;
+use crate::parse::{forwarded_certificate, glob_matches};
 
 pub struct ClientAuth {
     /// SHA-256 of each accepted token: comparing fixed-size digests in constant time
@@ -91,39 +89,15 @@ impl ClientAuth {
 
 impl CertificateRule {
     fn accepts(&self, forwarded: &str) -> Result<(), &'static str> {
-        let pem = percent_decode_str(forwarded).decode_utf8().map_err(|_| "forwarded certificate is not UTF-8")?;
-        let certificate = Certificate::from_pem(pem.trim().as_bytes()).map_err(|_| "forwarded certificate is not a PEM X.509 certificate")?;
-        let der = certificate.to_der().map_err(|_| "forwarded certificate does not re-encode")?;
-        let fingerprint: [u8; 32] = Sha256::digest(&der).into();
-        let known = self.fingerprints.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&fingerprint));
+        let certificate = forwarded_certificate(forwarded)?;
+        let known = self.fingerprints.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&certificate.fingerprint));
         if bool::from(known) {
             return Ok(());
         }
-        match common_name(&certificate) {
+        match certificate.common_name {
             Some(name) if self.common_names.iter().any(|pattern| glob_matches(pattern, &name)) => Ok(()),
             Some(_) => Err("certificate fingerprint and common name are not accepted"),
             None => Err("certificate fingerprint not accepted and no common name"),
-        }
-    }
-}
-
-fn common_name(certificate: &Certificate) -> Option<String> {
-    use x509_cert::der::asn1::{PrintableStringRef, Utf8StringRef};
-    let common_name = const_oid::db::rfc4519::CN;
-    certificate.tbs_certificate.subject.0.iter().flat_map(|rdn| rdn.0.iter()).find(|atv| atv.oid == common_name).and_then(|atv| {
-        Utf8StringRef::try_from(&atv.value)
-            .map(|s| s.as_str().to_owned())
-            .or_else(|_| PrintableStringRef::try_from(&atv.value).map(|s| s.as_str().to_owned()))
-            .ok()
-    })
-}
-
-/// `*` matches any run of characters (HAS's `CLIENT_CERT_CN` patterns); all else is literal.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((prefix, rest)) => {
-            text.starts_with(prefix) && (prefix.len()..=text.len()).any(|i| text.is_char_boundary(i) && glob_matches(rest, &text[i..]))
         }
     }
 }
@@ -171,17 +145,6 @@ mod tests {
         assert!(!shown.contains(TOKEN) && shown.contains("redacted"));
     }
 
-    #[test]
-    fn common_name_patterns_match_like_globs() {
-        assert!(glob_matches("build-*", "build-server-1"));
-        assert!(glob_matches("*.ci.example.com", "runner.ci.example.com"));
-        assert!(glob_matches("a*b*c", "axxbyyc"));
-        assert!(glob_matches("exact", "exact"));
-        for (pattern, text) in [("build-*", "xbuild-1"), ("*.example.com", "example.com.evil"), ("exact", "exact2"), ("a*b", "a")] {
-            assert!(!glob_matches(pattern, text), "{pattern} ~ {text}");
-        }
-    }
-
     const CERTIFICATE: &str = include_str!("../tests/fixtures/build-server-2.pem");
 
     fn forwarded(pem: &str) -> HeaderMap {
@@ -202,8 +165,7 @@ mod tests {
 
     #[test]
     fn a_forwarded_certificate_is_accepted_by_fingerprint_or_common_name() {
-        let der = Certificate::from_pem(CERTIFICATE.as_bytes()).unwrap().to_der().unwrap();
-        let fingerprint: [u8; 32] = Sha256::digest(&der).into();
+        let fingerprint = forwarded_certificate(CERTIFICATE).unwrap().fingerprint;
         assert!(rule(vec![fingerprint], &[]).authorize(&forwarded(CERTIFICATE)).is_ok());
         assert!(rule(vec![], &["build-server-*"]).authorize(&forwarded(CERTIFICATE)).is_ok());
         assert!(rule(vec![[0; 32]], &["deploy-*"]).authorize(&forwarded(CERTIFICATE)).is_err());

@@ -10,6 +10,7 @@ mod error;
 mod ids;
 mod login;
 mod oidc;
+mod parse;
 mod response;
 mod store;
 

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::HttpError;
 use crate::ids::{RequestId, SlotId, digest, random_token, user_code_matches};
 use crate::oidc::{self, SignInError};
+use crate::parse::{CallbackParams, cookie};
 use crate::response::{self, Reply, escape_html};
 use crate::store::{LoginOutcome, LoginRequest, SpinKeyValue, StateStore, unix_now};
 
@@ -55,15 +56,7 @@ impl BrowserCookie {
 
     /// Whether the browser presents the secret whose hash is `expected_hash`.
     fn presented_by(&self, headers: &HeaderMap, expected_hash: &str) -> bool {
-        let presented = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name)
-            .map(|(_, value)| value);
-        presented.is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
+        cookie(headers, self.name).is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
     }
 }
 
@@ -183,40 +176,9 @@ fn confirmation_page(pending: &PendingLogin, status: StatusCode, notice: Option<
     Ok(page)
 }
 
-/// What the provider sends back (RFC 6749 §4.1.2, RFC 9207 `iss`).
-struct CallbackParams {
-    state: String,
-    code: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-    iss: Option<String>,
-}
-
-impl CallbackParams {
-    fn parse(query: &str) -> Result<Self, HttpError> {
-        let mut params = Self { state: String::new(), code: None, error: None, error_description: None, iss: None };
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            let slot = match name.as_ref() {
-                "state" => {
-                    params.state = value.into_owned();
-                    continue;
-                }
-                "code" => &mut params.code,
-                "error" => &mut params.error,
-                "error_description" => &mut params.error_description,
-                "iss" => &mut params.iss,
-                _ => continue,
-            };
-            *slot = Some(value.into_owned());
-        }
-        let well_formed = !params.state.is_empty() && params.state.len() <= 128 && (params.code.is_some() || params.error.is_some());
-        if well_formed { Ok(params) } else { Err(HttpError::invalid_request(format!("This sign-in answer is incomplete. {RESTART}"))) }
-    }
-}
-
 /// `GET /oidc/callback?code=…&state=…[&iss=…]`
 pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
-    let params = CallbackParams::parse(query)?;
+    let params = CallbackParams::parse(query).ok_or_else(|| HttpError::invalid_request(format!("This sign-in answer is incomplete. {RESTART}")))?;
     let config = Config::load().await?;
     let oidc_config = config.oidc.as_ref().ok_or_else(|| HttpError::not_found("Sign-in is not configured on this broker."))?;
     let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
@@ -318,12 +280,4 @@ mod tests {
         assert!(!cookie.presented_by(&cookies("lb_signin=s3cret"), &digest("s3cret")), "the unprefixed name is not accepted");
     }
 
-    #[test]
-    fn callback_parameters_need_a_state_and_a_code_or_an_error() {
-        assert!(CallbackParams::parse("code=c&state=s").is_ok());
-        assert!(CallbackParams::parse("error=access_denied&state=s").is_ok());
-        for bad in ["", "code=c", "state=s", &format!("code=c&state={}", "s".repeat(129))] {
-            assert!(CallbackParams::parse(bad).is_err(), "{bad:?}");
-        }
-    }
 }

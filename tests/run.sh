@@ -26,3 +26,11 @@ cargo build --target wasm32-wasip2 --release
 # the component library is built for wasm32-wasip2 only.
 cargo build --release --workspace --bins --tests --benches
 cargo test --release --workspace -- --test-threads 4
+
+# Fuzz every parser of outside input for a bounded time. cargo-fuzz needs -Z flags:
+# RUSTC_BOOTSTRAP lets the machine's stable toolchain take them. No sanitizer: the
+# code is safe Rust, so a panic or a failed assertion is what a finding looks like.
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+for target in $(cd fuzz && cargo fuzz list); do
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" -- -max_total_time=20)
+done

@@ -6,6 +6,7 @@
 //! record carries its expiry and every read enforces it.
 
 mod envelope;
+mod error;
 mod keys;
 #[cfg(test)]
 mod memory;
@@ -14,8 +15,7 @@ mod seal;
 mod spin_kv;
 mod sweep;
 
-use std::fmt;
-
+pub use error::StoreError;
 pub use keys::SlotKind;
 pub use records::{Identity, LoginOutcome, LoginRequest, ProviderCache, SignIn};
 pub use seal::{Sealer, StateKey};
@@ -32,23 +32,6 @@ pub fn unix_now() -> UnixTime {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
-}
-
-#[derive(Debug)]
-pub enum StoreError {
-    /// The backend did not answer (Redis down, store not configured, …).
-    Unavailable(String),
-    /// A value exists but is not a record we can read.
-    Corrupt { kind: &'static str, reason: String },
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Unavailable(detail) => write!(f, "key-value store unavailable: {detail}"),
-            StoreError::Corrupt { kind, reason } => write!(f, "stored {kind} record unreadable: {reason}"),
-        }
-    }
 }
 
 /// What every backend must offer, and nothing more.
