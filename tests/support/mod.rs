@@ -109,6 +109,17 @@ impl Drop for Redis {
     }
 }
 
+/// Starts a service that prints one JSON line when it is ready and exits when its
+/// stdin closes; returns it, the stdin to hold open, and that line.
+fn spawn_until_ready(command: &mut Command, what: &str) -> (Child, ChildStdin, Value) {
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let ready = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what} did not start: {line:?}"));
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin, ready)
+}
+
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
@@ -217,18 +228,13 @@ impl Broker {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN)
-            .env("SPIN_VARIABLE_STATE_KEY", STATE_KEY)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
+            .env("SPIN_VARIABLE_STATE_KEY", STATE_KEY);
         for (name, value) in variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
         }
-        let mut child = command.spawn().expect("spin-test-host starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addresses: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("spin-test-host did not start: {line:?}"));
+        let (child, stdin, addresses) = spawn_until_ready(&mut command, "spin-test-host");
         Broker {
-            _stdin: child.stdin.take().unwrap(),
+            _stdin: stdin,
             child,
             http: addresses["http"].as_str().unwrap().to_owned(),
             admin: addresses["admin"].as_str().unwrap().to_owned(),
@@ -359,18 +365,13 @@ impl OidcProvider {
             .arg(node_script("provider.mjs"))
             .args(["--port", &port.to_string(), "--client-id", OIDC_CLIENT_ID, "--client-secret", OIDC_CLIENT_SECRET])
             .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
             .stderr(Stdio::null());
         for uri in redirect_uris {
             command.args(["--redirect-uri", uri]);
         }
-        let mut child = command.spawn().expect("node on PATH");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("provider.mjs did not start: {line:?}"));
+        let (child, stdin, ready) = spawn_until_ready(&mut command, "provider.mjs");
         OidcProvider {
-            _stdin: child.stdin.take().unwrap(),
+            _stdin: stdin,
             child,
             issuer: ready["issuer"].as_str().unwrap().to_owned(),
             origin: format!("http://127.0.0.1:{port}"),
