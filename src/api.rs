@@ -1,4 +1,4 @@
-//! The HAS-compatible client API: start a login, long-poll its outcome, liveness.
+//! The HAS-compatible client API: start a login, long-poll its outcome.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,9 @@ use crate::error::HttpError;
 use crate::ids::{RequestId, UserId, user_code};
 use crate::parse::NewRequestOptions;
 use crate::response::{self, Reply};
-use crate::store::{self, LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
+use crate::config::Choice;
+use crate::log;
+use crate::store::{LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
 
 /// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
 #[derive(Serialize)]
@@ -32,6 +34,12 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
     let user_id = UserId::from_path_segment(user_segment).map_err(HttpError::invalid_request)?;
     let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
     let config = Config::load().await?;
+    if let Some(named) = &options.provider_id
+        && config.providers.get(named).is_none()
+    {
+        let known = config.providers.ids();
+        return Err(HttpError::invalid_request(format!("providerId `{}` is not configured; configured: {known}", named.as_str())));
+    }
     let now = unix_now();
     let expires_at = now + config.cache_ttl_secs;
     let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
@@ -47,14 +55,24 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
     };
     store.save_login_request(&request).await?;
     sweep_quietly(&store, now).await;
+    let mut event = log::info("request_created").request(&request.id);
+    if let Some(named) = &request.provider_id {
+        event = event.provider(named);
+    }
+    event.emit();
 
     let base = config.base_url.as_str();
     let id = request.id.as_str();
+    // HAS's rule: the provider-choice page when there is something to choose.
+    let login_path = match config.providers.choose(request.provider_id.as_ref()) {
+        Choice::AskTheUser => "multi",
+        Choice::Provider(_) | Choice::None => "oidc",
+    };
     Ok(response::json(
         StatusCode::OK,
         &NewRequestReply {
             request: id,
-            login_url: format!("{base}/oidc/login/{id}"),
+            login_url: format!("{base}/{login_path}/login/{id}"),
             status_url: format!("{base}/requests/status/{id}"),
             base_url: base,
             user_id: request.user_id.as_str(),
@@ -72,7 +90,9 @@ pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Rep
     config.client_auth.authorize(headers)?;
     let id = RequestId::parse(id_segment).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST_ID))?;
     let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
-    let deadline = Instant::now() + Duration::from_secs(config.login_timeout_secs);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(config.login_timeout_secs);
+    let waited_ms = || started.elapsed().as_millis() as u64;
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
 
     for attempt in 0.. {
@@ -80,9 +100,13 @@ pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Rep
         match &request.outcome {
             LoginOutcome::Authenticated { .. } => {
                 let identity = store.take_identity(&request).await?.ok_or_else(unknown)?;
+                log::info("identity_delivered").request(&id).outcome("ok").duration_ms(waited_ms()).emit();
                 return Ok(response::json(StatusCode::OK, &identity));
             }
-            LoginOutcome::Failed { error, error_description } => return Err(HttpError::login_failed(error, error_description)),
+            LoginOutcome::Failed { error, error_description } => {
+                log::info("failure_delivered").request(&id).outcome(error).duration_ms(waited_ms()).emit();
+                return Err(HttpError::login_failed(error, error_description));
+            }
             LoginOutcome::Pending => {}
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -91,6 +115,7 @@ pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Rep
         }
         spin_sdk::time::sleep(poll_delay(attempt).min(remaining)).await;
     }
+    log::info("status_timeout").request(&id).outcome("login_timeout").duration_ms(waited_ms()).emit();
     Err(HttpError::login_timeout(config.login_timeout_secs))
 }
 
@@ -105,20 +130,10 @@ fn poll_delay(attempt: u32) -> Duration {
 
 const MALFORMED_REQUEST_ID: &str = "a request id is 32 base64url characters, as returned by /requests/new";
 
-/// `GET /liveness`: 200 when the key-value store answers, 503 with the reason when not.
-/// Load balancers call it steadily, so it also takes a turn at reclaiming expired
-/// records: the broker needs no cron.
-pub async fn liveness() -> Result<Reply, HttpError> {
-    let kv = SpinKeyValue::open().await?;
-    store::ping(&kv).await?;
-    store::sweep(&kv, unix_now()).await?;
-    Ok(response::json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
-}
-
 /// Reclamation must not fail the request that happened to do it.
 async fn sweep_quietly(store: &StateStore<SpinKeyValue>, now: u64) {
     if let Err(error) = store.sweep(now).await {
-        eprintln!("{}", serde_json::json!({"event": "sweep_failed", "detail": error.to_string()}));
+        crate::log::warn("sweep_failed").detail(&error.to_string()).emit();
     }
 }
 

@@ -61,7 +61,7 @@ impl ClientAuth {
             _ => None,
         };
         let refused = |token_was_sent: bool, reason: &str| {
-            eprintln!("{}", serde_json::json!({"event": "client_refused", "reason": reason, "certificate": by_certificate}));
+            crate::log::warn("client_refused").detail(reason).field("certificate", by_certificate.clone()).emit();
             HttpError::unauthorized(token_was_sent, "the client is not authorized for this route")
         };
         let Some(presented) = headers.get(header::AUTHORIZATION) else {

@@ -4,7 +4,8 @@
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::config::ConfigError;
+use crate::config::ConfigErrors;
+use crate::log;
 use crate::response::{self, Reply};
 use crate::store::StoreError;
 
@@ -96,8 +97,22 @@ impl HttpError {
         )
     }
 
+    pub fn not_configured() -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_configured",
+            "This login broker has no identity provider configured yet, so this login cannot continue. Ask the broker's operator.",
+        )
+    }
+
     pub fn internal(description: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
+    }
+
+    /// The same error as 503, for `/readiness`: whatever the problem, it means "not ready".
+    pub fn unavailable(mut self) -> Self {
+        self.status = StatusCode::SERVICE_UNAVAILABLE;
+        self
     }
 
     pub fn status(&self) -> StatusCode {
@@ -111,7 +126,17 @@ impl HttpError {
     }
 
     pub fn page(self) -> Reply {
-        let title = self.status.canonical_reason().unwrap_or("Error");
+        let title = match self.status.as_u16() {
+            _ if self.code == "sign_in_failed" => "Sign-in failed",
+            400 | 413 | 414 => "This link cannot be used",
+            403 => "Sign-in refused",
+            404 => "Not found",
+            405 => "Not available here",
+            409 => "This login has already ended",
+            501 => "Sign-in is not configured",
+            502..=504 => "Sign-in is unavailable",
+            _ => "Something went wrong",
+        };
         let reply = response::page(self.status, title, &self.description);
         self.with_header(reply)
     }
@@ -133,7 +158,7 @@ impl From<HttpError> for Reply {
 impl From<StoreError> for HttpError {
     fn from(error: StoreError) -> Self {
         // The detail goes to the operator's log only: it may name hosts the caller need not know.
-        eprintln!("{}", serde_json::json!({"event": "store_error", "detail": error.to_string()}));
+        log::error("store_error").detail(&error.to_string()).emit();
         match error {
             StoreError::Unavailable(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -149,9 +174,12 @@ impl From<StoreError> for HttpError {
     }
 }
 
-impl From<ConfigError> for HttpError {
-    fn from(error: ConfigError) -> Self {
-        eprintln!("{}", serde_json::json!({"event": "config_error", "detail": error.to_string()}));
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_misconfigured", error.to_string())
+/// The operator's mistake, not the caller's: 500, naming every variable to fix (never
+/// a value, some are secrets), on the answer and in the log.
+impl From<ConfigErrors> for HttpError {
+    fn from(errors: ConfigErrors) -> Self {
+        let variables: Vec<&str> = errors.0.iter().map(|error| error.variable).collect();
+        log::error("config_invalid").field("variables", variables).detail(&errors.to_string()).emit();
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_misconfigured", format!("This login broker is misconfigured. {errors}"))
     }
 }

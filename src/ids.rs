@@ -166,6 +166,10 @@ impl ProviderId {
             Err(format!("providerId is 1 to {MAX_PROVIDER_ID_BYTES} letters, digits, '-', '_' or '.'"))
         }
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,16 @@ mod client_auth;
 mod config;
 mod error;
 mod ids;
+mod log;
 mod login;
 mod oidc;
+mod operations;
+mod pages;
 mod parse;
 mod response;
 mod store;
+
+use std::time::Instant;
 
 use http::Method;
 use spin_sdk::http::Request;
@@ -25,9 +30,23 @@ const MAX_URI_BYTES: usize = 4096;
 
 #[http_service]
 async fn handle(request: Request) -> Reply {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let (route, reply) = route(request).await;
+    // One line per request, by route pattern: paths hold request ids.
+    log::info("http_request")
+        .field("method", method.as_str())
+        .field("route", route)
+        .field("status", reply.status().as_u16())
+        .duration_ms(started.elapsed().as_millis() as u64)
+        .emit();
+    reply
+}
+
+async fn route(request: Request) -> (&'static str, Reply) {
     // Our answers never need long URLs; refusing them early bounds all parsing after.
     if request.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_URI_BYTES {
-        return HttpError::uri_too_long(MAX_URI_BYTES).json();
+        return ("(too long)", HttpError::uri_too_long(MAX_URI_BYTES).json());
     }
     let uri = request.uri().clone();
     let (path, query) = (uri.path(), uri.query().unwrap_or(""));
@@ -36,19 +55,24 @@ async fn handle(request: Request) -> Reply {
 
     match segments.as_slice() {
         // Browser routes answer with pages.
-        ["oidc", "login", request_id] if get => login::start(request_id).await.unwrap_or_else(HttpError::page),
-        ["oidc", "login", request_id] if post => login::confirm(request_id, request).await.unwrap_or_else(HttpError::page),
-        ["oidc", "callback"] if get => login::callback(query, request.headers()).await.unwrap_or_else(HttpError::page),
-        ["oidc", "login", _] => HttpError::method_not_allowed("GET, POST").page(),
-        ["oidc", "callback"] => HttpError::method_not_allowed("GET").page(),
+        ["multi", "login", id] if get => ("/multi/login/:id", login::choose_provider(id).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "login", id] if get => ("/oidc/login/:id", login::start(id, query).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "login", id] if post => ("/oidc/login/:id", login::confirm(id, query, request).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "callback"] if get => ("/oidc/callback", login::callback(query, request.headers()).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "logout"] if get => ("/oidc/logout", login::logout(request.headers()).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "logged_out"] if get => ("/oidc/logged_out", login::logged_out()),
+        ["oidc", "login", _] => ("/oidc/login/:id", HttpError::method_not_allowed("GET, POST").page()),
+        ["multi", "login", _] | ["oidc", "callback" | "logout" | "logged_out"] => ("(browser)", HttpError::method_not_allowed("GET").page()),
 
         // API routes answer with JSON.
-        ["requests", "new", user_id] if get => api::new_request(user_id, query).await.unwrap_or_else(HttpError::json),
-        ["requests", "status", request_id] if get => {
-            api::request_status(request_id, request.headers()).await.unwrap_or_else(HttpError::json)
+        ["requests", "new", user_id] if get => ("/requests/new/:userId", api::new_request(user_id, query).await.unwrap_or_else(HttpError::json)),
+        ["requests", "status", id] if get => {
+            ("/requests/status/:id", api::request_status(id, request.headers()).await.unwrap_or_else(HttpError::json))
         }
-        ["liveness"] if get => api::liveness().await.unwrap_or_else(HttpError::json),
-        ["requests", "new" | "status", _] | ["liveness"] => HttpError::method_not_allowed("GET").json(),
-        _ => HttpError::not_found("no such route").json(),
+        ["liveness"] if get => ("/liveness", operations::liveness().await.unwrap_or_else(HttpError::json)),
+        ["readiness"] if get => ("/readiness", operations::readiness().await.unwrap_or_else(|error| error.unavailable().json())),
+        ["status"] if get => ("/status", operations::status().await.unwrap_or_else(HttpError::json)),
+        ["requests", "new" | "status", _] | ["liveness" | "readiness" | "status"] => ("(api)", HttpError::method_not_allowed("GET").json()),
+        _ => ("(unknown)", HttpError::not_found("no such route").json()),
     }
 }

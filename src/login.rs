@@ -1,18 +1,20 @@
-//! The browser side of a login: `/oidc/login/:id` sends the browser to the provider,
-//! `/oidc/callback` brings it back. Answers are pages, never JSON.
+//! The browser side of a login: `/multi/login/:id` lets the user choose a provider,
+//! `/oidc/login/:id` sends the browser to it, `/oidc/callback` brings it back, and
+//! `/oidc/logout` signs it out. Answers are pages, never JSON.
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use spin_sdk::http::Request;
 use subtle::ConstantTimeEq;
 
-use crate::config::Config;
+use crate::config::{Choice, Config, IdentityProvider, Protocol};
 use crate::error::HttpError;
 use crate::ids::{RequestId, SlotId, digest, random_token, user_code_matches};
 use crate::oidc::{self, SignInError};
-use crate::parse::{CallbackParams, cookie};
-use crate::response::{self, Reply, escape_html};
-use crate::store::{LoginOutcome, LoginRequest, SpinKeyValue, StateStore, unix_now};
+use crate::parse::{CallbackParams, NewRequestOptions, cookie};
+use crate::response::{self, Reply};
+use crate::store::{BrowserSession, LoginOutcome, LoginRequest, SpinKeyValue, StateStore, open_from_browser, seal_for_browser, unix_now};
+use crate::{log, pages};
 
 const CALLBACK_PATH: &str = "/oidc/callback";
 
@@ -48,6 +50,17 @@ impl BrowserCookie {
         }
     }
 
+    /// Lets a signed-in browser sign out later: a sealed record of its provider and ID
+    /// token, in the cookie itself. Its path covers `/oidc/logout` only (over https the
+    /// `__Host-` prefix needs `Path=/`).
+    fn session(config: &Config) -> Self {
+        if config.base_url.starts_with("https://") {
+            Self { name: "__Host-lb_session", attributes: "Path=/; HttpOnly; SameSite=Lax; Secure" }
+        } else {
+            Self { name: "lb_session", attributes: "Path=/oidc/logout; HttpOnly; SameSite=Lax" }
+        }
+    }
+
     /// `Set-Cookie` for `secret`, or, with `max_age_secs` 0, clearing it.
     fn set(&self, secret: &str, max_age_secs: u64) -> HeaderValue {
         let cookie = format!("{}={secret}; Max-Age={max_age_secs}; {}", self.name, self.attributes);
@@ -62,21 +75,44 @@ impl BrowserCookie {
 
 const RESTART: &str = "Start the login again from your application.";
 
-/// `GET /oidc/login/:requestId`: straight to the provider, or, with
+/// How long a browser can still sign out through the broker after signing in.
+const SESSION_SECS: u64 = 12 * 3600;
+
+/// Browsers drop cookies over 4096 bytes: beyond this, the session keeps no ID token
+/// (the provider then asks the user which session to end).
+const MAX_SESSION_COOKIE_BYTES: usize = 3800;
+
+/// `GET /oidc/login/:requestId[?providerId=…]`: to the provider-choice page when the
+/// provider is not settled yet, else straight to the provider or, with
 /// `prompt_for_authorization`, to a page where the user confirms the login first.
-pub async fn start(id_segment: &str) -> Result<Reply, HttpError> {
+pub async fn start(id_segment: &str, query: &str) -> Result<Reply, HttpError> {
     let pending = PendingLogin::load(id_segment).await?;
+    let Some(provider) = pending.provider(query)? else {
+        return Ok(response::redirect(&format!("/multi/login/{}", pending.request.id.as_str()), vec![]));
+    };
     if pending.config.prompt_for_authorization {
-        return confirmation_page(&pending, StatusCode::OK, None);
+        return confirmation_page(&pending, provider, StatusCode::OK, None);
     }
-    pending.send_to_provider().await
+    pending.send_to_provider(provider).await
+}
+
+/// `GET /multi/login/:requestId`: the provider-choice page (HAS's route), or on to the
+/// login when there is nothing to choose.
+pub async fn choose_provider(id_segment: &str) -> Result<Reply, HttpError> {
+    let pending = PendingLogin::load(id_segment).await?;
+    let id = pending.request.id.as_str();
+    match pending.config.providers.choose(pending.request.provider_id.as_ref()) {
+        Choice::AskTheUser => Ok(pages::choose_provider(&pending.request.id, pending.request.user_id.as_str(), pending.config.providers.iter())),
+        Choice::Provider(_) => Ok(response::redirect(&format!("/oidc/login/{id}"), vec![])),
+        Choice::None => Err(HttpError::not_configured()),
+    }
 }
 
 /// The only body the broker reads: a token and a short code.
 const MAX_FORM_BYTES: usize = 2048;
 
-/// `POST /oidc/login/:requestId`: the confirmation form.
-pub async fn confirm(id_segment: &str, request: Request) -> Result<Reply, HttpError> {
+/// `POST /oidc/login/:requestId[?providerId=…]`: the confirmation form.
+pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<Reply, HttpError> {
     let (parts, body) = request.into_parts();
     let form = Limited::new(body, MAX_FORM_BYTES).collect().await.map_err(|_| HttpError::payload_too_large(MAX_FORM_BYTES))?.to_bytes();
     let (headers, form) = (&parts.headers, &form[..]);
@@ -84,6 +120,9 @@ pub async fn confirm(id_segment: &str, request: Request) -> Result<Reply, HttpEr
     if !pending.config.prompt_for_authorization {
         return Err(HttpError::method_not_allowed("GET"));
     }
+    let Some(provider) = pending.provider(query)? else {
+        return Err(HttpError::invalid_request(format!("Choose how to sign in first. {RESTART}")));
+    };
     let field = |wanted: &str| {
         form_urlencoded::parse(form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned()).unwrap_or_default()
     };
@@ -98,12 +137,13 @@ pub async fn confirm(id_segment: &str, request: Request) -> Result<Reply, HttpEr
             let stopped = "too many wrong confirmation codes";
             let outcome = LoginOutcome::Failed { error: "access_denied".into(), error_description: stopped.into() };
             pending.store.finish_login_request(&pending.request.id, outcome, pending.now).await?;
+            log::warn("login_finished").request(&pending.request.id).provider(&provider.id).outcome("access_denied").detail(stopped).emit();
             return Err(HttpError::sign_in_failed(StatusCode::FORBIDDEN, format!("This login was stopped: {stopped}. {RESTART}")));
         }
         let retry = format!("That is not the code. {} attempts left.", MAX_WRONG_CODES - wrong);
-        return confirmation_page(&pending, StatusCode::BAD_REQUEST, Some(&retry));
+        return confirmation_page(&pending, provider, StatusCode::BAD_REQUEST, Some(&retry));
     }
-    pending.send_to_provider().await
+    pending.send_to_provider(provider).await
 }
 
 /// A login request that is still waiting for its user, with what handling it needs.
@@ -130,57 +170,64 @@ impl PendingLogin {
         Ok(Self { config, store, request, now })
     }
 
-    async fn send_to_provider(&self) -> Result<Reply, HttpError> {
-        let (config, request, now) = (&self.config, &self.request, self.now);
-        let Some(oidc_config) = &config.oidc else {
-            return Ok(response::page(
-                StatusCode::NOT_IMPLEMENTED,
-                "Sign-in is not configured",
-                "This login broker has no identity provider configured yet, so this login cannot continue. Ask the broker's operator.",
-            ));
+    /// The provider this login goes to: the one its client named, else the one chosen
+    /// on the choice page (`?providerId=`), else the default. `None`: the user chooses.
+    fn provider(&self, query: &str) -> Result<Option<&IdentityProvider>, HttpError> {
+        let chosen = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?.provider_id;
+        let named = match (&self.request.provider_id, &chosen) {
+            (Some(named), Some(chosen)) if named != chosen => {
+                return Err(HttpError::invalid_request(format!("This login is for provider `{}`. {RESTART}", named.as_str())));
+            }
+            (Some(named), _) | (None, Some(named)) => Some(named),
+            (None, None) => None,
         };
+        if let Some(named) = named {
+            let provider = self.config.providers.get(named);
+            return provider.map(Some).ok_or_else(|| HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", named.as_str())));
+        }
+        match self.config.providers.choose(None) {
+            Choice::Provider(provider) => Ok(Some(provider)),
+            Choice::AskTheUser => Ok(None),
+            Choice::None => Err(HttpError::not_configured()),
+        }
+    }
+
+    async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Reply, HttpError> {
+        let (config, request, now) = (&self.config, &self.request, self.now);
+        let Protocol::Oidc(oidc_config) = &provider.protocol;
         let redirect_uri = format!("{}{CALLBACK_PATH}", config.base_url);
-        // The sign-in may last as long as the request does.
-        let authorization = oidc::authorize(&self.store, oidc_config, &redirect_uri, &request.id, request.force_authn, now, request.expires_at)
-            .await
-            .map_err(sign_in_page_error)?;
+        let authorization = oidc::authorize(&self.store, &provider.id, oidc_config, &redirect_uri, request, now).await.map_err(sign_in_page_error)?;
         self.store.save_sign_in(&authorization.sign_in).await?;
+        log::info("login_started").request(&request.id).provider(&provider.id).emit();
         let cookie = BrowserCookie::sign_in(config).set(&authorization.browser_secret, request.expires_at.saturating_sub(now));
-        Ok(response::redirect(&authorization.url, cookie))
+        Ok(response::redirect(&authorization.url, vec![cookie]))
     }
 }
 
-/// Names the user the login is for, and asks for the code (or a click) before any
-/// provider is contacted. Works without JavaScript.
-fn confirmation_page(pending: &PendingLogin, status: StatusCode, notice: Option<&str>) -> Result<Reply, HttpError> {
+fn confirmation_page(pending: &PendingLogin, provider: &IdentityProvider, status: StatusCode, notice: Option<&str>) -> Result<Reply, HttpError> {
     let token = random_token().map_err(|_| HttpError::internal("the system has no randomness"))?;
-    let code_field = if pending.config.user_code_required {
-        "<p><label for=\"user_code\">Code shown by your application</label><br>\
-         <input id=\"user_code\" name=\"user_code\" autocomplete=\"off\" autocapitalize=\"characters\" required \
-         style=\"font-size:1.25rem;letter-spacing:.1em\"></p>"
-    } else {
-        ""
+    let id = pending.request.id.as_str();
+    // Keep a choice made on the choice page; a named or default provider needs none.
+    let form_action = match pending.config.providers.choose(pending.request.provider_id.as_ref()) {
+        Choice::Provider(_) => format!("/oidc/login/{id}"),
+        _ => format!("/oidc/login/{id}?providerId={}", provider.id.as_str()),
     };
-    let notice = notice.map(|text| format!("<p role=\"alert\"><strong>{}</strong></p>", escape_html(text))).unwrap_or_default();
-    let body = format!(
-        "<p>An application asked to sign in <strong>{user}</strong>. Continue only if you started this login \
-         yourself, from an application in front of you.</p>{notice}\
-         <form method=\"post\" action=\"/oidc/login/{id}\"><input type=\"hidden\" name=\"confirmation\" value=\"{token}\">\
-         {code_field}<p><button type=\"submit\">Continue to sign in</button></p></form>",
-        user = escape_html(pending.request.user_id.as_str()),
-        id = pending.request.id.as_str(),
-    );
-    let mut page = response::html_page(status, "Confirm this login", &body);
+    let confirmation = pages::Confirmation {
+        user: pending.request.user_id.as_str(),
+        form_action: &form_action,
+        token: &token,
+        code_required: pending.config.user_code_required,
+        notice,
+    };
     let lifetime = pending.request.expires_at.saturating_sub(pending.now);
-    page.headers_mut().append(header::SET_COOKIE, BrowserCookie::confirmation(&pending.config).set(&token, lifetime));
-    Ok(page)
+    let cookie = BrowserCookie::confirmation(&pending.config).set(&token, lifetime);
+    Ok(response::with_cookies(pages::confirm_login(status, &confirmation), vec![cookie]))
 }
 
 /// `GET /oidc/callback?code=…&state=…[&iss=…]`
 pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let params = CallbackParams::parse(query).ok_or_else(|| HttpError::invalid_request(format!("This sign-in answer is incomplete. {RESTART}")))?;
     let config = Config::load().await?;
-    let oidc_config = config.oidc.as_ref().ok_or_else(|| HttpError::not_found("Sign-in is not configured on this broker."))?;
     let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
     let now = unix_now();
 
@@ -195,6 +242,10 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
     if !store.consume_sign_in(&state).await? {
         return Err(used_or_expired());
     }
+    let provider = config.providers.get(&sign_in.provider_id);
+    let Some(IdentityProvider { protocol: Protocol::Oidc(oidc_config), .. }) = provider else {
+        return Err(HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}")));
+    };
 
     let redirect_uri = format!("{}{CALLBACK_PATH}", config.base_url);
     let result = match (&params.error, &params.code) {
@@ -209,18 +260,22 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
         (None, None) => Err(SignInError { code: "invalid_request", description: "the sign-in answer has no code".into() }),
     };
 
-    let clear_cookie = cookie.set("", 0);
+    let finished = |outcome: &str| {
+        let at_provider_secs = now.saturating_sub(sign_in.started_at);
+        log::info("login_finished").request(&sign_in.request_id).provider(&sign_in.provider_id).outcome(outcome).field("at_provider_secs", at_provider_secs)
+    };
+    let clear_sign_in = cookie.set("", 0);
     match result {
-        Ok(identity) => {
-            if !store.finish_login_request(&sign_in.request_id, LoginOutcome::Authenticated { identity }, now).await? {
+        Ok(signed_in) => {
+            if !store.finish_login_request(&sign_in.request_id, LoginOutcome::Authenticated { identity: signed_in.identity }, now).await? {
                 return Err(HttpError::conflict(format!("This login has already ended or expired. {RESTART}")));
             }
-            let mut page = response::page(StatusCode::OK, "You are signed in", "You can close this window and return to your application.");
-            page.headers_mut().append(header::SET_COOKIE, clear_cookie);
-            Ok(page)
+            finished("ok").emit();
+            let session = BrowserSession { provider_id: sign_in.provider_id.clone(), id_token: Some(signed_in.id_token), expires_at: now + SESSION_SECS };
+            Ok(response::with_cookies(pages::signed_in(), vec![clear_sign_in, session_cookie(&config, session)?]))
         }
         Err(failure) => {
-            eprintln!("{}", serde_json::json!({"event": "sign_in_failed", "error": failure.code, "detail": failure.description}));
+            finished(failure.code).detail(&failure.description).emit();
             let outcome = LoginOutcome::Failed { error: failure.code.to_owned(), error_description: failure.description.clone() };
             store.finish_login_request(&sign_in.request_id, outcome, now).await?;
             Err(sign_in_page_error(failure))
@@ -228,10 +283,62 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
     }
 }
 
+/// The sealed session cookie, without the ID token when it would make the cookie too large.
+fn session_cookie(config: &Config, mut session: BrowserSession) -> Result<HeaderValue, HttpError> {
+    let cookie = BrowserCookie::session(config);
+    let mut sealed = seal_for_browser(&config.sealer, cookie.name, &session)?;
+    if sealed.len() > MAX_SESSION_COOKIE_BYTES {
+        session.id_token = None;
+        sealed = seal_for_browser(&config.sealer, cookie.name, &session)?;
+    }
+    Ok(cookie.set(&sealed, SESSION_SECS))
+}
+
+/// `GET /oidc/logout`: forgets this browser's sign-in state, then signs out at the
+/// provider (RP-initiated logout) when the browser signed in through one that offers
+/// it, coming back to `/oidc/logged_out`.
+pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
+    let config = Config::load().await?;
+    let now = unix_now();
+    let session_cookie = BrowserCookie::session(&config);
+    let session: Option<BrowserSession> = cookie(headers, session_cookie.name).and_then(|value| open_from_browser(&config.sealer, session_cookie.name, value, now));
+    let forget = vec![session_cookie.set("", 0), BrowserCookie::sign_in(&config).set("", 0), BrowserCookie::confirmation(&config).set("", 0)];
+    let provider = session.as_ref().and_then(|session| config.providers.get(&session.provider_id));
+    let Some((session, IdentityProvider { id, protocol: Protocol::Oidc(oidc_config), .. })) = session.as_ref().zip(provider) else {
+        log::info("logout").outcome("no_session").emit();
+        return Ok(response::with_cookies(pages::signed_out(), forget));
+    };
+    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
+    let (redirect_uri, come_back) = (format!("{}{CALLBACK_PATH}", config.base_url), format!("{}{LOGGED_OUT_PATH}", config.base_url));
+    let end_session = oidc::logout_url(&store, oidc_config, &redirect_uri, session.id_token.as_deref(), &come_back, now).await;
+    match end_session {
+        Ok(Some(url)) => {
+            log::info("logout").provider(id).outcome("end_session").emit();
+            Ok(response::redirect(&url, forget))
+        }
+        Ok(None) => {
+            log::info("logout").provider(id).outcome("no_end_session_endpoint").emit();
+            Ok(response::with_cookies(pages::signed_out(), forget))
+        }
+        Err(failure) => {
+            // The broker's part is done; say so rather than fail the whole sign-out.
+            log::warn("logout").provider(id).outcome(failure.code).detail(&failure.description).emit();
+            Ok(response::with_cookies(pages::signed_out(), forget))
+        }
+    }
+}
+
+pub const LOGGED_OUT_PATH: &str = "/oidc/logged_out";
+
+/// `GET /oidc/logged_out`: where the provider sends the browser back after signing out.
+pub fn logged_out() -> Reply {
+    pages::signed_out()
+}
+
 fn sign_in_page_error(failure: SignInError) -> HttpError {
     let status = match failure.code {
         "access_denied" => StatusCode::FORBIDDEN,
-        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable" | "provider_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_GATEWAY,
     };
@@ -241,6 +348,7 @@ fn sign_in_page_error(failure: SignInError) -> HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
 
     fn cookies(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -278,6 +386,16 @@ mod tests {
         assert_eq!(set, "__Host-lb_signin=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure");
         assert!(cookie.presented_by(&cookies("__Host-lb_signin=s3cret"), &digest("s3cret")));
         assert!(!cookie.presented_by(&cookies("lb_signin=s3cret"), &digest("s3cret")), "the unprefixed name is not accepted");
+
+        let session = BrowserSession { provider_id: crate::ids::ProviderId::parse("corp").unwrap(), id_token: Some("x".repeat(5000)), expires_at: u64::MAX };
+        let set = session_cookie(&config, session).unwrap();
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Host-lb_session=") && set.ends_with("Path=/; HttpOnly; SameSite=Lax; Secure"), "{set}");
+        let value = set.trim_start_matches("__Host-lb_session=").split(';').next().unwrap();
+        assert!(value.len() < MAX_SESSION_COOKIE_BYTES, "an oversized ID token is left out");
+        let opened: BrowserSession = open_from_browser(&config.sealer, "__Host-lb_session", value, 0).unwrap();
+        assert_eq!((opened.provider_id.as_str(), opened.id_token), ("corp", None));
+        assert!(open_from_browser::<BrowserSession>(&config.sealer, "lb_signin", value, 0).is_none(), "sealed to its cookie's name");
     }
 
 }

@@ -20,30 +20,57 @@ pub fn page(status: StatusCode, title: &str, message: &str) -> Reply {
     html_page(status, title, &format!("<p>{}</p>", escape_html(message)))
 }
 
-/// A page around `body_html`, which the caller built with [`escape_html`].
+/// A page around `body_html`, which the caller built with [`escape_html`]. Every page
+/// of the broker shares this layout: a landmark, one heading, readable contrast
+/// (at least 7:1 for text), a visible keyboard focus, and no script.
 pub fn html_page(status: StatusCode, title: &str, body_html: &str) -> Reply {
     let title = escape_html(title);
     let text = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · login-broker</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a\">\
-         <h1>{title}</h1>{body_html}</body></html>\n"
+         <title>{title} · login-broker</title><style>{STYLE}</style></head>\
+         <body><header><p class=\"brand\">login-broker</p></header>\
+         <main><h1>{title}</h1>{body_html}</main></body></html>\n"
     );
     with_common_headers(status, "text/html; charset=utf-8", text)
 }
 
-/// Sends the browser on with `303 See Other`, setting one cookie.
-pub fn redirect(location: &str, cookie: HeaderValue) -> Reply {
-    let mut reply = with_common_headers(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
+const STYLE: &str = "\
+    body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:1.0625rem;line-height:1.5;\
+    color:#1b1f24;background:#f3f4f6;margin:0;padding:2rem 1rem}\
+    header,main{max-width:34rem;margin:0 auto}\
+    .brand{font-weight:700;letter-spacing:.02em;color:#374151;margin:0 0 1rem}\
+    main{background:#fff;border:1px solid #d1d5db;border-radius:.75rem;padding:1.5rem 2rem}\
+    h1{font-size:1.5rem;line-height:1.25;margin:.25rem 0 1rem}\
+    ul.choices{list-style:none;padding:0;margin:1rem 0}ul.choices li{margin:.5rem 0}\
+    a.provider,button{display:inline-block;font:inherit;font-weight:600;color:#fff;background:#1e40af;\
+    border:2px solid #1e40af;border-radius:.5rem;padding:.6rem 1.1rem;text-decoration:none;cursor:pointer}\
+    a.provider{display:block}\
+    a.provider:hover,button:hover{background:#1e3a8a}\
+    a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid #b45309;outline-offset:2px}\
+    label{display:block;font-weight:600;margin-bottom:.25rem}\
+    input{font:inherit;font-size:1.25rem;letter-spacing:.1em;padding:.4rem .6rem;border:2px solid #4b5563;border-radius:.4rem}\
+    .notice{color:#991b1b;font-weight:600}\
+    .hint{color:#374151}";
+
+/// Sends the browser on with `303 See Other`, setting `cookies`.
+pub fn redirect(location: &str, cookies: Vec<HeaderValue>) -> Reply {
+    let reply = with_common_headers(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
     match HeaderValue::from_str(location) {
         Ok(location) => {
+            let mut reply = with_cookies(reply, cookies);
             reply.headers_mut().insert(header::LOCATION, location);
-            reply.headers_mut().insert(header::SET_COOKIE, cookie);
             reply
         }
-        Err(_) => page(StatusCode::BAD_GATEWAY, "Sign-in failed", "The identity provider's sign-in address is not usable."),
+        Err(_) => page(StatusCode::BAD_GATEWAY, "Sign-in failed", "The identity provider's address is not usable."),
     }
+}
+
+pub fn with_cookies(mut reply: Reply, cookies: Vec<HeaderValue>) -> Reply {
+    for cookie in cookies {
+        reply.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    reply
 }
 
 fn with_common_headers(status: StatusCode, content_type: &'static str, body: String) -> Reply {
@@ -94,7 +121,7 @@ mod tests {
         let answers = [
             json(StatusCode::OK, &serde_json::json!({"a": 1})),
             page(StatusCode::OK, "t", "m"),
-            redirect("https://idp.example.com/authorize", HeaderValue::from_static("c=1")),
+            redirect("https://idp.example.com/authorize", vec![HeaderValue::from_static("c=1")]),
         ];
         for reply in answers {
             assert_eq!(reply.headers()[header::CACHE_CONTROL], "no-store");

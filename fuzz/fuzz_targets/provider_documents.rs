@@ -5,11 +5,12 @@
 use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
-use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreProviderMetadata};
+use openidconnect::ProviderMetadataWithLogout;
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::{ClientId, IssuerUrl, Nonce};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = serde_json::from_slice::<CoreProviderMetadata>(data);
+    let _ = serde_json::from_slice::<ProviderMetadataWithLogout>(data);
     let jwks = serde_json::from_slice::<CoreJsonWebKeySet>(data).unwrap_or_default();
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(token) = CoreIdToken::from_str(text) {

@@ -9,17 +9,22 @@ mod provider;
 
 use std::fmt;
 
-use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreIdTokenClaims, CoreIdTokenVerifier};
+use std::str::FromStr;
+
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier};
 use openidconnect::{
-    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, Scope,
-    TokenResponse,
+    AuthorizationCode, ClientId, CsrfToken, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, Scope, TokenResponse,
 };
 use serde_json::{Map, Value};
 
 use crate::config::OidcConfig;
-use crate::ids::{RequestId, random_token};
-use crate::store::{Identity, KeyValue, SignIn, SlotKind, StateStore, StoreError, UnixTime};
+use crate::ids::{ProviderId, random_token};
+use crate::store::{Identity, KeyValue, LoginRequest, ProviderHealth, SignIn, SlotKind, StateStore, StoreError, UnixTime};
 use provider::Provider;
+
+/// How long `/readiness` trusts its last look at a provider.
+const HEALTH_SECS: u64 = 5;
 
 /// Clock skew tolerated between us and the provider, for `exp` and `iat`.
 const LEEWAY_SECS: i64 = 60;
@@ -59,7 +64,7 @@ impl From<getrandom::Error> for SignInError {
 
 impl From<StoreError> for SignInError {
     fn from(error: StoreError) -> Self {
-        eprintln!("{}", serde_json::json!({"event": "store_error", "detail": error.to_string()}));
+        crate::log::error("store_error").detail(&error.to_string()).emit();
         Self::new("temporarily_unavailable", "the state store is not answering; try again shortly")
     }
 }
@@ -72,52 +77,60 @@ pub struct Authorization {
     pub browser_secret: String,
 }
 
-/// Starts a sign-in for `request_id`: a fresh `state` (128 random bits, naming the
-/// sign-in's slot), `nonce` and PKCE verifier (256 random bits each), bound to this browser.
+/// Starts a sign-in for `request` at provider `provider_id`: a fresh `state` (128
+/// random bits, naming the sign-in's slot), `nonce` and PKCE verifier (256 random
+/// bits each), bound to this browser. The sign-in may last as long as the request.
 pub async fn authorize<K: KeyValue>(
     store: &StateStore<K>,
+    provider_id: &ProviderId,
     config: &OidcConfig,
     redirect_uri: &str,
-    request_id: &RequestId,
-    force_authn: bool,
+    request: &LoginRequest,
     now: UnixTime,
-    expires_at: UnixTime,
 ) -> Result<Authorization, SignInError> {
     let provider = Provider::load(store, config, redirect_uri, now).await?;
-    let state = store.allocate(SlotKind::SignIn, expires_at).await?;
+    let state = store.allocate(SlotKind::SignIn, request.expires_at).await?;
     let (nonce, browser_secret) = (random_token()?, random_token()?);
     let verifier = PkceCodeVerifier::new(random_token()?);
     let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
 
     let (state_for_url, nonce_for_url) = (state.as_str().to_owned(), nonce.clone());
-    let mut request = provider
+    let mut url_request = provider
         .client()
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state_for_url), move || Nonce::new(nonce_for_url))
-        .add_scope(Scope::new("profile".into()))
-        .add_scope(Scope::new("email".into()))
+        .add_scopes(config.scopes.iter().cloned().map(Scope::new))
         .set_pkce_challenge(challenge);
-    if force_authn {
-        request = request.add_prompt(CoreAuthPrompt::Login);
+    if request.force_authn || config.force_authn {
+        url_request = url_request.add_prompt(CoreAuthPrompt::Login);
     }
     if config.select_account {
-        request = request.add_prompt(CoreAuthPrompt::SelectAccount);
+        url_request = url_request.add_prompt(CoreAuthPrompt::SelectAccount);
     }
     if let Some(max_age) = config.max_age_secs {
-        request = request.set_max_age(std::time::Duration::from_secs(max_age));
+        url_request = url_request.set_max_age(std::time::Duration::from_secs(max_age));
     }
-    let (url, _, _) = request.url();
+    let (url, _, _) = url_request.url();
     Ok(Authorization {
         url: url.to_string(),
         sign_in: SignIn {
             state,
-            request_id: request_id.clone(),
+            request_id: request.id.clone(),
+            provider_id: provider_id.clone(),
             nonce,
             pkce_verifier: verifier.into_secret(),
             browser_binding_hash: crate::ids::digest(&browser_secret),
-            expires_at,
+            started_at: now,
+            expires_at: request.expires_at,
         },
         browser_secret,
     })
+}
+
+/// A finished sign-in: the identity for the client, and the ID token the browser
+/// keeps for signing out.
+pub struct SignedIn {
+    pub identity: Identity,
+    pub id_token: String,
 }
 
 /// Finishes a consumed sign-in: exchanges the code, validates the ID token, reads
@@ -129,7 +142,7 @@ pub async fn complete<K: KeyValue>(
     sign_in: &SignIn,
     code: &str,
     now: UnixTime,
-) -> Result<Identity, SignInError> {
+) -> Result<SignedIn, SignInError> {
     let mut provider = Provider::load(store, config, redirect_uri, now).await?;
     let tokens = provider
         .client()
@@ -165,7 +178,48 @@ pub async fn complete<K: KeyValue>(
         ),
         Err(_) => None, // the provider has no userinfo endpoint
     };
-    Ok(identity(&claims, userinfo.as_ref().map(to_object).unwrap_or_default()))
+    Ok(SignedIn { identity: identity(&claims, userinfo.as_ref().map(to_object).unwrap_or_default()), id_token: id_token.to_string() })
+}
+
+/// RP-initiated logout: the provider's end-session URL with our client id, the ID
+/// token as a hint, and where to come back to; `None` when the provider offers none.
+pub async fn logout_url<K: KeyValue>(
+    store: &StateStore<K>,
+    config: &OidcConfig,
+    redirect_uri: &str,
+    id_token: Option<&str>,
+    post_logout_redirect_uri: &str,
+    now: UnixTime,
+) -> Result<Option<String>, SignInError> {
+    let provider = Provider::load(store, config, redirect_uri, now).await?;
+    let Some(endpoint) = provider.end_session_endpoint() else {
+        return Ok(None);
+    };
+    let come_back = PostLogoutRedirectUrl::new(post_logout_redirect_uri.to_owned())
+        .map_err(|_| SignInError::new("server_error", "svc_base_uri does not make a valid logout URL"))?;
+    let mut request = LogoutRequest::from(endpoint.clone()).set_client_id(ClientId::new(config.client_id.clone())).set_post_logout_redirect_uri(come_back);
+    if let Some(id_token) = id_token.and_then(|token| CoreIdToken::from_str(token).ok()) {
+        request = request.set_id_token_hint(&id_token);
+    }
+    Ok(Some(request.http_get_url().to_string()))
+}
+
+/// Whether the provider's discovery answers, as `/readiness` reports it. A fresh
+/// look refreshes the cached discovery and keys too.
+pub async fn is_reachable<K: KeyValue>(store: &StateStore<K>, provider_id: &ProviderId, config: &OidcConfig, now: UnixTime) -> Result<bool, StoreError> {
+    let issuer = config.issuer.as_str();
+    if let Some(health) = store.load_provider_health(issuer, now).await? {
+        return Ok(health.reachable);
+    }
+    let reachable = match provider::discover(store, config, now).await {
+        Ok(_) => true,
+        Err(failure) => {
+            crate::log::warn("provider_unreachable").provider(provider_id).outcome(failure.code).detail(&failure.description).emit();
+            false
+        }
+    };
+    store.save_provider_health(issuer, &ProviderHealth { reachable, expires_at: now + HEALTH_SECS }).await?;
+    Ok(reachable)
 }
 
 fn describe(error: &dyn std::error::Error) -> String {

@@ -1,8 +1,8 @@
 //! The provider's discovery document and signing keys, cached in the key-value store
 //! so that any instance can use them without fetching them on every login (HAS does).
 
-use openidconnect::core::{CoreClient, CoreJsonWebKeySet, CoreProviderMetadata};
-use openidconnect::{AuthType, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, RedirectUrl};
+use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
+use openidconnect::{AuthType, ClientId, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, ProviderMetadataWithLogout, RedirectUrl};
 
 use super::{SignInError, describe, outbound};
 use crate::config::{OidcConfig, TokenEndpointAuth};
@@ -22,20 +22,12 @@ pub struct Provider<'a> {
 }
 
 impl<'a> Provider<'a> {
-    /// From the cache when it is fresh, else by discovery (which checks that the
-    /// document names the configured issuer exactly).
+    /// From the cache when it is fresh, else by [`discover`].
     pub async fn load<K: KeyValue>(store: &StateStore<K>, config: &'a OidcConfig, redirect_uri: &str, now: UnixTime) -> Result<Self, SignInError> {
         let issuer = config.issuer.as_str();
         let cache = match store.load_provider_cache(issuer, now).await? {
             Some(cache) => cache,
-            None => {
-                let metadata = CoreProviderMetadata::discover_async(config.issuer.clone(), &outbound::send)
-                    .await
-                    .map_err(|error| unreachable(&error))?;
-                let cache = ProviderCache { jwks: metadata.jwks().clone(), metadata, expires_at: now + CACHE_SECS };
-                store.save_provider_cache(issuer, &cache).await?;
-                cache
-            }
+            None => discover(store, config, now).await?,
         };
         let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| SignInError::new("server_error", "svc_base_uri does not make a valid callback URL"))?;
         let client = client(config, &redirect, &cache);
@@ -44,6 +36,11 @@ impl<'a> Provider<'a> {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Where RP-initiated logout sends the browser, when the provider offers it.
+    pub fn end_session_endpoint(&self) -> Option<&EndSessionUrl> {
+        self.cache.metadata.additional_metadata().end_session_endpoint.as_ref()
     }
 
     /// Fetches the signing keys again (after an unknown `kid`) and caches them.
@@ -57,6 +54,17 @@ impl<'a> Provider<'a> {
         self.client = client(self.config, &self.redirect, &self.cache);
         Ok(())
     }
+}
+
+/// Fetches discovery and keys (discovery checks that the document names the
+/// configured issuer exactly) and caches them for every instance.
+pub async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<ProviderCache, SignInError> {
+    let metadata = ProviderMetadataWithLogout::discover_async(config.issuer.clone(), &outbound::send)
+        .await
+        .map_err(|error| unreachable(&error))?;
+    let cache = ProviderCache { jwks: metadata.jwks().clone(), metadata, expires_at: now + CACHE_SECS };
+    store.save_provider_cache(config.issuer.as_str(), &cache).await?;
+    Ok(cache)
 }
 
 fn client(config: &OidcConfig, redirect: &RedirectUrl, cache: &ProviderCache) -> Client {

@@ -15,6 +15,9 @@ pub const BUCKET_SECS: u64 = 10;
 
 pub const LIVENESS: &str = "lb:v1:liveness";
 
+/// A counter left at 0, read back to tell the backend (see `backend_kind`).
+pub const BACKEND_PROBE: &str = "lb:v1:backend-probe";
+
 /// The next bucket to sweep (a counter).
 pub const SWEEP_CURSOR: &str = "lb:v1:sweep:cursor";
 
@@ -95,8 +98,14 @@ pub fn cursor_start(bucket: u64) -> String {
 
 /// One cache entry per issuer; the issuer URL is hashed to keep the key short and plain.
 pub fn provider_cache(issuer: &str) -> String {
+    format!("{PREFIX}provider:{}", issuer_hash(issuer))
+}
+
+pub fn provider_health(issuer: &str) -> String {
+    format!("{PREFIX}provider-health:{}", issuer_hash(issuer))
+}
+
+fn issuer_hash(issuer: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(issuer.as_bytes());
-    let hex: String = digest[..12].iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{PREFIX}provider:{hex}")
+    Sha256::digest(issuer.as_bytes())[..12].iter().map(|byte| format!("{byte:02x}")).collect()
 }

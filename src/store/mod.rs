@@ -17,7 +17,7 @@ mod sweep;
 
 pub use error::StoreError;
 pub use keys::SlotKind;
-pub use records::{Identity, LoginOutcome, LoginRequest, ProviderCache, SignIn};
+pub use records::{BrowserSession, Identity, LoginOutcome, LoginRequest, ProviderCache, ProviderHealth, SignIn};
 pub use seal::{Sealer, StateKey};
 pub use spin_kv::SpinKeyValue;
 pub use sweep::sweep;
@@ -51,6 +51,32 @@ pub trait KeyValue {
 /// One cheap round trip, to tell whether the store answers.
 pub async fn ping(kv: &impl KeyValue) -> Result<(), StoreError> {
     kv.get(keys::LIVENESS).await.map(drop)
+}
+
+/// Which Spin backend the runtime config bound, as far as the component can tell:
+/// Spin's Redis backend stores counters as decimal text, its in-memory and SQLite
+/// stores as 8 little-endian bytes.
+pub async fn backend_kind(kv: &impl KeyValue) -> Result<&'static str, StoreError> {
+    kv.increment(keys::BACKEND_PROBE, 0).await?;
+    Ok(match kv.get(keys::BACKEND_PROBE).await?.as_deref() {
+        Some(b"0") => "redis",
+        Some([0, 0, 0, 0, 0, 0, 0, 0]) => "spin (in-memory or SQLite)",
+        _ => "unknown",
+    })
+}
+
+/// Seals a record for the browser to carry in the cookie `cookie_name` (the name is
+/// the associated data, so a value moved to another cookie does not open).
+pub fn seal_for_browser<R: Record>(sealer: &Sealer, cookie_name: &str, record: &R) -> Result<String, StoreError> {
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealer.seal(cookie_name, &envelope::seal(record))?))
+}
+
+/// The record a browser's cookie carries, if it opens and has not expired.
+pub fn open_from_browser<R: Record>(sealer: &Sealer, cookie_name: &str, value: &str, now: UnixTime) -> Option<R> {
+    use base64::Engine;
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).ok()?;
+    envelope::open(&sealer.open(cookie_name, &sealed).ok()?, now).ok().flatten()
 }
 
 /// Records, sealed, over a byte store.
@@ -106,7 +132,7 @@ impl<K: KeyValue> StateStore<K> {
         // record just before this delete win a second claim. A failed delete is
         // harmless for the same reason, so the identity is handed out regardless.
         if let Err(error) = self.kv.delete(&keys::login_request(&request.id)).await {
-            eprintln!("{}", serde_json::json!({"event": "claimed_record_not_deleted", "detail": error.to_string()}));
+            crate::log::warn("claimed_record_not_deleted").detail(&error.to_string()).emit();
         }
         Ok(Some(identity.clone()))
     }
@@ -147,7 +173,7 @@ impl<K: KeyValue> StateStore<K> {
             return Ok(false);
         }
         if let Err(error) = self.kv.delete(&keys::sign_in(state)).await {
-            eprintln!("{}", serde_json::json!({"event": "consumed_sign_in_not_deleted", "detail": error.to_string()}));
+            crate::log::warn("consumed_sign_in_not_deleted").detail(&error.to_string()).emit();
         }
         Ok(true)
     }
@@ -158,6 +184,14 @@ impl<K: KeyValue> StateStore<K> {
 
     pub async fn load_provider_cache(&self, issuer: &str, now: UnixTime) -> Result<Option<ProviderCache>, StoreError> {
         self.load(&keys::provider_cache(issuer), now).await
+    }
+
+    pub async fn save_provider_health(&self, issuer: &str, health: &ProviderHealth) -> Result<(), StoreError> {
+        self.save(&keys::provider_health(issuer), health).await
+    }
+
+    pub async fn load_provider_health(&self, issuer: &str, now: UnixTime) -> Result<Option<ProviderHealth>, StoreError> {
+        self.load(&keys::provider_health(issuer), now).await
     }
 
     async fn save<R: Record>(&self, key: &str, record: &R) -> Result<(), StoreError> {
@@ -272,9 +306,11 @@ mod tests {
         SignIn {
             state: state.clone(),
             request_id: fresh_id(),
+            provider_id: crate::ids::ProviderId::parse("oidc").unwrap(),
             nonce: "n".into(),
             pkce_verifier: "v".into(),
             browser_binding_hash: "h".into(),
+            started_at: NOW,
             expires_at: NOW + 60,
         }
     }

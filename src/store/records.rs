@@ -61,11 +61,14 @@ impl Record for LoginRequest {
 pub struct SignIn {
     pub state: SlotId,
     pub request_id: RequestId,
+    pub provider_id: ProviderId,
     pub nonce: String,
     pub pkce_verifier: String,
     /// SHA-256 (base64url) of the secret in the browser's cookie: only the browser that
     /// started the sign-in can finish it.
     pub browser_binding_hash: String,
+    /// When the browser was sent to the provider.
+    pub started_at: UnixTime,
     pub expires_at: UnixTime,
 }
 
@@ -80,13 +83,44 @@ impl Record for SignIn {
 /// not fetch them again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProviderCache {
-    pub metadata: openidconnect::core::CoreProviderMetadata,
+    pub metadata: openidconnect::ProviderMetadataWithLogout,
     pub jwks: openidconnect::core::CoreJsonWebKeySet,
     pub expires_at: UnixTime,
 }
 
 impl Record for ProviderCache {
     const KIND: &'static str = "provider_metadata";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+/// Whether a provider's discovery answered when `/readiness` last asked: cached
+/// briefly, so frequent probes do not become traffic to the provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderHealth {
+    pub reachable: bool,
+    pub expires_at: UnixTime,
+}
+
+impl Record for ProviderHealth {
+    const KIND: &'static str = "provider_health";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+/// What a browser keeps after signing in, sealed into its own cookie (no store
+/// round trip): which provider to sign out of, and the ID token to hint with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrowserSession {
+    pub provider_id: ProviderId,
+    pub id_token: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+impl Record for BrowserSession {
+    const KIND: &'static str = "browser_session";
     fn expires_at(&self) -> UnixTime {
         self.expires_at
     }

@@ -1,16 +1,17 @@
-//! Configuration from Spin variables, parsed and checked in one place.
+//! Configuration from Spin variables, parsed and checked in one place, once per request.
 //!
 //! Names are HAS's environment variables in lower case, so HAS users recognise them.
-//! Defaults live in `spin.toml`; this module only validates what it is given.
+//! Defaults live in `spin.toml`; this module only validates what it is given, and
+//! reports every problem at once, each naming its variable.
+
+mod providers;
 
 use std::collections::HashMap;
 use std::fmt;
 
-use openidconnect::core::CoreJwsSigningAlgorithm;
-use openidconnect::{ClientSecret, IssuerUrl};
-
 use crate::client_auth::{CertificateRule, ClientAuth};
 use crate::store::{Sealer, StateKey};
+pub use providers::{Choice, IdentityProvider, OidcConfig, Protocol, Providers, TokenEndpointAuth};
 
 #[derive(Debug)]
 pub struct Config {
@@ -30,31 +31,10 @@ pub struct Config {
     pub user_code_required: bool,
     /// Seals every stored record: `state_key`, and `state_key_previous` for rotation.
     pub sealer: Sealer,
-    /// `None` until `oidc_issuer_uri` is set.
-    pub oidc: Option<OidcConfig>,
-}
-
-/// One OpenID provider, for a confidential client.
-#[derive(Debug)]
-pub struct OidcConfig {
-    pub issuer: IssuerUrl,
-    pub client_id: String,
-    /// Redacted in `Debug`; reached only through `.secret()`.
-    pub client_secret: ClientSecret,
-    /// ID token signature algorithms accepted: asymmetric ones only.
-    pub signing_algs: Vec<CoreJwsSigningAlgorithm>,
-    /// Ask the provider to re-authenticate users whose last sign-in is older.
-    pub max_age_secs: Option<u64>,
-    pub select_account: bool,
-    pub token_auth: TokenEndpointAuth,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TokenEndpointAuth {
-    /// `client_secret_basic`: HTTP Basic authentication (the OAuth 2.0 default).
-    Basic,
-    /// `client_secret_post`: client id and secret in the form body.
-    Post,
+    /// Whether `/status` answers (HAS's `STATUS_ENABLED`).
+    pub status_enabled: bool,
+    /// Empty until `auth_providers` or `oidc_issuer_uri` is set.
+    pub providers: Providers,
 }
 
 /// A variable is missing or its value is unusable. Never carries the value itself:
@@ -65,13 +45,30 @@ pub struct ConfigError {
     pub expected: String,
 }
 
+impl ConfigError {
+    fn new(variable: &'static str, expected: impl Into<String>) -> Self {
+        Self { variable, expected: expected.into() }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Spin variable `{}` is invalid: expected {}", self.variable, self.expected)
     }
 }
 
-const VARIABLES: [&str; 22] = [
+/// Every problem found in one pass, so an operator fixes them all at once.
+#[derive(Debug, PartialEq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let problems: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "{}", problems.join("; "))
+    }
+}
+
+const VARIABLES: [&str; 27] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
@@ -85,8 +82,13 @@ const VARIABLES: [&str; 22] = [
     "instance_id",
     "client_tokens",
     "assume_client_authorized",
+    "status_enabled",
+    "auth_providers",
     "oidc_issuer_uri",
     "oidc_provider_origin",
+    "auth_provider_origin_1",
+    "auth_provider_origin_2",
+    "auth_provider_origin_3",
     "oidc_client_id",
     "oidc_client_secret",
     "oidc_code_challenge_method",
@@ -101,53 +103,114 @@ const MAX_CACHE_TTL_SECS: u64 = 86_400;
 const MIN_CLIENT_TOKEN_LEN: usize = 16;
 
 impl Config {
-    /// Reads every variable from Spin and validates them together.
-    pub async fn load() -> Result<Config, ConfigError> {
+    /// Reads every variable from Spin (and the secret variables `auth_providers`
+    /// names) and validates them together.
+    pub async fn load() -> Result<Config, ConfigErrors> {
         let mut values = HashMap::new();
         for name in VARIABLES {
-            match spin_sdk::variables::get(name).await {
-                Ok(value) => {
-                    values.insert(name, value);
-                }
-                Err(error) => {
-                    eprintln!("{}", serde_json::json!({"event": "variable_unreadable", "variable": name, "detail": error.to_string()}));
-                }
+            if let Some(value) = read_variable(name).await {
+                values.insert(name.to_owned(), value);
+            }
+        }
+        let referenced = values.get("auth_providers").map(|list| providers::secret_variables(list)).unwrap_or_default();
+        for name in referenced {
+            if let Some(value) = read_variable(&name).await {
+                values.insert(name, value);
             }
         }
         Config::parse(|name| values.get(name).cloned())
     }
 
-    pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |variable: &'static str| {
+    pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let get = |variable: &str| {
             lookup(variable).ok_or_else(|| ConfigError {
-                variable,
+                variable: declared_name(variable),
                 expected: "a value (declare it under [variables] in spin.toml)".into(),
             })
         };
-        let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, MAX_LOGIN_TIMEOUT_SECS)?;
-        let cache_ttl_secs = parse_seconds("cache_ttl", &get("cache_ttl")?, MAX_CACHE_TTL_SECS)?;
-        if cache_ttl_secs < login_timeout_secs {
-            return Err(ConfigError {
-                variable: "cache_ttl",
-                expected: format!("at least `login_timeout` ({login_timeout_secs} s), so that a request outlives its status call"),
-            });
+        let mut errors = Vec::new();
+        let e = &mut errors;
+        let base_url = check(e, get("svc_base_uri").and_then(|value| parse_base_url(&value)));
+        let timeouts = check(e, parse_timeouts(&get));
+        let instance_id = check(e, get("instance_id").and_then(|value| parse_instance_id(&value)));
+        let client_auth = check(e, parse_client_auth(&get));
+        let prompt = check(e, get_bool(&get, "prompt_for_authorization"));
+        let user_code = check(e, get_bool(&get, "user_code_required"));
+        let status_enabled = check(e, get_bool(&get, "status_enabled"));
+        let sealer = check(e, get("state_key").and_then(|current| parse_state_keys(&current, &get("state_key_previous")?)));
+        let providers = providers::parse(&get).map_err(|problems| e.extend(problems)).ok();
+        match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, sealer, providers) {
+            (
+                Some(base_url),
+                Some((login_timeout_secs, cache_ttl_secs)),
+                Some(instance_id),
+                Some(client_auth),
+                Some(prompt_for_authorization),
+                Some(user_code_required),
+                Some(status_enabled),
+                Some(sealer),
+                Some(providers),
+            ) => Ok(Config {
+                base_url,
+                login_timeout_secs,
+                cache_ttl_secs,
+                instance_id,
+                client_auth,
+                prompt_for_authorization,
+                user_code_required,
+                sealer,
+                status_enabled,
+                providers,
+            }),
+            _ => Err(ConfigErrors(errors)),
         }
-        Ok(Config {
-            base_url: parse_base_url(&get("svc_base_uri")?)?,
-            login_timeout_secs,
-            cache_ttl_secs,
-            instance_id: parse_instance_id(&get("instance_id")?)?,
-            client_auth: ClientAuth::new(
-                parse_client_tokens(&get("client_tokens")?)?,
-                parse_bool("assume_client_authorized", &get("assume_client_authorized")?)?,
-                parse_certificate_rule(&get("client_cert_header")?, &get("client_cert_fp")?, &get("client_cert_cn")?)?,
-            ),
-            prompt_for_authorization: parse_bool("prompt_for_authorization", &get("prompt_for_authorization")?)?,
-            user_code_required: parse_bool("user_code_required", &get("user_code_required")?)?,
-            sealer: parse_state_keys(&get("state_key")?, &get("state_key_previous")?)?,
-            oidc: parse_oidc(&get)?,
-        })
     }
+}
+
+/// The value, or `None` with the problem added to `errors`: parsing goes on, so that
+/// every problem is reported at once.
+fn check<T>(errors: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
+    result.map_err(|error| errors.push(error)).ok()
+}
+
+async fn read_variable(name: &str) -> Option<String> {
+    match spin_sdk::variables::get(name).await {
+        Ok(value) => Some(value),
+        Err(error) => {
+            crate::log::warn("variable_unreadable").field("variable", name).detail(&error.to_string()).emit();
+            None
+        }
+    }
+}
+
+/// Error messages name variables by `&'static str`; a name only known at run time
+/// (a secret variable `auth_providers` refers to) is reported as `auth_providers`.
+fn declared_name(variable: &str) -> &'static str {
+    VARIABLES.iter().find(|name| **name == variable).copied().unwrap_or("auth_providers")
+}
+
+fn get_bool(get: &impl Fn(&str) -> Result<String, ConfigError>, variable: &'static str) -> Result<bool, ConfigError> {
+    parse_bool(variable, &get(variable)?)
+}
+
+fn parse_timeouts(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<(u64, u64), ConfigError> {
+    let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, MAX_LOGIN_TIMEOUT_SECS)?;
+    let cache_ttl_secs = parse_seconds("cache_ttl", &get("cache_ttl")?, MAX_CACHE_TTL_SECS)?;
+    if cache_ttl_secs < login_timeout_secs {
+        return Err(ConfigError::new(
+            "cache_ttl",
+            format!("at least `login_timeout` ({login_timeout_secs} s), so that a request outlives its status call"),
+        ));
+    }
+    Ok((login_timeout_secs, cache_ttl_secs))
+}
+
+fn parse_client_auth(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<ClientAuth, ConfigError> {
+    Ok(ClientAuth::new(
+        parse_client_tokens(&get("client_tokens")?)?,
+        get_bool(get, "assume_client_authorized")?,
+        parse_certificate_rule(&get("client_cert_header")?, &get("client_cert_fp")?, &get("client_cert_cn")?)?,
+    ))
 }
 
 /// HAS's proxy mode: a TLS-terminating proxy forwards the client's certificate.
@@ -203,88 +266,6 @@ fn parse_key(text: &str) -> Option<StateKey> {
     let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(text).ok())?;
     let bytes: [u8; 32] = bytes.try_into().ok()?;
     Some(StateKey::from_bytes(&bytes))
-}
-
-fn parse_oidc(get: &impl Fn(&'static str) -> Result<String, ConfigError>) -> Result<Option<OidcConfig>, ConfigError> {
-    let issuer = get("oidc_issuer_uri")?.trim().trim_end_matches('/').to_owned();
-    if issuer.is_empty() {
-        return Ok(None);
-    }
-    let issuer_url = IssuerUrl::new(issuer.clone()).ok().filter(|url| matches!(url.url().scheme(), "http" | "https"));
-    let Some(issuer_url) = issuer_url.filter(|url| url.url().query().is_none() && url.url().fragment().is_none()) else {
-        return Err(ConfigError { variable: "oidc_issuer_uri", expected: "the provider's issuer URL, such as https://idp.example.com/realms/acme".into() });
-    };
-    // Spin lets the component reach only origins in `allowed_outbound_hosts`, which
-    // names the provider through `oidc_provider_origin`: catch a mismatch here, not as
-    // a denied request deep inside a login.
-    let origin = issuer_url.url().origin().ascii_serialization();
-    if get("oidc_provider_origin")?.trim().trim_end_matches('/') != origin {
-        return Err(ConfigError {
-            variable: "oidc_provider_origin",
-            expected: format!("the issuer's origin, `{origin}`, so that Spin allows outbound requests to the provider"),
-        });
-    }
-    let client_id = get("oidc_client_id")?.trim().to_owned();
-    if client_id.is_empty() {
-        return Err(ConfigError { variable: "oidc_client_id", expected: "the client id registered at the provider".into() });
-    }
-    let client_secret = get("oidc_client_secret")?.trim().to_owned();
-    if client_secret.is_empty() {
-        return Err(ConfigError { variable: "oidc_client_secret", expected: "the client secret registered at the provider".into() });
-    }
-    if get("oidc_code_challenge_method")?.trim() != "S256" {
-        return Err(ConfigError { variable: "oidc_code_challenge_method", expected: "`S256` (RFC 9700 rules out `plain`)".into() });
-    }
-    let max_age = get("oidc_max_age")?;
-    let max_age_secs = match max_age.trim() {
-        "" => None,
-        value => Some(parse_seconds("oidc_max_age", value, MAX_CACHE_TTL_SECS * 365)?),
-    };
-    let token_auth = match get("oidc_token_endpoint_auth_method")?.trim() {
-        "client_secret_basic" | "" => TokenEndpointAuth::Basic,
-        "client_secret_post" => TokenEndpointAuth::Post,
-        _ => {
-            return Err(ConfigError {
-                variable: "oidc_token_endpoint_auth_method",
-                expected: "`client_secret_basic` or `client_secret_post`".into(),
-            });
-        }
-    };
-    Ok(Some(OidcConfig {
-        issuer: issuer_url,
-        client_id,
-        client_secret: ClientSecret::new(client_secret),
-        signing_algs: parse_signing_algs(&get("oidc_token_signing_algo")?)?,
-        max_age_secs,
-        select_account: parse_bool("oidc_select_account", &get("oidc_select_account")?)?,
-        token_auth,
-    }))
-}
-
-/// Asymmetric algorithms only: `none` would skip the signature, and an HS* "signature"
-/// made with the provider's public key as the HMAC secret is the classic forgery.
-fn parse_signing_algs(value: &str) -> Result<Vec<CoreJwsSigningAlgorithm>, ConfigError> {
-    use CoreJwsSigningAlgorithm as Alg;
-    let parse = |name: &str| match name {
-        "RS256" => Some(Alg::RsaSsaPkcs1V15Sha256),
-        "RS384" => Some(Alg::RsaSsaPkcs1V15Sha384),
-        "RS512" => Some(Alg::RsaSsaPkcs1V15Sha512),
-        "PS256" => Some(Alg::RsaSsaPssSha256),
-        "PS384" => Some(Alg::RsaSsaPssSha384),
-        "PS512" => Some(Alg::RsaSsaPssSha512),
-        "ES256" => Some(Alg::EcdsaP256Sha256),
-        "ES384" => Some(Alg::EcdsaP384Sha384),
-        "EdDSA" => Some(Alg::EdDsa),
-        _ => None,
-    };
-    let algs: Option<Vec<Alg>> = comma_list(value).map(parse).collect();
-    match algs {
-        Some(algs) if !algs.is_empty() => Ok(algs),
-        _ => Err(ConfigError {
-            variable: "oidc_token_signing_algo",
-            expected: "a comma-separated list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA (never none or HS*)".into(),
-        }),
-    }
 }
 
 /// The non-empty, trimmed items of a comma-separated variable.
@@ -375,6 +356,11 @@ mod tests {
             ("oidc_token_endpoint_auth_method", "client_secret_basic".to_owned()),
             ("oidc_max_age", "".to_owned()),
             ("oidc_select_account", "false".to_owned()),
+            ("status_enabled", "false".to_owned()),
+            ("auth_providers", "".to_owned()),
+            ("auth_provider_origin_1", "https://oidc-provider.invalid".to_owned()),
+            ("auth_provider_origin_2", "https://oidc-provider.invalid".to_owned()),
+            ("auth_provider_origin_3", "https://oidc-provider.invalid".to_owned()),
         ])
     }
 
@@ -389,18 +375,28 @@ mod tests {
         PROVIDER.iter().copied().chain(extra.iter().copied()).collect()
     }
 
+    fn oidc(config: &Config) -> &OidcConfig {
+        let Some(provider) = config.providers.iter().next() else { panic!("no provider") };
+        let Protocol::Oidc(oidc) = &provider.protocol;
+        oidc
+    }
+
     #[test]
     fn oidc_is_off_until_an_issuer_is_set() {
-        assert!(parse_with(&[]).unwrap().oidc.is_none());
+        let config = parse_with(&[]).unwrap();
+        assert_eq!(config.providers.choose(None), Choice::None);
     }
 
     #[test]
     fn a_provider_with_a_path_is_configured() {
-        let oidc = parse_with(&with_provider(&[])).unwrap().oidc.unwrap();
+        let config = parse_with(&with_provider(&[])).unwrap();
+        let oidc = oidc(&config);
         assert_eq!(oidc.issuer.as_str(), "https://idp.example.com/realms/acme");
         assert_eq!(oidc.token_auth, TokenEndpointAuth::Basic);
         assert_eq!(oidc.signing_algs.len(), 2);
         assert!(!format!("{oidc:?}").contains("s3cret-value"), "the secret is redacted");
+        let Choice::Provider(only) = config.providers.choose(None) else { panic!("the shorthand provider is the default") };
+        assert_eq!(only.id.as_str(), "oidc");
     }
 
     #[test]
@@ -416,14 +412,91 @@ mod tests {
             ("oidc_token_endpoint_auth_method", "private_key_jwt"),
         ];
         for (variable, value) in cases {
-            assert_eq!(rejected_variable(&with_provider(&[(variable, value)])), variable, "{value:?}");
+            assert_eq!(rejected_variables(&with_provider(&[(variable, value)])), [variable], "{value:?}");
         }
-        assert_eq!(rejected_variable(&with_provider(&[("oidc_max_age", "soon")])), "oidc_max_age");
+        assert_eq!(rejected_variables(&with_provider(&[("oidc_max_age", "soon")])), ["oidc_max_age"]);
         let secret_error = parse_with(&with_provider(&[("oidc_code_challenge_method", "plain")])).unwrap_err();
         assert!(!secret_error.to_string().contains("s3cret-value"));
     }
 
-    fn parse_with(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let bad = with_provider(&[("login_timeout", "0"), ("instance_id", ""), ("state_key", "short"), ("oidc_client_id", ""), ("oidc_max_age", "x")]);
+        assert_eq!(rejected_variables(&bad), ["login_timeout", "instance_id", "state_key", "oidc_client_id", "oidc_max_age"]);
+    }
+
+    const TWO_PROVIDERS: &str = r#"{"providers": [
+        {"id": "corp", "label": "Corporate SSO", "issuerUri": "https://idp.example.com/realms/corp",
+         "clientId": "broker", "clientSecretVariable": "auth_provider_secret_1", "scopes": "openid profile groups"},
+        {"id": "partners", "issuerUri": "https://partners.example.org", "clientId": "broker-2",
+         "clientSecretVariable": "auth_provider_secret_2", "forceAuthn": true, "maxAge": 600,
+         "tokenEndpointAuthMethod": "client_secret_post", "signingAlgo": "ES256"}
+    ]}"#;
+
+    fn two_providers(list: &str) -> Vec<(&'static str, &str)> {
+        vec![
+            ("auth_providers", list),
+            ("auth_provider_origin_1", "https://idp.example.com"),
+            ("auth_provider_origin_2", "https://partners.example.org/"),
+            ("auth_provider_secret_1", "first-secret-value"),
+            ("auth_provider_secret_2", "second-secret-value"),
+        ]
+    }
+
+    #[test]
+    fn auth_providers_lists_several_providers() {
+        let config = parse_with(&two_providers(TWO_PROVIDERS)).unwrap();
+        let providers: Vec<&IdentityProvider> = config.providers.iter().collect();
+        assert_eq!(providers.len(), 2);
+        assert_eq!((providers[0].label.as_str(), providers[1].label.as_str()), ("Corporate SSO", "partners"));
+        let Protocol::Oidc(corp) = &providers[0].protocol;
+        assert_eq!(corp.scopes, ["profile", "groups"]);
+        assert_eq!(corp.client_secret.secret(), "first-secret-value");
+        let Protocol::Oidc(partners) = &providers[1].protocol;
+        assert!(partners.force_authn);
+        assert_eq!((partners.max_age_secs, partners.token_auth), (Some(600), TokenEndpointAuth::Post));
+        assert_eq!(config.providers.choose(None), Choice::AskTheUser, "several and no default");
+        let named = crate::ids::ProviderId::parse("partners").unwrap();
+        assert_eq!(config.providers.choose(Some(&named)), Choice::Provider(providers[1]));
+        let bare_list_with_default = TWO_PROVIDERS.replace(r#""forceAuthn""#, r#""default": true, "forceAuthn""#);
+        let config = parse_with(&two_providers(&bare_list_with_default)).unwrap();
+        assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "partners"));
+    }
+
+    #[test]
+    fn auth_providers_problems_name_the_entry_and_never_a_secret() {
+        let cases = [
+            ("not json", "a JSON list"),
+            ("[]", "at least one provider"),
+            (r#"[{"id": "a b", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1"}]"#, "an id"),
+            (r#"[{"id": "s", "protocol": "saml"}]"#, "not supported yet"),
+            (r#"[{"id": "far", "issuerUri": "https://elsewhere.example.net", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1"}]"#, "auth_provider_origin_1"),
+            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret"}]"#, "clientSecretVariable"),
+            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "undeclared"}]"#, "`undeclared` is not"),
+            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1", "typo": 1}]"#, "unknown field"),
+            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1", "signingAlgo": "HS256"}]"#, "never none or HS"),
+        ];
+        for (list, expected) in cases {
+            let errors = parse_with(&two_providers(list)).unwrap_err();
+            assert_eq!(errors.0[0].variable, "auth_providers", "{list}");
+            let text = errors.to_string();
+            assert!(text.contains(expected), "{list}: {text}");
+            assert!(!text.contains("inline-secret") && !text.contains("first-secret-value"), "{text}");
+        }
+        let duplicate = TWO_PROVIDERS.replace("\"partners\"", "\"corp\"");
+        assert!(parse_with(&two_providers(&duplicate)).unwrap_err().to_string().contains("used twice"));
+        let mut both = two_providers(TWO_PROVIDERS);
+        both.push(("oidc_issuer_uri", "https://idp.example.com"));
+        assert_eq!(rejected_variables(&both), ["oidc_issuer_uri"]);
+    }
+
+    #[test]
+    fn secret_variables_named_by_auth_providers_are_read() {
+        assert_eq!(providers::secret_variables(TWO_PROVIDERS), ["auth_provider_secret_1", "auth_provider_secret_2"]);
+        assert!(providers::secret_variables("garbage").is_empty());
+    }
+
+    fn parse_with(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigErrors> {
         let mut values = defaults();
         for (name, value) in overrides {
             values.insert(name, (*value).to_owned());
@@ -431,8 +504,12 @@ mod tests {
         Config::parse(|name| values.get(name).cloned())
     }
 
+    fn rejected_variables(overrides: &[(&'static str, &str)]) -> Vec<&'static str> {
+        parse_with(overrides).expect_err("configuration should be refused").0.iter().map(|error| error.variable).collect()
+    }
+
     fn rejected_variable(overrides: &[(&'static str, &str)]) -> &'static str {
-        parse_with(overrides).expect_err("configuration should be refused").variable
+        rejected_variables(overrides)[0]
     }
 
     #[test]
@@ -472,7 +549,7 @@ mod tests {
     #[test]
     fn short_client_tokens_are_refused_without_echoing_them() {
         let error = parse_with(&[("client_tokens", "0123456789abcdef, short")]).unwrap_err();
-        assert_eq!(error.variable, "client_tokens");
+        assert_eq!(error.0[0].variable, "client_tokens");
         assert!(!error.to_string().contains("short"));
     }
 
@@ -509,6 +586,6 @@ mod tests {
     #[test]
     fn an_undeclared_variable_is_named() {
         let error = Config::parse(|_| None).unwrap_err();
-        assert!(error.to_string().contains("spin.toml"));
+        assert!(error.to_string().contains("`svc_base_uri`") && error.to_string().contains("spin.toml"));
     }
 }

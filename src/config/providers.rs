@@ -1,0 +1,402 @@
+//! Identity providers: `auth_providers` (HAS's `AUTH_PROVIDERS`, as JSON), or the
+//! `oidc_*` variables as the shorthand for a single OpenID provider.
+
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{ClientSecret, IssuerUrl};
+use serde::Deserialize;
+
+use super::{ConfigError, MAX_CACHE_TTL_SECS, check, comma_list, parse_bool, parse_seconds};
+use crate::ids::ProviderId;
+
+/// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
+/// the component reach no other host, and a template expands to one entry only, so
+/// spin.toml declares a fixed number of them.
+pub const ORIGIN_VARIABLES: [&str; 4] = ["oidc_provider_origin", "auth_provider_origin_1", "auth_provider_origin_2", "auth_provider_origin_3"];
+
+/// The provider id the single-provider shorthand gets.
+const SHORTHAND_ID: &str = "oidc";
+
+/// The configured identity providers, in the order the operator listed them.
+#[derive(Debug, Default)]
+pub struct Providers(Vec<IdentityProvider>);
+
+#[derive(Debug)]
+pub struct IdentityProvider {
+    pub id: ProviderId,
+    /// Shown on the provider-choice page.
+    pub label: String,
+    pub is_default: bool,
+    pub protocol: Protocol,
+}
+
+/// How the broker talks to a provider. SAML will be a second variant.
+#[derive(Debug)]
+pub enum Protocol {
+    Oidc(OidcConfig),
+}
+
+impl Protocol {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Oidc(_) => "oidc",
+        }
+    }
+}
+
+/// One OpenID provider, for a confidential client.
+#[derive(Debug)]
+pub struct OidcConfig {
+    pub issuer: IssuerUrl,
+    pub client_id: String,
+    /// Redacted in `Debug`; reached only through `.secret()`.
+    pub client_secret: ClientSecret,
+    /// ID token signature algorithms accepted: asymmetric ones only.
+    pub signing_algs: Vec<CoreJwsSigningAlgorithm>,
+    /// Ask the provider to re-authenticate users whose last sign-in is older.
+    pub max_age_secs: Option<u64>,
+    pub select_account: bool,
+    /// Always ask the user to sign in again (`prompt=login`), as if every request said `forceAuthn`.
+    pub force_authn: bool,
+    /// Requested besides `openid`.
+    pub scopes: Vec<String>,
+    pub token_auth: TokenEndpointAuth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TokenEndpointAuth {
+    /// `client_secret_basic`: HTTP Basic authentication (the OAuth 2.0 default).
+    Basic,
+    /// `client_secret_post`: client id and secret in the form body.
+    Post,
+}
+
+/// Which provider a login goes to.
+#[derive(Debug, PartialEq)]
+pub enum Choice<'a> {
+    Provider(&'a IdentityProvider),
+    /// Several providers and no default: the user picks one.
+    AskTheUser,
+    /// No provider is configured.
+    None,
+}
+
+impl Providers {
+    pub fn iter(&self) -> impl Iterator<Item = &IdentityProvider> {
+        self.0.iter()
+    }
+
+    pub fn get(&self, id: &ProviderId) -> Option<&IdentityProvider> {
+        self.0.iter().find(|provider| &provider.id == id)
+    }
+
+    /// The provider a login named, else the default, else the only one.
+    pub fn choose(&self, named: Option<&ProviderId>) -> Choice<'_> {
+        if let Some(provider) = named.and_then(|id| self.get(id)) {
+            return Choice::Provider(provider);
+        }
+        match (self.0.iter().find(|provider| provider.is_default), self.0.as_slice()) {
+            (Some(provider), _) | (None, [provider]) => Choice::Provider(provider),
+            (None, []) => Choice::None,
+            (None, _) => Choice::AskTheUser,
+        }
+    }
+
+    /// Ids of every provider, for messages.
+    pub fn ids(&self) -> String {
+        let ids: Vec<&str> = self.0.iter().map(|provider| provider.id.as_str()).collect();
+        if ids.is_empty() { "none".into() } else { ids.join(", ") }
+    }
+}
+
+impl PartialEq for IdentityProvider {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+/// The variables `auth_providers` entries may name for their client secret: any
+/// variable may be named, as long as spin.toml declares it (Spin refuses the rest).
+pub fn secret_variables(auth_providers: &str) -> Vec<String> {
+    parse_list(auth_providers)
+        .map(|entries| entries.into_iter().filter_map(|entry| entry.client_secret_variable).collect())
+        .unwrap_or_default()
+}
+
+/// One entry of `auth_providers`, in HAS's camelCase.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProviderEntry {
+    id: String,
+    #[serde(default = "oidc")]
+    protocol: String,
+    label: Option<String>,
+    issuer_uri: Option<String>,
+    client_id: Option<String>,
+    /// Refused with advice: a secret inside a JSON variable ends up in too many places.
+    client_secret: Option<serde::de::IgnoredAny>,
+    client_secret_variable: Option<String>,
+    #[serde(default)]
+    default: bool,
+    #[serde(default)]
+    force_authn: bool,
+    max_age: Option<u64>,
+    #[serde(default)]
+    select_account: bool,
+    #[serde(default)]
+    scopes: Scopes,
+    signing_algo: Option<String>,
+    token_endpoint_auth_method: Option<String>,
+}
+
+fn oidc() -> String {
+    "oidc".into()
+}
+
+/// Scopes as a JSON list or a space-separated string.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Scopes {
+    #[default]
+    Unset,
+    List(Vec<String>),
+    Text(String),
+}
+
+/// HAS's `{"providers": [...]}`, or the bare list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ProviderList {
+    Wrapped { providers: Vec<ProviderEntry> },
+    Bare(Vec<ProviderEntry>),
+}
+
+fn parse_list(text: &str) -> Result<Vec<ProviderEntry>, String> {
+    match serde_json::from_str::<ProviderList>(text) {
+        Ok(ProviderList::Wrapped { providers } | ProviderList::Bare(providers)) => Ok(providers),
+        // serde's untagged error says nothing useful: try the plain list for its message.
+        Err(_) => serde_json::from_str::<Vec<ProviderEntry>>(text).map_err(|error| error.to_string()),
+    }
+}
+
+/// Parses the providers from `auth_providers`, or from the `oidc_*` shorthand. All
+/// problems are reported, each naming its variable.
+pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Providers, Vec<ConfigError>> {
+    let auth_providers = get("auth_providers").map_err(|error| vec![error])?;
+    let origins: Vec<String> = ORIGIN_VARIABLES
+        .iter()
+        .filter_map(|name| get(name).ok())
+        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+        .collect();
+    let shorthand_issuer = get("oidc_issuer_uri").map_err(|error| vec![error])?;
+    if auth_providers.trim().is_empty() {
+        return parse_shorthand(get, &shorthand_issuer);
+    }
+    if !shorthand_issuer.trim().is_empty() {
+        return Err(vec![ConfigError::new(
+            "oidc_issuer_uri",
+            "to be empty when auth_providers is set (list the provider in auth_providers instead)",
+        )]);
+    }
+    let entries = parse_list(&auth_providers).map_err(|error| {
+        vec![ConfigError::new(
+            "auth_providers",
+            format!("a JSON list of providers, such as [{{\"id\": \"corp\", \"issuerUri\": \"https://…\", \"clientId\": \"…\", \"clientSecretVariable\": \"auth_provider_secret_1\"}}] ({error})"),
+        )]
+    })?;
+    let mut errors = Vec::new();
+    let mut providers = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        match parse_entry(index, entry, get, &origins) {
+            Ok(provider) => providers.push(provider),
+            Err(error) => errors.push(error),
+        }
+    }
+    let problem = |expected: String| ConfigError::new("auth_providers", expected);
+    if providers.is_empty() && errors.is_empty() {
+        errors.push(problem("at least one provider (or leave it empty and use the oidc_* variables)".into()));
+    }
+    if providers.iter().filter(|provider| provider.is_default).count() > 1 {
+        errors.push(problem("at most one provider with \"default\": true".into()));
+    }
+    for (index, provider) in providers.iter().enumerate() {
+        if providers[..index].iter().any(|earlier| earlier.id == provider.id) {
+            errors.push(problem(format!("unique ids, but `{}` is used twice", provider.id.as_str())));
+        }
+    }
+    if errors.is_empty() { Ok(Providers(providers)) } else { Err(errors) }
+}
+
+fn parse_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issuer: &str) -> Result<Providers, Vec<ConfigError>> {
+    if issuer.trim().is_empty() {
+        return Ok(Providers::default());
+    }
+    let field = |name: &'static str| get(name).map_err(|error| vec![error]);
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    let issuer = check(e, parse_issuer(issuer, "oidc_issuer_uri"));
+    let origin_ok = check(e, match &issuer {
+        Some(issuer) => check_origin(issuer, &field("oidc_provider_origin")?, "oidc_provider_origin"),
+        None => Ok(()),
+    });
+    let client_id = check(e, required(&field("oidc_client_id")?, "oidc_client_id", "the client id registered at the provider"));
+    let client_secret = check(e, required(&field("oidc_client_secret")?, "oidc_client_secret", "the client secret registered at the provider"));
+    let pkce = check(e, match field("oidc_code_challenge_method")?.trim() {
+        "S256" => Ok(()),
+        _ => Err(ConfigError::new("oidc_code_challenge_method", "`S256` (RFC 9700 rules out `plain`)")),
+    });
+    let max_age = check(e, parse_max_age(&field("oidc_max_age")?, "oidc_max_age"));
+    let token_auth = check(e, parse_token_auth(&field("oidc_token_endpoint_auth_method")?, "oidc_token_endpoint_auth_method"));
+    let signing_algs = check(e, parse_signing_algs(&field("oidc_token_signing_algo")?, "oidc_token_signing_algo"));
+    let select_account = check(e, parse_bool("oidc_select_account", &field("oidc_select_account")?));
+    let (Some(issuer), Some(()), Some(client_id), Some(client_secret), Some(()), Some(max_age_secs), Some(token_auth), Some(signing_algs), Some(select_account)) =
+        (issuer, origin_ok, client_id, client_secret, pkce, max_age, token_auth, signing_algs, select_account)
+    else {
+        return Err(errors);
+    };
+    let label = issuer.url().host_str().unwrap_or("your identity provider").to_owned();
+    Ok(Providers(vec![IdentityProvider {
+        id: ProviderId::parse(SHORTHAND_ID).expect("a valid constant id"),
+        label,
+        is_default: true,
+        protocol: Protocol::Oidc(OidcConfig {
+            issuer,
+            client_id,
+            client_secret: ClientSecret::new(client_secret),
+            signing_algs,
+            max_age_secs,
+            select_account,
+            force_authn: false,
+            scopes: default_scopes(),
+            token_auth,
+        }),
+    }]))
+}
+
+/// One `auth_providers` entry; the first problem found is reported, naming the entry.
+fn parse_entry(index: usize, entry: ProviderEntry, get: &dyn Fn(&str) -> Result<String, ConfigError>, origins: &[String]) -> Result<IdentityProvider, ConfigError> {
+    let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, entry.id));
+    let id = ProviderId::parse(&entry.id).map_err(|error| problem(format!("an id: {error}")))?;
+    if entry.protocol != "oidc" {
+        return Err(problem(format!("`\"protocol\": \"oidc\"`; `{}` is not supported yet", entry.protocol.chars().take(16).collect::<String>())));
+    }
+    let issuer = parse_issuer(entry.issuer_uri.as_deref().unwrap_or(""), "auth_providers").map_err(|error| problem(format!("an issuerUri: {}", error.expected)))?;
+    let origin = issuer.url().origin().ascii_serialization();
+    if !origins.contains(&origin) {
+        return Err(problem(format!(
+            "its issuer's origin `{origin}` in one of {}, so that Spin lets the broker reach it",
+            ORIGIN_VARIABLES.join(", ")
+        )));
+    }
+    let client_id = entry.client_id.as_deref().map(str::trim).filter(|id| !id.is_empty()).ok_or_else(|| problem("a clientId".into()))?;
+    if entry.client_secret.is_some() {
+        return Err(problem("no clientSecret: put the secret in a secret variable (such as auth_provider_secret_1) and name it in clientSecretVariable".into()));
+    }
+    let secret_variable = entry.client_secret_variable.as_deref().unwrap_or("");
+    let client_secret = get(secret_variable)
+        .ok()
+        .map(|secret| secret.trim().to_owned())
+        .filter(|secret| !secret.is_empty())
+        .ok_or_else(|| problem(format!("clientSecretVariable to name a secret variable declared in spin.toml and set; `{secret_variable}` is not")))?;
+    let signing_algs = parse_signing_algs(entry.signing_algo.as_deref().unwrap_or("RS256,ES256"), "auth_providers")
+        .map_err(|error| problem(format!("a signingAlgo of {}", error.expected)))?;
+    let token_auth = parse_token_auth(entry.token_endpoint_auth_method.as_deref().unwrap_or(""), "auth_providers")
+        .map_err(|error| problem(format!("a tokenEndpointAuthMethod of {}", error.expected)))?;
+    let max_age_secs = match entry.max_age {
+        Some(seconds) => Some(parse_seconds("auth_providers", &seconds.to_string(), MAX_MAX_AGE_SECS).map_err(|error| problem(format!("a maxAge in {}", error.expected)))?),
+        None => None,
+    };
+    let scopes = match entry.scopes {
+        Scopes::Unset => default_scopes(),
+        Scopes::List(list) => list,
+        Scopes::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+    };
+    if scopes.iter().any(|scope| scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')) {
+        return Err(problem("scopes as words of visible ASCII characters".into()));
+    }
+    Ok(IdentityProvider {
+        label: entry.label.filter(|label| !label.trim().is_empty()).unwrap_or_else(|| id.as_str().to_owned()),
+        id,
+        is_default: entry.default,
+        protocol: Protocol::Oidc(OidcConfig {
+            issuer,
+            client_id: client_id.to_owned(),
+            client_secret: ClientSecret::new(client_secret),
+            signing_algs,
+            max_age_secs,
+            select_account: entry.select_account,
+            force_authn: entry.force_authn,
+            scopes: scopes.into_iter().filter(|scope| scope != "openid").collect(),
+            token_auth,
+        }),
+    })
+}
+
+const MAX_MAX_AGE_SECS: u64 = MAX_CACHE_TTL_SECS * 365;
+
+fn default_scopes() -> Vec<String> {
+    vec!["profile".into(), "email".into()]
+}
+
+fn parse_issuer(text: &str, variable: &'static str) -> Result<IssuerUrl, ConfigError> {
+    let text = text.trim().trim_end_matches('/');
+    IssuerUrl::new(text.to_owned())
+        .ok()
+        .filter(|url| matches!(url.url().scheme(), "http" | "https") && url.url().query().is_none() && url.url().fragment().is_none())
+        .ok_or_else(|| ConfigError::new(variable, "the provider's issuer URL, such as https://idp.example.com/realms/acme"))
+}
+
+/// Spin lets the component reach only origins in `allowed_outbound_hosts`: catch a
+/// mismatch here, not as a denied request deep inside a login.
+fn check_origin(issuer: &IssuerUrl, origin_variable: &str, variable: &'static str) -> Result<(), ConfigError> {
+    let origin = issuer.url().origin().ascii_serialization();
+    if origin_variable.trim().trim_end_matches('/') == origin {
+        Ok(())
+    } else {
+        Err(ConfigError::new(variable, format!("the issuer's origin, `{origin}`, so that Spin allows outbound requests to the provider")))
+    }
+}
+
+fn required(value: &str, variable: &'static str, what: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if value.is_empty() { Err(ConfigError::new(variable, what)) } else { Ok(value.to_owned()) }
+}
+
+fn parse_max_age(value: &str, variable: &'static str) -> Result<Option<u64>, ConfigError> {
+    match value.trim() {
+        "" => Ok(None),
+        value => parse_seconds(variable, value, MAX_MAX_AGE_SECS).map(Some),
+    }
+}
+
+fn parse_token_auth(value: &str, variable: &'static str) -> Result<TokenEndpointAuth, ConfigError> {
+    match value.trim() {
+        "client_secret_basic" | "" => Ok(TokenEndpointAuth::Basic),
+        "client_secret_post" => Ok(TokenEndpointAuth::Post),
+        _ => Err(ConfigError::new(variable, "`client_secret_basic` or `client_secret_post`")),
+    }
+}
+
+/// Asymmetric algorithms only: `none` would skip the signature, and an HS* "signature"
+/// made with the provider's public key as the HMAC secret is the classic forgery.
+fn parse_signing_algs(value: &str, variable: &'static str) -> Result<Vec<CoreJwsSigningAlgorithm>, ConfigError> {
+    use CoreJwsSigningAlgorithm as Alg;
+    let parse = |name: &str| match name {
+        "RS256" => Some(Alg::RsaSsaPkcs1V15Sha256),
+        "RS384" => Some(Alg::RsaSsaPkcs1V15Sha384),
+        "RS512" => Some(Alg::RsaSsaPkcs1V15Sha512),
+        "PS256" => Some(Alg::RsaSsaPssSha256),
+        "PS384" => Some(Alg::RsaSsaPssSha384),
+        "PS512" => Some(Alg::RsaSsaPssSha512),
+        "ES256" => Some(Alg::EcdsaP256Sha256),
+        "ES384" => Some(Alg::EcdsaP384Sha384),
+        "EdDSA" => Some(Alg::EdDsa),
+        _ => None,
+    };
+    match comma_list(value).map(parse).collect::<Option<Vec<Alg>>>() {
+        Some(algs) if !algs.is_empty() => Ok(algs),
+        _ => Err(ConfigError::new(
+            variable,
+            "a comma-separated list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA (never none or HS*)",
+        )),
+    }
+}

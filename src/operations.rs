@@ -1,0 +1,96 @@
+//! What operators and load balancers call: `/liveness`, `/readiness`, `/status`.
+
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::config::{Config, Protocol};
+use crate::error::HttpError;
+use crate::oidc;
+use crate::response::{self, Reply};
+use crate::store::{self, SpinKeyValue, StateStore, unix_now};
+
+/// `GET /liveness`: 200 when the key-value store answers, 503 with the reason when not.
+/// Load balancers call it steadily, so it also takes a turn at reclaiming expired
+/// records: the broker needs no cron.
+pub async fn liveness() -> Result<Reply, HttpError> {
+    let kv = SpinKeyValue::open().await?;
+    store::ping(&kv).await?;
+    store::sweep(&kv, unix_now()).await?;
+    Ok(response::json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    status: &'static str,
+    store: &'static str,
+    providers: Vec<ProviderReadiness>,
+}
+
+#[derive(Serialize)]
+struct ProviderReadiness {
+    id: String,
+    reachable: bool,
+}
+
+/// `GET /readiness`: 200 when the configuration is valid, the store answers and every
+/// provider's discovery answers (each looked at no more than every few seconds),
+/// else 503 saying which part is not ready. Names variables and providers, never values.
+pub async fn readiness() -> Result<Reply, HttpError> {
+    let config = Config::load().await?;
+    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
+    let now = unix_now();
+    let mut providers = Vec::new();
+    for provider in config.providers.iter() {
+        let Protocol::Oidc(oidc_config) = &provider.protocol;
+        let reachable = oidc::is_reachable(&store, &provider.id, oidc_config, now).await?;
+        providers.push(ProviderReadiness { id: provider.id.as_str().to_owned(), reachable });
+    }
+    let ready = providers.iter().all(|provider| provider.reachable);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let readiness = Readiness { status: if ready { "ready" } else { "provider_unreachable" }, store: "ok", providers };
+    Ok(response::json(status, &readiness))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status<'a> {
+    version: &'static str,
+    instance_id: &'a str,
+    store: &'static str,
+    providers: Vec<ProviderStatus<'a>>,
+}
+
+#[derive(Serialize)]
+struct ProviderStatus<'a> {
+    id: &'a str,
+    label: &'a str,
+    protocol: &'static str,
+    issuer: &'a str,
+    default: bool,
+}
+
+/// `GET /status` with `status_enabled` (HAS's `STATUS_ENABLED`): what is running and
+/// how it is configured, without anything secret; 404 otherwise.
+pub async fn status() -> Result<Reply, HttpError> {
+    let config = Config::load().await?;
+    if !config.status_enabled {
+        return Err(HttpError::not_found("no such route"));
+    }
+    let store = store::backend_kind(&SpinKeyValue::open().await?).await?;
+    let providers = config
+        .providers
+        .iter()
+        .map(|provider| {
+            let Protocol::Oidc(oidc_config) = &provider.protocol;
+            ProviderStatus {
+                id: provider.id.as_str(),
+                label: &provider.label,
+                protocol: provider.protocol.name(),
+                issuer: oidc_config.issuer.as_str(),
+                default: provider.is_default,
+            }
+        })
+        .collect();
+    let status = Status { version: env!("CARGO_PKG_VERSION"), instance_id: &config.instance_id, store, providers };
+    Ok(response::json(StatusCode::OK, &status))
+}
