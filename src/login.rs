@@ -91,7 +91,7 @@ pub async fn start(id_segment: &str, query: &str) -> Result<Reply, HttpError> {
         return Ok(response::redirect(&format!("/multi/login/{}", pending.request.id.as_str()), vec![]));
     };
     if pending.config.prompt_for_authorization {
-        return confirmation_page(&pending, provider, StatusCode::OK, None);
+        return confirmation_page(&pending, provider, StatusCode::OK, None).await;
     }
     pending.send_to_provider(provider).await
 }
@@ -141,7 +141,7 @@ pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<
             return Err(HttpError::sign_in_failed(StatusCode::FORBIDDEN, format!("This login was stopped: {stopped}. {RESTART}")));
         }
         let retry = format!("That is not the code. {} attempts left.", MAX_WRONG_CODES - wrong);
-        return confirmation_page(&pending, provider, StatusCode::BAD_REQUEST, Some(&retry));
+        return confirmation_page(&pending, provider, StatusCode::BAD_REQUEST, Some(&retry)).await;
     }
     pending.send_to_provider(provider).await
 }
@@ -204,7 +204,9 @@ impl PendingLogin {
     }
 }
 
-fn confirmation_page(pending: &PendingLogin, provider: &IdentityProvider, status: StatusCode, notice: Option<&str>) -> Result<Reply, HttpError> {
+async fn confirmation_page(pending: &PendingLogin, provider: &IdentityProvider, status: StatusCode, notice: Option<&str>) -> Result<Reply, HttpError> {
+    let Protocol::Oidc(oidc_config) = &provider.protocol;
+    let provider_origins = oidc::authorization_origins(&pending.store, oidc_config, pending.now).await?;
     let token = random_token().map_err(|_| HttpError::internal("the system has no randomness"))?;
     let id = pending.request.id.as_str();
     // Keep a choice made on the choice page; a named or default provider needs none.
@@ -221,7 +223,8 @@ fn confirmation_page(pending: &PendingLogin, provider: &IdentityProvider, status
     };
     let lifetime = pending.request.expires_at.saturating_sub(pending.now);
     let cookie = BrowserCookie::confirmation(&pending.config).set(&token, lifetime);
-    Ok(response::with_cookies(pages::confirm_login(status, &confirmation), vec![cookie]))
+    let page = response::allow_form_to(pages::confirm_login(status, &confirmation), &provider_origins);
+    Ok(response::with_cookies(page, vec![cookie]))
 }
 
 /// `GET /oidc/callback?code=…&state=…[&iss=…]`

@@ -66,6 +66,17 @@ pub fn redirect(location: &str, cookies: Vec<HeaderValue>) -> Reply {
     }
 }
 
+/// Lets this page's forms lead to `origins` (space-separated) too: browsers apply `form-action` to the
+/// redirects that follow a form submission, and a confirmed login is redirected to
+/// the provider.
+pub fn allow_form_to(mut reply: Reply, origins: &str) -> Reply {
+    let policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {origins}"));
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        reply.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    reply
+}
+
 pub fn with_cookies(mut reply: Reply, cookies: Vec<HeaderValue>) -> Reply {
     for cookie in cookies {
         reply.headers_mut().append(header::SET_COOKIE, cookie);

@@ -79,7 +79,7 @@ fn is_alice(reply: &support::Reply) -> bool {
 
 fn new_request_answers_with_has_fields(start: Start) {
     let broker = start(&[("svc_base_uri", "https://login.example.com/"), ("instance_id", "blue")]);
-    let reply = broker.get("/requests/new/alice%40example.com?forceAuthn=true&providerId=okta");
+    let reply = broker.get("/requests/new/alice%40example.com?forceAuthn=true&providerId=oidc");
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
@@ -328,4 +328,31 @@ fn every_answer_carries_the_browser_hardening_headers(start: Start) {
         assert!(reply.header("content-security-policy").unwrap().contains("default-src 'none'"));
     }
     assert_eq!(answers[7].status, 414, "an over-long URI is refused: {}", answers[7].body);
+}
+
+/// `/status` is HAS's: off unless `status_enabled`, and never shows a secret.
+fn status_reports_what_runs(start: Start, store_kind: &str) {
+    let broker = start(&[]);
+    assert_eq!(broker.get("/status").status, 404, "off by default");
+    let broker = start(&[("status_enabled", "true"), ("instance_id", "blue")]);
+    let reply = broker.get("/status");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let status = reply.json();
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!((status["instanceId"].as_str(), status["store"].as_str()), (Some("blue"), Some(store_kind)));
+    let provider = &status["providers"][0];
+    assert_eq!((provider["id"].as_str(), provider["protocol"].as_str(), provider["default"].as_bool()), (Some("oidc"), Some("oidc"), Some(true)));
+    for secret in [double::CLIENT_SECRET, support::STATE_KEY, CLIENT_TOKEN] {
+        assert!(!reply.body.contains(secret), "{}", reply.body);
+    }
+}
+
+#[test]
+fn status_reports_the_in_memory_store() {
+    status_reports_what_runs(over_memory, "spin (in-memory or SQLite)");
+}
+
+#[test]
+fn status_reports_redis() {
+    status_reports_what_runs(over_redis, "redis");
 }

@@ -181,6 +181,20 @@ pub async fn complete<K: KeyValue>(
     Ok(SignedIn { identity: identity(&claims, userinfo.as_ref().map(to_object).unwrap_or_default()), id_token: id_token.to_string() })
 }
 
+/// Where a confirmed login's form submission may end up, for the confirmation page's
+/// CSP: the issuer's origin, and the authorization endpoint's when discovery is cached.
+/// Read from the cache only, so that no provider is contacted before the user
+/// confirms; `/readiness` probes and logins keep the cache warm.
+pub async fn authorization_origins<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<String, StoreError> {
+    let issuer_origin = config.issuer.url().origin().ascii_serialization();
+    let cached = store.load_provider_cache(config.issuer.as_str(), now).await?;
+    let endpoint_origin = cached.map(|cache| cache.metadata.authorization_endpoint().url().origin().ascii_serialization());
+    Ok(match endpoint_origin {
+        Some(origin) if origin != issuer_origin => format!("{issuer_origin} {origin}"),
+        _ => issuer_origin,
+    })
+}
+
 /// RP-initiated logout: the provider's end-session URL with our client id, the ID
 /// token as a hint, and where to come back to; `None` when the provider offers none.
 pub async fn logout_url<K: KeyValue>(

@@ -12,6 +12,7 @@
 //   --mode login|visit     login (default): sign in as described below. visit: open URL, wait
 //                          for the load event, record the page, print the report; exit 1 only
 //                          when the navigation fails or times out (an HTTP error status is exit 0).
+//                          Login-only options (--provider, --user-code, --logout-url...) are ignored.
 //   --username NAME        Provider username (required in login mode).
 //   --password PW          Provider password (default "password").
 //   --expect-text TEXT     Login is done when the page text contains TEXT (case-insensitive;
@@ -29,8 +30,9 @@
 //                          submit button is focused with Tab and pressed with Enter. A code field
 //                          without --user-code, or without that label, is an error.
 //   --logout-url URL       After the login, open URL in the same browser context (same cookies),
-//                          click the provider's sign-out confirmation ("Yes, sign me out", also
-//                          Sign out / Log out) if one is shown, and stop when a page on the
+//                          click a sign-out confirmation button ("Yes, sign me out" on the
+//                          provider's end-session page; also Sign out / Log out) if one is shown
+//                          (at most 3 clicks), and stop when a page on the
 //                          broker's origin contains --logout-expect-text. Error if the browser
 //                          stays ~2 s on a page with nothing left to do (e.g. on the provider's
 //                          own "signed out" page, or a broker page without the text).
@@ -41,10 +43,12 @@
 //                          DIR/NN-<slug>.png (NN = 01, 02, ...; slug = first h1 lowercased,
 //                          non-alphanumerics -> '-', "page" when there is no h1). DIR is created.
 //   --timeout-ms MS        Hard bound for the whole run (default 30000); on expiry the report is
-//                          printed with error "timeout after MS ms while <stage>" and exit 1.
+//                          printed (within ~3 s more) with error "timeout after MS ms while <stage>",
+//                          exit 1.
 //
 // Login mode: opens URL (the broker, which redirects to the provider, possibly after its own
-// provider-choice and confirmation pages, see --provider / --user-code), fills the provider's
+// provider-choice and confirmation pages, see --provider / --user-code; these broker pages are
+// handled only before the provider's login form is submitted, each at most once), fills the provider's
 // login form (the visible password field, and the text/email field of the same form), submits,
 // clicks a consent button (Continue/Allow/Accept/Authorize/Yes) if one appears on a page that
 // is NOT on the broker's origin, and stops as described at --expect-text. Then --logout-url.
@@ -68,7 +72,7 @@
 //      white; background images are ignored; null when there is no text),
 //      focusable (tab order of visible, enabled a[href]/button/input/select/textarea without
 //      tabindex=-1: innerText for a/button, value for form fields, falling back to aria-label,
-//      label text or placeholder when empty), screenshot (path or null)}
+//      aria-labelledby text, label text or placeholder when empty), screenshot (path or null)}
 // Each run launches its own browser (own temp profile), so runs can go in parallel.
 
 import { mkdirSync } from 'node:fs';
@@ -124,6 +128,7 @@ const CONSENT = /^\s*(continue|allow|accept|authori[sz]e|grant|yes|consent|appro
 const SIGN_OUT = /^\s*(yes\b|sign\s*(me\s*)?out\b|log\s*(me\s*)?out\b|logout\b)/i;
 const CODE_LABEL = 'Code shown by your application';
 const MAX_TABS = 30;
+const CLEANUP_MS = 3000; // at most this long from the end (or the timeout) to the report
 const SETTLE_MS = 2000; // logout: how long a page with nothing to do may stay before it is an error
 
 let browser;
@@ -166,12 +171,15 @@ let finished = false;
 async function finish(error) {
   if (finished) return new Promise(() => {}); // the other caller is already exiting
   finished = true;
+  // Clean-up is bounded too (a hung page can make title/screenshot/close wait forever).
+  const cleanupEnd = Date.now() + CLEANUP_MS;
+  const left = (reserve = 0) => Math.max(100, cleanupEnd - reserve - Date.now());
   const empty = { finalUrl: page?.url() ?? null, status, title: '', text: '' };
-  const current = await within(snapshot(), 3000, empty);
+  const current = await within(snapshot(), Math.min(1000, left()), empty);
   const result = { ...(loginResult ?? current), pages, navigations };
   if (logoutStarted) result.logout = current;
-  if (!loginResult) await within(takeScreenshot(), 5000);
-  await within(browser?.close(), 3000);
+  if (!loginResult) await within(takeScreenshot(), left(500));
+  await within(browser?.close(), left());
   process.stdout.write(`${JSON.stringify(error ? { error, ...result } : result)}\n`);
   process.exit(error ? 1 : 0);
 }
@@ -261,7 +269,9 @@ function collectRecord({ origin, mark }) {
     if (el.tagName === 'SELECT') v = el.selectedOptions[0]?.text;
     else if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') v = el.value;
     else v = el.innerText;
-    return clean(v) || clean(el.getAttribute('aria-label'))
+    const labelledBy = clean(el.getAttribute('aria-labelledby')).split(' ').filter(Boolean)
+      .map((id) => clean(document.getElementById(id)?.textContent)).filter(Boolean).join(' ');
+    return clean(v) || clean(el.getAttribute('aria-label')) || labelledBy
       || clean(el.labels?.[0]?.innerText) || clean(el.getAttribute('placeholder'));
   };
   const tabbable = [...document.querySelectorAll('a[href], button, input, select, textarea')]
@@ -363,7 +373,7 @@ async function tabToAndPressEnter(locator, what) {
     }
     trail.push(await describeFocus());
   }
-  return `${what} never received the keyboard focus after ${MAX_TABS} Tab presses (focus went: ${trail.join(' -> ')})`;
+  return `${what} never received the keyboard focus after ${MAX_TABS} Tab presses (focus went: ${trail.slice(0, 8).join(' -> ')}${trail.length > 8 ? ' -> ...' : ''})`;
 }
 
 // Broker's provider-choice page: choose --provider with the keyboard.
@@ -422,7 +432,7 @@ async function login() {
       const links = page.locator('a.provider');
       if (await links.count()) {
         choices += 1;
-        if (choices > 3) return fail('provider-choice page shown again and again');
+        if (choices > 1) return fail('provider-choice page shown again after choosing a provider');
         const error = await chooseProvider(links);
         if (error) return fail(error);
         continue;
@@ -431,7 +441,7 @@ async function login() {
       const h1 = await page.evaluate(() => document.querySelector('h1')?.innerText ?? '').catch(() => '');
       if (/confirm this login/i.test(h1) || await continueButton.count()) {
         confirmations += 1;
-        if (confirmations > 3) return fail('confirmation page shown again and again (code rejected?)');
+        if (confirmations > 1) return fail('confirmation page shown again after submitting it (code rejected?)');
         const error = await confirmLogin(continueButton);
         if (error) return fail(error);
         continue;

@@ -207,6 +207,15 @@ impl Broker {
     /// Like [`Broker::start`], on a chosen port (0: any free one), for when the
     /// broker's address must be known before it starts (to register its callback).
     pub fn start_on(port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
+        Broker::launch(port, store, variables, Stdio::inherit())
+    }
+
+    /// Like [`Broker::start_on`], with the component's log (its stderr) written to `log`.
+    pub fn start_logging(port: u16, store: Store, variables: &[(&str, &str)], log: std::fs::File) -> Broker {
+        Broker::launch(port, store, variables, Stdio::from(log))
+    }
+
+    fn launch(port: u16, store: Store, variables: &[(&str, &str)], stderr: Stdio) -> Broker {
         let host = target_dir().join("release/spin-test-host");
         assert!(host.exists(), "{} is missing: run the README's test command, which builds it", host.display());
         let (config_path, temporary) = match store {
@@ -228,7 +237,8 @@ impl Broker {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN)
-            .env("SPIN_VARIABLE_STATE_KEY", STATE_KEY);
+            .env("SPIN_VARIABLE_STATE_KEY", STATE_KEY)
+            .stderr(stderr);
         for (name, value) in variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
         }
@@ -359,7 +369,11 @@ pub const OIDC_CLIENT_SECRET: &str = "provider-client-secret-0123";
 impl OidcProvider {
     /// `extra` are further `provider.mjs` flags, such as `--issuer-path /realms/acme`.
     pub fn start(redirect_uris: &[String], extra: &[&str]) -> OidcProvider {
-        let port = free_port();
+        OidcProvider::start_on(free_port(), redirect_uris, extra)
+    }
+
+    /// On a chosen port: a provider restarted there keeps its issuer (with new keys).
+    pub fn start_on(port: u16, redirect_uris: &[String], extra: &[&str]) -> OidcProvider {
         let mut command = Command::new("node");
         command
             .arg(node_script("provider.mjs"))
@@ -399,9 +413,16 @@ impl Drop for OidcProvider {
 /// Signs `username` in with headless Chromium, starting from `login_url`; returns the
 /// final page as `browser-login.mjs` reports it.
 pub fn browser_login(login_url: &str, username: &str) -> Value {
+    browser(&["--url", login_url, "--username", username])
+}
+
+/// Runs `browser-login.mjs` with `args` (see its header for the options); returns its
+/// report, asserting that it succeeded.
+pub fn browser(args: &[&str]) -> Value {
     let output = Command::new("node")
         .arg(node_script("browser-login.mjs"))
-        .args(["--url", login_url, "--username", username, "--timeout-ms", "45000"])
+        .args(args)
+        .args(["--timeout-ms", "45000"])
         .stderr(Stdio::inherit())
         .output()
         .expect("node on PATH");

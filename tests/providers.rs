@@ -1,0 +1,228 @@
+//! Several identity providers, signing out, readiness, and the log, with real
+//! `oidc-provider` instances and headless Chromium.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Broker, CLIENT_TOKEN, OIDC_CLIENT_SECRET, OidcProvider, STATE_KEY, Store, browser, free_port};
+
+/// A broker on `port` and two providers that know its callback and logout landing.
+struct TwoProviders {
+    broker: Broker,
+    acme: OidcProvider,
+    partners: OidcProvider,
+    base_url: String,
+}
+
+fn registrations(port: u16) -> (Vec<String>, [String; 2]) {
+    let base = format!("http://127.0.0.1:{port}");
+    (vec![format!("{base}/oidc/callback")], ["--post-logout-redirect-uri".into(), format!("{base}/oidc/logged_out")])
+}
+
+fn start_provider(port: u16) -> OidcProvider {
+    let (callbacks, logout) = registrations(port);
+    OidcProvider::start(&callbacks, &[&logout[0], &logout[1]])
+}
+
+fn auth_providers(acme: &OidcProvider, partners: &OidcProvider, default: Option<&str>) -> String {
+    let entry = |id: &str, label: &str, provider: &OidcProvider, secret: &str| {
+        json!({"id": id, "label": label, "issuerUri": provider.issuer, "clientId": support::OIDC_CLIENT_ID,
+               "clientSecretVariable": secret, "default": default == Some(id)})
+    };
+    json!({"providers": [
+        entry("acme", "Acme Corporate SSO", acme, "auth_provider_secret_1"),
+        entry("partners", "Partner Network", partners, "auth_provider_secret_2"),
+    ]})
+    .to_string()
+}
+
+fn two_providers(extra: &[(&str, &str)]) -> TwoProviders {
+    let port = free_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let (acme, partners) = (start_provider(port), start_provider(port));
+    let list = auth_providers(&acme, &partners, None);
+    let mut variables = vec![
+        ("svc_base_uri", base_url.as_str()),
+        ("auth_providers", list.as_str()),
+        ("auth_provider_origin_1", acme.origin.as_str()),
+        ("auth_provider_origin_2", partners.origin.as_str()),
+        ("auth_provider_secret_1", OIDC_CLIENT_SECRET),
+        ("auth_provider_secret_2", OIDC_CLIENT_SECRET),
+    ];
+    variables.extend_from_slice(extra);
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+    TwoProviders { broker, acme, partners, base_url }
+}
+
+fn identity_of(broker: &Broker, request: &Value) -> Value {
+    let reply = broker.status(request["request"].as_str().unwrap());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+#[test]
+fn with_two_providers_the_user_chooses_each_in_turn() {
+    let setup = two_providers(&[]);
+    for (label, provider, user) in [("Acme Corporate SSO", &setup.acme, "alice"), ("Partner Network", &setup.partners, "bob")] {
+        let request = setup.broker.new_request(user);
+        let login_url = request["loginUrl"].as_str().unwrap();
+        assert!(login_url.starts_with(&format!("{}/multi/login/", setup.base_url)), "several providers, no default: {login_url}");
+        let report = browser(&["--url", login_url, "--username", user, "--provider", label]);
+        assert!(report["text"].as_str().unwrap().contains("You are signed in"), "{report}");
+        let chooser = &report["pages"][0];
+        assert_eq!(chooser["h1"], "Choose how to sign in", "{report}");
+        let identity = identity_of(&setup.broker, &request);
+        assert_eq!((identity["sub"].as_str(), identity["iss"].as_str()), (Some(user), Some(provider.issuer.as_str())), "{label}");
+    }
+}
+
+#[test]
+fn a_client_can_name_the_provider_and_skip_the_choice() {
+    let setup = two_providers(&[]);
+    let request = setup.broker.get("/requests/new/carol?providerId=partners").json();
+    let login_url = request["loginUrl"].as_str().unwrap();
+    assert!(login_url.starts_with(&format!("{}/oidc/login/", setup.base_url)), "{login_url}");
+    let report = browser(&["--url", login_url, "--username", "carol"]);
+    assert!(report["text"].as_str().unwrap().contains("You are signed in"), "{report}");
+    assert_eq!(identity_of(&setup.broker, &request)["iss"], setup.partners.issuer);
+
+    // The choice page cannot move a login to another provider than its client named.
+    let named = setup.broker.get("/requests/new/carol?providerId=partners").json();
+    let id = named["request"].as_str().unwrap();
+    let elsewhere = setup.broker.get(&format!("/oidc/login/{id}?providerId=acme"));
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    let unknown = setup.broker.get("/requests/new/carol?providerId=nobody");
+    assert_eq!((unknown.status, unknown.error_code().as_str()), (400, "invalid_request"));
+    assert!(unknown.body.contains("acme, partners"), "{}", unknown.body);
+}
+
+#[test]
+fn signing_out_reaches_the_providers_end_session_endpoint() {
+    let setup = two_providers(&[]);
+    let request = setup.broker.get("/requests/new/dave?providerId=acme").json();
+    let logout_url = format!("{}/oidc/logout", setup.base_url);
+    let report = browser(&["--url", request["loginUrl"].as_str().unwrap(), "--username", "dave", "--logout-url", &logout_url]);
+    let end_session = report["navigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|url| url.starts_with(&format!("{}/session/end", setup.acme.issuer)))
+        .unwrap_or_else(|| panic!("the browser never reached acme's end-session endpoint: {report}"));
+    let query: Vec<(String, String)> = url::Url::parse(end_session).unwrap().query_pairs().into_owned().collect();
+    let param = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    assert!(param("id_token_hint").is_some_and(|hint| hint.split('.').count() == 3), "{end_session}");
+    assert_eq!(param("post_logout_redirect_uri"), Some(format!("{}/oidc/logged_out", setup.base_url).as_str()));
+    assert_eq!(param("client_id"), Some(support::OIDC_CLIENT_ID));
+    let logout = &report["logout"];
+    assert!(logout["finalUrl"].as_str().unwrap().starts_with(&format!("{}/oidc/logged_out", setup.base_url)), "{logout}");
+    assert!(logout["text"].as_str().unwrap().contains("You are signed out"), "{logout}");
+
+    // Without a sign-in cookie there is nothing to end at a provider: the broker's own page.
+    let direct = setup.broker.get("/oidc/logout");
+    assert_eq!(direct.status, 200);
+    assert!(direct.body.contains("You are signed out"));
+}
+
+fn readiness(broker: &Broker) -> (u16, Value) {
+    let reply = broker.get("/readiness");
+    (reply.status, reply.json())
+}
+
+/// Polls `/readiness` (bounded) until it answers `status`.
+fn wait_for_readiness(broker: &Broker, status: u16) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (answer, body) = readiness(broker);
+        if answer == status {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "readiness stayed {answer} {body}, never {status}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn readiness_fails_while_a_provider_is_down_and_recovers() {
+    let port = free_port();
+    let provider_port = free_port();
+    let (callbacks, _) = registrations(port);
+    let provider = OidcProvider::start_on(provider_port, &callbacks, &[]);
+    let mut variables = provider.variables().to_vec();
+    let base_url = format!("http://127.0.0.1:{port}");
+    variables.push(("svc_base_uri", &base_url));
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+
+    let ready = wait_for_readiness(&broker, 200);
+    assert_eq!(ready, json!({"status": "ready", "store": "ok", "providers": [{"id": "oidc", "reachable": true}]}));
+    drop(provider);
+    let down = wait_for_readiness(&broker, 503);
+    assert_eq!(down["providers"][0], json!({"id": "oidc", "reachable": false}), "{down}");
+    assert_eq!(broker.get("/liveness").status, 200, "the broker itself is alive");
+    let _provider = OidcProvider::start_on(provider_port, &callbacks, &[]);
+    wait_for_readiness(&broker, 200);
+}
+
+#[test]
+fn readiness_names_invalid_configuration() {
+    let broker = Broker::start(Store::Memory, &[("login_timeout", "0"), ("auth_providers", "[{\"id\": \"x\"}]")]);
+    let reply = broker.get("/readiness");
+    assert_eq!((reply.status, reply.error_code().as_str()), (503, "server_misconfigured"), "{}", reply.body);
+    let description = reply.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(description.contains("`login_timeout`") && description.contains("`auth_providers`"), "both at once: {description}");
+}
+
+#[test]
+fn the_log_is_json_lines_without_secrets() {
+    let port = free_port();
+    let provider = start_provider(port);
+    let base_url = format!("http://127.0.0.1:{port}");
+    let mut variables = provider.variables().to_vec();
+    variables.push(("svc_base_uri", &base_url));
+    let log_path = std::env::temp_dir().join(format!("login-broker-log-{port}.jsonl"));
+    let broker = Broker::start_logging(port, Store::Memory, &variables, std::fs::File::create(&log_path).unwrap());
+
+    let request = broker.new_request("erin");
+    let request_id = request["request"].as_str().unwrap();
+    let logout_url = format!("{base_url}/oidc/logout");
+    browser(&["--url", request["loginUrl"].as_str().unwrap(), "--username", "erin", "--logout-url", &logout_url]);
+    let identity = identity_of(&broker, &request);
+    drop(broker);
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    std::fs::remove_file(&log_path).ok();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
+        .collect();
+    let secrets = [
+        OIDC_CLIENT_SECRET,
+        STATE_KEY,
+        CLIENT_TOKEN,
+        request_id,
+        request["userCode"].as_str().unwrap(),
+        identity["email"].as_str().unwrap(),
+        identity["name"].as_str().unwrap(),
+    ];
+    for secret in secrets {
+        assert!(!log.contains(secret), "the log holds `{secret}`");
+    }
+    assert!(!log.contains("eyJ"), "the log holds a JWT");
+
+    let events = |name: &'static str| lines.iter().filter(move |line| line["event"] == name);
+    let finished: Vec<&Value> = events("login_finished").collect();
+    assert_eq!(finished.len(), 1, "{log}");
+    assert_eq!((&finished[0]["provider"], &finished[0]["outcome"]), (&json!("oidc"), &json!("ok")));
+    let hash = finished[0]["request"].as_str().unwrap();
+    for name in ["request_created", "login_started", "identity_delivered"] {
+        assert!(events(name).any(|line| line["request"] == hash), "{name} with the same request hash: {log}");
+    }
+    assert!(events("logout").any(|line| line["outcome"] == "end_session"), "{log}");
+    let routes: Vec<&str> = events("http_request").filter_map(|line| line["route"].as_str()).collect();
+    for route in ["/requests/new/:userId", "/oidc/login/:id", "/oidc/callback", "/requests/status/:id", "/oidc/logout"] {
+        assert!(routes.contains(&route), "{route} in {routes:?}");
+    }
+    assert!(events("http_request").all(|line| line["duration_ms"].is_u64() && line["status"].is_u64()));
+}
