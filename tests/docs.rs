@@ -27,7 +27,8 @@ fn spin_toml_variables(table: &str) -> BTreeSet<String> {
 /// Names in the first column of the README's configuration table.
 fn readme_variables() -> BTreeSet<String> {
     let readme = project_file("README.md");
-    let section = readme.split("## Configuration").nth(1).unwrap().split("\n## ").next().unwrap();
+    // The table comes before the section's first subheading.
+    let section = readme.split("## Configuration").nth(1).unwrap().split("\n#").next().unwrap();
     section
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
