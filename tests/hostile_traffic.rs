@@ -19,7 +19,10 @@ const REQUESTS: usize = 100_000;
 const THREADS: usize = 4;
 
 const METHODS: [&str; 8] = ["GET", "GET", "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
-const ROUTES: [&str; 8] = ["/requests/new/", "/requests/status/", "/oidc/login/", "/oidc/callback", "/liveness", "/", "/requests/", "/oidc/"];
+const ROUTES: [&str; 13] = [
+    "/requests/new/", "/requests/status/", "/oidc/login/", "/multi/login/", "/oidc/callback", "/oidc/logout", "/oidc/logged_out",
+    "/liveness", "/readiness", "/status", "/", "/requests/", "/oidc/",
+];
 const NASTY: [&str; 14] = [
     "%00", "%0A", "%0D%0A", "%FF", "%C0%AF", "%2F", "..%2F..", "%25", "%ZZ", "<script>", "%E2%80%AE", "'\"", "%7F", "\\",
 ];
@@ -70,7 +73,13 @@ fn random_headers(rng: &mut StdRng) -> Vec<(String, String)> {
         headers.push(("Authorization".to_owned(), value));
     }
     if rng.gen_bool(0.5) {
-        let cookie = format!("lb_signin={}; __Host-lb_signin={}; x={}", random_text(rng, 50), random_text(rng, 50), random_text(rng, 500));
+        let cookie = format!(
+            "lb_signin={}; __Host-lb_signin={}; lb_session={}; x={}",
+            random_text(rng, 50),
+            random_text(rng, 50),
+            random_text(rng, 300),
+            random_text(rng, 500)
+        );
         headers.push(("Cookie".to_owned(), cookie));
     }
     if rng.gen_bool(0.2) {
@@ -104,7 +113,7 @@ fn storm(broker: &Broker, seed: u64, count: usize, known_id: &str, callbacks: &[
 #[test]
 fn a_hundred_thousand_hostile_requests_break_nothing() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
-    let broker = start_broker(Store::Memory, &provider, &[("login_timeout", "1")]);
+    let broker = start_broker(Store::Memory, &provider, &[("login_timeout", "1"), ("status_enabled", "true")]);
     let known_id = broker.new_request("victim")["request"].as_str().unwrap().to_owned();
     // Callbacks of real sign-ins, to replay and truncate.
     let callbacks: Vec<(String, String)> = (0..20)

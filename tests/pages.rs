@@ -7,12 +7,14 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use support::{Broker, OIDC_CLIENT_SECRET, OidcProvider, Store, UNKNOWN_REQUEST_ID, browser, free_port};
+use support::{Broker, OidcProvider, Store, UNKNOWN_REQUEST_ID, auth_providers_variables, browser, free_port};
 
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+/// `target/screenshots/<scenario>/`, emptied first, so each scenario's files are its own.
+fn screenshots(scenario: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots").join(scenario);
+    std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    dir.to_str().unwrap().to_owned()
 }
 
 /// WCAG AA for body text is 4.5:1; the pages aim for AAA (7:1).
@@ -35,28 +37,16 @@ fn every_page_of_a_login_is_readable_and_keyboard_friendly() {
     let base_url = format!("http://127.0.0.1:{port}");
     let callback = vec![format!("{base_url}/oidc/callback")];
     let (acme, partners) = (OidcProvider::start(&callback, &[]), OidcProvider::start(&callback, &[]));
-    let entry = |id: &str, label: &str, provider: &OidcProvider, secret: &str| {
-        json!({"id": id, "label": label, "issuerUri": provider.issuer, "clientId": support::OIDC_CLIENT_ID, "clientSecretVariable": secret})
-    };
-    let list = json!([entry("acme", "Acme Corporate SSO", &acme, "auth_provider_secret_1"), entry("partners", "Partner Network", &partners, "auth_provider_secret_2")]).to_string();
-    let variables = [
-        ("svc_base_uri", base_url.as_str()),
-        ("auth_providers", &list),
-        ("auth_provider_origin_1", &acme.origin),
-        ("auth_provider_origin_2", &partners.origin),
-        ("auth_provider_secret_1", OIDC_CLIENT_SECRET),
-        ("auth_provider_secret_2", OIDC_CLIENT_SECRET),
-        ("prompt_for_authorization", "true"),
-    ];
+    let owned = auth_providers_variables(&[("acme", "Acme Corporate SSO", &acme), ("partners", "Partner Network", &partners)]);
+    let mut variables: Vec<(&str, &str)> = owned.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    variables.extend([("svc_base_uri", base_url.as_str()), ("prompt_for_authorization", "true")]);
     let broker = Broker::start_on(port, Store::Memory, &variables);
-    let dir = screenshots();
-    let dir = dir.to_str().unwrap();
 
     let request = broker.new_request("frank");
     let code = request["userCode"].as_str().unwrap();
     let report = browser(&[
         "--url", request["loginUrl"].as_str().unwrap(), "--username", "frank",
-        "--provider", "Partner Network", "--user-code", code, "--screenshots", dir,
+        "--provider", "Partner Network", "--user-code", code, "--screenshots", &screenshots("login"),
     ]);
     let pages = report["pages"].as_array().unwrap();
     let headings: Vec<&str> = pages.iter().filter_map(|page| page["h1"].as_str()).collect();
@@ -74,13 +64,13 @@ fn every_page_of_a_login_is_readable_and_keyboard_friendly() {
 
     // Pages met when something is wrong, and after signing out.
     let visits = [
-        (format!("{base_url}/oidc/login/{UNKNOWN_REQUEST_ID}"), 404, "Not found", "unknown or has expired"),
-        (format!("{base_url}/oidc/login/not-an-id"), 400, "This link cannot be used", "malformed"),
-        (format!("{base_url}/oidc/callback?state=x&code=y"), 400, "This link cannot be used", "expired or was already used"),
-        (format!("{base_url}/oidc/logged_out"), 200, "You are signed out", "close this window"),
+        ("unknown-link", format!("{base_url}/oidc/login/{UNKNOWN_REQUEST_ID}"), 404, "Not found", "unknown or has expired"),
+        ("malformed-link", format!("{base_url}/oidc/login/not-an-id"), 400, "This link cannot be used", "malformed"),
+        ("used-callback", format!("{base_url}/oidc/callback?state=x&code=y"), 400, "This link cannot be used", "expired or was already used"),
+        ("signed-out", format!("{base_url}/oidc/logged_out"), 200, "You are signed out", "close this window"),
     ];
-    for (url, status, h1, text) in visits {
-        let report = browser(&["--mode", "visit", "--url", &url, "--screenshots", dir]);
+    for (scenario, url, status, h1, text) in visits {
+        let report = browser(&["--mode", "visit", "--url", &url, "--screenshots", &screenshots(scenario)]);
         let page = &report["pages"][0];
         assert_eq!(page["status"], status, "{url}: {page}");
         assert_accessible(page, h1);

@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Broker, CLIENT_TOKEN, OIDC_CLIENT_SECRET, OidcProvider, STATE_KEY, Store, browser, free_port};
+use support::{Broker, CLIENT_TOKEN, OIDC_CLIENT_SECRET, OidcProvider, STATE_KEY, Store, auth_providers_variables, browser, free_port};
 
 /// A broker on `port` and two providers that know its callback and logout landing.
 struct TwoProviders {
@@ -26,31 +26,13 @@ fn start_provider(port: u16) -> OidcProvider {
     OidcProvider::start(&callbacks, &[&logout[0], &logout[1]])
 }
 
-fn auth_providers(acme: &OidcProvider, partners: &OidcProvider, default: Option<&str>) -> String {
-    let entry = |id: &str, label: &str, provider: &OidcProvider, secret: &str| {
-        json!({"id": id, "label": label, "issuerUri": provider.issuer, "clientId": support::OIDC_CLIENT_ID,
-               "clientSecretVariable": secret, "default": default == Some(id)})
-    };
-    json!({"providers": [
-        entry("acme", "Acme Corporate SSO", acme, "auth_provider_secret_1"),
-        entry("partners", "Partner Network", partners, "auth_provider_secret_2"),
-    ]})
-    .to_string()
-}
-
 fn two_providers(extra: &[(&str, &str)]) -> TwoProviders {
     let port = free_port();
     let base_url = format!("http://127.0.0.1:{port}");
     let (acme, partners) = (start_provider(port), start_provider(port));
-    let list = auth_providers(&acme, &partners, None);
-    let mut variables = vec![
-        ("svc_base_uri", base_url.as_str()),
-        ("auth_providers", list.as_str()),
-        ("auth_provider_origin_1", acme.origin.as_str()),
-        ("auth_provider_origin_2", partners.origin.as_str()),
-        ("auth_provider_secret_1", OIDC_CLIENT_SECRET),
-        ("auth_provider_secret_2", OIDC_CLIENT_SECRET),
-    ];
+    let owned = auth_providers_variables(&[("acme", "Acme Corporate SSO", &acme), ("partners", "Partner Network", &partners)]);
+    let mut variables: Vec<(&str, &str)> = owned.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    variables.push(("svc_base_uri", &base_url));
     variables.extend_from_slice(extra);
     let broker = Broker::start_on(port, Store::Memory, &variables);
     TwoProviders { broker, acme, partners, base_url }

@@ -403,6 +403,27 @@ impl OidcProvider {
     }
 }
 
+/// `auth_providers` listing `(id, label, provider)` in order, and the origin and secret
+/// variables each entry uses (`auth_provider_origin_N`, `auth_provider_secret_N`).
+pub fn auth_providers_variables(providers: &[(&str, &str, &OidcProvider)]) -> Vec<(&'static str, String)> {
+    const ORIGINS: [&str; 3] = ["auth_provider_origin_1", "auth_provider_origin_2", "auth_provider_origin_3"];
+    const SECRETS: [&str; 3] = ["auth_provider_secret_1", "auth_provider_secret_2", "auth_provider_secret_3"];
+    assert!(providers.len() <= SECRETS.len(), "spin.toml declares {} provider origins", ORIGINS.len());
+    let entries: Vec<Value> = providers
+        .iter()
+        .zip(SECRETS)
+        .map(|((id, label, provider), secret)| {
+            serde_json::json!({"id": id, "label": label, "issuerUri": provider.issuer, "clientId": OIDC_CLIENT_ID, "clientSecretVariable": secret})
+        })
+        .collect();
+    let mut variables = vec![("auth_providers", Value::from(entries).to_string())];
+    for ((_, _, provider), (origin, secret)) in providers.iter().zip(ORIGINS.into_iter().zip(SECRETS)) {
+        variables.push((origin, provider.origin.clone()));
+        variables.push((secret, OIDC_CLIENT_SECRET.to_owned()));
+    }
+    variables
+}
+
 impl Drop for OidcProvider {
     fn drop(&mut self) {
         self.child.kill().ok();
