@@ -37,7 +37,9 @@ struct ProviderReadiness {
 /// else 503 saying which part is not ready. Names variables and providers, never values.
 pub async fn readiness() -> Result<Reply, HttpError> {
     let config = Config::load().await?;
-    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
+    let kv = SpinKeyValue::open().await?;
+    store::ping(&kv).await?;
+    let store = StateStore::new(kv, config.sealer.clone());
     let now = unix_now();
     let mut providers = Vec::new();
     for provider in config.providers.iter() {
