@@ -163,18 +163,14 @@ fn the_log_is_json_lines_without_secrets() {
     let base_url = format!("http://127.0.0.1:{port}");
     let mut variables = provider.variables().to_vec();
     variables.push(("svc_base_uri", &base_url));
-    let log_path = std::env::temp_dir().join(format!("login-broker-log-{port}.jsonl"));
-    let broker = Broker::start_logging(port, Store::Memory, &variables, std::fs::File::create(&log_path).unwrap());
+    let broker = Broker::start_on(port, Store::Memory, &variables);
 
     let request = broker.new_request("erin");
     let request_id = request["request"].as_str().unwrap();
     let logout_url = format!("{base_url}/oidc/logout");
     browser(&["--url", request["loginUrl"].as_str().unwrap(), "--username", "erin", "--logout-url", &logout_url]);
     let identity = identity_of(&broker, &request);
-    drop(broker);
-
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    std::fs::remove_file(&log_path).ok();
+    let log = broker.log();
     let lines: Vec<Value> = log
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))

@@ -144,6 +144,8 @@ pub struct Broker {
     pub http: String,
     pub admin: String,
     runtime_config: Option<PathBuf>,
+    /// The component's log, kept only when the test fails (its path is printed then).
+    log: PathBuf,
 }
 
 pub struct Reply {
@@ -204,18 +206,16 @@ impl Broker {
         Broker::start_on(0, store, variables)
     }
 
+    /// What the component has logged (its stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+
     /// Like [`Broker::start`], on a chosen port (0: any free one), for when the
     /// broker's address must be known before it starts (to register its callback).
+    /// The component's log (its stderr) goes to a file: see [`Broker::log`].
     pub fn start_on(port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
-        Broker::launch(port, store, variables, Stdio::inherit())
-    }
-
-    /// Like [`Broker::start_on`], with the component's log (its stderr) written to `log`.
-    pub fn start_logging(port: u16, store: Store, variables: &[(&str, &str)], log: std::fs::File) -> Broker {
-        Broker::launch(port, store, variables, Stdio::from(log))
-    }
-
-    fn launch(port: u16, store: Store, variables: &[(&str, &str)], stderr: Stdio) -> Broker {
+        let log = unique_name("broker.log");
         let host = target_dir().join("release/spin-test-host");
         assert!(host.exists(), "{} is missing: run the README's test command, which builds it", host.display());
         let (config_path, temporary) = match store {
@@ -238,7 +238,7 @@ impl Broker {
             .arg(format!("127.0.0.1:{port}"))
             .env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN)
             .env("SPIN_VARIABLE_STATE_KEY", STATE_KEY)
-            .stderr(stderr);
+            .stderr(std::fs::File::create(&log).unwrap());
         for (name, value) in variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
         }
@@ -249,6 +249,7 @@ impl Broker {
             http: addresses["http"].as_str().unwrap().to_owned(),
             admin: addresses["admin"].as_str().unwrap().to_owned(),
             runtime_config: temporary,
+            log,
         }
     }
 
@@ -344,6 +345,11 @@ impl Drop for Broker {
         self.child.wait().ok();
         if let Some(path) = &self.runtime_config {
             std::fs::remove_file(path).ok();
+        }
+        if std::thread::panicking() {
+            eprintln!("the broker's log: {}", self.log.display());
+        } else {
+            std::fs::remove_file(&self.log).ok();
         }
     }
 }
