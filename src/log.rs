@@ -65,8 +65,12 @@ impl Event {
         self
     }
 
+    /// One write per line: under WASI each write is a host call, and `eprintln!` would
+    /// make one per formatted piece. A log line that cannot be written is dropped.
     pub fn emit(self) {
-        eprintln!("{}", Value::Object(self.0));
+        let mut line = Value::Object(self.0).to_string();
+        line.push('\n');
+        std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).ok();
     }
 }
 
