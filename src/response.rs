@@ -128,6 +128,14 @@ mod tests {
     }
 
     #[test]
+    fn a_page_may_let_its_forms_lead_to_the_provider() {
+        let reply = allow_form_to(page(StatusCode::OK, "t", "m"), "https://idp.example.com");
+        let policy = reply.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains("form-action 'self' https://idp.example.com;"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "the rest of the policy stays");
+    }
+
+    #[test]
     fn every_answer_forbids_caching_framing_and_referrers() {
         let answers = [
             json(StatusCode::OK, &serde_json::json!({"a": 1})),

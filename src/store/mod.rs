@@ -316,6 +316,28 @@ mod tests {
     }
 
     #[test]
+    fn the_backend_is_told_by_how_it_keeps_counters() {
+        block_on(async {
+            // The double keeps counters as Spin's in-memory store does: 8 little-endian bytes.
+            let kv = MemoryKeyValue::default();
+            assert_eq!(backend_kind(&kv).await.unwrap(), "spin (in-memory or SQLite)");
+            assert_eq!(backend_kind(&kv).await.unwrap(), "spin (in-memory or SQLite)", "the probe stays at 0");
+        });
+    }
+
+    #[test]
+    fn a_record_sealed_for_a_browser_opens_only_under_its_cookie_name_and_until_it_expires() {
+        let sealer = Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]);
+        let session = BrowserSession { provider_id: crate::ids::ProviderId::parse("corp").unwrap(), id_token: None, expires_at: NOW + 60 };
+        let value = seal_for_browser(&sealer, "lb_session", &session).unwrap();
+        assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "cookie-safe: {value}");
+        assert!(open_from_browser::<BrowserSession>(&sealer, "lb_session", &value, NOW).is_some());
+        assert!(open_from_browser::<BrowserSession>(&sealer, "lb_signin", &value, NOW).is_none());
+        assert!(open_from_browser::<BrowserSession>(&sealer, "lb_session", &value, NOW + 61).is_none());
+        assert!(open_from_browser::<BrowserSession>(&sealer, "lb_session", "garbage!", NOW).is_none());
+    }
+
+    #[test]
     fn a_sign_in_is_consumed_once_only() {
         block_on(async {
             let store = test_store();
