@@ -11,7 +11,7 @@ use crate::config::{Choice, Config, IdentityProvider, Protocol};
 use crate::error::HttpError;
 use crate::ids::{RequestId, SlotId, digest, random_token, user_code_matches};
 use crate::oidc::{self, SignInError};
-use crate::parse::{CallbackParams, NewRequestOptions, cookie};
+use crate::parse::{CallbackParams, NewRequestOptions, cookie, cookies};
 use crate::response::{self, Reply};
 use crate::store::{BrowserSession, LoginOutcome, LoginRequest, SpinKeyValue, StateStore, open_from_browser, seal_for_browser, unix_now};
 use crate::{log, pages};
@@ -22,54 +22,69 @@ const CALLBACK_PATH: &str = "/oidc/callback";
 const MAX_WRONG_CODES: u64 = 5;
 
 /// A host-only, `HttpOnly` cookie holding a secret of which the server keeps at most a
-/// hash. Over https it takes the `__Host-` prefix, which browsers grant only to a cookie
-/// that is `Secure`, host-only and for `Path=/`: no sibling domain can plant or shadow it.
+/// hash (or a sealed record). Over https it takes the `__Host-` prefix, which browsers
+/// grant only to a cookie that is `Secure`, host-only and for `Path=/`: no sibling
+/// domain can plant or shadow it.
 struct BrowserCookie {
-    name: &'static str,
-    attributes: &'static str,
+    name: String,
+    /// The path over plain http, where the cookie can be narrower.
+    path: &'static str,
+    same_site: &'static str,
+    secure: bool,
 }
 
+/// Every sign-in cookie's name starts so; the sign-in's slot completes it.
+const SIGN_IN_COOKIE: &str = "lb_signin_";
+
 impl BrowserCookie {
-    /// Binds a sign-in to the browser that started it. `SameSite=Lax`, so that it rides
-    /// the provider's top-level redirect back to the callback.
-    fn sign_in(config: &Config) -> Self {
+    fn new(config: &Config, name: &str, path: &'static str, same_site: &'static str) -> Self {
         if config.base_url.starts_with("https://") {
-            Self { name: "__Host-lb_signin", attributes: "Path=/; HttpOnly; SameSite=Lax; Secure" }
+            Self { name: format!("__Host-{name}"), path: "/", same_site, secure: true }
         } else {
-            Self { name: "lb_signin", attributes: "Path=/oidc/callback; HttpOnly; SameSite=Lax" }
+            Self { name: name.to_owned(), path, same_site, secure: false }
         }
+    }
+
+    /// Binds a sign-in to the browser that started it. Named after the sign-in's slot,
+    /// so that logins started side by side in one browser (two applications, two tabs)
+    /// each keep their own. `SameSite=Lax`, so that it rides the provider's top-level
+    /// redirect back to the callback.
+    fn sign_in(config: &Config, state: &SlotId) -> Self {
+        Self::new(config, &format!("{SIGN_IN_COOKIE}{}_{}", state.bucket(), state.index()), "/oidc/callback", "Lax")
+    }
+
+    /// The sign-in cookies this browser presents, to clear them.
+    fn sign_ins_presented(config: &Config, headers: &HeaderMap) -> Vec<Self> {
+        let prefix = Self::new(config, SIGN_IN_COOKIE, "/oidc/callback", "Lax");
+        cookies(headers)
+            .filter(|(name, _)| name.starts_with(&prefix.name))
+            .map(|(name, _)| Self { name: name.to_owned(), ..Self::new(config, SIGN_IN_COOKIE, prefix.path, prefix.same_site) })
+            .collect()
     }
 
     /// The confirmation form's double-submit token. `SameSite=Strict`: a form posted
     /// from another site arrives without it.
     fn confirmation(config: &Config) -> Self {
-        if config.base_url.starts_with("https://") {
-            Self { name: "__Host-lb_confirm", attributes: "Path=/; HttpOnly; SameSite=Strict; Secure" }
-        } else {
-            Self { name: "lb_confirm", attributes: "Path=/oidc/login; HttpOnly; SameSite=Strict" }
-        }
+        Self::new(config, "lb_confirm", "/oidc/login", "Strict")
     }
 
     /// Lets a signed-in browser sign out later: a sealed record of its provider and ID
-    /// token, in the cookie itself. Its path covers `/oidc/logout` only (over https the
-    /// `__Host-` prefix needs `Path=/`).
+    /// token, in the cookie itself, sent to `/oidc/logout` only (over plain http).
     fn session(config: &Config) -> Self {
-        if config.base_url.starts_with("https://") {
-            Self { name: "__Host-lb_session", attributes: "Path=/; HttpOnly; SameSite=Lax; Secure" }
-        } else {
-            Self { name: "lb_session", attributes: "Path=/oidc/logout; HttpOnly; SameSite=Lax" }
-        }
+        Self::new(config, "lb_session", "/oidc/logout", "Lax")
     }
 
     /// `Set-Cookie` for `secret`, or, with `max_age_secs` 0, clearing it.
     fn set(&self, secret: &str, max_age_secs: u64) -> HeaderValue {
-        let cookie = format!("{}={secret}; Max-Age={max_age_secs}; {}", self.name, self.attributes);
-        HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_signin=; Max-Age=0"))
+        let secure = if self.secure { "; Secure" } else { "" };
+        let cookie = format!("{}={secret}; Max-Age={max_age_secs}; Path={}; HttpOnly; SameSite={}{secure}", self.name, self.path, self.same_site);
+        // Names and values are ours (base64url), so this cannot fail; clear rather than panic.
+        HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_invalid=; Max-Age=0"))
     }
 
     /// Whether the browser presents the secret whose hash is `expected_hash`.
     fn presented_by(&self, headers: &HeaderMap, expected_hash: &str) -> bool {
-        cookie(headers, self.name).is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
+        cookie(headers, &self.name).is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
     }
 }
 
@@ -199,7 +214,7 @@ impl PendingLogin {
         let authorization = oidc::authorize(&self.store, &provider.id, oidc_config, &redirect_uri, request, now).await.map_err(sign_in_page_error)?;
         self.store.save_sign_in(&authorization.sign_in).await?;
         log::info("login_started").request(&request.id).provider(&provider.id).emit();
-        let cookie = BrowserCookie::sign_in(config).set(&authorization.browser_secret, request.expires_at.saturating_sub(now));
+        let cookie = BrowserCookie::sign_in(config, &authorization.sign_in.state).set(&authorization.browser_secret, request.expires_at.saturating_sub(now));
         Ok(response::redirect(&authorization.url, vec![cookie]))
     }
 }
@@ -238,7 +253,7 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
     let state = SlotId::parse(&params.state).ok_or_else(used_or_expired)?;
     let sign_in = store.load_sign_in(&state, now).await?.ok_or_else(used_or_expired)?;
     // Checked before consuming, so a forged callback cannot spend the real user's state.
-    let cookie = BrowserCookie::sign_in(&config);
+    let cookie = BrowserCookie::sign_in(&config, &state);
     if !cookie.presented_by(headers, &sign_in.browser_binding_hash) {
         return Err(HttpError::invalid_request(format!("This sign-in was started in another browser, or its cookie was lost. {RESTART}")));
     }
@@ -289,10 +304,10 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
 /// The sealed session cookie, without the ID token when it would make the cookie too large.
 fn session_cookie(config: &Config, mut session: BrowserSession) -> Result<HeaderValue, HttpError> {
     let cookie = BrowserCookie::session(config);
-    let mut sealed = seal_for_browser(&config.sealer, cookie.name, &session)?;
+    let mut sealed = seal_for_browser(&config.sealer, &cookie.name, &session)?;
     if sealed.len() > MAX_SESSION_COOKIE_BYTES {
         session.id_token = None;
-        sealed = seal_for_browser(&config.sealer, cookie.name, &session)?;
+        sealed = seal_for_browser(&config.sealer, &cookie.name, &session)?;
     }
     Ok(cookie.set(&sealed, SESSION_SECS))
 }
@@ -304,8 +319,9 @@ pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
     let config = Config::load().await?;
     let now = unix_now();
     let session_cookie = BrowserCookie::session(&config);
-    let session: Option<BrowserSession> = cookie(headers, session_cookie.name).and_then(|value| open_from_browser(&config.sealer, session_cookie.name, value, now));
-    let forget = vec![session_cookie.set("", 0), BrowserCookie::sign_in(&config).set("", 0), BrowserCookie::confirmation(&config).set("", 0)];
+    let session: Option<BrowserSession> = cookie(headers, &session_cookie.name).and_then(|value| open_from_browser(&config.sealer, &session_cookie.name, value, now));
+    let mut forget = vec![session_cookie.set("", 0), BrowserCookie::confirmation(&config).set("", 0)];
+    forget.extend(BrowserCookie::sign_ins_presented(&config, headers).iter().map(|pending| pending.set("", 0)));
     let provider = session.as_ref().and_then(|session| config.providers.get(&session.provider_id));
     let Some((session, IdentityProvider { id, protocol: Protocol::Oidc(oidc_config), .. })) = session.as_ref().zip(provider) else {
         log::info("logout").outcome("no_session").emit();
@@ -359,22 +375,11 @@ mod tests {
         headers
     }
 
-    const PLAIN: BrowserCookie = BrowserCookie { name: "lb_signin", attributes: "Path=/oidc/callback" };
-
-    #[test]
-    fn the_browser_holding_the_secret_matches() {
-        let hash = digest("browser-secret");
-        assert!(PLAIN.presented_by(&cookies("a=1; lb_signin=browser-secret; b=2"), &hash));
-        assert!(!PLAIN.presented_by(&cookies("lb_signin=other-secret"), &hash));
-        assert!(!PLAIN.presented_by(&cookies("lb_signin="), &digest("")));
-        assert!(!PLAIN.presented_by(&HeaderMap::new(), &hash));
-    }
-
-    #[test]
-    fn over_https_the_cookie_is_secure_and_host_prefixed() {
-        let config = Config::parse(|name| {
+    fn config(base_url: &str) -> Config {
+        let base_url = base_url.to_owned();
+        Config::parse(move |name| {
             Some(match name {
-                "svc_base_uri" => "https://login.example.com".into(),
+                "svc_base_uri" => base_url.clone(),
                 "login_timeout" => "60".into(),
                 "cache_ttl" => "300".into(),
                 "instance_id" => "none".into(),
@@ -383,12 +388,45 @@ mod tests {
                 _ => String::new(),
             })
         })
-        .unwrap();
-        let cookie = BrowserCookie::sign_in(&config);
+        .unwrap()
+    }
+
+    #[test]
+    fn the_browser_holding_the_secret_matches() {
+        let (config, state) = (config("http://127.0.0.1:3000"), SlotId::new(7, 9).unwrap());
+        let cookie = BrowserCookie::sign_in(&config, &state);
+        assert_eq!(cookie.set("s", 60), "lb_signin_7_9=s; Max-Age=60; Path=/oidc/callback; HttpOnly; SameSite=Lax");
+        let hash = digest("browser-secret");
+        assert!(cookie.presented_by(&cookies("a=1; lb_signin_7_9=browser-secret; b=2"), &hash));
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_9=other-secret"), &hash));
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_10=browser-secret"), &hash), "another sign-in's cookie");
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_9="), &digest("")));
+        assert!(!cookie.presented_by(&HeaderMap::new(), &hash));
+    }
+
+    #[test]
+    fn logins_side_by_side_keep_their_own_cookies_and_logout_clears_them_all() {
+        let config = config("http://127.0.0.1:3000");
+        let (first, second) = (SlotId::new(7, 9).unwrap(), SlotId::new(7, 10).unwrap());
+        assert_ne!(BrowserCookie::sign_in(&config, &first).name, BrowserCookie::sign_in(&config, &second).name);
+        let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; lb_session=x; lb_signin_7_10=b"));
+        let cleared: Vec<HeaderValue> = presented.iter().map(|cookie| cookie.set("", 0)).collect();
+        assert_eq!(cleared, [
+            "lb_signin_7_9=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
+            "lb_signin_7_10=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
+        ]);
+    }
+
+    #[test]
+    fn over_https_the_cookie_is_secure_and_host_prefixed() {
+        let config = config("https://login.example.com");
+        let cookie = BrowserCookie::sign_in(&config, &SlotId::new(7, 9).unwrap());
         let set = cookie.set("s3cret", 60);
-        assert_eq!(set, "__Host-lb_signin=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure");
-        assert!(cookie.presented_by(&cookies("__Host-lb_signin=s3cret"), &digest("s3cret")));
-        assert!(!cookie.presented_by(&cookies("lb_signin=s3cret"), &digest("s3cret")), "the unprefixed name is not accepted");
+        assert_eq!(set, "__Host-lb_signin_7_9=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure");
+        assert!(cookie.presented_by(&cookies("__Host-lb_signin_7_9=s3cret"), &digest("s3cret")));
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_9=s3cret"), &digest("s3cret")), "the unprefixed name is not accepted");
+        let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; __Host-lb_signin_7_10=b"));
+        assert_eq!(presented.iter().map(|cookie| cookie.name.as_str()).collect::<Vec<_>>(), ["__Host-lb_signin_7_10"]);
 
         let session = BrowserSession { provider_id: crate::ids::ProviderId::parse("corp").unwrap(), id_token: Some("x".repeat(5000)), expires_at: u64::MAX };
         let set = session_cookie(&config, session).unwrap();

@@ -71,14 +71,17 @@ impl CallbackParams {
 
 /// The value of the cookie `name`, from any `Cookie` header.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookies(headers).find(|(cookie_name, _)| *cookie_name == name).map(|(_, value)| value)
+}
+
+/// Every `name=value` pair of the `Cookie` headers, in order.
+pub fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(cookie_name, _)| *cookie_name == name)
-        .map(|(_, value)| value)
 }
 
 /// What the broker needs of a client certificate a proxy forwarded.

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use double::{Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, alice_claims, authorize, begin, callback, issuing, now, provider_with, start_broker, unsigned_token};
+use double::{
+    Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, alice_claims, authorize, authorize_as, begin, begin_for, callback, issuing, now, provider_with,
+    start_broker, unsigned_token,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::{Redis, Store};
@@ -192,6 +195,28 @@ fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it() {
     assert_eq!(unknown.status, 400);
     for incomplete in ["/oidc/callback", "/oidc/callback?code=c", "/oidc/callback?state=s"] {
         assert_eq!(broker.get(incomplete).status, 400, "{incomplete}");
+    }
+}
+
+/// Two applications (or two tabs) start logins in one browser before either finishes:
+/// each sign-in keeps its own cookie, so both callbacks succeed, each for its own user.
+#[test]
+fn logins_started_side_by_side_in_one_browser_both_finish() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let (first, second) = (begin_for(&broker, "alice"), begin_for(&broker, "bob"));
+    // The browser's jar: a cookie set under a name already there replaces it.
+    let mut jar = std::collections::BTreeMap::new();
+    for sign_in in [&first, &second] {
+        let (name, value) = sign_in.cookie.split_once('=').unwrap();
+        jar.insert(name, value);
+    }
+    let cookie_header: Vec<String> = jar.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    let cookie_header = cookie_header.join("; ");
+    for (sign_in, user) in [(&first, "alice"), (&second, "bob")] {
+        let page = broker.get_with(&authorize_as(sign_in, user), &[("Cookie", &cookie_header)]);
+        assert_eq!(page.status, 200, "{user}: {}", page.body);
+        assert_eq!(broker.status(&sign_in.request_id).json()["sub"], user);
     }
 }
 
