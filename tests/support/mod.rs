@@ -111,13 +111,34 @@ impl Drop for Redis {
 
 /// Starts a service that prints one JSON line when it is ready and exits when its
 /// stdin closes; returns it, the stdin to hold open, and that line.
+///
+/// Bounded: a start that prints nothing within 30 s is killed and tried again (Node 20
+/// was once seen to hang at start-up on a loaded CI machine), so a test never hangs.
 fn spawn_until_ready(command: &mut Command, what: &str) -> (Child, ChildStdin, Value) {
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{what} does not start: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let ready = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what} did not start: {line:?}"));
-    let stdin = child.stdin.take().unwrap();
-    (child, stdin, ready)
+    const ATTEMPTS: u32 = 3;
+    for attempt in 1..=ATTEMPTS {
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (sender, ready_line) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).ok();
+            sender.send(line).ok();
+        });
+        match ready_line.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => {
+                let ready = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what} did not start: {line:?}"));
+                let stdin = child.stdin.take().unwrap();
+                return (child, stdin, ready);
+            }
+            Err(_) => {
+                eprintln!("{what} printed nothing within 30 s (attempt {attempt} of {ATTEMPTS}); starting it again");
+                child.kill().ok();
+                child.wait().ok();
+            }
+        }
+    }
+    panic!("{what} did not start in {ATTEMPTS} attempts")
 }
 
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
@@ -445,16 +466,38 @@ pub fn browser_login(login_url: &str, username: &str) -> Value {
 
 /// Runs `browser-login.mjs` with `args` (see its header for the options); returns its
 /// report, asserting that it succeeded.
+///
+/// The script bounds itself at 45 s; should Node hang before its timer is armed, the
+/// run is killed at 90 s, so a test fails rather than hangs.
 pub fn browser(args: &[&str]) -> Value {
-    let output = Command::new("node")
+    let mut child = Command::new("node")
         .arg(node_script("browser-login.mjs"))
         .args(args)
         .args(["--timeout-ms", "45000"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
         .expect("node on PATH");
-    let report: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("browser-login.mjs printed no report: {}", String::from_utf8_lossy(&output.stdout)));
-    assert!(output.status.success(), "the browser login failed: {report}");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).ok();
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("browser-login.mjs {args:?} did not finish within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = reader.join().unwrap();
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("browser-login.mjs printed no report: {stdout}"));
+    assert!(status.success(), "the browser login failed: {report}");
     report
 }
