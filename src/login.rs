@@ -18,6 +18,11 @@ use crate::{log, pages};
 
 const CALLBACK_PATH: &str = "/oidc/callback";
 
+/// The `redirect_uri` registered at every provider.
+fn callback_url(config: &Config) -> String {
+    format!("{}{CALLBACK_PATH}", config.base_url)
+}
+
 /// Wrong confirmation codes allowed per request before the login is stopped.
 const MAX_WRONG_CODES: u64 = 5;
 
@@ -210,8 +215,7 @@ impl PendingLogin {
     async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Reply, HttpError> {
         let (config, request, now) = (&self.config, &self.request, self.now);
         let Protocol::Oidc(oidc_config) = &provider.protocol;
-        let redirect_uri = format!("{}{CALLBACK_PATH}", config.base_url);
-        let authorization = oidc::authorize(&self.store, &provider.id, oidc_config, &redirect_uri, request, now).await.map_err(sign_in_page_error)?;
+        let authorization = oidc::authorize(&self.store, &provider.id, oidc_config, &callback_url(config), request, now).await.map_err(sign_in_page_error)?;
         self.store.save_sign_in(&authorization.sign_in).await?;
         log::info("login_started").request(&request.id).provider(&provider.id).emit();
         let cookie = BrowserCookie::sign_in(config, &authorization.sign_in.state).set(&authorization.browser_secret, request.expires_at.saturating_sub(now));
@@ -265,7 +269,7 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
         return Err(HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}")));
     };
 
-    let redirect_uri = format!("{}{CALLBACK_PATH}", config.base_url);
+    let redirect_uri = callback_url(&config);
     let result = match (&params.error, &params.code) {
         (Some(error), _) => Err(SignInError::from_provider(error, params.error_description.as_deref())),
         (None, Some(code)) => match &params.iss {
@@ -328,8 +332,8 @@ pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
         return Ok(response::with_cookies(pages::signed_out(), forget));
     };
     let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
-    let (redirect_uri, come_back) = (format!("{}{CALLBACK_PATH}", config.base_url), format!("{}{LOGGED_OUT_PATH}", config.base_url));
-    let end_session = oidc::logout_url(&store, oidc_config, &redirect_uri, session.id_token.as_deref(), &come_back, now).await;
+    let come_back = format!("{}{LOGGED_OUT_PATH}", config.base_url);
+    let end_session = oidc::logout_url(&store, oidc_config, &callback_url(&config), session.id_token.as_deref(), &come_back, now).await;
     match end_session {
         Ok(Some(url)) => {
             log::info("logout").provider(id).outcome("end_session").emit();
