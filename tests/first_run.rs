@@ -9,17 +9,12 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::{CLIENT_TOKEN, STATE_KEY, browser_login, free_port};
-
-fn project_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{CLIENT_TOKEN, STATE_KEY, browser_login, free_port, project_dir, try_get_url};
 
 /// `scripts/dev.sh` running in its own process group (the script, the provider, the host).
 struct DevScript {
@@ -171,28 +166,11 @@ impl Drop for DevScript {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// A GET with an optional bearer token: status and body, or `None` if nothing answers.
-fn get(url: &str, token: Option<&str>) -> Option<(u16, String)> {
-    let mut request = agent().get(url);
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    let mut response = request.call().ok()?;
-    let body = response.body_mut().read_to_string().ok()?;
-    Some((response.status().as_u16(), body))
-}
-
-fn json(body: &str) -> serde_json::Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+/// A GET, with the client token when `token`; `None` if nothing answers.
+fn get(url: &str, token: bool) -> Option<support::Reply> {
+    let bearer = format!("Bearer {CLIENT_TOKEN}");
+    let headers: &[(&str, &str)] = if token { &[("Authorization", &bearer)] } else { &[] };
+    try_get_url(url, headers)
 }
 
 #[test]
@@ -204,15 +182,15 @@ fn the_first_run_script_serves_a_login_with_the_bundled_provider() {
     let mut script = DevScript::start(broker_port, provider_port);
 
     script.wait_for("the broker's /liveness", Duration::from_secs(60), |_| {
-        get(&format!("{broker}/liveness"), None).is_some_and(|(status, _)| status == 200)
+        get(&format!("{broker}/liveness"), false).is_some_and(|reply| reply.status == 200)
     });
     let try_it = format!("curl -s {broker}/requests/new/alice");
     script.wait_for("the \"try it\" banner", Duration::from_secs(10), |s| s.stdout().contains(&try_it));
 
     // What the banner says to do: create a request, sign in at its login URL, read its status.
-    let (status, body) = get(&format!("{broker}/requests/new/alice"), None).expect("the broker answers");
-    assert_eq!(status, 200, "{body}");
-    let request = json(&body);
+    let reply = get(&format!("{broker}/requests/new/alice"), false).expect("the broker answers");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let request = reply.json();
     let page = browser_login(request["loginUrl"].as_str().unwrap(), "alice");
     assert_eq!(page["status"], 200, "{page}");
     assert!(page["text"].as_str().unwrap().contains("You are signed in"), "{page}");
@@ -220,11 +198,11 @@ fn the_first_run_script_serves_a_login_with_the_bundled_provider() {
     let status_url = request["statusUrl"].as_str().unwrap();
     assert!(status_url.starts_with(&broker), "{status_url}");
     // The preset assume_client_authorized = false won over the script's default.
-    let (status, body) = get(status_url, None).expect("the broker answers");
-    assert_eq!(status, 401, "without a client token: {body}");
-    let (status, body) = get(status_url, Some(CLIENT_TOKEN)).expect("the broker answers");
-    assert_eq!(status, 200, "{body}");
-    let identity = json(&body);
+    let reply = get(status_url, false).expect("the broker answers");
+    assert_eq!(reply.status, 401, "without a client token: {}", reply.body);
+    let reply = get(status_url, true).expect("the broker answers");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let identity = reply.json();
     assert_eq!(identity["sub"], "alice", "{identity}");
     assert_eq!(identity["iss"], issuer.as_str(), "{identity}");
 
@@ -243,6 +221,6 @@ fn the_first_run_script_serves_a_login_with_the_bundled_provider() {
 
     // Stopping the script's process group leaves neither the provider nor the host behind.
     assert!(script.stop(), "processes of scripts/dev.sh outlived SIGTERM to its group");
-    assert!(get(&format!("{broker}/liveness"), None).is_none(), "the broker still answers");
-    assert!(get(&format!("{issuer}/.well-known/openid-configuration"), None).is_none(), "the provider still answers");
+    assert!(get(&format!("{broker}/liveness"), false).is_none(), "the broker still answers");
+    assert!(get(&format!("{issuer}/.well-known/openid-configuration"), false).is_none(), "the provider still answers");
 }

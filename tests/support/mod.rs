@@ -27,7 +27,7 @@ pub fn request_key(request_id: &str) -> String {
     format!("lb:v1:req:{bucket}:{index}")
 }
 
-fn project_dir() -> &'static Path {
+pub fn project_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -219,6 +219,15 @@ fn try_read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error
 /// A GET to any loopback URL, redirects not followed.
 pub fn get_url(url: &str) -> Reply {
     read_reply(agent().get(url).call())
+}
+
+/// Like [`get_url`], with `headers`; `None` when nothing answers there.
+pub fn try_get_url(url: &str, headers: &[(&str, &str)]) -> Option<Reply> {
+    let mut request = agent().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    try_read_reply(request.call()).ok()
 }
 
 impl Broker {
