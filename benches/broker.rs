@@ -1,8 +1,9 @@
-//! Throughput and latency of the real `.wasm` in the test host, over Spin's
-//! in-memory store and over Redis, measured in one run so the figures compare.
+//! Throughput and latency of the real `.wasm` under `spin up` (Spin 4.0.x from PATH),
+//! over Spin's in-memory store and over Redis, measured in one run so the figures
+//! compare. Key-value operations are counted by Redis itself (`INFO commandstats`).
 //!
-//! Run with `cargo bench --bench broker` after the test command has built the
-//! component and the host. Prints a Markdown table for BENCHMARKS.md.
+//! Run with `cargo bench --bench broker` after `spin build`. Prints Markdown tables
+//! for BENCHMARKS.md.
 
 #[path = "../tests/support/provider_double.rs"]
 mod double;
@@ -32,10 +33,11 @@ fn main() {
 
     println!("\n| store | creations/s | liveness/s | KV ops: create, status |");
     println!("|---|---|---|---|");
-    for (name, broker) in [("in-memory", &memory_broker), ("Redis", &redis_broker)] {
+    for (name, broker, redis) in [("in-memory", &memory_broker, None), ("Redis", &redis_broker, Some(&redis))] {
         let creations = rate(broker, "/requests/new/bench-user");
         let liveness = rate(broker, "/liveness");
-        println!("| {name} | {creations:.0} | {liveness:.0} | {} |", ops_per_request(broker));
+        let ops = redis.map_or_else(|| "(counted on Redis)".to_owned(), |redis| ops_per_request(broker, redis));
+        println!("| {name} | {creations:.0} | {liveness:.0} | {ops} |");
     }
 
     logins(&redis);
@@ -68,18 +70,18 @@ fn rate(broker: &Broker, path: &str) -> f64 {
 }
 
 /// Key-value operations of a creation, and of a status call on a finished login.
-fn ops_per_request(broker: &Broker) -> String {
-    broker.reset_kv_stats();
+fn ops_per_request(broker: &Broker, redis: &Redis) -> String {
+    redis.reset_stats();
     let id = broker.new_request("ops")["request"].as_str().unwrap().to_owned();
-    let create = total(&broker.kv_stats());
+    let create = total(redis);
     finish_login(broker, &id, "ops");
-    broker.reset_kv_stats();
+    redis.reset_stats();
     assert_eq!(broker.status(&id).status, 200);
-    format!("{create}, {}", total(&broker.kv_stats()))
+    format!("{create}, {}", total(redis))
 }
 
-fn total(stats: &serde_json::Value) -> u64 {
-    stats.as_object().unwrap().values().filter_map(serde_json::Value::as_u64).sum()
+fn total(redis: &Redis) -> u64 {
+    redis.kv_operations().values().sum()
 }
 
 /// Complete logins against the provider double (which answers at once, so the figures
@@ -90,14 +92,14 @@ fn logins(redis: &Redis) {
     println!("| store | logins/s | broker CPU per login | KV ops per login | client answer after callback (p50 / p99) |");
     println!("|---|---|---|---|---|");
     let memory = start_broker(Store::Memory, &provider, &[]);
-    login_row("in-memory", &memory, &memory);
+    login_row("in-memory", &memory, &memory, None);
     let a = start_broker(Store::Redis(redis), &provider, &[]);
-    login_row("Redis", &a, &a);
+    login_row("Redis", &a, &a, Some(redis));
     let b = start_broker(Store::Redis(redis), &provider, &[]);
-    login_row("Redis, callback and status on a second instance", &a, &b);
+    login_row("Redis, callback and status on a second instance", &a, &b, Some(redis));
 }
 
-fn login_row(name: &str, first: &Broker, second: &Broker) {
+fn login_row(name: &str, first: &Broker, second: &Broker, redis: Option<&Redis>) {
     // Warm the provider cache so every measured login is a steady-state one.
     one_login(first, second, "warm-up");
     let instances: Vec<&Broker> = if std::ptr::eq(first, second) { vec![first] } else { vec![first, second] };
@@ -117,9 +119,14 @@ fn login_row(name: &str, first: &Broker, second: &Broker) {
     let logins = (CLIENT_THREADS * LOGINS_PER_THREAD) as u32;
     let cpu_after = cpu();
 
-    instances.iter().for_each(|broker| broker.reset_kv_stats());
-    one_login(first, second, "counted");
-    let ops: u64 = instances.iter().map(|broker| total(&broker.kv_stats())).sum();
+    let ops = redis.map_or_else(
+        || "(counted on Redis)".to_owned(),
+        |redis| {
+            redis.reset_stats();
+            one_login(first, second, "counted");
+            total(redis).to_string()
+        },
+    );
 
     let mut latency: Vec<Duration> = (0..LATENCY_SAMPLES)
         .map(|n| {

@@ -7,7 +7,7 @@
 # secret, points the broker at it and runs `spin build --up` on 127.0.0.1:$BROKER_PORT.
 # Ports: BROKER_PORT (default 3000), PROVIDER_PORT (default 9090). A SPIN_VARIABLE_* you
 # set yourself wins, except the oidc_* ones, which must match the development provider.
-# SPIN names the Spin CLI (default `spin`); the tests substitute tests/fake-spin.
+# SPIN names the Spin CLI (default `spin` on PATH; Spin 4.0.x).
 set -euo pipefail
 
 # Resolve a relative $SPIN against the caller's directory, then work from the repo root.

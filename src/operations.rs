@@ -30,6 +30,8 @@ struct Readiness {
 struct ProviderReadiness {
     id: String,
     reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
 }
 
 /// `GET /readiness`: 200 when the configuration is valid, the store answers and every
@@ -44,13 +46,19 @@ pub async fn readiness() -> Result<Reply, HttpError> {
     let mut providers = Vec::new();
     for provider in config.providers.iter() {
         let Protocol::Oidc(oidc_config) = &provider.protocol;
-        let reachable = oidc::is_reachable(&store, &provider.id, oidc_config, now).await?;
-        providers.push(ProviderReadiness { id: provider.id.as_str().to_owned(), reachable });
+        let health = oidc::health(&store, &provider.id, oidc_config, now).await?;
+        providers.push(ProviderReadiness { id: provider.id.as_str().to_owned(), reachable: health.reachable, problem: health.problem });
     }
-    let ready = providers.iter().all(|provider| provider.reachable);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let readiness = Readiness { status: if ready { "ready" } else { "provider_unreachable" }, store: "ok", providers };
-    Ok(response::json(status, &readiness))
+    let status = if providers.iter().any(|provider| !provider.reachable) {
+        "provider_unreachable"
+    } else if providers.iter().any(|provider| provider.problem.is_some()) {
+        "provider_misconfigured"
+    } else {
+        "ready"
+    };
+    let code = if status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let readiness = Readiness { status, store: "ok", providers };
+    Ok(response::json(code, &readiness))
 }
 
 #[derive(Serialize)]

@@ -1,9 +1,8 @@
 //! The first-run experience: `scripts/dev.sh` starts the bundled development OpenID
 //! provider and the broker with one command, and a person signs in at once.
 //!
-//! The Spin CLI is replaced by `tests/fake-spin`, which runs the already built `.wasm`
-//! in `spin-test-host`; everything else (prerequisite checks, provider start-up, the
-//! variables, the banner, clean-up) is the script users run.
+//! Everything is what a user runs: the script, the real Spin CLI from `PATH` (`spin
+//! build --up`), the provider, the banner and the clean-up.
 
 mod support;
 
@@ -16,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use support::{CLIENT_TOKEN, STATE_KEY, browser_login, free_port, project_dir, try_get_url};
 
-/// `scripts/dev.sh` running in its own process group (the script, the provider, the host).
+/// `scripts/dev.sh` running in its own process group (the script, the provider, Spin).
 struct DevScript {
     child: Child,
-    /// Held open for the life of the script: fake-spin's host exits when it closes.
+    /// Held open for the life of the script, as a terminal would.
     stdin: Option<ChildStdin>,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
@@ -43,8 +42,6 @@ fn collect(stream: impl Read + Send + 'static, name: &'static str, into: Arc<Mut
 impl DevScript {
     fn start(broker_port: u16, provider_port: u16) -> DevScript {
         let root = project_dir();
-        let wasm = root.join("target/wasm32-wasip2/release/login_broker.wasm");
-        assert!(wasm.exists(), "{} is missing: cargo build --target wasm32-wasip2 --release", wasm.display());
         let mut command = Command::new(root.join("scripts/dev.sh"));
         // Only what this test sets: a developer's own SPIN_VARIABLE_* must not leak in.
         for (name, _) in std::env::vars_os() {
@@ -54,7 +51,6 @@ impl DevScript {
         }
         command
             .current_dir(root)
-            .env("SPIN", root.join("tests/fake-spin"))
             .env("BROKER_PORT", broker_port.to_string())
             .env("PROVIDER_PORT", provider_port.to_string())
             // Preset variables win over the script's defaults: a known state key (so the
@@ -219,7 +215,7 @@ fn the_first_run_script_serves_a_login_with_the_bundled_provider() {
         assert!(!text.contains("client_secret="), "the script's {stream}:\n{text}");
     }
 
-    // Stopping the script's process group leaves neither the provider nor the host behind.
+    // Stopping the script's process group leaves neither the provider nor Spin behind.
     assert!(script.stop(), "processes of scripts/dev.sh outlived SIGTERM to its group");
     assert!(get(&format!("{broker}/liveness"), false).is_none(), "the broker still answers");
     assert!(get(&format!("{issuer}/.well-known/openid-configuration"), false).is_none(), "the provider still answers");

@@ -1,4 +1,4 @@
-//! 100,000 generated hostile requests through the test host: random methods, paths,
+//! 100,000 generated hostile requests under `spin up`: random methods, paths,
 //! percent-encodings, headers, cookies, bodies, and replayed or truncated sign-in
 //! callbacks. The broker must never panic (the host would answer 500 for a trapped
 //! component), never answer 5xx, and still serve a correct login afterwards.

@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a fresh machine: installs what it needs,
-# builds the component (as `spin build` does) and the test host, then runs every test.
-# Services the tests use (redis-server, the oidc-provider, headless Chromium, broker
-# instances) are started by the tests themselves on free loopback ports.
+# builds the component with `spin build`, then runs every test. Every end-to-end test
+# runs the broker under `spin up` (Spin 4.0.x, from PATH) with the project's own
+# spin.toml and runtime-config files. Services the tests use (redis-server, the
+# oidc-provider, headless Chromium, broker instances) are started by the tests
+# themselves on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v spin >/dev/null; then
+  echo "The tests run the broker under the Spin CLI, and \`spin\` is not on PATH." >&2
+  echo "Install Spin 4.0.x (https://spinframework.dev/v3/install), or put its binary on PATH." >&2
+  exit 1
+fi
+case "$(spin --version)" in
+  "spin 4.0."*) ;;
+  *) echo "The tests need Spin 4.0.x; \`spin --version\` says: $(spin --version)" >&2; exit 1 ;;
+esac
 
 rustup target add wasm32-wasip2
 
@@ -20,12 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
-cargo build --target wasm32-wasip2 --release
-# Release throughout, and the host binary, the tests and the benchmark in one build, so
-# that they share one build of wasmtime (same profile, same feature set). Not `--lib`:
-# the component library is built for wasm32-wasip2 only.
-cargo build --release --workspace --bins --tests --benches
-cargo test --release --workspace -- --test-threads 4
+# The manifest's own build command (cargo build --target wasm32-wasip2 --release).
+spin build
+# The tests and the benchmark in one release build. Not `--lib`: the component library
+# is built for wasm32-wasip2 only.
+cargo build --release --tests --benches
+cargo test --release -- --test-threads 4
 
 # Fuzz every parser of outside input for a bounded time. cargo-fuzz needs -Z flags:
 # RUSTC_BOOTSTRAP lets the machine's stable toolchain take them. No sanitizer: the

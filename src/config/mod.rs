@@ -86,9 +86,9 @@ const VARIABLES: [&str; 27] = [
     "auth_providers",
     "oidc_issuer_uri",
     "oidc_provider_origin",
-    "auth_provider_origin_1",
-    "auth_provider_origin_2",
-    "auth_provider_origin_3",
+    "auth_provider_origin_a",
+    "auth_provider_origin_b",
+    "auth_provider_origin_c",
     "oidc_client_id",
     "oidc_client_secret",
     "oidc_code_challenge_method",
@@ -358,9 +358,9 @@ mod tests {
             ("oidc_select_account", "false".to_owned()),
             ("status_enabled", "false".to_owned()),
             ("auth_providers", "".to_owned()),
-            ("auth_provider_origin_1", "https://oidc-provider.invalid".to_owned()),
-            ("auth_provider_origin_2", "https://oidc-provider.invalid".to_owned()),
-            ("auth_provider_origin_3", "https://oidc-provider.invalid".to_owned()),
+            ("auth_provider_origin_a", "https://oidc-provider.invalid".to_owned()),
+            ("auth_provider_origin_b", "https://oidc-provider.invalid".to_owned()),
+            ("auth_provider_origin_c", "https://oidc-provider.invalid".to_owned()),
         ])
     }
 
@@ -391,7 +391,7 @@ mod tests {
     fn a_provider_with_a_path_is_configured() {
         let config = parse_with(&with_provider(&[])).unwrap();
         let oidc = oidc(&config);
-        assert_eq!(oidc.issuer.as_str(), "https://idp.example.com/realms/acme");
+        assert_eq!(oidc.issuer.as_str(), "https://idp.example.com/realms/acme/", "kept exactly, trailing `/` and all");
         assert_eq!(oidc.token_auth, TokenEndpointAuth::Basic);
         assert_eq!(oidc.signing_algs.len(), 2);
         assert!(!format!("{oidc:?}").contains("s3cret-value"), "the secret is redacted");
@@ -427,19 +427,19 @@ mod tests {
 
     const TWO_PROVIDERS: &str = r#"{"providers": [
         {"id": "corp", "label": "Corporate SSO", "issuerUri": "https://idp.example.com/realms/corp",
-         "clientId": "broker", "clientSecretVariable": "auth_provider_secret_1", "scopes": "openid profile groups"},
+         "clientId": "broker", "clientSecretVariable": "auth_provider_secret_a", "scopes": "openid profile groups"},
         {"id": "partners", "issuerUri": "https://partners.example.org", "clientId": "broker-2",
-         "clientSecretVariable": "auth_provider_secret_2", "forceAuthn": true, "maxAge": 600,
+         "clientSecretVariable": "auth_provider_secret_b", "forceAuthn": true, "maxAge": 600,
          "tokenEndpointAuthMethod": "client_secret_post", "signingAlgo": "ES256"}
     ]}"#;
 
     fn two_providers(list: &str) -> Vec<(&'static str, &str)> {
         vec![
             ("auth_providers", list),
-            ("auth_provider_origin_1", "https://idp.example.com"),
-            ("auth_provider_origin_2", "https://partners.example.org/"),
-            ("auth_provider_secret_1", "first-secret-value"),
-            ("auth_provider_secret_2", "second-secret-value"),
+            ("auth_provider_origin_a", "https://idp.example.com"),
+            ("auth_provider_origin_b", "https://partners.example.org/"),
+            ("auth_provider_secret_a", "first-secret-value"),
+            ("auth_provider_secret_b", "second-secret-value"),
         ]
     }
 
@@ -468,13 +468,13 @@ mod tests {
         let cases = [
             ("not json", "a JSON list"),
             ("[]", "at least one provider"),
-            (r#"[{"id": "a b", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1"}]"#, "an id"),
+            (r#"[{"id": "a b", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#, "an id"),
             (r#"[{"id": "s", "protocol": "saml"}]"#, "not supported yet"),
-            (r#"[{"id": "far", "issuerUri": "https://elsewhere.example.net", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1"}]"#, "auth_provider_origin_1"),
+            (r#"[{"id": "far", "issuerUri": "https://elsewhere.example.net", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#, "auth_provider_origin_a"),
             (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret"}]"#, "clientSecretVariable"),
             (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "undeclared"}]"#, "`undeclared` is not"),
-            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1", "typo": 1}]"#, "unknown field"),
-            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_1", "signingAlgo": "HS256"}]"#, "never none or HS"),
+            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "typo": 1}]"#, "unknown field"),
+            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "signingAlgo": "HS256"}]"#, "never none or HS"),
         ];
         for (list, expected) in cases {
             let errors = parse_with(&two_providers(list)).unwrap_err();
@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn secret_variables_named_by_auth_providers_are_read() {
-        assert_eq!(providers::secret_variables(TWO_PROVIDERS), ["auth_provider_secret_1", "auth_provider_secret_2"]);
+        assert_eq!(providers::secret_variables(TWO_PROVIDERS), ["auth_provider_secret_a", "auth_provider_secret_b"]);
         assert!(providers::secret_variables("garbage").is_empty());
     }
 

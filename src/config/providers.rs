@@ -11,7 +11,7 @@ use crate::ids::ProviderId;
 /// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
 /// the component reach no other host, and a template expands to one entry only, so
 /// spin.toml declares a fixed number of them.
-pub const ORIGIN_VARIABLES: [&str; 4] = ["oidc_provider_origin", "auth_provider_origin_1", "auth_provider_origin_2", "auth_provider_origin_3"];
+pub const ORIGIN_VARIABLES: [&str; 4] = ["oidc_provider_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
 
 /// The provider id the single-provider shorthand gets.
 const SHORTHAND_ID: &str = "oidc";
@@ -200,7 +200,7 @@ pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Provid
     let entries = parse_list(&auth_providers).map_err(|error| {
         vec![ConfigError::new(
             "auth_providers",
-            format!("a JSON list of providers, such as [{{\"id\": \"corp\", \"issuerUri\": \"https://…\", \"clientId\": \"…\", \"clientSecretVariable\": \"auth_provider_secret_1\"}}] ({error})"),
+            format!("a JSON list of providers, such as [{{\"id\": \"corp\", \"issuerUri\": \"https://…\", \"clientId\": \"…\", \"clientSecretVariable\": \"auth_provider_secret_a\"}}] ({error})"),
         )]
     })?;
     let mut errors = Vec::new();
@@ -289,7 +289,7 @@ fn parse_entry(index: usize, entry: ProviderEntry, get: &dyn Fn(&str) -> Result<
     }
     let client_id = entry.client_id.as_deref().map(str::trim).filter(|id| !id.is_empty()).ok_or_else(|| problem("a clientId".into()))?;
     if entry.client_secret.is_some() {
-        return Err(problem("no clientSecret: put the secret in a secret variable (such as auth_provider_secret_1) and name it in clientSecretVariable".into()));
+        return Err(problem("no clientSecret: put the secret in a secret variable (such as auth_provider_secret_a) and name it in clientSecretVariable".into()));
     }
     let secret_variable = entry.client_secret_variable.as_deref().unwrap_or("");
     let client_secret = get(secret_variable)
@@ -337,8 +337,12 @@ fn default_scopes() -> Vec<String> {
     vec!["profile".into(), "email".into()]
 }
 
+/// The issuer exactly as given (but for surrounding whitespace): OpenID Connect
+/// compares issuers as strings, so `https://idp.example.com/` (Auth0's form) is not
+/// `https://idp.example.com`, and discovery, the ID token's `iss` and RFC 9207's `iss`
+/// must all name the very string configured.
 fn parse_issuer(text: &str, variable: &'static str) -> Result<IssuerUrl, ConfigError> {
-    let text = text.trim().trim_end_matches('/');
+    let text = text.trim();
     IssuerUrl::new(text.to_owned())
         .ok()
         .filter(|url| matches!(url.url().scheme(), "http" | "https") && url.url().query().is_none() && url.url().fragment().is_none())

@@ -218,22 +218,25 @@ pub async fn logout_url<K: KeyValue>(
     Ok(Some(request.http_get_url().to_string()))
 }
 
-/// Whether the provider's discovery answers, as `/readiness` reports it. A fresh
-/// look refreshes the cached discovery and keys too.
-pub async fn is_reachable<K: KeyValue>(store: &StateStore<K>, provider_id: &ProviderId, config: &OidcConfig, now: UnixTime) -> Result<bool, StoreError> {
+/// How `/readiness` finds a provider: its discovery answers and names the configured
+/// issuer, or why not. A fresh look refreshes the cached discovery and keys too.
+pub async fn health<K: KeyValue>(store: &StateStore<K>, provider_id: &ProviderId, config: &OidcConfig, now: UnixTime) -> Result<ProviderHealth, StoreError> {
     let issuer = config.issuer.as_str();
     if let Some(health) = store.load_provider_health(issuer, now).await? {
-        return Ok(health.reachable);
+        return Ok(health);
     }
-    let reachable = match provider::discover(store, config, now).await {
-        Ok(_) => true,
+    let (reachable, problem) = match provider::discover(store, config, now).await {
+        Ok(_) => (true, None),
         Err(failure) => {
-            crate::log::warn("provider_unreachable").provider(provider_id).outcome(failure.code).detail(&failure.description).emit();
-            false
+            crate::log::warn("provider_not_ready").provider(provider_id).outcome(failure.code).detail(&failure.description).emit();
+            // An issuer mismatch names two public strings: the operator needs to see them.
+            let mismatch = failure.code == provider::ISSUER_MISMATCH;
+            (mismatch, mismatch.then_some(failure.description))
         }
     };
-    store.save_provider_health(issuer, &ProviderHealth { reachable, expires_at: now + HEALTH_SECS }).await?;
-    Ok(reachable)
+    let health = ProviderHealth { reachable, problem, expires_at: now + HEALTH_SECS };
+    store.save_provider_health(issuer, &health).await?;
+    Ok(health)
 }
 
 fn describe(error: &dyn std::error::Error) -> String {

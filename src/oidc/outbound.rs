@@ -22,8 +22,14 @@ impl fmt::Display for OutboundError {
 
 impl std::error::Error for OutboundError {}
 
-pub async fn send(request: HttpRequest) -> Result<HttpResponse, OutboundError> {
+pub async fn send(mut request: HttpRequest) -> Result<HttpResponse, OutboundError> {
     let origin = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    // Spin sends a body of unknown length chunked, and some providers (WSGI servers,
+    // some proxies) then read it as empty: say how long it is.
+    if !request.body().is_empty() || request.method() == http::Method::POST {
+        let length = http::HeaderValue::from(request.body().len());
+        request.headers_mut().insert(http::header::CONTENT_LENGTH, length);
+    }
     let response = spin_sdk::http::send(request.map(|body| FullBody::new(Bytes::from(body))))
         .await
         .map_err(|code| OutboundError(format!("request to {origin} failed ({code:?}); is it allowed by `oidc_provider_origin`?")))?;

@@ -56,16 +56,39 @@ impl<'a> Provider<'a> {
     }
 }
 
-/// Fetches discovery and keys (discovery checks that the document names the
-/// configured issuer exactly) and caches them for every instance.
+/// Fetches discovery and keys and caches them for every instance. The document must
+/// name the configured issuer exactly (OpenID Connect Discovery §4.3: the same string,
+/// trailing `/` and all), else the sign-in fails with `issuer_mismatch` naming both.
 pub async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<ProviderCache, SignInError> {
-    let metadata = ProviderMetadataWithLogout::discover_async(config.issuer.clone(), &outbound::send)
-        .await
-        .map_err(|error| unreachable(&error))?;
-    let cache = ProviderCache { jwks: metadata.jwks().clone(), metadata, expires_at: now + CACHE_SECS };
+    let url = config.issuer.join(DISCOVERY_PATH).map_err(|error| unreachable(&error))?;
+    let request = http::Request::get(url.as_str()).header(http::header::ACCEPT, "application/json").body(Vec::new());
+    let response = outbound::send(request.map_err(|error| unreachable(&error))?).await.map_err(|error| unreachable(&error))?;
+    if response.status() != http::StatusCode::OK {
+        let reason = format!("discovery at {url} answered {}", response.status());
+        return Err(SignInError::new("provider_unavailable", format!("the identity provider could not be read: {reason}")));
+    }
+    let metadata: ProviderMetadataWithLogout = serde_json::from_slice(response.body()).map_err(|error| unreachable(&error))?;
+    if metadata.issuer().as_str() != config.issuer.as_str() {
+        return Err(SignInError::new(
+            ISSUER_MISMATCH,
+            format!(
+                "the provider's discovery names its issuer `{}`, but the broker is configured with `{}`; they must be the same string",
+                metadata.issuer().as_str(),
+                config.issuer.as_str()
+            ),
+        ));
+    }
+    let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
+    let cache = ProviderCache { metadata: metadata.set_jwks(jwks.clone()), jwks, expires_at: now + CACHE_SECS };
     store.save_provider_cache(config.issuer.as_str(), &cache).await?;
     Ok(cache)
 }
+
+/// The failure code of a provider whose discovery names another issuer.
+pub const ISSUER_MISMATCH: &str = "issuer_mismatch";
+
+/// Where discovery lives, relative to the issuer (OpenID Connect Discovery §4).
+const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
 
 fn client(config: &OidcConfig, redirect: &RedirectUrl, cache: &ProviderCache) -> Client {
     CoreClient::from_provider_metadata(

@@ -100,6 +100,9 @@ impl Record for ProviderCache {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProviderHealth {
     pub reachable: bool,
+    /// Why an answering provider cannot be used, for people (an issuer mismatch).
+    #[serde(default)]
+    pub problem: Option<String>,
     pub expires_at: UnixTime,
 }
 

@@ -3,11 +3,26 @@
 //   node provider.mjs --port P --client-id ID --client-secret SECRET --redirect-uri URI
 //        [--redirect-uri URI2 ...] [--post-logout-redirect-uri URI]
 //        [--token-endpoint-auth-method client_secret_basic|client_secret_post]
-//        [--issuer-path /realms/acme]
+//        [--issuer-path /realms/acme] [--issuer-trailing-slash]
+//        [--record-token-requests FILE]
 //
 // - Listens on 127.0.0.1:P only; issuer is http://127.0.0.1:P[issuer-path] and every
 //   route (discovery, auth, token, userinfo, jwks, end_session, interaction pages) lives
 //   under that path.
+// - --issuer-trailing-slash: the issuer becomes http://127.0.0.1:P[issuer-path]/ (with a
+//   trailing /, as LemonLDAP::NG and Auth0 publish it). That exact string is discovery's
+//   "issuer", the ID tokens' "iss" and the RFC 9207 "iss" authorization-response parameter;
+//   the routes do not move (discovery stays at http://127.0.0.1:P[issuer-path]/.well-known/
+//   openid-configuration, OIDC Discovery §4: drop the trailing / before appending) and the
+//   endpoint URLs have no double slash (http://127.0.0.1:P/auth, not ...P//auth). A client
+//   that simply appends to the issuer (...P//.well-known/...) gets a 404.
+// - --record-token-requests FILE: every request that reaches the token endpoint (any
+//   method, before client authentication or any other check) appends one JSON line to FILE:
+//   {"method":"POST","path":"/realms/acme/token","headers":{"content-length":"123",...}}
+//   path is the path as received (no query string); headers are the request headers as
+//   received, names lower-cased (a repeated header's values joined with ", "), so
+//   "content-length" / "transfer-encoding" show how the body was framed. The line is written
+//   (synchronously) before the request is answered. The body is not recorded.
 // - One confidential client (code flow, PKCE S256 required, RS256 ID tokens). Plain
 //   http://127.0.0.1 redirect URIs are fine: oidc-provider only forbids http for implicit.
 // - Fresh RS256 + ES256 signing keys are generated at every start.
@@ -25,6 +40,7 @@
 // - Prints exactly one line {"issuer":"..."} on stdout when ready; all logs go to stderr.
 //   Exits when stdin reaches EOF or on SIGTERM/SIGINT.
 
+import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -42,6 +58,8 @@ const { values: args } = parseArgs({
     'post-logout-redirect-uri': { type: 'string', multiple: true },
     'token-endpoint-auth-method': { type: 'string', default: 'client_secret_basic' },
     'issuer-path': { type: 'string', default: '' },
+    'issuer-trailing-slash': { type: 'boolean', default: false },
+    'record-token-requests': { type: 'string' },
   },
 });
 for (const req of ['port', 'client-id', 'client-secret', 'redirect-uri']) {
@@ -54,7 +72,9 @@ if (!['client_secret_basic', 'client_secret_post'].includes(args['token-endpoint
 const port = Number(args.port);
 const prefix = args['issuer-path'].replace(/\/+$/, '');
 if (prefix && !prefix.startsWith('/')) { console.error('--issuer-path must start with /'); process.exit(2); }
-const issuer = `http://127.0.0.1:${port}${prefix}`;
+// Routes always hang off `prefix` (never ends with /); --issuer-trailing-slash only changes the
+// issuer string. oidc-provider builds endpoint URLs from the mount path, not the issuer string.
+const issuer = `http://127.0.0.1:${port}${prefix}${args['issuer-trailing-slash'] ? '/' : ''}`;
 
 function signingKey(type, alg, opts) {
   const { privateKey } = generateKeyPairSync(type, opts);
@@ -126,6 +146,49 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
+// Koa middleware added with provider.use() runs before oidc-provider's own routes, in the
+// order added. ctx.path is the path below the issuer path (see handle()).
+const tokenPath = provider.pathFor('token', { mountPath: '' });
+
+// --record-token-requests: one JSON line per request to the token endpoint. Only headers are
+// read; the body stream is left untouched for the middleware below and oidc-provider.
+if (args['record-token-requests']) {
+  const file = args['record-token-requests'];
+  provider.use(async (ctx, next) => {
+    if (ctx.path === tokenPath) {
+      const headers = {};
+      const raw = ctx.req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i].toLowerCase();
+        headers[name] = name in headers ? `${headers[name]}, ${raw[i + 1]}` : raw[i + 1];
+      }
+      const path = (ctx.req.originalUrl ?? ctx.req.url).split('?')[0];
+      appendFileSync(file, `${JSON.stringify({ method: ctx.method, path, headers })}\n`);
+    }
+    await next();
+  });
+}
+
+// oidc-provider accepts client_secret_basic and client_secret_post interchangeably; enforce
+// the registered method at /token*, so a broker that uses the wrong one fails. The body is
+// read here and handed over as req.body, which oidc-provider uses when the stream is consumed.
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'POST' && ctx.path.startsWith('/token')) {
+    const raw = await readBody(ctx.req);
+    ctx.req.body = raw;
+    const usedBasic = /^basic /i.test(ctx.get('authorization'));
+    const usedPost = new URLSearchParams(raw).has('client_secret');
+    const method = args['token-endpoint-auth-method'];
+    if ((method === 'client_secret_basic' && usedPost) || (method === 'client_secret_post' && usedBasic)) {
+      ctx.status = 401;
+      ctx.set({ 'content-type': 'application/json', 'cache-control': 'no-store' });
+      ctx.body = JSON.stringify({ error: 'invalid_client', error_description: `client must authenticate with ${method}` });
+      return;
+    }
+  }
+  await next();
+});
+
 
 function loginPage(uid, error = '') {
   return page('Sign in', `<h1>Sign in to the test provider</h1>${error ? `<p id="error">${esc(error)}</p>` : ''}
@@ -194,20 +257,6 @@ async function handle(req, res) {
   } catch (err) {
     console.error('interaction error:', err.message);
     return send(res, 400, page('Error', `<h1>Error</h1><pre id="error">${esc(err.message)}</pre>`));
-  }
-  // oidc-provider accepts client_secret_basic and client_secret_post interchangeably; enforce
-  // the registered method at /token*, so a broker that uses the wrong one fails. The body is
-  // read here and handed over as req.body, which oidc-provider uses when the stream is consumed.
-  if (req.method === 'POST' && rest.startsWith('/token')) {
-    const raw = await readBody(req);
-    req.body = raw;
-    const usedBasic = /^basic /i.test(req.headers.authorization ?? '');
-    const usedPost = new URLSearchParams(raw).has('client_secret');
-    const method = args['token-endpoint-auth-method'];
-    if ((method === 'client_secret_basic' && usedPost) || (method === 'client_secret_post' && usedBasic)) {
-      res.writeHead(401, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      return res.end(JSON.stringify({ error: 'invalid_client', error_description: `client must authenticate with ${method}` }));
-    }
   }
   // Mounted under the issuer path: oidc-provider derives its mount path from originalUrl.
   req.originalUrl = req.url;

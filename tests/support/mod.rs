@@ -1,10 +1,11 @@
 //! Test equipment shared by the integration tests: a real `redis-server` on a free
-//! loopback port, and broker instances run by `spin-test-host` from the real `.wasm`.
+//! loopback port, and broker instances under the real `spin up` (Spin 4.0.x from PATH).
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -95,6 +96,31 @@ impl Redis {
         }
     }
 
+    /// Every key the store holds (Spin's Redis store keeps keys raw, in db 0).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.command(&["--raw", "KEYS", "*"]).expect("redis answers").lines().filter(|key| !key.is_empty()).map(str::to_owned).collect();
+        keys.sort();
+        keys
+    }
+
+    /// Key-value operations Redis has served since the last [`Redis::reset_stats`], by
+    /// the names of Spin's calls (`get`, `set`, `delete`, `exists`, `increment`), from
+    /// Redis's own `INFO commandstats`: what the component really did, not what it says.
+    pub fn kv_operations(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let info = self.command(&["INFO", "commandstats"]).expect("redis answers");
+        let mut operations = std::collections::BTreeMap::new();
+        for (command, operation) in [("get", "get"), ("set", "set"), ("del", "delete"), ("exists", "exists"), ("incrby", "increment")] {
+            let prefix = format!("cmdstat_{command}:calls=");
+            let calls = info.lines().find_map(|line| line.strip_prefix(&prefix)).and_then(|rest| rest.split(',').next()?.parse().ok());
+            operations.insert(operation, calls.unwrap_or(0));
+        }
+        operations
+    }
+
+    pub fn reset_stats(&self) {
+        self.command(&["CONFIG", "RESETSTAT"]).expect("redis answers");
+    }
+
     /// Runs one command with `redis-cli`; `None` when Redis does not answer.
     pub fn command(&self, args: &[&str]) -> Option<String> {
         let output = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).stderr(Stdio::null()).output().ok()?;
@@ -111,34 +137,58 @@ impl Drop for Redis {
 
 /// Starts a service that prints one JSON line when it is ready and exits when its
 /// stdin closes; returns it, the stdin to hold open, and that line.
-///
-/// Bounded: a start that prints nothing within 30 s is killed and tried again (Node 20
-/// was once seen to hang at start-up on a loaded CI machine), so a test never hangs.
 fn spawn_until_ready(command: &mut Command, what: &str) -> (Child, ChildStdin, Value) {
+    let (mut child, ready) = spawn_until(command.stdin(Stdio::piped()), what, |line| serde_json::from_str(line).ok());
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin, ready)
+}
+
+/// Starts `command` and reads its stdout until `ready` accepts a line; returns the
+/// child and what `ready` made of that line. The rest of its stdout is drained.
+///
+/// Bounded: a start that is not ready within 30 s is killed and tried again (Node 20
+/// was once seen to hang at start-up on a loaded CI machine), so a test never hangs.
+fn spawn_until<T: Send + 'static>(command: &mut Command, what: &str, ready: fn(&str) -> Option<T>) -> (Child, T) {
     const ATTEMPTS: u32 = 3;
     for attempt in 1..=ATTEMPTS {
-        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+        // Its own process group, so that a retry (or a test) can stop all it started.
+        let mut child = command.stdout(Stdio::piped()).process_group(0).spawn().unwrap_or_else(|e| panic!("{what} does not start: {e}"));
         let stdout = child.stdout.take().unwrap();
-        let (sender, ready_line) = std::sync::mpsc::channel();
+        let (sender, ready_value) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).ok();
-            sender.send(line).ok();
+            let mut lines = BufReader::new(stdout).lines();
+            let mut seen = String::new();
+            for line in lines.by_ref() {
+                let Ok(line) = line else { break };
+                if let Some(value) = ready(&line) {
+                    sender.send(Ok(value)).ok();
+                    lines.for_each(drop); // a full pipe would stall the service
+                    return;
+                }
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            sender.send(Err(seen)).ok();
         });
-        match ready_line.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => {
-                let ready = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what} did not start: {line:?}"));
-                let stdin = child.stdin.take().unwrap();
-                return (child, stdin, ready);
+        match ready_value.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(value)) => return (child, value),
+            Ok(Err(seen)) => {
+                let status = child.wait().ok();
+                panic!("{what} exited before it was ready ({status:?}); it printed:\n{seen}")
             }
             Err(_) => {
-                eprintln!("{what} printed nothing within 30 s (attempt {attempt} of {ATTEMPTS}); starting it again");
-                child.kill().ok();
-                child.wait().ok();
+                eprintln!("{what} was not ready within 30 s (attempt {attempt} of {ATTEMPTS}); starting it again");
+                kill_group(&mut child);
             }
         }
     }
     panic!("{what} did not start in {ATTEMPTS} attempts")
+}
+
+/// SIGKILL to `child`'s whole process group (see [`spawn_until`]), then reaps it.
+fn kill_group(child: &mut Child) {
+    Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status().ok();
+    child.wait().ok();
 }
 
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
@@ -157,16 +207,22 @@ pub enum Store<'a> {
     Redis(&'a Redis),
 }
 
-/// One broker instance: a `spin-test-host` process, stopped on drop.
+/// One broker instance: `spin up` with the project's own `spin.toml`, `.wasm` and
+/// runtime-config file, in its own process group (Spin serves from a child process),
+/// stopped on drop.
 pub struct Broker {
     child: Child,
-    /// Held open: the host exits when it closes, even if this process dies.
-    _stdin: ChildStdin,
     pub http: String,
-    pub admin: String,
+    /// Spin's state and log directories, removed on drop.
+    state_dir: PathBuf,
     runtime_config: Option<PathBuf>,
-    /// The component's log, kept only when the test fails (its path is printed then).
-    log: PathBuf,
+}
+
+/// The Spin CLI: `spin` on `PATH` (the test command checks that it is there and that
+/// it is Spin 4.0.x; `.ci/run` puts the one from `../shared/spin/` there).
+pub fn spin_cli() -> Command {
+    let spin = std::env::var_os("SPIN").unwrap_or_else(|| "spin".into());
+    Command::new(spin)
 }
 
 pub struct Reply {
@@ -238,16 +294,16 @@ impl Broker {
 
     /// What the component has logged (its stderr) so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap()
+        std::fs::read_to_string(self.state_dir.join("logs/login-broker_stderr.txt")).unwrap_or_default()
     }
 
     /// Like [`Broker::start`], on a chosen port (0: any free one), for when the
     /// broker's address must be known before it starts (to register its callback).
     /// The component's log (its stderr) goes to a file: see [`Broker::log`].
     pub fn start_on(port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
-        let log = unique_name("broker.log");
-        let host = target_dir().join("release/spin-test-host");
-        assert!(host.exists(), "{} is missing: run the README's test command, which builds it", host.display());
+        let port = if port == 0 { free_port() } else { port };
+        let state_dir = unique_name("spin-state");
+        std::fs::create_dir_all(&state_dir).unwrap();
         let (config_path, temporary) = match store {
             Store::Memory => (project_dir().join("runtime-config.toml"), None),
             Store::Redis(redis) => {
@@ -257,30 +313,37 @@ impl Broker {
                 (path.clone(), Some(path))
             }
         };
-        let mut command = Command::new(host);
+        let mut command = spin_cli();
         command
-            .arg("--manifest")
+            .arg("up")
+            .arg("--from")
             .arg(project_dir().join("spin.toml"))
-            .arg("--runtime-config-file")
-            .arg(&config_path)
-            .arg("--exit-on-stdin-eof")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN)
-            .env("SPIN_VARIABLE_STATE_KEY", STATE_KEY)
-            .stderr(std::fs::File::create(&log).unwrap());
+            .arg("--runtime-config-file")
+            .arg(&config_path)
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .arg("--log-dir")
+            .arg(state_dir.join("logs"))
+            .arg("--quiet")
+            .stdin(Stdio::null())
+            // Spin's own messages, kept with the component's log.
+            .stderr(std::fs::File::create(state_dir.join("spin.stderr")).unwrap());
+        // Only what the test sets: a developer's own SPIN_VARIABLE_* must not leak in.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SPIN_VARIABLE_") {
+                command.env_remove(name);
+            }
+        }
+        command.env("SPIN_VARIABLE_CLIENT_TOKENS", CLIENT_TOKEN).env("SPIN_VARIABLE_STATE_KEY", STATE_KEY);
         for (name, value) in variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
         }
-        let (child, stdin, addresses) = spawn_until_ready(&mut command, "spin-test-host");
-        Broker {
-            _stdin: stdin,
-            child,
-            http: addresses["http"].as_str().unwrap().to_owned(),
-            admin: addresses["admin"].as_str().unwrap().to_owned(),
-            runtime_config: temporary,
-            log,
-        }
+        let (child, http) = spawn_until(&mut command, "spin up", |line| {
+            line.strip_prefix("Serving http://").map(|address| address.trim().to_owned())
+        });
+        Broker { child, http, state_dir, runtime_config: temporary }
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -329,38 +392,20 @@ impl Broker {
         try_read_reply(agent().get(url).header("Authorization", format!("Bearer {CLIENT_TOKEN}")).call())
     }
 
-    pub fn kv_keys(&self) -> Vec<String> {
-        let mut response = agent().get(format!("http://{}/keys", self.admin)).call().unwrap();
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
-    }
-
-    /// Key-value operations the component has made since the last reset.
-    pub fn kv_stats(&self) -> Value {
-        let mut response = agent().get(format!("http://{}/stats", self.admin)).call().unwrap();
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
-    }
-
-    pub fn reset_kv_stats(&self) {
-        agent().delete(format!("http://{}/stats", self.admin)).call().unwrap();
-    }
-
-    /// SIGKILL, as when a machine dies.
-    pub fn kill(self) {
-        self.kill_now();
+    /// SIGKILL to the whole instance (Spin serves from a child process), as when a
+    /// machine dies.
+    pub fn kill(mut self) {
+        kill_group(&mut self.child);
     }
 
     /// SIGKILL through a shared borrow, for when other threads still hold the broker.
     pub fn kill_now(&self) {
-        assert!(Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap().success());
+        Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status().unwrap();
     }
 
-    /// CPU time (user + system) the instance's process has used so far.
+    /// CPU time (user + system) the instance's process group has used so far.
     pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name, which is in parentheses: utime is the 12th, stime the 13th.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-        let ticks: u64 = fields.get(11..13).map(|t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum()).unwrap_or(0);
-        Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+        process_group_cpu_time(self.child.id())
     }
 
     /// True while the instance accepts connections.
@@ -371,17 +416,31 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
+        kill_group(&mut self.child);
         if let Some(path) = &self.runtime_config {
             std::fs::remove_file(path).ok();
         }
         if std::thread::panicking() {
-            eprintln!("the broker's log: {}", self.log.display());
+            eprintln!("the broker's log: {} (Spin's own: spin.stderr beside it)", self.state_dir.join("logs/login-broker_stderr.txt").display());
         } else {
-            std::fs::remove_file(&self.log).ok();
+            std::fs::remove_dir_all(&self.state_dir).ok();
         }
     }
+}
+
+/// CPU time (user + system) of every live process in process group `group`.
+pub fn process_group_cpu_time(group: u32) -> Duration {
+    let mut ticks = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // Fields after the command name, which is in parentheses: pgrp is the 3rd,
+        // utime the 12th, stime the 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        if fields.get(2).and_then(|pgrp| pgrp.parse::<u32>().ok()) == Some(group) {
+            ticks += fields.get(11..13).map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+        }
+    }
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
 
 /// The Node kit under `tests/oidc` (installed by the test command with `npm ci`).
@@ -440,10 +499,10 @@ impl OidcProvider {
 }
 
 /// `auth_providers` listing `(id, label, provider)` in order, and the origin and secret
-/// variables each entry uses (`auth_provider_origin_N`, `auth_provider_secret_N`).
+/// variables each entry uses (`auth_provider_origin_a/_b/_c`, `auth_provider_secret_a/_b/_c`).
 pub fn auth_providers_variables(providers: &[(&str, &str, &OidcProvider)]) -> Vec<(&'static str, String)> {
-    const ORIGINS: [&str; 3] = ["auth_provider_origin_1", "auth_provider_origin_2", "auth_provider_origin_3"];
-    const SECRETS: [&str; 3] = ["auth_provider_secret_1", "auth_provider_secret_2", "auth_provider_secret_3"];
+    const ORIGINS: [&str; 3] = ["auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
+    const SECRETS: [&str; 3] = ["auth_provider_secret_a", "auth_provider_secret_b", "auth_provider_secret_c"];
     assert!(providers.len() <= SECRETS.len(), "spin.toml declares {} provider origins", ORIGINS.len());
     let entries: Vec<Value> = providers
         .iter()
