@@ -273,8 +273,8 @@ pub async fn callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpErr
     let result = match (&params.error, &params.code) {
         (Some(error), _) => Err(SignInError::from_provider(error, params.error_description.as_deref())),
         (None, Some(code)) => match &params.iss {
-            // RFC 9207: a mix-up attack shows as an answer from another issuer.
-            Some(iss) if iss.trim_end_matches('/') != oidc_config.issuer.as_str() => {
+            // RFC 9207: a mix-up attack shows as an answer from another issuer (exact string).
+            Some(iss) if iss != oidc_config.issuer.as_str() => {
                 Err(SignInError { code: "invalid_issuer", description: "the sign-in answer came from another issuer".into() })
             }
             _ => oidc::complete(&store, oidc_config, &redirect_uri, &sign_in, code, now).await,

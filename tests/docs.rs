@@ -1,7 +1,12 @@
 //! The README's configuration table and `spin.toml` cannot drift apart: every
-//! variable is declared, passed to the component, documented, and read by the code.
+//! variable is declared, passed to the component, documented, and read by the code;
+//! and the real `spin up` accepts the project's own manifest and runtime configs.
+
+mod support;
 
 use std::collections::BTreeSet;
+
+use support::{Broker, Redis, Store};
 
 fn project_file(name: &str) -> String {
     std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -48,4 +53,32 @@ fn every_variable_is_declared_passed_documented_and_read() {
     for name in declared.iter().filter(|name| !name.starts_with("auth_provider_secret_")) {
         assert!(config.contains(&format!("\"{name}\"")), "src/config/ never reads `{name}`");
     }
+}
+
+/// Spin 4.0.2 refuses the whole manifest over one bad variable name (`'_'-separated
+/// words must start with an ASCII letter`): lower-case letters, digits and `_`, every
+/// word starting with a letter. Checked here to name the culprit; the test below is
+/// the authority.
+#[test]
+fn every_variable_name_is_one_spin_accepts() {
+    for name in spin_toml_variables("[variables]") {
+        let valid = name.split('_').all(|word| {
+            word.starts_with(|c: char| c.is_ascii_lowercase()) && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+        assert!(valid, "Spin refuses the variable name `{name}`");
+    }
+}
+
+/// What a user runs: `spin up` with the project's `spin.toml` and each of its
+/// runtime-config files, serving the component.
+#[test]
+fn spin_up_serves_the_projects_own_manifest_with_each_runtime_config() {
+    let redis = Redis::start();
+    for store in [Store::Memory, Store::Redis(&redis)] {
+        let broker = Broker::start(store, &[]);
+        let reply = broker.get("/liveness");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(broker.new_request("alice")["userId"], "alice");
+    }
+    assert!(!redis.keys().is_empty(), "the Redis runtime config put the state in this Redis");
 }

@@ -88,3 +88,31 @@ fn the_callback_is_finished_by_a_second_instance() {
     // The client, still talking to A, gets the identity that B stored.
     assert_identity(&a, id, "bob", &provider.issuer);
 }
+
+/// LemonLDAP::NG and Auth0 publish their issuer with a trailing `/`. Configured as
+/// published, it is the same string in discovery, in the ID token's `iss` and in RFC
+/// 9207's `iss`, and the login works (the identity's `iss` is checked above).
+#[test]
+fn an_issuer_that_ends_in_a_slash_signs_in() {
+    sign_in_once(Store::Memory, &["--issuer-trailing-slash"], &[]);
+}
+
+/// The code exchange's body has a known size, so it goes out with `Content-Length`,
+/// not chunked: servers that read bodies by `Content-Length` (WSGI, some proxies)
+/// would see an empty request. Checked at the provider, as it received the request.
+#[test]
+fn the_code_exchange_carries_its_content_length() {
+    let record = std::env::temp_dir().join(format!("login-broker-token-requests-{}.jsonl", std::process::id()));
+    std::fs::remove_file(&record).ok();
+    sign_in_once(Store::Memory, &["--record-token-requests", record.to_str().unwrap()], &[]);
+    let recorded = std::fs::read_to_string(&record).expect("the provider recorded the token request");
+    std::fs::remove_file(&record).ok();
+    let requests: Vec<Value> = recorded.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(requests.len(), 1, "one code exchange: {recorded}");
+    let headers = &requests[0]["headers"];
+    assert_eq!(requests[0]["method"], "POST");
+    // Named, not printed whole: the headers hold the client's credentials.
+    let (length, chunked) = (&headers["content-length"], &headers["transfer-encoding"]);
+    assert!(length.as_str().and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > 0), "content-length {length}, transfer-encoding {chunked}");
+    assert!(chunked.is_null(), "not chunked: transfer-encoding {chunked}");
+}

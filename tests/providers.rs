@@ -147,6 +147,34 @@ fn readiness_fails_while_a_provider_is_down_and_recovers() {
     wait_for_readiness(&broker, 200);
 }
 
+/// OpenID Connect compares issuers as exact strings: an issuer configured with a
+/// trailing `/` that discovery publishes without one is a configuration error, and
+/// `/readiness` and the login page say so, naming both strings (not "unreachable").
+#[test]
+fn readiness_names_an_issuer_that_differs_from_discovery() {
+    let port = free_port();
+    let (callbacks, _) = registrations(port);
+    let provider = OidcProvider::start(&callbacks, &[]);
+    let configured = format!("{}/", provider.issuer);
+    let base_url = format!("http://127.0.0.1:{port}");
+    let mut variables = provider.variables().to_vec();
+    variables.retain(|(name, _)| *name != "oidc_issuer_uri");
+    variables.extend([("oidc_issuer_uri", configured.as_str()), ("svc_base_uri", &base_url)]);
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+
+    let (status, body) = readiness(&broker);
+    assert_eq!((status, body["status"].as_str()), (503, Some("provider_misconfigured")), "{body}");
+    let health = &body["providers"][0];
+    assert_eq!(health["reachable"], true, "the provider answers: {body}");
+    let problem = health["problem"].as_str().unwrap_or_else(|| panic!("no problem named: {body}"));
+    assert!(problem.contains(&format!("`{}`", provider.issuer)) && problem.contains(&format!("`{configured}`")), "{problem}");
+
+    let request = broker.new_request("frank");
+    let page = broker.get(&format!("/oidc/login/{}", request["request"].as_str().unwrap()));
+    assert_eq!(page.status, 502, "{}", page.body);
+    assert!(page.body.contains(&format!("`{}`", provider.issuer)) && page.body.contains(&format!("`{configured}`")), "{}", page.body);
+}
+
 #[test]
 fn readiness_names_invalid_configuration() {
     let broker = Broker::start(Store::Memory, &[("login_timeout", "0"), ("auth_providers", "[{\"id\": \"x\"}]")]);
