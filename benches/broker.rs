@@ -2,7 +2,12 @@
 //! over Spin's in-memory store and over Redis, measured in one run so the figures
 //! compare. Key-value operations are counted by Redis itself (`INFO commandstats`).
 //!
-//! Run with `cargo bench --bench broker` after `spin build`. Prints Markdown tables
+//! Each route is measured against a reference component that writes one value per
+//! request (`benches/reference`), started the same way over the same store, back to
+//! back in the same run: the ratios are what compare across machines.
+//!
+//! Run with `cargo bench --bench broker` after `spin build` and
+//! `spin build -f benches/reference/spin.toml`; needs `wrk`. Prints Markdown tables
 //! for BENCHMARKS.md.
 
 #[path = "../tests/support/provider_double.rs"]
@@ -14,30 +19,45 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use double::{Key, SignIn, alice_claims, authorize_as, begin_for, finish_login, issuing, provider_with, start_broker};
+use double::{Key, SignIn, alice_claims, authorize_as, begin_for, issuing, provider_with, start_broker};
 use support::{Broker, Redis, Store};
 
 const CLIENT_THREADS: usize = 4;
-const CREATIONS_PER_THREAD: usize = 1_000;
 const LATENCY_SAMPLES: usize = 60;
 const LOGINS_PER_THREAD: usize = 100;
+/// Load per route: `wrk` with 16 keep-alive connections for this long.
+const WRK_SECONDS: u32 = 10;
+const WRK_CONNECTIONS: u32 = 16;
 
 fn main() {
-    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wasm32-wasip2/release/login_broker.wasm");
-    println!("component: {} KiB", std::fs::metadata(&wasm).map(|m| m.len() / 1024).unwrap_or(0));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let size = |name: &str| std::fs::metadata(root.join("target/wasm32-wasip2/release").join(name)).map_or(0, |m| m.len() / 1024);
+    println!("components: login_broker.wasm {} KiB, kv_write_reference.wasm {} KiB", size("login_broker.wasm"), size("kv_write_reference.wasm"));
 
     let redis = Redis::start();
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
-    let memory_broker = start_broker(Store::Memory, &provider, &[]);
-    let redis_broker = start_broker(Store::Redis(&redis), &provider, &[]);
+    let reference_manifest = root.join("benches/reference/spin.toml");
+    assert!(root.join("target/wasm32-wasip2/release/kv_write_reference.wasm").exists(), "run `spin build -f benches/reference/spin.toml` first");
 
-    println!("\n| store | creations/s | liveness/s | KV ops: create, status |");
-    println!("|---|---|---|---|");
-    for (name, broker, redis) in [("in-memory", &memory_broker, None), ("Redis", &redis_broker, Some(&redis))] {
-        let creations = rate(broker, "/requests/new/bench-user");
-        let liveness = rate(broker, "/liveness");
-        let ops = redis.map_or_else(|| "(counted on Redis)".to_owned(), |redis| ops_per_request(broker, redis));
-        println!("| {name} | {creations:.0} | {liveness:.0} | {ops} |");
+    println!("\nUnder `spin up`, wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per row; CPU is the `spin` process tree's.\n");
+    println!("| store | route | requests/s | vs reference | CPU per request | vs reference | KV ops (Redis) | RSS idle → loaded |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, redis) in [("in-memory", None), ("Redis", Some(&redis))] {
+        let store = || redis.map_or(Store::Memory, Store::Redis);
+        let reference = Broker::start_app(&reference_manifest, 0, store(), &[]);
+        let floor = load(&reference, "/", &[], redis);
+        row(name, "reference: one KV write", &floor, &floor);
+        drop(reference);
+        let broker = start_broker(store(), &provider, &[]);
+        let token = format!("Bearer {}", support::CLIENT_TOKEN);
+        let unknown = format!("/requests/status/{}", support::UNKNOWN_REQUEST_ID);
+        for (route, path, headers) in [
+            ("GET /requests/new/:user", "/requests/new/bench-user", vec![]),
+            ("GET /requests/status/:id (unknown id: 404)", unknown.as_str(), vec![("Authorization", token.as_str())]),
+            ("GET /liveness", "/liveness", vec![]),
+        ] {
+            row(name, route, &load(&broker, path, &headers, redis), &floor);
+        }
     }
 
     logins(&redis);
@@ -54,30 +74,48 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// Requests per second for `path`, from several client threads with keep-alive.
-fn rate(broker: &Broker, path: &str) -> f64 {
-    let started = Instant::now();
-    thread::scope(|scope| {
-        for _ in 0..CLIENT_THREADS {
-            scope.spawn(|| {
-                for _ in 0..CREATIONS_PER_THREAD {
-                    assert_eq!(broker.get(path).status, 200);
-                }
-            });
-        }
-    });
-    (CLIENT_THREADS * CREATIONS_PER_THREAD) as f64 / started.elapsed().as_secs_f64()
+/// What one `wrk` run measured on one instance.
+struct Load {
+    per_second: f64,
+    cpu_per_request: Duration,
+    /// Key-value operations per request, counted by Redis (none for the in-memory store).
+    kv_per_request: Option<f64>,
+    rss_kib: (u64, u64),
 }
 
-/// Key-value operations of a creation, and of a status call on a finished login.
-fn ops_per_request(broker: &Broker, redis: &Redis) -> String {
-    redis.reset_stats();
-    let id = broker.new_request("ops")["request"].as_str().unwrap().to_owned();
-    let create = total(redis);
-    finish_login(broker, &id, "ops");
-    redis.reset_stats();
-    assert_eq!(broker.status(&id).status, 200);
-    format!("{create}, {}", total(redis))
+/// Loads `path` with `wrk` and reads the instance's CPU, memory and Redis's counts.
+fn load(instance: &Broker, path: &str, headers: &[(&str, &str)], redis: Option<&Redis>) -> Load {
+    let expected = instance.get_with(path, headers).status; // and instantiate before measuring
+    let idle = instance.rss_kib();
+    redis.inspect(|redis| redis.reset_stats());
+    let cpu_before = instance.cpu_time();
+    let mut command = Command::new("wrk");
+    command.args(["-t2", &format!("-c{WRK_CONNECTIONS}"), &format!("-d{WRK_SECONDS}s")]);
+    for (name, value) in headers {
+        command.args(["-H", &format!("{name}: {value}")]);
+    }
+    let output = command.arg(format!("http://{}{path}", instance.http)).output().expect("wrk on PATH (apt install wrk)");
+    let loaded = instance.rss_kib();
+    let cpu = instance.cpu_time() - cpu_before;
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(expected >= 300 || !text.contains("Non-2xx"), "{path} answered errors under load:\n{text}");
+    let requests: u64 = text.lines().find_map(|l| l.trim().split_once(" requests in ")).and_then(|(n, _)| n.trim().parse().ok()).unwrap_or_else(|| panic!("wrk said:\n{text}"));
+    let per_second: f64 = text.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|n| n.trim().parse().ok()).unwrap();
+    let kv_per_request = redis.map(|redis| redis.kv_operations().values().sum::<u64>() as f64 / requests as f64);
+    Load { per_second, cpu_per_request: cpu / requests.max(1) as u32, kv_per_request, rss_kib: (idle, loaded) }
+}
+
+fn row(store: &str, route: &str, load: &Load, floor: &Load) {
+    let kv = load.kv_per_request.map_or_else(|| "—".to_owned(), |ops| format!("{ops:.2}"));
+    println!(
+        "| {store} | {route} | {:.0} | {:.0} % | {:.3} ms | {:.2}× | {kv} | {} → {} MiB |",
+        load.per_second,
+        100.0 * load.per_second / floor.per_second,
+        millis(load.cpu_per_request),
+        load.cpu_per_request.as_secs_f64() / floor.cpu_per_request.as_secs_f64(),
+        load.rss_kib.0 / 1024,
+        load.rss_kib.1 / 1024,
+    );
 }
 
 fn total(redis: &Redis) -> u64 {

@@ -301,6 +301,12 @@ impl Broker {
     /// broker's address must be known before it starts (to register its callback).
     /// The component's log (its stderr) goes to a file: see [`Broker::log`].
     pub fn start_on(port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
+        Broker::start_app(&project_dir().join("spin.toml"), port, store, variables)
+    }
+
+    /// `spin up` of any Spin app (the benchmark's reference component, say) the way
+    /// [`Broker::start_on`] runs the broker: same runtime-config files, same flags.
+    pub fn start_app(manifest: &Path, port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
         let port = if port == 0 { free_port() } else { port };
         let state_dir = unique_name("spin-state");
         std::fs::create_dir_all(&state_dir).unwrap();
@@ -317,7 +323,7 @@ impl Broker {
         command
             .arg("up")
             .arg("--from")
-            .arg(project_dir().join("spin.toml"))
+            .arg(manifest)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--runtime-config-file")
@@ -408,6 +414,11 @@ impl Broker {
         process_group_cpu_time(self.child.id())
     }
 
+    /// Resident memory of the instance's process group, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        process_group_rss_kib(self.child.id())
+    }
+
     /// True while the instance accepts connections.
     pub fn is_listening(&self) -> bool {
         TcpStream::connect(&self.http).is_ok()
@@ -430,17 +441,29 @@ impl Drop for Broker {
 
 /// CPU time (user + system) of every live process in process group `group`.
 pub fn process_group_cpu_time(group: u32) -> Duration {
-    let mut ticks = 0;
+    // utime and stime are the 12th and 13th fields after the command name.
+    let ticks: u64 = process_group_stats(group).iter().map(|fields| fields[11..13].iter().filter_map(|v| v.parse::<u64>().ok()).sum::<u64>()).sum();
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// Resident memory of every live process in process group `group`, in KiB.
+pub fn process_group_rss_kib(group: u32) -> u64 {
+    // rss (in pages of 4 KiB) is the 22nd field after the command name.
+    process_group_stats(group).iter().filter_map(|fields| fields[21].parse::<u64>().ok()).sum::<u64>() * 4
+}
+
+/// The `/proc/<pid>/stat` fields after the command name (which is in parentheses) of
+/// every live process in process group `group` (the 3rd field).
+fn process_group_stats(group: u32) -> Vec<Vec<String>> {
+    let mut processes = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // Fields after the command name, which is in parentheses: pgrp is the 3rd,
-        // utime the 12th, stime the 13th.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-        if fields.get(2).and_then(|pgrp| pgrp.parse::<u32>().ok()) == Some(group) {
-            ticks += fields.get(11..13).map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+        let fields: Vec<String> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+        if fields.len() > 22 && fields[2].parse::<u32>().ok() == Some(group) {
+            processes.push(fields);
         }
     }
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+    processes
 }
 
 /// The Node kit under `tests/oidc` (installed by the test command with `npm ci`).
