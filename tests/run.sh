@@ -34,6 +34,8 @@ npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
 # The manifest's own build command (cargo build --target wasm32-wasip2 --release).
 spin build
+# The benchmark's yardstick (benches/reference), so that it keeps building.
+spin build -f benches/reference/spin.toml
 # The tests and the benchmark in one release build. Not `--lib`: the component library
 # is built for wasm32-wasip2 only.
 cargo build --release --tests --benches
