@@ -5,14 +5,15 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::Choice;
+use crate::connector::Connector;
+use crate::context::Context;
 use crate::error::HttpError;
 use crate::ids::{RequestId, UserId, user_code};
+use crate::log;
 use crate::parse::NewRequestOptions;
 use crate::response::{self, Reply};
-use crate::config::Choice;
-use crate::log;
-use crate::store::{LoginOutcome, LoginRequest, SlotKind, SpinKeyValue, StateStore, unix_now};
+use crate::store::{KeyValue, LoginOutcome, LoginRequest, SlotKind, StateStore, unix_now};
 
 /// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
 #[derive(Serialize)]
@@ -33,28 +34,27 @@ struct NewRequestReply<'a> {
 pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpError> {
     let user_id = UserId::from_path_segment(user_segment).map_err(HttpError::invalid_request)?;
     let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
-    let config = Config::load().await?;
+    let ctx = Context::load().await?;
+    let (config, store, now) = (&ctx.config, &ctx.store, ctx.now);
     if let Some(named) = &options.provider_id
         && config.providers.get(named).is_none()
     {
         let known = config.providers.ids();
         return Err(HttpError::invalid_request(format!("providerId `{}` is not configured; configured: {known}", named.as_str())));
     }
-    let now = unix_now();
     let expires_at = now + config.cache_ttl_secs;
-    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
     let request = LoginRequest {
-        id: store.allocate(SlotKind::LoginRequest, expires_at).await?,
+        id: RequestId::from_slot(store.allocate(SlotKind::LoginRequest, expires_at).await?),
         user_id,
         provider_id: options.provider_id,
         force_authn: options.force_authn,
-        user_code: user_code().map_err(|_| HttpError::internal("the system has no randomness"))?,
+        user_code: user_code().map_err(|_| HttpError::no_randomness())?,
         created_at: now,
         expires_at,
         outcome: LoginOutcome::Pending,
     };
     store.save_login_request(&request).await?;
-    sweep_quietly(&store, now).await;
+    sweep_quietly(store, now).await;
     let mut event = log::info("request_created").request(&request.id);
     if let Some(named) = &request.provider_id {
         event = event.provider(named);
@@ -63,22 +63,24 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
 
     let base = config.base_url.as_str();
     let id = request.id.as_str();
-    // HAS's rule: the provider-choice page when there is something to choose.
+    // HAS's rule: the provider-choice page when there is something to choose; with no
+    // provider, the login page explains that sign-in is not configured.
     let login_path = match config.providers.choose(request.provider_id.as_ref()) {
-        Choice::AskTheUser => "multi",
-        Choice::Provider(_) | Choice::None => "oidc",
+        Choice::AskTheUser => "/multi/login",
+        Choice::Provider(provider) => Connector::of(provider).login_path(),
+        Choice::None => crate::oidc::LOGIN_PATH,
     };
     Ok(response::json(
         StatusCode::OK,
         &NewRequestReply {
             request: id,
-            login_url: format!("{base}/{login_path}/login/{id}"),
+            login_url: format!("{base}{login_path}/{id}"),
             status_url: format!("{base}/requests/status/{id}"),
             base_url: base,
             user_id: request.user_id.as_str(),
             force_authn: request.force_authn,
             instance_id: &config.instance_id,
-            user_code: &request.user_code,
+            user_code: request.user_code.expose(),
         },
     ))
 }
@@ -86,10 +88,10 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
 /// `GET /requests/status/:requestId`: waits up to `login_timeout` for the login to
 /// finish, then hands the identity to exactly one caller.
 pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
-    let config = Config::load().await?;
+    let ctx = Context::load().await?;
+    let (config, store) = (&ctx.config, &ctx.store);
     config.client_auth.authorize(headers)?;
     let id = RequestId::parse(id_segment).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST_ID))?;
-    let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
     let started = Instant::now();
     let deadline = started + Duration::from_secs(config.login_timeout_secs);
     let waited_ms = || started.elapsed().as_millis() as u64;
@@ -104,8 +106,8 @@ pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Rep
                 return Ok(response::json(StatusCode::OK, &identity));
             }
             LoginOutcome::Failed { error, error_description } => {
-                log::info("failure_delivered").request(&id).outcome(error).duration_ms(waited_ms()).emit();
-                return Err(HttpError::login_failed(error, error_description));
+                log::info("failure_delivered").request(&id).outcome(error.code()).duration_ms(waited_ms()).emit();
+                return Err(HttpError::login_failed(*error, error_description));
             }
             LoginOutcome::Pending => {}
         }
@@ -131,7 +133,7 @@ fn poll_delay(attempt: u32) -> Duration {
 const MALFORMED_REQUEST_ID: &str = "a request id is 32 base64url characters, as returned by /requests/new";
 
 /// Reclamation must not fail the request that happened to do it.
-async fn sweep_quietly(store: &StateStore<SpinKeyValue>, now: u64) {
+async fn sweep_quietly(store: &StateStore<impl KeyValue>, now: u64) {
     if let Err(error) = store.sweep(now).await {
         crate::log::warn("sweep_failed").detail(&error.to_string()).emit();
     }

@@ -6,8 +6,18 @@ use http::{HeaderMap, HeaderName, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::HttpError;
 use crate::parse::{forwarded_certificate, glob_matches};
+
+/// A client that may not read login outcomes. The reasons are for the operator's log;
+/// the caller learns only that it was refused.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Whether a bearer token was presented (RFC 6750: it decides the challenge).
+    pub token_was_sent: bool,
+    pub reason: &'static str,
+    /// Why a forwarded certificate was not accepted, when one was presented.
+    pub certificate: Option<&'static str>,
+}
 
 pub struct ClientAuth {
     /// SHA-256 of each accepted token: comparing fixed-size digests in constant time
@@ -48,8 +58,7 @@ impl ClientAuth {
         self.assume_authorized
     }
 
-    /// The reason for a refusal goes to the log; the caller learns only that it was refused.
-    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), HttpError> {
+    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         if self.assume_authorized {
             return Ok(());
         }
@@ -60,10 +69,7 @@ impl ClientAuth {
             },
             _ => None,
         };
-        let refused = |token_was_sent: bool, reason: &str| {
-            crate::log::warn("client_refused").detail(reason).field("certificate", by_certificate.clone()).emit();
-            HttpError::unauthorized(token_was_sent, "the client is not authorized for this route")
-        };
+        let refused = |token_was_sent: bool, reason: &'static str| Refusal { token_was_sent, reason, certificate: by_certificate };
         let Some(presented) = headers.get(header::AUTHORIZATION) else {
             return Err(refused(false, "no bearer token"));
         };
@@ -105,7 +111,7 @@ impl CertificateRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::{HeaderValue, StatusCode};
+    use http::HeaderValue;
 
     const TOKEN: &str = "client-token-0123456789";
 
@@ -127,8 +133,8 @@ mod tests {
     fn missing_wrong_and_malformed_credentials_are_refused() {
         let auth = ClientAuth::new(vec![TOKEN.into()], false, None);
         for presented in [None, Some("Bearer wrong-token-0123456789"), Some(TOKEN), Some("Basic Zm9vOmJhcg=="), Some("Bearer ")] {
-            let error = auth.authorize(&headers_with(presented)).unwrap_err();
-            assert_eq!(error.status(), StatusCode::UNAUTHORIZED, "{presented:?}");
+            let refusal = auth.authorize(&headers_with(presented)).unwrap_err();
+            assert_eq!(refusal.token_was_sent, presented.is_some(), "{presented:?}");
         }
     }
 

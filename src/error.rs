@@ -1,14 +1,119 @@
-//! The one error type handlers return, and how it is shown: a JSON body
-//! `{"error", "error_description"}` on API routes, a readable page on browser routes.
+//! Every way a request or a login can fail, and how each is shown, in one place: a JSON
+//! body `{"error", "error_description"}` on API routes, a readable page on browser
+//! routes, and the status code for both.
+//!
+//! [`SignInFailure`] is why a sign-in failed (stored in the login's outcome, so the
+//! client learns it too); [`HttpError`] is what a handler answers. Nothing here logs:
+//! what the operator must see rides along in [`HttpError::log`], and the request
+//! boundary (`lib.rs`) writes it with the request's access line.
+
+use std::fmt;
 
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::client_auth::Refusal;
 use crate::config::ConfigErrors;
 use crate::log;
 use crate::response::{self, Reply};
 use crate::store::StoreError;
 
+/// Why a sign-in failed. Stable codes: stored in the login's outcome and told to the
+/// client as its `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInFailureKind {
+    /// The provider or the person refused (or too many wrong confirmation codes).
+    AccessDenied,
+    /// The provider's answer names another issuer (RFC 9207: a mix-up attack).
+    InvalidIssuer,
+    /// The ID token (or assertion) failed validation.
+    InvalidIdToken,
+    /// The provider's discovery names another issuer than the one configured.
+    IssuerMismatch,
+    /// The provider could not be reached or read.
+    ProviderUnavailable,
+    /// The provider would not exchange the authorization code.
+    TokenError,
+    /// The provider's userinfo failed.
+    UserinfoError,
+    /// The provider's answer is incomplete.
+    InvalidRequest,
+    /// The state store did not answer.
+    TemporarilyUnavailable,
+    /// Something on the broker's side (no randomness, a bad callback URL).
+    ServerError,
+}
+
+impl SignInFailureKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "access_denied",
+            Self::InvalidIssuer => "invalid_issuer",
+            Self::InvalidIdToken => "invalid_id_token",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::ProviderUnavailable => "provider_unavailable",
+            Self::TokenError => "token_error",
+            Self::UserinfoError => "userinfo_error",
+            Self::InvalidRequest => "invalid_request",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    /// The browser's page: whose fault it was.
+    fn page_status(self) -> StatusCode {
+        match self {
+            Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::TemporarilyUnavailable | Self::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidIssuer | Self::InvalidIdToken | Self::IssuerMismatch | Self::TokenError | Self::UserinfoError => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// A sign-in that failed: its kind and a description for people, never a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignInFailure {
+    pub kind: SignInFailureKind,
+    pub description: String,
+}
+
+impl SignInFailure {
+    pub fn new(kind: SignInFailureKind, description: impl Into<String>) -> Self {
+        Self { kind, description: description.into() }
+    }
+
+    /// The provider answered with an error (RFC 6749 §4.1.2.1): its words, bounded and
+    /// without control characters.
+    pub fn from_provider(error: &str, description: Option<&str>) -> Self {
+        let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+        let detail = description.map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect::<String>());
+        let detail = detail.map(|d| format!(": {d}")).unwrap_or_default();
+        Self::new(SignInFailureKind::AccessDenied, format!("the identity provider refused the sign-in ({error}{detail})"))
+    }
+}
+
+impl fmt::Display for SignInFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.description)
+    }
+}
+
+impl From<StoreError> for SignInFailure {
+    fn from(_: StoreError) -> Self {
+        Self::new(SignInFailureKind::TemporarilyUnavailable, "the state store is not answering; try again shortly")
+    }
+}
+
+impl From<getrandom::Error> for SignInFailure {
+    fn from(_: getrandom::Error) -> Self {
+        Self::new(SignInFailureKind::ServerError, "the system has no randomness to offer")
+    }
+}
+
+/// What a handler answers when it cannot do what was asked.
 #[derive(Debug)]
 pub struct HttpError {
     status: StatusCode,
@@ -16,7 +121,12 @@ pub struct HttpError {
     code: &'static str,
     /// For people; never holds a secret.
     description: String,
+    /// The page's heading, when the status alone does not say it.
+    title: Option<&'static str>,
     header: Option<(HeaderName, HeaderValue)>,
+    /// For the operator's log only (it may name hosts the caller need not know),
+    /// written when the error becomes the request's answer.
+    log: Option<log::Event>,
 }
 
 #[derive(Serialize)]
@@ -25,9 +135,12 @@ struct ErrorBody<'a> {
     error_description: &'a str,
 }
 
+/// Where a failed sign-in leaves the person: back at their application.
+pub const RESTART: &str = "Start the login again from your application.";
+
 impl HttpError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code, description: description.into(), header: None }
+        Self { status, code, description: description.into(), title: None, header: None, log: None }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -42,11 +155,6 @@ impl HttpError {
         Self::new(StatusCode::CONFLICT, "conflict", description)
     }
 
-    /// A sign-in that failed at or with the provider; `status` tells whose fault it was.
-    pub fn sign_in_failed(status: StatusCode, description: impl Into<String>) -> Self {
-        Self::new(status, "sign_in_failed", description)
-    }
-
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", format!("the request body is larger than {limit} bytes or could not be read"))
     }
@@ -56,11 +164,7 @@ impl HttpError {
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
-        let mut error = Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("this route answers {allow} only"),
-        );
+        let mut error = Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("this route answers {allow} only"));
         error.header = Some((header::ALLOW, HeaderValue::from_static(allow)));
         error
     }
@@ -77,24 +181,27 @@ impl HttpError {
         error
     }
 
-    /// The user's sign-in failed; `code` and `description` come from the stored outcome.
-    pub fn login_failed(code: &str, description: &str) -> Self {
-        let code = match code {
-            "access_denied" => "access_denied",
-            "invalid_id_token" => "invalid_id_token",
-            "invalid_issuer" => "invalid_issuer",
-            "temporarily_unavailable" => "temporarily_unavailable",
-            _ => "login_failed",
-        };
-        Self::new(StatusCode::FORBIDDEN, code, description)
+    /// The client's view of a failed login: 403 and the failure's code.
+    pub fn login_failed(kind: SignInFailureKind, description: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, kind.code(), description)
+    }
+
+    /// The browser's view of a failed sign-in: a page saying what happened and what to do.
+    pub fn sign_in_failed(failure: &SignInFailure) -> Self {
+        let mut error = Self::new(failure.kind.page_status(), failure.kind.code(), format!("Sign-in failed: {}. {RESTART}", failure.description));
+        error.title = Some("Sign-in failed");
+        error
+    }
+
+    /// The browser's view of a login the broker itself ended (too many wrong codes).
+    pub fn login_stopped(reason: &str) -> Self {
+        let mut error = Self::new(StatusCode::FORBIDDEN, SignInFailureKind::AccessDenied.code(), format!("This login was stopped: {reason}. {RESTART}"));
+        error.title = Some("Sign-in failed");
+        error
     }
 
     pub fn login_timeout(seconds: u64) -> Self {
-        Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "login_timeout",
-            format!("the login did not finish within {seconds} seconds; poll again or start a new request"),
-        )
+        Self::new(StatusCode::REQUEST_TIMEOUT, "login_timeout", format!("the login did not finish within {seconds} seconds; poll again or start a new request"))
     }
 
     pub fn not_configured() -> Self {
@@ -105,8 +212,8 @@ impl HttpError {
         )
     }
 
-    pub fn internal(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
+    pub fn no_randomness() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the system has no randomness to offer")
     }
 
     /// The same error as 503, for `/readiness`: whatever the problem, it means "not ready".
@@ -115,19 +222,23 @@ impl HttpError {
         self
     }
 
+    #[cfg(test)]
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
-    pub fn json(self) -> Reply {
+    /// The answer on an API route (and the operator's log line, if any).
+    pub fn json(mut self) -> Reply {
+        self.emit_log();
         let body = ErrorBody { error: self.code, error_description: &self.description };
         let reply = response::json(self.status, &body);
         self.with_header(reply)
     }
 
-    pub fn page(self) -> Reply {
-        let title = match self.status.as_u16() {
-            _ if self.code == "sign_in_failed" => "Sign-in failed",
+    /// The answer on a browser route (and the operator's log line, if any).
+    pub fn page(mut self) -> Reply {
+        self.emit_log();
+        let title = self.title.unwrap_or(match self.status.as_u16() {
             400 | 413 | 414 => "This link cannot be used",
             403 => "Sign-in refused",
             404 => "Not found",
@@ -136,41 +247,43 @@ impl HttpError {
             501 => "Sign-in is not configured",
             502..=504 => "Sign-in is unavailable",
             _ => "Something went wrong",
-        };
+        });
         let reply = response::page(self.status, title, &self.description);
         self.with_header(reply)
     }
 
-    fn with_header(self, mut reply: Reply) -> Reply {
-        if let Some((name, value)) = self.header {
-            reply.headers_mut().insert(name, value);
+    fn emit_log(&mut self) {
+        if let Some(event) = self.log.take() {
+            event.emit();
+        }
+    }
+
+    fn with_header(&self, mut reply: Reply) -> Reply {
+        if let Some((name, value)) = &self.header {
+            reply.headers_mut().insert(name.clone(), value.clone());
         }
         reply
     }
 }
 
-impl From<HttpError> for Reply {
-    fn from(error: HttpError) -> Self {
-        error.json()
+impl From<StoreError> for HttpError {
+    fn from(error: StoreError) -> Self {
+        let mut answer = match error {
+            StoreError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the state store is not answering; try again shortly")
+            }
+            StoreError::Corrupt { .. } => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "a stored record could not be read"),
+        };
+        answer.log = Some(log::error("store_error").detail(&error.to_string()));
+        answer
     }
 }
 
-impl From<StoreError> for HttpError {
-    fn from(error: StoreError) -> Self {
-        // The detail goes to the operator's log only: it may name hosts the caller need not know.
-        log::error("store_error").detail(&error.to_string()).emit();
-        match error {
-            StoreError::Unavailable(_) => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the state store is not answering; try again shortly",
-            ),
-            StoreError::Corrupt { .. } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "a stored record could not be read",
-            ),
-        }
+impl From<Refusal> for HttpError {
+    fn from(refusal: Refusal) -> Self {
+        let mut answer = Self::unauthorized(refusal.token_was_sent, "the client is not authorized for this route");
+        answer.log = Some(log::warn("client_refused").detail(refusal.reason).field("certificate", refusal.certificate));
+        answer
     }
 }
 
@@ -178,8 +291,37 @@ impl From<StoreError> for HttpError {
 /// a value, some are secrets), on the answer and in the log.
 impl From<ConfigErrors> for HttpError {
     fn from(errors: ConfigErrors) -> Self {
+        let mut answer = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_misconfigured", format!("This login broker is misconfigured. {errors}"));
         let variables: Vec<&str> = errors.0.iter().map(|error| error.variable).collect();
-        log::error("config_invalid").field("variables", variables).detail(&errors.to_string()).emit();
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_misconfigured", format!("This login broker is misconfigured. {errors}"))
+        answer.log = Some(log::error("config_invalid").field("variables", variables).detail(&errors.to_string()));
+        answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_errors_are_described_without_control_characters() {
+        let failure = SignInFailure::from_provider("access_denied\n", Some("user\r\ncancelled"));
+        assert_eq!(failure.kind, SignInFailureKind::AccessDenied);
+        assert!(failure.description.contains("access_denied: usercancelled"), "{}", failure.description);
+    }
+
+    #[test]
+    fn failure_codes_are_stored_as_their_codes() {
+        for kind in [SignInFailureKind::AccessDenied, SignInFailureKind::IssuerMismatch, SignInFailureKind::TemporarilyUnavailable] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.code());
+        }
+    }
+
+    #[test]
+    fn a_store_outage_is_503_on_every_route() {
+        let answer = HttpError::from(StoreError::Unavailable("redis: connection refused".into()));
+        assert_eq!((answer.status(), answer.code), (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"));
+        assert!(!answer.description.contains("redis"), "the detail is for the log only");
+        let page = HttpError::sign_in_failed(&SignInFailure::from(StoreError::Unavailable(String::new())));
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

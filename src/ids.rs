@@ -8,6 +8,8 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::secret::Secret;
+
 pub const MAX_USER_ID_BYTES: usize = 256;
 const MAX_PROVIDER_ID_BYTES: usize = 64;
 
@@ -22,8 +24,49 @@ const SLOT_ID_LEN: usize = 32; // base64url of 24 bytes, unpadded
 #[serde(transparent)]
 pub struct SlotId(String);
 
-/// The id a client polls: a [`SlotId`] in the login-request buckets.
-pub type RequestId = SlotId;
+/// Handles that name a slot of one kind of record. Distinct types, so that a sign-in's
+/// `state` cannot be passed where a request id is expected, or the reverse.
+macro_rules! slot_handle {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(SlotId);
+
+        impl $name {
+            pub fn from_slot(slot: SlotId) -> Self {
+                Self(slot)
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                SlotId::parse(text).map(Self)
+            }
+
+            pub fn slot(&self) -> &SlotId {
+                &self.0
+            }
+
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+
+            /// Constant-time equality with the handle stored in the slot.
+            pub fn matches(&self, other: &Self) -> bool {
+                self.0.matches(&other.0)
+            }
+        }
+    };
+}
+
+slot_handle!(
+    /// The id a client polls (HAS's `request`): a slot in the login-request buckets.
+    RequestId
+);
+
+slot_handle!(
+    /// A sign-in's `state` at the provider: a slot in the sign-in buckets.
+    SignInState
+);
 
 impl SlotId {
     pub fn new(bucket: u32, index: u32) -> Result<Self, getrandom::Error> {
@@ -76,11 +119,11 @@ impl fmt::Debug for SlotId {
     }
 }
 
-/// 256 random bits, base64url: for `state`, `nonce`, PKCE verifiers and cookie secrets.
-pub fn random_token() -> Result<String, getrandom::Error> {
+/// 256 random bits, base64url: for `nonce`, PKCE verifiers and cookie secrets.
+pub fn random_token() -> Result<Secret, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(Secret::new(URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// No vowels (no words), no 0/O or 1/I (no misreading): 28 symbols.
@@ -89,7 +132,7 @@ const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ23456789";
 /// A short code the client shows its user, who types it on the confirmation page
 /// (defeats login phishing: only the person at the client knows it). 8 symbols,
 /// about 38 bits, shown as `XXXX-XXXX`; wrong guesses are rate-limited per request.
-pub fn user_code() -> Result<String, getrandom::Error> {
+pub fn user_code() -> Result<Secret, getrandom::Error> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes)?;
     // 252 is the largest multiple of 28 below 256: reject above it to stay uniform.
@@ -107,13 +150,13 @@ pub fn user_code() -> Result<String, getrandom::Error> {
         }
     }
     let text = String::from_utf8_lossy(&symbols).into_owned();
-    Ok(format!("{}-{}", &text[..4], &text[4..]))
+    Ok(Secret::new(format!("{}-{}", &text[..4], &text[4..])))
 }
 
 /// Whether what the user typed is `expected`, ignoring case, spaces and dashes.
-pub fn user_code_matches(expected: &str, typed: &str) -> bool {
+pub fn user_code_matches(expected: &Secret, typed: &str) -> bool {
     let normalize = |text: &str| -> String { text.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect() };
-    bool::from(normalize(expected).as_bytes().ct_eq(normalize(typed).as_bytes()))
+    bool::from(normalize(expected.expose()).as_bytes().ct_eq(normalize(typed).as_bytes()))
 }
 
 /// SHA-256, base64url: how a secret is stored when only equality must be checked.
@@ -203,12 +246,14 @@ mod tests {
     #[test]
     fn user_codes_are_short_unambiguous_and_typed_loosely() {
         let code = user_code().unwrap();
+        let code = code.expose();
         assert_eq!(code.len(), 9);
         assert!(code.chars().all(|c| c == '-' || USER_CODE_ALPHABET.contains(&(c as u8))), "{code}");
-        assert_ne!(code, user_code().unwrap());
-        assert!(user_code_matches(&code, &code.to_lowercase().replace('-', " ")));
-        assert!(!user_code_matches(&code, "BCDF-GHJK") || code == "BCDF-GHJK");
-        assert!(!user_code_matches(&code, ""));
+        assert_ne!(code, user_code().unwrap().expose());
+        let expected = Secret::new(code.to_owned());
+        assert!(user_code_matches(&expected, &code.to_lowercase().replace('-', " ")));
+        assert!(!user_code_matches(&expected, "BCDF-GHJK") || code == "BCDF-GHJK");
+        assert!(!user_code_matches(&expected, ""));
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! login-broker: brokers browser logins for clients that cannot do one themselves,
 //! in the model of Perforce's Helix Authentication Service (HAS).
 //!
-//! This file only wires routes to handlers; each concern lives in its own module.
+//! This file only wires routes to handlers; each concern lives in its own module. A
+//! failure becomes an answer here, as JSON on API routes and as a page on browser
+//! routes (`HttpError::json`, `HttpError::page`), which is also where it is logged.
 
 mod api;
+mod browser;
 mod client_auth;
 mod config;
+mod connector;
+mod context;
 mod error;
 mod ids;
 mod log;
@@ -15,6 +20,7 @@ mod operations;
 mod pages;
 mod parse;
 mod response;
+mod secret;
 mod store;
 
 use std::time::Instant;
@@ -55,12 +61,12 @@ async fn route(request: Request) -> (&'static str, Reply) {
 
     match segments.as_slice() {
         // Browser routes answer with pages.
-        ["multi", "login", id] if get => ("/multi/login/:id", login::choose_provider(id).await.unwrap_or_else(HttpError::page)),
-        ["oidc", "login", id] if get => ("/oidc/login/:id", login::start(id, query).await.unwrap_or_else(HttpError::page)),
-        ["oidc", "login", id] if post => ("/oidc/login/:id", login::confirm(id, query, request).await.unwrap_or_else(HttpError::page)),
-        ["oidc", "callback"] if get => ("/oidc/callback", login::callback(query, request.headers()).await.unwrap_or_else(HttpError::page)),
-        ["oidc", "logout"] if get => ("/oidc/logout", login::logout(request.headers()).await.unwrap_or_else(HttpError::page)),
-        ["oidc", "logged_out"] if get => ("/oidc/logged_out", login::logged_out()),
+        ["multi", "login", id] if get => ("/multi/login/:id", browser::choose_provider(id).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "login", id] if get => ("/oidc/login/:id", browser::start(id, query).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "login", id] if post => ("/oidc/login/:id", browser::confirm(id, query, request).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "callback"] if get => ("/oidc/callback", browser::oidc_callback(query, request.headers()).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "logout"] if get => ("/oidc/logout", browser::logout(request.headers()).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "logged_out"] if get => ("/oidc/logged_out", browser::logged_out()),
         ["oidc", "login", _] => ("/oidc/login/:id", HttpError::method_not_allowed("GET, POST").page()),
         ["multi", "login", _] | ["oidc", "callback" | "logout" | "logged_out"] => ("(browser)", HttpError::method_not_allowed("GET").page()),
 
@@ -72,6 +78,8 @@ async fn route(request: Request) -> (&'static str, Reply) {
         ["liveness"] if get => ("/liveness", operations::liveness().await.unwrap_or_else(HttpError::json)),
         ["readiness"] if get => ("/readiness", operations::readiness().await.unwrap_or_else(|error| error.unavailable().json())),
         ["status"] if get => ("/status", operations::status().await.unwrap_or_else(HttpError::json)),
+        #[cfg(feature = "conformance")]
+        ["_conformance"] if get => ("/_conformance", operations::conformance().await.unwrap_or_else(HttpError::json)),
         ["requests", "new" | "status", _] | ["liveness" | "readiness" | "status"] => ("(api)", HttpError::method_not_allowed("GET").json()),
         _ => ("(unknown)", HttpError::not_found("no such route").json()),
     }

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::ids::{ProviderId, RequestId, digest};
 
+#[derive(Debug)]
 #[must_use = "a log event is written by `emit`"]
 pub struct Event(Map<String, Value>);
 
@@ -85,7 +86,7 @@ mod tests {
 
     #[test]
     fn a_request_is_logged_by_a_hash_of_its_id() {
-        let id = RequestId::new(1, 2).unwrap();
+        let id = RequestId::from_slot(crate::ids::SlotId::new(1, 2).unwrap());
         let Event(fields) = info("login_started").request(&id).outcome("ok").duration_ms(3);
         let line = Value::Object(fields).to_string();
         assert!(!line.contains(id.as_str()), "{line}");

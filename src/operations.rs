@@ -3,11 +3,11 @@
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::config::{Config, Protocol};
+use crate::connector::Connector;
+use crate::context::Context;
 use crate::error::HttpError;
-use crate::oidc;
 use crate::response::{self, Reply};
-use crate::store::{self, SpinKeyValue, StateStore, unix_now};
+use crate::store::{self, SpinKeyValue, unix_now};
 
 /// `GET /liveness`: 200 when the key-value store answers, 503 with the reason when not.
 /// Load balancers call it steadily, so it also takes a turn at reclaiming expired
@@ -38,15 +38,11 @@ struct ProviderReadiness {
 /// provider's discovery answers (each looked at no more than every few seconds),
 /// else 503 saying which part is not ready. Names variables and providers, never values.
 pub async fn readiness() -> Result<Reply, HttpError> {
-    let config = Config::load().await?;
-    let kv = SpinKeyValue::open().await?;
-    store::ping(&kv).await?;
-    let store = StateStore::new(kv, config.sealer.clone());
-    let now = unix_now();
+    let ctx = Context::load().await?;
+    store::ping(ctx.store.kv()).await?;
     let mut providers = Vec::new();
-    for provider in config.providers.iter() {
-        let Protocol::Oidc(oidc_config) = &provider.protocol;
-        let health = oidc::health(&store, &provider.id, oidc_config, now).await?;
+    for provider in ctx.config.providers.iter() {
+        let health = Connector::of(provider).health(&ctx).await?;
         providers.push(ProviderReadiness { id: provider.id.as_str().to_owned(), reachable: health.reachable, problem: health.problem });
     }
     let status = if providers.iter().any(|provider| !provider.reachable) {
@@ -75,32 +71,39 @@ struct ProviderStatus<'a> {
     id: &'a str,
     label: &'a str,
     protocol: &'static str,
-    issuer: &'a str,
+    issuer: String,
     default: bool,
 }
 
 /// `GET /status` with `status_enabled` (HAS's `STATUS_ENABLED`): what is running and
 /// how it is configured, without anything secret; 404 otherwise.
 pub async fn status() -> Result<Reply, HttpError> {
-    let config = Config::load().await?;
+    let ctx = Context::load().await?;
+    let config = &ctx.config;
     if !config.status_enabled {
         return Err(HttpError::not_found("no such route"));
     }
-    let store = store::backend_kind(&SpinKeyValue::open().await?).await?;
+    let store = store::backend_kind(ctx.store.kv()).await?;
     let providers = config
         .providers
         .iter()
-        .map(|provider| {
-            let Protocol::Oidc(oidc_config) = &provider.protocol;
-            ProviderStatus {
-                id: provider.id.as_str(),
-                label: &provider.label,
-                protocol: provider.protocol.name(),
-                issuer: oidc_config.issuer.as_str(),
-                default: provider.is_default,
-            }
+        .map(|provider| ProviderStatus {
+            id: provider.id.as_str(),
+            label: &provider.label,
+            protocol: provider.protocol.name(),
+            issuer: Connector::of(provider).issuer().to_owned(),
+            default: provider.is_default,
         })
         .collect();
     let status = Status { version: env!("CARGO_PKG_VERSION"), instance_id: &config.instance_id, store, providers };
     Ok(response::json(StatusCode::OK, &status))
+}
+
+/// `GET /_conformance`, in the test component only: the store conformance suite over
+/// the store this `spin up` was given (see `store::conformance`).
+#[cfg(feature = "conformance")]
+pub async fn conformance() -> Result<Reply, HttpError> {
+    let outcomes = store::conformance::run(SpinKeyValue::open().await?, unix_now()).await;
+    let report: Vec<serde_json::Value> = outcomes.iter().map(|o| serde_json::json!({"check": o.check, "failure": o.failure})).collect();
+    Ok(response::json(StatusCode::OK, &report))
 }

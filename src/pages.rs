@@ -3,21 +3,13 @@
 
 use http::StatusCode;
 
-use crate::config::IdentityProvider;
-use crate::ids::RequestId;
 use crate::response::{Reply, escape_html, html_page, page};
 
-/// `/multi/login/:id`: one link per provider, in the operator's order.
-pub fn choose_provider<'a>(request_id: &RequestId, user: &str, providers: impl Iterator<Item = &'a IdentityProvider>) -> Reply {
-    let choices: String = providers
-        .map(|provider| {
-            format!(
-                "<li><a class=\"provider\" href=\"/oidc/login/{id}?providerId={provider_id}\">Sign in with {label}</a></li>",
-                id = request_id.as_str(),
-                provider_id = escape_html(provider.id.as_str()),
-                label = escape_html(&provider.label),
-            )
-        })
+/// `/multi/login/:id`: one link per provider (`(href, label)`), in the operator's order.
+pub fn choose_provider(user: &str, choices: &[(String, &str)]) -> Reply {
+    let choices: String = choices
+        .iter()
+        .map(|(href, label)| format!("<li><a class=\"provider\" href=\"{}\">Sign in with {}</a></li>", escape_html(href), escape_html(label)))
         .collect();
     let body = format!(
         "<p>An application asked to sign in <strong>{user}</strong>. Choose where you have an account.</p>\

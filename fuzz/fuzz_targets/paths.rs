@@ -13,5 +13,5 @@ fuzz_target!(|text: &str| {
         assert!(!user.as_str().is_empty() && user.as_str().len() <= 256 && !user.as_str().chars().any(char::is_control));
     }
     let _ = ProviderId::parse(text);
-    let _ = user_code_matches("BCDF-GHJK", text);
+    let _ = user_code_matches(&login_broker_fuzz::secret::Secret::new("BCDF-GHJK".into()), text);
 });

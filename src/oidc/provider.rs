@@ -1,18 +1,69 @@
 //! The provider's discovery document and signing keys, cached in the key-value store
-//! so that any instance can use them without fetching them on every login (HAS does).
+//! so that any instance can use them without fetching them on every login (HAS does),
+//! and the provider's health as `/readiness` last saw it.
 
 use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
 use openidconnect::{AuthType, ClientId, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, ProviderMetadataWithLogout, RedirectUrl};
+use serde::{Deserialize, Serialize};
 
-use super::{SignInError, describe, outbound};
+use super::{describe, outbound};
 use crate::config::{OidcConfig, TokenEndpointAuth};
-use crate::store::{KeyValue, ProviderCache, StateStore, UnixTime};
+use crate::connector::Health;
+use crate::error::{SignInFailure, SignInFailureKind};
+use crate::store::{KeyValue, Record, StateStore, StoreError, UnixTime, cache_key};
 
 /// How long discovery and keys are trusted before they are fetched again. A key
 /// rotation in between is caught by the refetch on an unknown `kid`.
 const CACHE_SECS: u64 = 3600;
 
+/// How long `/readiness` trusts its last look at a provider.
+const HEALTH_SECS: u64 = 5;
+
+/// Where discovery lives, relative to the issuer (OpenID Connect Discovery §4).
+const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
+
 type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// Discovery and signing keys, cached so that a login does not fetch them again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ProviderCache {
+    metadata: ProviderMetadataWithLogout,
+    jwks: CoreJsonWebKeySet,
+    expires_at: UnixTime,
+}
+
+impl Record for ProviderCache {
+    const KIND: &'static str = "provider_metadata";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+/// Whether the provider's discovery answered when `/readiness` last asked: cached
+/// briefly and shared by every instance, so frequent probes do not become traffic to
+/// the provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ProviderHealth {
+    reachable: bool,
+    #[serde(default)]
+    problem: Option<String>,
+    expires_at: UnixTime,
+}
+
+impl Record for ProviderHealth {
+    const KIND: &'static str = "provider_health";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+fn cache_of(config: &OidcConfig) -> crate::store::CacheKey {
+    cache_key("provider", config.issuer.as_str())
+}
+
+fn health_of(config: &OidcConfig) -> crate::store::CacheKey {
+    cache_key("provider-health", config.issuer.as_str())
+}
 
 pub struct Provider<'a> {
     config: &'a OidcConfig,
@@ -23,13 +74,13 @@ pub struct Provider<'a> {
 
 impl<'a> Provider<'a> {
     /// From the cache when it is fresh, else by [`discover`].
-    pub async fn load<K: KeyValue>(store: &StateStore<K>, config: &'a OidcConfig, redirect_uri: &str, now: UnixTime) -> Result<Self, SignInError> {
-        let issuer = config.issuer.as_str();
-        let cache = match store.load_provider_cache(issuer, now).await? {
+    pub async fn load<K: KeyValue>(store: &StateStore<K>, config: &'a OidcConfig, redirect_uri: &str, now: UnixTime) -> Result<Self, SignInFailure> {
+        let cache = match store.load_cached(&cache_of(config), now).await? {
             Some(cache) => cache,
             None => discover(store, config, now).await?,
         };
-        let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| SignInError::new("server_error", "svc_base_uri does not make a valid callback URL"))?;
+        let redirect = RedirectUrl::new(redirect_uri.to_owned())
+            .map_err(|_| SignInFailure::new(SignInFailureKind::ServerError, "svc_base_uri does not make a valid callback URL"))?;
         let client = client(config, &redirect, &cache);
         Ok(Self { config, redirect, cache, client })
     }
@@ -44,65 +95,76 @@ impl<'a> Provider<'a> {
     }
 
     /// Fetches the signing keys again (after an unknown `kid`) and caches them.
-    pub async fn refresh_keys<K: KeyValue>(&mut self, store: &StateStore<K>, now: UnixTime) -> Result<(), SignInError> {
-        let jwks = CoreJsonWebKeySet::fetch_async(self.cache.metadata.jwks_uri(), &outbound::send)
-            .await
-            .map_err(|error| unreachable(&error))?;
+    pub async fn refresh_keys<K: KeyValue>(&mut self, store: &StateStore<K>, now: UnixTime) -> Result<(), SignInFailure> {
+        let jwks = CoreJsonWebKeySet::fetch_async(self.cache.metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
         self.cache.jwks = jwks;
         self.cache.expires_at = now + CACHE_SECS;
-        store.save_provider_cache(self.config.issuer.as_str(), &self.cache).await?;
+        store.save_cached(&cache_of(self.config), &self.cache).await?;
         self.client = client(self.config, &self.redirect, &self.cache);
         Ok(())
     }
 }
 
+/// The authorization endpoint's origin, from the cache only.
+pub async fn cached_authorization_origin<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<Option<String>, StoreError> {
+    let cached: Option<ProviderCache> = store.load_cached(&cache_of(config), now).await?;
+    Ok(cached.map(|cache| cache.metadata.authorization_endpoint().url().origin().ascii_serialization()))
+}
+
+/// How `/readiness` finds the provider: its discovery answers and names the configured
+/// issuer, or why not. A fresh look refreshes the cached discovery and keys too.
+pub async fn health<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<Health, StoreError> {
+    if let Some(health) = store.load_cached::<ProviderHealth>(&health_of(config), now).await? {
+        return Ok(Health { reachable: health.reachable, problem: health.problem });
+    }
+    let (reachable, problem) = match discover(store, config, now).await {
+        Ok(_) => (true, None),
+        Err(failure) => {
+            crate::log::warn("provider_not_ready").field("issuer", config.issuer.as_str()).outcome(failure.kind.code()).detail(&failure.description).emit();
+            // An issuer mismatch names two public strings: the operator needs to see them.
+            let mismatch = failure.kind == SignInFailureKind::IssuerMismatch;
+            (mismatch, mismatch.then_some(failure.description))
+        }
+    };
+    let health = ProviderHealth { reachable, problem, expires_at: now + HEALTH_SECS };
+    store.save_cached(&health_of(config), &health).await?;
+    Ok(Health { reachable: health.reachable, problem: health.problem })
+}
+
 /// Fetches discovery and keys and caches them for every instance. The document must
 /// name the configured issuer exactly (OpenID Connect Discovery §4.3: the same string,
 /// trailing `/` and all), else the sign-in fails with `issuer_mismatch` naming both.
-pub async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<ProviderCache, SignInError> {
+async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<ProviderCache, SignInFailure> {
     let url = config.issuer.join(DISCOVERY_PATH).map_err(|error| unreachable(&error))?;
     let request = http::Request::get(url.as_str()).header(http::header::ACCEPT, "application/json").body(Vec::new());
     let response = outbound::send(request.map_err(|error| unreachable(&error))?).await.map_err(|error| unreachable(&error))?;
     if response.status() != http::StatusCode::OK {
         let reason = format!("discovery at {url} answered {}", response.status());
-        return Err(SignInError::new("provider_unavailable", format!("the identity provider could not be read: {reason}")));
+        return Err(SignInFailure::new(SignInFailureKind::ProviderUnavailable, format!("the identity provider could not be read: {reason}")));
     }
     let metadata: ProviderMetadataWithLogout = serde_json::from_slice(response.body()).map_err(|error| unreachable(&error))?;
     if metadata.issuer().as_str() != config.issuer.as_str() {
-        return Err(SignInError::new(
-            ISSUER_MISMATCH,
-            format!(
-                "the provider's discovery names its issuer `{}`, but the broker is configured with `{}`; they must be the same string",
-                metadata.issuer().as_str(),
-                config.issuer.as_str()
-            ),
+        let (published, configured) = (metadata.issuer().as_str(), config.issuer.as_str());
+        return Err(SignInFailure::new(
+            SignInFailureKind::IssuerMismatch,
+            format!("the provider's discovery names its issuer `{published}`, but the broker is configured with `{configured}`; they must be the same string"),
         ));
     }
     let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
     let cache = ProviderCache { metadata: metadata.set_jwks(jwks.clone()), jwks, expires_at: now + CACHE_SECS };
-    store.save_provider_cache(config.issuer.as_str(), &cache).await?;
+    store.save_cached(&cache_of(config), &cache).await?;
     Ok(cache)
 }
 
-/// The failure code of a provider whose discovery names another issuer.
-pub const ISSUER_MISMATCH: &str = "issuer_mismatch";
-
-/// Where discovery lives, relative to the issuer (OpenID Connect Discovery §4).
-const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
-
 fn client(config: &OidcConfig, redirect: &RedirectUrl, cache: &ProviderCache) -> Client {
-    CoreClient::from_provider_metadata(
-        cache.metadata.clone().set_jwks(cache.jwks.clone()),
-        ClientId::new(config.client_id.clone()),
-        Some(config.client_secret.clone()),
-    )
-    .set_redirect_uri(redirect.clone())
-    .set_auth_type(match config.token_auth {
-        TokenEndpointAuth::Basic => AuthType::BasicAuth,
-        TokenEndpointAuth::Post => AuthType::RequestBody,
-    })
+    CoreClient::from_provider_metadata(cache.metadata.clone().set_jwks(cache.jwks.clone()), ClientId::new(config.client_id.clone()), Some(config.client_secret.clone()))
+        .set_redirect_uri(redirect.clone())
+        .set_auth_type(match config.token_auth {
+            TokenEndpointAuth::Basic => AuthType::BasicAuth,
+            TokenEndpointAuth::Post => AuthType::RequestBody,
+        })
 }
 
-fn unreachable(error: &dyn std::error::Error) -> SignInError {
-    SignInError::new("provider_unavailable", format!("the identity provider could not be read: {}", describe(error)))
+fn unreachable(error: &dyn std::error::Error) -> SignInFailure {
+    SignInFailure::new(SignInFailureKind::ProviderUnavailable, format!("the identity provider could not be read: {}", describe(error)))
 }

@@ -5,7 +5,7 @@
 //! the record's expiry time divided by [`BUCKET_SECS`] and the index was allocated from
 //! the bucket's counter. The sweeper enumerates a bucket's slots from that counter alone.
 
-use crate::ids::SlotId;
+use crate::ids::{RequestId, SignInState, SlotId};
 
 const PREFIX: &str = "lb:v1:";
 
@@ -38,44 +38,48 @@ impl SlotKind {
         }
     }
 
-    /// Every key a record of this kind may own in a slot: the record, its claim
-    /// counter, and its counter of wrong confirmation codes.
-    pub fn keys(self, bucket: u64, index: u64) -> [String; 3] {
+    /// Every key a record of this kind may own in a slot, the record first; the
+    /// others are counters, only ever incremented or deleted.
+    pub fn keys(self, bucket: u64, index: u64) -> Vec<String> {
         let name = self.name();
-        [
-            format!("{PREFIX}{name}:{bucket}:{index}"),
-            format!("{PREFIX}{name}-claim:{bucket}:{index}"),
-            format!("{PREFIX}{name}-attempts:{bucket}:{index}"),
-        ]
+        let owned: &[&str] = match self {
+            // The record, the claim on its identity, its wrong confirmation codes, and
+            // the claim on finishing it.
+            SlotKind::LoginRequest => &["", "-claim", "-attempts", "-finish"],
+            // The record and the claim on consuming it.
+            SlotKind::SignIn => &["", "-claim"],
+        };
+        owned.iter().map(|suffix| format!("{PREFIX}{name}{suffix}:{bucket}:{index}")).collect()
     }
 }
 
-fn slot_key(kind: SlotKind, id: &SlotId, which: usize) -> String {
-    let mut keys = kind.keys(id.bucket().into(), id.index().into());
-    std::mem::take(&mut keys[which])
+fn slot_key(kind: SlotKind, slot: &SlotId, which: usize) -> String {
+    let mut keys = kind.keys(slot.bucket().into(), slot.index().into());
+    keys.swap_remove(which)
 }
 
-pub fn login_request(id: &SlotId) -> String {
-    slot_key(SlotKind::LoginRequest, id, 0)
+pub fn login_request(id: &RequestId) -> String {
+    slot_key(SlotKind::LoginRequest, id.slot(), 0)
 }
 
-/// A counter key: only ever incremented or deleted.
-pub fn identity_claim(id: &SlotId) -> String {
-    slot_key(SlotKind::LoginRequest, id, 1)
+pub fn identity_claim(id: &RequestId) -> String {
+    slot_key(SlotKind::LoginRequest, id.slot(), 1)
 }
 
-/// A counter key: only ever incremented or deleted.
-pub fn wrong_codes(id: &SlotId) -> String {
-    slot_key(SlotKind::LoginRequest, id, 2)
+pub fn wrong_codes(id: &RequestId) -> String {
+    slot_key(SlotKind::LoginRequest, id.slot(), 2)
 }
 
-pub fn sign_in(state: &SlotId) -> String {
-    slot_key(SlotKind::SignIn, state, 0)
+pub fn finish_claim(id: &RequestId) -> String {
+    slot_key(SlotKind::LoginRequest, id.slot(), 3)
 }
 
-/// A counter key: only ever incremented or deleted.
-pub fn sign_in_claim(state: &SlotId) -> String {
-    slot_key(SlotKind::SignIn, state, 1)
+pub fn sign_in(state: &SignInState) -> String {
+    slot_key(SlotKind::SignIn, state.slot(), 0)
+}
+
+pub fn sign_in_claim(state: &SignInState) -> String {
+    slot_key(SlotKind::SignIn, state.slot(), 1)
 }
 
 /// Counters of a bucket: slots allocated, slots claimed by sweepers (per kind), and
@@ -96,16 +100,11 @@ pub fn cursor_start(bucket: u64) -> String {
     format!("{PREFIX}sweep:{bucket}:start")
 }
 
-/// One cache entry per issuer; the issuer URL is hashed to keep the key short and plain.
-pub fn provider_cache(issuer: &str) -> String {
-    format!("{PREFIX}provider:{}", issuer_hash(issuer))
-}
-
-pub fn provider_health(issuer: &str) -> String {
-    format!("{PREFIX}provider-health:{}", issuer_hash(issuer))
-}
-
-fn issuer_hash(issuer: &str) -> String {
+/// A cache entry a protocol keeps (provider metadata, health): `namespace` names
+/// the kind, and `name` (an issuer URL, say) is hashed to keep the key short and plain.
+/// Cache entries are not slot-allocated: there is one per name, overwritten in place.
+pub fn cache(namespace: &str, name: &str) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(issuer.as_bytes())[..12].iter().map(|byte| format!("{byte:02x}")).collect()
+    let hash: String = Sha256::digest(name.as_bytes())[..12].iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{PREFIX}{namespace}:{hash}")
 }

@@ -54,7 +54,8 @@ impl KeyValue for MemoryKeyValue {
                 reason: "not an 8-byte counter".into(),
             })?),
         };
-        let next = current + delta;
+        // Spin's stores refuse an overflowing increment; so does the double.
+        let next = current.checked_add(delta).ok_or_else(|| StoreError::Corrupt { kind: "counter", reason: "increment overflows".into() })?;
         values.insert(key.to_owned(), next.to_le_bytes().to_vec());
         Ok(next)
     }

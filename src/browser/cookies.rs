@@ -1,0 +1,211 @@
+//! The cookies the broker sets, and the one record a browser carries. Each is
+//! host-only and `HttpOnly`; over https each takes the `__Host-` prefix.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::error::HttpError;
+use crate::ids::{ProviderId, SignInState, digest};
+use crate::parse::{cookie, cookies};
+use crate::secret::Secret;
+use crate::store::{Record, Sealer, UnixTime, open_record, seal_record};
+
+/// A host-only, `HttpOnly` cookie holding a secret of which the server keeps at most a
+/// hash (or a sealed record). Over https it takes the `__Host-` prefix, which browsers
+/// grant only to a cookie that is `Secure`, host-only and for `Path=/`: no sibling
+/// domain can plant or shadow it.
+pub struct BrowserCookie {
+    pub name: String,
+    /// The path over plain http, where the cookie can be narrower.
+    path: &'static str,
+    same_site: &'static str,
+    secure: bool,
+}
+
+/// Every sign-in cookie's name starts so; the sign-in's slot completes it.
+const SIGN_IN_COOKIE: &str = "lb_signin_";
+
+impl BrowserCookie {
+    fn new(config: &Config, name: &str, path: &'static str, same_site: &'static str) -> Self {
+        if config.base_url.starts_with("https://") {
+            Self { name: format!("__Host-{name}"), path: "/", same_site, secure: true }
+        } else {
+            Self { name: name.to_owned(), path, same_site, secure: false }
+        }
+    }
+
+    /// Binds a sign-in to the browser that started it. Named after the sign-in's slot,
+    /// so that logins started side by side in one browser (two applications, two tabs)
+    /// each keep their own. `SameSite=Lax`, so that it rides the provider's top-level
+    /// redirect back to the callback.
+    pub fn sign_in(config: &Config, state: &SignInState) -> Self {
+        Self::new(config, &format!("{SIGN_IN_COOKIE}{}_{}", state.slot().bucket(), state.slot().index()), "/oidc/callback", "Lax")
+    }
+
+    /// The sign-in cookies this browser presents, to clear them.
+    pub fn sign_ins_presented(config: &Config, headers: &HeaderMap) -> Vec<Self> {
+        let prefix = Self::new(config, SIGN_IN_COOKIE, "/oidc/callback", "Lax");
+        cookies(headers)
+            .filter(|(name, _)| name.starts_with(&prefix.name))
+            .map(|(name, _)| Self { name: name.to_owned(), ..Self::new(config, SIGN_IN_COOKIE, prefix.path, prefix.same_site) })
+            .collect()
+    }
+
+    /// The confirmation form's double-submit token. `SameSite=Strict`: a form posted
+    /// from another site arrives without it.
+    pub fn confirmation(config: &Config) -> Self {
+        Self::new(config, "lb_confirm", "/oidc/login", "Strict")
+    }
+
+    /// Lets a signed-in browser sign out later: a sealed record of its provider and ID
+    /// token, in the cookie itself, sent to `/oidc/logout` only (over plain http).
+    pub fn session(config: &Config) -> Self {
+        Self::new(config, "lb_session", "/oidc/logout", "Lax")
+    }
+
+    /// `Set-Cookie` for `secret`, or, with `max_age_secs` 0, clearing it.
+    pub fn set(&self, secret: &str, max_age_secs: u64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let cookie = format!("{}={secret}; Max-Age={max_age_secs}; Path={}; HttpOnly; SameSite={}{secure}", self.name, self.path, self.same_site);
+        // Names and values are ours (base64url), so this cannot fail; clear rather than panic.
+        HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_invalid=; Max-Age=0"))
+    }
+
+    /// Whether the browser presents the secret whose hash is `expected_hash`.
+    pub fn presented_by(&self, headers: &HeaderMap, expected_hash: &str) -> bool {
+        cookie(headers, &self.name).is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
+    }
+}
+
+/// How long a browser can still sign out through the broker after signing in.
+pub const SESSION_SECS: u64 = 12 * 3600;
+
+/// Browsers drop cookies over 4096 bytes: beyond this, the session keeps no ID token
+/// (the provider then asks the user which session to end).
+const MAX_SESSION_COOKIE_BYTES: usize = 3800;
+
+/// What a browser keeps after signing in, sealed into its own cookie (no store round
+/// trip): which provider to sign out of, and the hint that provider wants.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrowserSession {
+    pub provider_id: ProviderId,
+    pub logout_hint: Option<Secret>,
+    pub expires_at: UnixTime,
+}
+
+impl Record for BrowserSession {
+    const KIND: &'static str = "browser_session";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+/// The sealed session cookie (the cookie's name is the associated data, so a value
+/// moved to another cookie does not open), without the hint when it would make the
+/// cookie too large.
+pub fn session_cookie(config: &Config, mut session: BrowserSession) -> Result<HeaderValue, HttpError> {
+    let cookie = BrowserCookie::session(config);
+    let mut sealed = seal_for_browser(&config.sealer, &cookie.name, &session)?;
+    if sealed.len() > MAX_SESSION_COOKIE_BYTES {
+        session.logout_hint = None;
+        sealed = seal_for_browser(&config.sealer, &cookie.name, &session)?;
+    }
+    Ok(cookie.set(&sealed, SESSION_SECS))
+}
+
+/// The session this browser presents, if it opens and has not expired.
+pub fn presented_session(config: &Config, headers: &HeaderMap, now: UnixTime) -> Option<BrowserSession> {
+    let name = BrowserCookie::session(config).name;
+    let sealed = URL_SAFE_NO_PAD.decode(cookie(headers, &name)?).ok()?;
+    open_record(&config.sealer, &name, &sealed, now)
+}
+
+fn seal_for_browser(sealer: &Sealer, cookie_name: &str, session: &BrowserSession) -> Result<String, HttpError> {
+    Ok(URL_SAFE_NO_PAD.encode(seal_record(sealer, cookie_name, session)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header;
+    use crate::ids::SlotId;
+
+    fn cookies(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    fn config(base_url: &str) -> Config {
+        let base_url = base_url.to_owned();
+        Config::parse(move |name| {
+            Some(match name {
+                "svc_base_uri" => base_url.clone(),
+                "login_timeout" => "60".into(),
+                "cache_ttl" => "300".into(),
+                "instance_id" => "none".into(),
+                "state_key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+                "assume_client_authorized" | "oidc_select_account" | "prompt_for_authorization" | "user_code_required" => "false".into(),
+                _ => String::new(),
+            })
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_browser_holding_the_secret_matches() {
+        let (config, state) = (config("http://127.0.0.1:3000"), SignInState::from_slot(SlotId::new(7, 9).unwrap()));
+        let cookie = BrowserCookie::sign_in(&config, &state);
+        assert_eq!(cookie.set("s", 60), "lb_signin_7_9=s; Max-Age=60; Path=/oidc/callback; HttpOnly; SameSite=Lax");
+        let hash = digest("browser-secret");
+        assert!(cookie.presented_by(&cookies("a=1; lb_signin_7_9=browser-secret; b=2"), &hash));
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_9=other-secret"), &hash));
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_10=browser-secret"), &hash), "another sign-in's cookie");
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_9="), &digest("")));
+        assert!(!cookie.presented_by(&HeaderMap::new(), &hash));
+    }
+
+    #[test]
+    fn logins_side_by_side_keep_their_own_cookies_and_logout_clears_them_all() {
+        let config = config("http://127.0.0.1:3000");
+        let (first, second) = (SignInState::from_slot(SlotId::new(7, 9).unwrap()), SignInState::from_slot(SlotId::new(7, 10).unwrap()));
+        assert_ne!(BrowserCookie::sign_in(&config, &first).name, BrowserCookie::sign_in(&config, &second).name);
+        let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; lb_session=x; lb_signin_7_10=b"));
+        let cleared: Vec<HeaderValue> = presented.iter().map(|cookie| cookie.set("", 0)).collect();
+        assert_eq!(cleared, [
+            "lb_signin_7_9=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
+            "lb_signin_7_10=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
+        ]);
+    }
+
+    #[test]
+    fn over_https_the_cookie_is_secure_and_host_prefixed() {
+        let config = config("https://login.example.com");
+        let cookie = BrowserCookie::sign_in(&config, &SignInState::from_slot(SlotId::new(7, 9).unwrap()));
+        let set = cookie.set("s3cret", 60);
+        assert_eq!(set, "__Host-lb_signin_7_9=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure");
+        assert!(cookie.presented_by(&cookies("__Host-lb_signin_7_9=s3cret"), &digest("s3cret")));
+        assert!(!cookie.presented_by(&cookies("lb_signin_7_9=s3cret"), &digest("s3cret")), "the unprefixed name is not accepted");
+        let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; __Host-lb_signin_7_10=b"));
+        assert_eq!(presented.iter().map(|cookie| cookie.name.as_str()).collect::<Vec<_>>(), ["__Host-lb_signin_7_10"]);
+
+        let session = BrowserSession { provider_id: ProviderId::parse("corp").unwrap(), logout_hint: Some(Secret::new("x".repeat(5000))), expires_at: u64::MAX };
+        let set = session_cookie(&config, session).unwrap();
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Host-lb_session=") && set.ends_with("Path=/; HttpOnly; SameSite=Lax; Secure"), "{set}");
+        let value = set.trim_start_matches("__Host-lb_session=").split(';').next().unwrap();
+        assert!(value.len() < MAX_SESSION_COOKIE_BYTES, "an oversized ID token is left out");
+        let presented = cookies(&format!("__Host-lb_session={value}"));
+        let opened = presented_session(&config, &presented, 0).unwrap();
+        assert_eq!((opened.provider_id.as_str(), opened.logout_hint), ("corp", None));
+        let sealed = URL_SAFE_NO_PAD.decode(value).unwrap();
+        assert!(open_record::<BrowserSession>(&config.sealer, "lb_signin", &sealed, 0).is_none(), "sealed to its cookie's name");
+        assert!(presented_session(&config, &presented, u64::MAX).is_none(), "not after it expires");
+        assert!(presented_session(&config, &cookies("__Host-lb_session=garbage!"), 0).is_none());
+    }
+
+}

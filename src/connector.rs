@@ -1,0 +1,140 @@
+//! The one interface every sign-in protocol implements, as Dex's connectors do:
+//! OpenID Connect now, SAML next. The login core (`login.rs`) drives a login through
+//! it and never looks inside a protocol; a protocol never sees the login request,
+//! cookies or pages. Adding a protocol adds a variant to the three enums below.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{IdentityProvider, Protocol};
+use crate::context::Context;
+use crate::error::SignInFailure;
+use crate::ids::SignInState;
+use crate::oidc::{self, Oidc};
+use crate::secret::Secret;
+use crate::store::{Identity, KeyValue, StoreError};
+
+/// What a protocol is asked to do, and nothing more.
+pub trait SignInProtocol {
+    /// What the protocol keeps between sending the browser out and taking its answer.
+    type State;
+    /// The provider's answer, as the protocol's own return route received it.
+    type Answer;
+
+    /// Where the browser starts a login with this protocol (`/oidc/login`).
+    fn login_path(&self) -> &'static str;
+
+    /// Who the provider is, for `/status` (an issuer URL, an entity id).
+    fn issuer(&self) -> &str;
+
+    /// Where to send the browser for the sign-in named `start.state`.
+    async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Self::State>, SignInFailure>;
+
+    /// Checks the provider's answer against what `begin` kept; the verified identity.
+    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Self::State, answer: &Self::Answer) -> Result<SignedIn, SignInFailure>;
+
+    /// Where to send the browser to sign out at the provider, if it offers that.
+    async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure>;
+
+    /// Whether the provider can be used now, for `/readiness`.
+    async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError>;
+
+    /// Origins a confirmation form may lead to (the confirmation page's CSP), read
+    /// without contacting the provider: nothing reaches it before the user confirms.
+    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError>;
+}
+
+/// A sign-in about to start.
+pub struct SignInStart<'a> {
+    /// Names the sign-in: the protocol carries it through the provider and back.
+    pub state: &'a SignInState,
+    /// The client asked that the user sign in again, even with a live session.
+    pub force_authn: bool,
+}
+
+pub struct Departure<S> {
+    pub url: String,
+    pub kept: S,
+}
+
+pub struct SignedIn {
+    pub identity: Identity,
+    /// What logging out at the provider will need (an ID token hint).
+    pub logout_hint: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub reachable: bool,
+    /// Why a provider that answers cannot be used, for the operator (public facts only).
+    pub problem: Option<String>,
+}
+
+/// The protocol a configured provider speaks.
+pub enum Connector<'a> {
+    Oidc(Oidc<'a>),
+}
+
+/// What a protocol kept for a sign-in, stored in the sign-in record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum KeptState {
+    Oidc(oidc::Kept),
+}
+
+/// A provider's answer, as a protocol's return route parsed it.
+pub enum ProviderAnswer<'a> {
+    Oidc(&'a crate::parse::CallbackParams),
+}
+
+impl<'a> Connector<'a> {
+    pub fn of(provider: &'a IdentityProvider) -> Self {
+        match &provider.protocol {
+            Protocol::Oidc(config) => Connector::Oidc(Oidc::new(config)),
+        }
+    }
+
+    pub fn login_path(&self) -> &'static str {
+        match self {
+            Connector::Oidc(oidc) => oidc.login_path(),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        match self {
+            Connector::Oidc(oidc) => oidc.issuer(),
+        }
+    }
+
+    pub async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<KeptState>, SignInFailure> {
+        match self {
+            Connector::Oidc(oidc) => {
+                let departure = oidc.begin(ctx, start).await?;
+                Ok(Departure { url: departure.url, kept: KeptState::Oidc(departure.kept) })
+            }
+        }
+    }
+
+    pub async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &KeptState, answer: &ProviderAnswer<'_>) -> Result<SignedIn, SignInFailure> {
+        match (self, kept, answer) {
+            (Connector::Oidc(oidc), KeptState::Oidc(kept), ProviderAnswer::Oidc(answer)) => oidc.finish(ctx, kept, answer).await,
+        }
+    }
+
+    pub async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
+        match self {
+            Connector::Oidc(oidc) => oidc.logout_url(ctx, hint).await,
+        }
+    }
+
+    pub async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError> {
+        match self {
+            Connector::Oidc(oidc) => oidc.health(ctx).await,
+        }
+    }
+
+    pub async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError> {
+        match self {
+            Connector::Oidc(oidc) => oidc.form_origins(ctx).await,
+        }
+    }
+}
