@@ -32,7 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
-# The manifest's own build command (cargo build --target wasm32-wasip2 --release).
+# The store conformance suite as a component of its own (tests/store_conformance.rs),
+# then the product with the manifest's own build command (cargo build --target
+# wasm32-wasip2 --release), which rebuilds the same output without the feature.
+cargo build --target wasm32-wasip2 --release --features conformance
+mkdir -p target/conformance
+cp target/wasm32-wasip2/release/login_broker.wasm target/conformance/login_broker.wasm
 spin build
 # The benchmark's yardstick (benches/reference), so that it keeps building.
 spin build -f benches/reference/spin.toml

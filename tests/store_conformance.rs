@@ -1,0 +1,43 @@
+//! The store conformance suite (`src/store/conformance.rs`) against the backends the
+//! broker really runs on: Spin's in-memory store and Spin's Redis store, under the real
+//! `spin up` with the project's own runtime-config files. The unit tests run the same
+//! suite against the in-process double.
+
+mod support;
+
+use serde_json::Value;
+use support::{Broker, Redis, Store, project_dir};
+
+fn run_suite(store: Store) -> Vec<Value> {
+    let manifest = project_dir().join("tests/conformance/spin.toml");
+    assert!(project_dir().join("target/conformance/login_broker.wasm").exists(), "the test command builds the conformance component");
+    let suite = Broker::start_app(&manifest, 0, store, &[]);
+    let reply = suite.get("/_conformance");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let Value::Array(outcomes) = reply.json() else { panic!("not a report: {}", reply.body) };
+    outcomes
+}
+
+fn assert_all_pass(backend: &str, outcomes: &[Value]) {
+    assert!(outcomes.len() >= 10, "{backend}: {outcomes:?}");
+    let failures: Vec<&Value> = outcomes.iter().filter(|outcome| !outcome["failure"].is_null()).collect();
+    assert!(failures.is_empty(), "{backend} fails the conformance suite: {failures:#?}");
+}
+
+#[test]
+fn spins_in_memory_store_conforms() {
+    assert_all_pass("Spin's in-memory store", &run_suite(Store::Memory));
+}
+
+#[test]
+fn spins_redis_store_conforms() {
+    let redis = Redis::start();
+    assert_all_pass("Spin's Redis store", &run_suite(Store::Redis(&redis)));
+    assert!(!redis.keys().is_empty(), "the suite ran against this Redis");
+}
+
+#[test]
+fn the_product_does_not_serve_the_suite() {
+    let broker = Broker::start(Store::Memory, &[]);
+    assert_eq!(broker.get("/_conformance").status, 404);
+}
