@@ -8,7 +8,7 @@ mod support;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use double::{Key, ProviderDouble, alice_claims, authorize_as, begin_for, finish_login, issuing, provider_with, start_broker};
+use double::{Key, ProviderDouble, alice_claims, authorize_as, begin_for, finish_login, issuing, provider_with, sign_in_for, start_broker};
 use support::{CLIENT_TOKEN, Redis, Reply, Store, request_key};
 
 fn provider() -> ProviderDouble {
@@ -67,6 +67,35 @@ fn racing_instances_hand_out_each_identity_exactly_once() {
         assert_eq!(winners.len(), 1, "round {round}: {:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
         assert_eq!(identity_of(winners[0]), user);
         assert!(replies.iter().all(|reply| reply.status == 200 || reply.status == 404));
+    }
+}
+
+/// One login, its link opened in two tabs: two sign-ins of one request, whose
+/// callbacks race on two instances. Exactly one finishes the login; the other is told
+/// it has already ended, and the client gets the winner's identity, once.
+#[test]
+fn two_sign_ins_of_one_request_finish_it_exactly_once() {
+    let (redis, provider) = (Redis::start(), provider());
+    let instances = [start_broker(Store::Redis(&redis), &provider, &[]), start_broker(Store::Redis(&redis), &provider, &[])];
+    for round in 0..RACE_ROUNDS {
+        let id = instances[0].new_request("alice")["request"].as_str().unwrap().to_owned();
+        let tabs = [sign_in_for(&instances[0], &id), sign_in_for(&instances[1], &id)];
+        let users = [format!("tab-a-{round}"), format!("tab-b-{round}")];
+        let callbacks = [authorize_as(&tabs[0], &users[0]), authorize_as(&tabs[1], &users[1])];
+        let pages: Vec<Reply> = thread::scope(|scope| {
+            let answers: Vec<_> = (0..2)
+                .map(|n| {
+                    let (instance, callback, cookie) = (&instances[n], &callbacks[n], &tabs[n].cookie);
+                    scope.spawn(move || instance.get_with(callback, &[("Cookie", cookie)]))
+                })
+                .collect();
+            answers.into_iter().map(|answer| answer.join().unwrap()).collect()
+        });
+        let statuses: Vec<u16> = pages.iter().map(|page| page.status).collect();
+        let winner = statuses.iter().position(|&status| status == 200).unwrap_or_else(|| panic!("round {round}: nobody finished: {statuses:?}"));
+        assert_eq!(statuses[1 - winner], 409, "round {round}: the other tab is told the login ended: {statuses:?}");
+        assert_eq!(identity_of(&instances[1].status(&id)), users[winner], "round {round}: the winner's identity");
+        assert_eq!(instances[0].status(&id).status, 404, "round {round}: and only once");
     }
 }
 
