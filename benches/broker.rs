@@ -32,12 +32,19 @@ const WRK_CONNECTIONS: u32 = 16;
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let size = |name: &str| std::fs::metadata(root.join("target/wasm32-wasip2/release").join(name)).map_or(0, |m| m.len() / 1024);
-    println!("components: login_broker.wasm {} KiB, kv_write_reference.wasm {} KiB", size("login_broker.wasm"), size("kv_write_reference.wasm"));
+    println!(
+        "components: login_broker.wasm {} KiB, kv_write_reference.wasm {} KiB",
+        size("login_broker.wasm"),
+        size("kv_write_reference.wasm")
+    );
 
     let redis = Redis::start();
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let reference_manifest = root.join("benches/reference/spin.toml");
-    assert!(root.join("target/wasm32-wasip2/release/kv_write_reference.wasm").exists(), "run `spin build -f benches/reference/spin.toml` first");
+    assert!(
+        root.join("target/wasm32-wasip2/release/kv_write_reference.wasm").exists(),
+        "run `spin build -f benches/reference/spin.toml` first"
+    );
 
     println!("\nUnder `spin up`, wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per row; CPU is the `spin` process tree's.\n");
     println!("| store | route | requests/s | vs reference | CPU per request | vs reference | KV ops (Redis) | RSS idle → loaded |");
@@ -65,7 +72,15 @@ fn main() {
     println!("\nRedis floor (redis-benchmark, same machine, 50 clients):");
     let floor = Command::new("redis-benchmark").args(["-p", &redis.port.to_string(), "-t", "get,set", "-n", "100000", "-q"]).output();
     match floor {
-        Ok(output) => print!("{}", String::from_utf8_lossy(&output.stdout).replace('\r', "\n").lines().filter(|l| l.contains("requests per second")).map(|l| format!("  {}\n", l.trim())).collect::<String>()),
+        Ok(output) => print!(
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+                .replace('\r', "\n")
+                .lines()
+                .filter(|l| l.contains("requests per second"))
+                .map(|l| format!("  {}\n", l.trim()))
+                .collect::<String>()
+        ),
         Err(error) => println!("  redis-benchmark unavailable: {error}"),
     }
 }
@@ -99,7 +114,11 @@ fn load(instance: &Broker, path: &str, headers: &[(&str, &str)], redis: Option<&
     let cpu = instance.cpu_time() - cpu_before;
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(expected >= 300 || !text.contains("Non-2xx"), "{path} answered errors under load:\n{text}");
-    let requests: u64 = text.lines().find_map(|l| l.trim().split_once(" requests in ")).and_then(|(n, _)| n.trim().parse().ok()).unwrap_or_else(|| panic!("wrk said:\n{text}"));
+    let requests: u64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("wrk said:\n{text}"));
     let per_second: f64 = text.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|n| n.trim().parse().ok()).unwrap();
     let kv_per_request = redis.map(|redis| redis.kv_operations().values().sum::<u64>() as f64 / requests as f64);
     Load { per_second, cpu_per_request: cpu / requests.max(1) as u32, kv_per_request, rss_kib: (idle, loaded) }

@@ -149,5 +149,4 @@ mod tests {
         assert_eq!(delays, [20, 40, 80, 100, 100, 100]);
         assert_eq!(poll_delay(u32::MAX), Duration::from_millis(100));
     }
-
 }

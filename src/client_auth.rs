@@ -81,22 +81,16 @@ impl ClientAuth {
             .unwrap_or_default();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Check every digest, so the time taken does not tell which token nearly matched.
-        let matched = self
-            .token_digests
-            .iter()
-            .fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&digest));
-        if bool::from(matched) && !token.is_empty() {
-            Ok(())
-        } else {
-            Err(refused(true, "bearer token not accepted"))
-        }
+        let matched = self.token_digests.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&digest));
+        if bool::from(matched) && !token.is_empty() { Ok(()) } else { Err(refused(true, "bearer token not accepted")) }
     }
 }
 
 impl CertificateRule {
     fn accepts(&self, forwarded: &str) -> Result<(), &'static str> {
         let certificate = forwarded_certificate(forwarded)?;
-        let known = self.fingerprints.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&certificate.fingerprint));
+        let known =
+            self.fingerprints.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&certificate.fingerprint));
         if bool::from(known) {
             return Ok(());
         }

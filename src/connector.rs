@@ -114,7 +114,12 @@ impl<'a> Connector<'a> {
         }
     }
 
-    pub async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &KeptState, answer: &ProviderAnswer<'_>) -> Result<SignedIn, SignInFailure> {
+    pub async fn finish<K: KeyValue>(
+        &self,
+        ctx: &Context<K>,
+        kept: &KeptState,
+        answer: &ProviderAnswer<'_>,
+    ) -> Result<SignedIn, SignInFailure> {
         match (self, kept, answer) {
             (Connector::Oidc(oidc), KeptState::Oidc(kept), ProviderAnswer::Oidc(answer)) => oidc.finish(ctx, kept, answer).await,
         }

@@ -68,7 +68,9 @@ impl SignInFailureKind {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::TemporarilyUnavailable | Self::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::InvalidIssuer | Self::InvalidIdToken | Self::IssuerMismatch | Self::TokenError | Self::UserinfoError => StatusCode::BAD_GATEWAY,
+            Self::InvalidIssuer | Self::InvalidIdToken | Self::IssuerMismatch | Self::TokenError | Self::UserinfoError => {
+                StatusCode::BAD_GATEWAY
+            }
         }
     }
 }
@@ -123,7 +125,8 @@ pub struct HttpError {
     description: String,
     /// The page's heading, when the status alone does not say it.
     title: Option<&'static str>,
-    header: Option<(HeaderName, HeaderValue)>,
+    /// Boxed: few errors carry a header, and every `Result` pays for the space.
+    header: Option<Box<(HeaderName, HeaderValue)>>,
     /// For the operator's log only (it may name hosts the caller need not know),
     /// written when the error becomes the request's answer.
     log: Option<log::Event>,
@@ -156,7 +159,11 @@ impl HttpError {
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", format!("the request body is larger than {limit} bytes or could not be read"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the request body is larger than {limit} bytes or could not be read"),
+        )
     }
 
     pub fn uri_too_long(limit: usize) -> Self {
@@ -165,7 +172,7 @@ impl HttpError {
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
         let mut error = Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("this route answers {allow} only"));
-        error.header = Some((header::ALLOW, HeaderValue::from_static(allow)));
+        error.header = Some(Box::new((header::ALLOW, HeaderValue::from_static(allow))));
         error
     }
 
@@ -177,7 +184,7 @@ impl HttpError {
             ("unauthorized_client", "Bearer realm=\"login-broker\"")
         };
         let mut error = Self::new(StatusCode::UNAUTHORIZED, code, description);
-        error.header = Some((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+        error.header = Some(Box::new((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge))));
         error
     }
 
@@ -188,20 +195,29 @@ impl HttpError {
 
     /// The browser's view of a failed sign-in: a page saying what happened and what to do.
     pub fn sign_in_failed(failure: &SignInFailure) -> Self {
-        let mut error = Self::new(failure.kind.page_status(), failure.kind.code(), format!("Sign-in failed: {}. {RESTART}", failure.description));
+        let mut error =
+            Self::new(failure.kind.page_status(), failure.kind.code(), format!("Sign-in failed: {}. {RESTART}", failure.description));
         error.title = Some("Sign-in failed");
         error
     }
 
     /// The browser's view of a login the broker itself ended (too many wrong codes).
     pub fn login_stopped(reason: &str) -> Self {
-        let mut error = Self::new(StatusCode::FORBIDDEN, SignInFailureKind::AccessDenied.code(), format!("This login was stopped: {reason}. {RESTART}"));
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            SignInFailureKind::AccessDenied.code(),
+            format!("This login was stopped: {reason}. {RESTART}"),
+        );
         error.title = Some("Sign-in failed");
         error
     }
 
     pub fn login_timeout(seconds: u64) -> Self {
-        Self::new(StatusCode::REQUEST_TIMEOUT, "login_timeout", format!("the login did not finish within {seconds} seconds; poll again or start a new request"))
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "login_timeout",
+            format!("the login did not finish within {seconds} seconds; poll again or start a new request"),
+        )
     }
 
     pub fn not_configured() -> Self {
@@ -259,7 +275,8 @@ impl HttpError {
     }
 
     fn with_header(&self, mut reply: Reply) -> Reply {
-        if let Some((name, value)) = &self.header {
+        if let Some(header) = &self.header {
+            let (name, value) = header.as_ref();
             reply.headers_mut().insert(name.clone(), value.clone());
         }
         reply
@@ -291,7 +308,8 @@ impl From<Refusal> for HttpError {
 /// a value, some are secrets), on the answer and in the log.
 impl From<ConfigErrors> for HttpError {
     fn from(errors: ConfigErrors) -> Self {
-        let mut answer = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_misconfigured", format!("This login broker is misconfigured. {errors}"));
+        let mut answer =
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_misconfigured", format!("This login broker is misconfigured. {errors}"));
         let variables: Vec<&str> = errors.0.iter().map(|error| error.variable).collect();
         answer.log = Some(log::error("config_invalid").field("variables", variables).detail(&errors.to_string()));
         answer

@@ -173,9 +173,8 @@ pub struct UserId(String);
 impl UserId {
     /// Takes the raw (percent-encoded) path segment.
     pub fn from_path_segment(segment: &str) -> Result<Self, String> {
-        let decoded = percent_decode_str(segment)
-            .decode_utf8()
-            .map_err(|_| "the user id is not valid UTF-8 once percent-decoded".to_owned())?;
+        let decoded =
+            percent_decode_str(segment).decode_utf8().map_err(|_| "the user id is not valid UTF-8 once percent-decoded".to_owned())?;
         if decoded.is_empty() {
             return Err("the user id is empty".into());
         }

@@ -64,14 +64,20 @@ async fn route(request: Request) -> (&'static str, Reply) {
         ["multi", "login", id] if get => ("/multi/login/:id", browser::choose_provider(id).await.unwrap_or_else(HttpError::page)),
         ["oidc", "login", id] if get => ("/oidc/login/:id", browser::start(id, query).await.unwrap_or_else(HttpError::page)),
         ["oidc", "login", id] if post => ("/oidc/login/:id", browser::confirm(id, query, request).await.unwrap_or_else(HttpError::page)),
-        ["oidc", "callback"] if get => ("/oidc/callback", browser::oidc_callback(query, request.headers()).await.unwrap_or_else(HttpError::page)),
+        ["oidc", "callback"] if get => {
+            ("/oidc/callback", browser::oidc_callback(query, request.headers()).await.unwrap_or_else(HttpError::page))
+        }
         ["oidc", "logout"] if get => ("/oidc/logout", browser::logout(request.headers()).await.unwrap_or_else(HttpError::page)),
         ["oidc", "logged_out"] if get => ("/oidc/logged_out", browser::logged_out()),
         ["oidc", "login", _] => ("/oidc/login/:id", HttpError::method_not_allowed("GET, POST").page()),
-        ["multi", "login", _] | ["oidc", "callback" | "logout" | "logged_out"] => ("(browser)", HttpError::method_not_allowed("GET").page()),
+        ["multi", "login", _] | ["oidc", "callback" | "logout" | "logged_out"] => {
+            ("(browser)", HttpError::method_not_allowed("GET").page())
+        }
 
         // API routes answer with JSON.
-        ["requests", "new", user_id] if get => ("/requests/new/:userId", api::new_request(user_id, query).await.unwrap_or_else(HttpError::json)),
+        ["requests", "new", user_id] if get => {
+            ("/requests/new/:userId", api::new_request(user_id, query).await.unwrap_or_else(HttpError::json))
+        }
         ["requests", "status", id] if get => {
             ("/requests/status/:id", api::request_status(id, request.headers()).await.unwrap_or_else(HttpError::json))
         }

@@ -60,7 +60,9 @@ pub struct Departure {
 /// What a confirmation code did.
 pub enum CodeCheck {
     Accepted,
-    Wrong { attempts_left: u64 },
+    Wrong {
+        attempts_left: u64,
+    },
     /// The last attempt was wrong: the login is over, and the client has been told.
     Stopped,
 }
@@ -91,7 +93,9 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
         };
         if let Some(named) = named {
             let provider = providers.get(named);
-            return provider.map(Some).ok_or_else(|| HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", named.as_str())));
+            return provider
+                .map(Some)
+                .ok_or_else(|| HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", named.as_str())));
         }
         match providers.choose(None) {
             Choice::Provider(provider) => Ok(Some(provider)),
@@ -154,7 +158,12 @@ pub async fn take_answer<K: KeyValue>(
     answer: &ProviderAnswer<'_>,
 ) -> Result<SignedIn, HttpError> {
     let used_or_expired = || HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}"));
-    let sign_in: SignIn = ctx.store.load_sign_in(state, ctx.now).await?.filter(|sign_in: &SignIn| sign_in.state.matches(state)).ok_or_else(used_or_expired)?;
+    let sign_in: SignIn = ctx
+        .store
+        .load_sign_in(state, ctx.now)
+        .await?
+        .filter(|sign_in: &SignIn| sign_in.state.matches(state))
+        .ok_or_else(used_or_expired)?;
     // Checked before consuming, so a forged answer cannot spend the real user's state.
     if !presented(&sign_in.browser_binding_hash) {
         return Err(HttpError::invalid_request(format!("This sign-in was started in another browser, or its cookie was lost. {RESTART}")));
@@ -173,7 +182,12 @@ pub async fn take_answer<K: KeyValue>(
             if !ctx.store.finish_login_request(&sign_in.request_id, outcome, ctx.now).await? {
                 return Err(HttpError::conflict(format!("This login has already ended or expired. {RESTART}")));
             }
-            log::info("login_finished").request(&sign_in.request_id).provider(&provider.id).outcome("ok").field("at_provider_secs", at_provider_secs).emit();
+            log::info("login_finished")
+                .request(&sign_in.request_id)
+                .provider(&provider.id)
+                .outcome("ok")
+                .field("at_provider_secs", at_provider_secs)
+                .emit();
             Ok(SignedIn { provider_id: provider.id.clone(), logout_hint: signed_in.logout_hint })
         }
         Err(failure) => {
@@ -184,7 +198,12 @@ pub async fn take_answer<K: KeyValue>(
 }
 
 /// Records a failed login for its client (told at once, not at its timeout), exactly once.
-async fn record_failure<K: KeyValue>(ctx: &Context<K>, id: &RequestId, provider: &ProviderId, failure: &SignInFailure) -> Result<(), HttpError> {
+async fn record_failure<K: KeyValue>(
+    ctx: &Context<K>,
+    id: &RequestId,
+    provider: &ProviderId,
+    failure: &SignInFailure,
+) -> Result<(), HttpError> {
     let outcome = LoginOutcome::Failed { error: failure.kind, error_description: failure.description.clone() };
     ctx.store.finish_login_request(id, outcome, ctx.now).await?;
     log::warn("login_finished").request(id).provider(provider).outcome(failure.kind.code()).detail(&failure.description).emit();
@@ -257,7 +276,9 @@ mod tests {
             let provider = pending.provider(None).unwrap().unwrap();
             assert!(matches!(pending.check_user_code("bcdf ghjk", provider).await.unwrap(), CodeCheck::Accepted));
             for left in (1..MAX_WRONG_CODES).rev() {
-                assert!(matches!(pending.check_user_code("WRONG-CODE", provider).await.unwrap(), CodeCheck::Wrong { attempts_left } if attempts_left == left));
+                assert!(
+                    matches!(pending.check_user_code("WRONG-CODE", provider).await.unwrap(), CodeCheck::Wrong { attempts_left } if attempts_left == left)
+                );
             }
             assert!(matches!(pending.check_user_code("WRONG-CODE", provider).await.unwrap(), CodeCheck::Stopped));
             let stored = ctx.store.load_login_request(&pending.request.id, NOW).await.unwrap().unwrap();

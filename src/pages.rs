@@ -9,7 +9,9 @@ use crate::response::{Reply, escape_html, html_page, page};
 pub fn choose_provider(user: &str, choices: &[(String, &str)]) -> Reply {
     let choices: String = choices
         .iter()
-        .map(|(href, label)| format!("<li><a class=\"provider\" href=\"{}\">Sign in with {}</a></li>", escape_html(href), escape_html(label)))
+        .map(|(href, label)| {
+            format!("<li><a class=\"provider\" href=\"{}\">Sign in with {}</a></li>", escape_html(href), escape_html(label))
+        })
         .collect();
     let body = format!(
         "<p>An application asked to sign in <strong>{user}</strong>. Choose where you have an account.</p>\
@@ -38,7 +40,8 @@ pub fn confirm_login(status: StatusCode, confirmation: &Confirmation<'_>) -> Rep
     } else {
         ""
     };
-    let notice = confirmation.notice.map(|text| format!("<p class=\"notice\" role=\"alert\">{}</p>", escape_html(text))).unwrap_or_default();
+    let notice =
+        confirmation.notice.map(|text| format!("<p class=\"notice\" role=\"alert\">{}</p>", escape_html(text))).unwrap_or_default();
     let body = format!(
         "<p>An application asked to sign in <strong>{user}</strong>. Continue only if you started this login \
          yourself, from an application in front of you.</p>{notice}\

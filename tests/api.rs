@@ -206,7 +206,9 @@ fn unknown_routes_get_404_and_wrong_methods_405(start: Start) {
         assert_eq!(reply.status, 404, "{path}: {}", reply.body);
         assert_eq!(reply.error_code(), "not_found");
     }
-    for (method, path) in [("POST", "/requests/new/alice"), ("DELETE", "/requests/status/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ("PUT", "/liveness")] {
+    for (method, path) in
+        [("POST", "/requests/new/alice"), ("DELETE", "/requests/status/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ("PUT", "/liveness")]
+    {
         let reply = broker.request(method, path);
         assert_eq!(reply.status, 405, "{method} {path}: {}", reply.body);
         assert_eq!(reply.header("allow"), Some("GET"));
@@ -351,7 +353,10 @@ fn status_reports_what_runs(start: Start, store_kind: &str) {
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!((status["instanceId"].as_str(), status["store"].as_str()), (Some("blue"), Some(store_kind)));
     let provider = &status["providers"][0];
-    assert_eq!((provider["id"].as_str(), provider["protocol"].as_str(), provider["default"].as_bool()), (Some("oidc"), Some("oidc"), Some(true)));
+    assert_eq!(
+        (provider["id"].as_str(), provider["protocol"].as_str(), provider["default"].as_bool()),
+        (Some("oidc"), Some("oidc"), Some(true))
+    );
     for secret in [double::CLIENT_SECRET, support::STATE_KEY, CLIENT_TOKEN] {
         assert!(!reply.body.contains(secret), "{}", reply.body);
     }

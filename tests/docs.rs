@@ -20,10 +20,11 @@ fn spin_toml_variables(table: &str) -> BTreeSet<String> {
     for line in manifest.lines() {
         if line.starts_with('[') {
             in_table = line.trim() == table;
-        } else if in_table && let Some((name, _)) = line.split_once('=') {
-            if !line.trim_start().starts_with('#') {
-                names.insert(name.trim().to_owned());
-            }
+        } else if in_table
+            && let Some((name, _)) = line.split_once('=')
+            && !line.trim_start().starts_with('#')
+        {
+            names.insert(name.trim().to_owned());
         }
     }
     names

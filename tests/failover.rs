@@ -10,7 +10,7 @@ mod support;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use double::{ProviderDouble, alice_claims, authorize_as, begin_for, issuing, provider_with, start_broker, Key};
+use double::{Key, ProviderDouble, alice_claims, authorize_as, begin_for, issuing, provider_with, start_broker};
 use support::{Broker, Redis, Store};
 
 const LOGINS_IN_FLIGHT: usize = 200;
@@ -44,10 +44,10 @@ fn logins_in_flight_finish_on_a_fresh_instance_after_theirs_is_killed() {
                     }
                     let deadline = Instant::now() + Duration::from_secs(60);
                     loop {
-                        if let Some(b) = b_slot.get() {
-                            if let Ok(reply) = b.try_status(&sign_in.request_id) {
-                                return reply;
-                            }
+                        if let Some(b) = b_slot.get()
+                            && let Ok(reply) = b.try_status(&sign_in.request_id)
+                        {
+                            return reply;
                         }
                         assert!(Instant::now() < deadline, "no instance answered");
                         thread::sleep(Duration::from_millis(50));

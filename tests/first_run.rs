@@ -118,11 +118,7 @@ impl DevScript {
 
     /// True while any process of the script's group is alive.
     fn group_alive(&self) -> bool {
-        Command::new("kill")
-            .args(["-0", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        Command::new("kill").args(["-0", "--", &format!("-{}", self.child.id())]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
     }
 
     /// SIGTERM to the whole group (as Ctrl-C reaches a terminal's foreground group), then
@@ -209,7 +205,9 @@ fn the_first_run_script_serves_a_login_with_the_bundled_provider() {
     let client_secret = provider[secret_at].clone();
     assert!(client_secret.len() >= 32, "a fresh random client secret: {client_secret:?}");
     for (stream, text) in [("stdout", script.stdout()), ("stderr", script.stderr())] {
-        for (what, secret) in [("the client secret", client_secret.as_str()), ("the state key", STATE_KEY), ("the client token", CLIENT_TOKEN)] {
+        for (what, secret) in
+            [("the client secret", client_secret.as_str()), ("the state key", STATE_KEY), ("the client token", CLIENT_TOKEN)]
+        {
             assert!(!text.contains(secret), "the script's {stream} shows {what}:\n{text}");
         }
         assert!(!text.contains("client_secret="), "the script's {stream}:\n{text}");

@@ -20,12 +20,22 @@ const THREADS: usize = 4;
 
 const METHODS: [&str; 8] = ["GET", "GET", "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 const ROUTES: [&str; 13] = [
-    "/requests/new/", "/requests/status/", "/oidc/login/", "/multi/login/", "/oidc/callback", "/oidc/logout", "/oidc/logged_out",
-    "/liveness", "/readiness", "/status", "/", "/requests/", "/oidc/",
+    "/requests/new/",
+    "/requests/status/",
+    "/oidc/login/",
+    "/multi/login/",
+    "/oidc/callback",
+    "/oidc/logout",
+    "/oidc/logged_out",
+    "/liveness",
+    "/readiness",
+    "/status",
+    "/",
+    "/requests/",
+    "/oidc/",
 ];
-const NASTY: [&str; 14] = [
-    "%00", "%0A", "%0D%0A", "%FF", "%C0%AF", "%2F", "..%2F..", "%25", "%ZZ", "<script>", "%E2%80%AE", "'\"", "%7F", "\\",
-];
+const NASTY: [&str; 14] =
+    ["%00", "%0A", "%0D%0A", "%FF", "%C0%AF", "%2F", "..%2F..", "%25", "%ZZ", "<script>", "%E2%80%AE", "'\"", "%7F", "\\"];
 
 fn random_text(rng: &mut StdRng, max: usize) -> String {
     let len = rng.gen_range(0..=max);
@@ -38,7 +48,9 @@ fn random_text(rng: &mut StdRng, max: usize) -> String {
         .collect::<String>()
         .chars()
         // What a URI may hold as it is; the rest goes percent-encoded, as a client sends it.
-        .map(|c| if c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/%".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32 & 0xff) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/%".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32 & 0xff) }
+        })
         .collect()
 }
 

@@ -113,6 +113,9 @@ fn the_code_exchange_carries_its_content_length() {
     assert_eq!(requests[0]["method"], "POST");
     // Named, not printed whole: the headers hold the client's credentials.
     let (length, chunked) = (&headers["content-length"], &headers["transfer-encoding"]);
-    assert!(length.as_str().and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > 0), "content-length {length}, transfer-encoding {chunked}");
+    assert!(
+        length.as_str().and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > 0),
+        "content-length {length}, transfer-encoding {chunked}"
+    );
     assert!(chunked.is_null(), "not chunked: transfer-encoding {chunked}");
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use double::{
-    Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, alice_claims, authorize, authorize_as, begin, begin_for, callback, issuing, now, provider_with,
-    start_broker, unsigned_token,
+    Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, alice_claims, authorize, authorize_as, begin, begin_for, callback, issuing,
+    now, provider_with, start_broker, unsigned_token,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -82,7 +82,8 @@ fn es256_tokens_are_accepted() {
 #[test]
 fn hostile_id_tokens_are_refused_and_the_client_is_told_at_once() {
     type Forge = fn(&Key, &Key, Value) -> String;
-    let cases: Vec<(&str, fn(&mut Value), Forge)> = vec![
+    type Case = (&'static str, fn(&mut Value), Forge);
+    let cases: Vec<Case> = vec![
         ("a signature by another key", |_| {}, |_, other, claims| other.sign(&claims)),
         ("alg none", |_| {}, |_, _, claims| unsigned_token(&claims)),
         ("HS256 keyed with the public key", |_| {}, |published, _, claims| published.forge_hs256_with_public_key(&claims)),
@@ -90,10 +91,23 @@ fn hostile_id_tokens_are_refused_and_the_client_is_told_at_once() {
         ("a wrong audience", |c| c["aud"] = json!("someone-else"), |k, _, c| k.sign(&c)),
         ("an untrusted extra audience", |c| c["aud"] = json!([CLIENT_ID, "someone-else"]), |k, _, c| k.sign(&c)),
         ("another authorized party", |c| c["azp"] = json!("someone-else"), |k, _, c| k.sign(&c)),
-        ("an expired token", |c| { c["exp"] = json!(now() - 600); c["iat"] = json!(now() - 900) }, |k, _, c| k.sign(&c)),
+        (
+            "an expired token",
+            |c| {
+                c["exp"] = json!(now() - 600);
+                c["iat"] = json!(now() - 900)
+            },
+            |k, _, c| k.sign(&c),
+        ),
         ("a token issued in the future", |c| c["iat"] = json!(now() + 600), |k, _, c| k.sign(&c)),
         ("a wrong nonce", |c| c["nonce"] = json!("not-the-nonce"), |k, _, c| k.sign(&c)),
-        ("no nonce", |c| { c.as_object_mut().unwrap().remove("nonce"); }, |k, _, c| k.sign(&c)),
+        (
+            "no nonce",
+            |c| {
+                c.as_object_mut().unwrap().remove("nonce");
+            },
+            |k, _, c| k.sign(&c),
+        ),
     ];
     let provider = ProviderDouble::start(Behaviour { published: vec![], id_token: Box::new(|_| String::new()) });
     let broker = start_broker(Store::Memory, &provider, &[]);
@@ -253,10 +267,8 @@ fn racing_callbacks_on_two_instances_consume_a_state_once() {
         let sign_in = begin(&instances[round % 2]);
         let path = authorize(&sign_in);
         let statuses: Vec<u16> = thread::scope(|scope| {
-            let racers: Vec<_> = instances
-                .iter()
-                .map(|broker| scope.spawn(|| broker.get_with(&path, &[("Cookie", &sign_in.cookie)]).status))
-                .collect();
+            let racers: Vec<_> =
+                instances.iter().map(|broker| scope.spawn(|| broker.get_with(&path, &[("Cookie", &sign_in.cookie)]).status)).collect();
             racers.into_iter().map(|racer| racer.join().unwrap()).collect()
         });
         let mut sorted = statuses.clone();

@@ -45,8 +45,16 @@ fn every_page_of_a_login_is_readable_and_keyboard_friendly() {
     let request = broker.new_request("frank");
     let code = request["userCode"].as_str().unwrap();
     let report = browser(&[
-        "--url", request["loginUrl"].as_str().unwrap(), "--username", "frank",
-        "--provider", "Partner Network", "--user-code", code, "--screenshots", &screenshots("login"),
+        "--url",
+        request["loginUrl"].as_str().unwrap(),
+        "--username",
+        "frank",
+        "--provider",
+        "Partner Network",
+        "--user-code",
+        code,
+        "--screenshots",
+        &screenshots("login"),
     ]);
     let pages = report["pages"].as_array().unwrap();
     let headings: Vec<&str> = pages.iter().filter_map(|page| page["h1"].as_str()).collect();
@@ -66,7 +74,13 @@ fn every_page_of_a_login_is_readable_and_keyboard_friendly() {
     let visits = [
         ("unknown-link", format!("{base_url}/oidc/login/{UNKNOWN_REQUEST_ID}"), 404, "Not found", "unknown or has expired"),
         ("malformed-link", format!("{base_url}/oidc/login/not-an-id"), 400, "This link cannot be used", "malformed"),
-        ("used-callback", format!("{base_url}/oidc/callback?state=x&code=y"), 400, "This link cannot be used", "expired or was already used"),
+        (
+            "used-callback",
+            format!("{base_url}/oidc/callback?state=x&code=y"),
+            400,
+            "This link cannot be used",
+            "expired or was already used",
+        ),
         ("signed-out", format!("{base_url}/oidc/logged_out"), 200, "You are signed out", "close this window"),
     ];
     for (scenario, url, status, h1, text) in visits {

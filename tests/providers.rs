@@ -199,10 +199,8 @@ fn the_log_is_json_lines_without_secrets() {
     browser(&["--url", request["loginUrl"].as_str().unwrap(), "--username", "erin", "--logout-url", &logout_url]);
     let identity = identity_of(&broker, &request);
     let log = broker.log();
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
-        .collect();
+    let lines: Vec<Value> =
+        log.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"))).collect();
     let secrets = [
         OIDC_CLIENT_SECRET,
         STATE_KEY,

@@ -27,7 +27,7 @@ fn login_keys(redis: &Redis) -> usize {
 /// Abandons login number `n` at one of four stages.
 fn abandon(broker: &Broker, n: usize) {
     let user = format!("soak-{n}");
-    if n % 4 == 0 {
+    if n.is_multiple_of(4) {
         broker.new_request(&user); // never opened in a browser
         return;
     }

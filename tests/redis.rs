@@ -55,10 +55,12 @@ fn racing_instances_hand_out_each_identity_exactly_once() {
         let user = format!("user{round}");
         let id = instances[0].new_request(&user)["request"].as_str().unwrap().to_owned();
         let replies: Vec<_> = thread::scope(|scope| {
-            let polls: Vec<_> = (0..6).map(|n| {
-                let (instance, id) = (&instances[n % 2], &id);
-                scope.spawn(move || instance.status(id))
-            }).collect();
+            let polls: Vec<_> = (0..6)
+                .map(|n| {
+                    let (instance, id) = (&instances[n % 2], &id);
+                    scope.spawn(move || instance.status(id))
+                })
+                .collect();
             thread::sleep(Duration::from_millis(150));
             finish_login(&instances[1], &id, &user);
             polls.into_iter().map(|poll| poll.join().unwrap()).collect()
@@ -92,7 +94,8 @@ fn two_sign_ins_of_one_request_finish_it_exactly_once() {
             answers.into_iter().map(|answer| answer.join().unwrap()).collect()
         });
         let statuses: Vec<u16> = pages.iter().map(|page| page.status).collect();
-        let winner = statuses.iter().position(|&status| status == 200).unwrap_or_else(|| panic!("round {round}: nobody finished: {statuses:?}"));
+        let winner =
+            statuses.iter().position(|&status| status == 200).unwrap_or_else(|| panic!("round {round}: nobody finished: {statuses:?}"));
         assert_eq!(statuses[1 - winner], 409, "round {round}: the other tab is told the login ended: {statuses:?}");
         assert_eq!(identity_of(&instances[1].status(&id)), users[winner], "round {round}: the winner's identity");
         assert_eq!(instances[0].status(&id).status, 404, "round {round}: and only once");

@@ -21,6 +21,16 @@ case "$(spin --version)" in
 esac
 
 rustup target add wasm32-wasip2
+rustup component add rustfmt clippy
+
+# Style and lints first: they fail fastest. The component builds for wasm32-wasip2
+# only; the tests and the benchmark build for the host.
+cargo fmt --check
+(cd fuzz && cargo fmt --check)
+(cd benches/reference && cargo fmt --check)
+cargo clippy --target wasm32-wasip2 --release -- -D warnings
+cargo clippy --target wasm32-wasip2 --release --features conformance -- -D warnings
+cargo clippy --release --tests --benches -- -D warnings
 
 missing=()
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
@@ -44,7 +54,8 @@ spin build -f benches/reference/spin.toml
 # The tests and the benchmark in one release build. Not `--lib`: the component library
 # is built for wasm32-wasip2 only.
 cargo build --release --tests --benches
-cargo test --release -- --test-threads 4
+# --show-output: some tests print what they measured (Spin's Redis reconnect time).
+cargo test --release -- --test-threads 4 --show-output
 
 # Fuzz every parser of outside input for a bounded time. cargo-fuzz needs -Z flags:
 # RUSTC_BOOTSTRAP lets the machine's stable toolchain take them. No sanitizer: the

@@ -70,14 +70,16 @@ impl BrowserCookie {
     /// `Set-Cookie` for `secret`, or, with `max_age_secs` 0, clearing it.
     pub fn set(&self, secret: &str, max_age_secs: u64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
-        let cookie = format!("{}={secret}; Max-Age={max_age_secs}; Path={}; HttpOnly; SameSite={}{secure}", self.name, self.path, self.same_site);
+        let cookie =
+            format!("{}={secret}; Max-Age={max_age_secs}; Path={}; HttpOnly; SameSite={}{secure}", self.name, self.path, self.same_site);
         // Names and values are ours (base64url), so this cannot fail; clear rather than panic.
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_invalid=; Max-Age=0"))
     }
 
     /// Whether the browser presents the secret whose hash is `expected_hash`.
     pub fn presented_by(&self, headers: &HeaderMap, expected_hash: &str) -> bool {
-        cookie(headers, &self.name).is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
+        cookie(headers, &self.name)
+            .is_some_and(|secret| !secret.is_empty() && bool::from(digest(secret).as_bytes().ct_eq(expected_hash.as_bytes())))
     }
 }
 
@@ -131,8 +133,8 @@ fn seal_for_browser(sealer: &Sealer, cookie_name: &str, session: &BrowserSession
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header;
     use crate::ids::SlotId;
+    use http::header;
 
     fn cookies(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -176,10 +178,13 @@ mod tests {
         assert_ne!(BrowserCookie::sign_in(&config, &first).name, BrowserCookie::sign_in(&config, &second).name);
         let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; lb_session=x; lb_signin_7_10=b"));
         let cleared: Vec<HeaderValue> = presented.iter().map(|cookie| cookie.set("", 0)).collect();
-        assert_eq!(cleared, [
-            "lb_signin_7_9=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
-            "lb_signin_7_10=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
-        ]);
+        assert_eq!(
+            cleared,
+            [
+                "lb_signin_7_9=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
+                "lb_signin_7_10=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
+            ]
+        );
     }
 
     #[test]
@@ -193,7 +198,11 @@ mod tests {
         let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; __Host-lb_signin_7_10=b"));
         assert_eq!(presented.iter().map(|cookie| cookie.name.as_str()).collect::<Vec<_>>(), ["__Host-lb_signin_7_10"]);
 
-        let session = BrowserSession { provider_id: ProviderId::parse("corp").unwrap(), logout_hint: Some(Secret::new("x".repeat(5000))), expires_at: u64::MAX };
+        let session = BrowserSession {
+            provider_id: ProviderId::parse("corp").unwrap(),
+            logout_hint: Some(Secret::new("x".repeat(5000))),
+            expires_at: u64::MAX,
+        };
         let set = session_cookie(&config, session).unwrap();
         let set = set.to_str().unwrap();
         assert!(set.starts_with("__Host-lb_session=") && set.ends_with("Path=/; HttpOnly; SameSite=Lax; Secure"), "{set}");
@@ -207,5 +216,4 @@ mod tests {
         assert!(presented_session(&config, &presented, u64::MAX).is_none(), "not after it expires");
         assert!(presented_session(&config, &cookies("__Host-lb_session=garbage!"), 0).is_none());
     }
-
 }

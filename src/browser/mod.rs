@@ -52,7 +52,9 @@ pub async fn choose_provider(id_segment: &str) -> Result<Reply, HttpError> {
                 .config
                 .providers
                 .iter()
-                .map(|provider| (format!("{}/{id}?providerId={}", Connector::of(provider).login_path(), provider.id.as_str()), provider.label.as_str()))
+                .map(|provider| {
+                    (format!("{}/{id}?providerId={}", Connector::of(provider).login_path(), provider.id.as_str()), provider.label.as_str())
+                })
                 .collect();
             Ok(pages::choose_provider(pending.request.user_id.as_str(), &choices))
         }
@@ -73,7 +75,9 @@ pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<
     let Some(provider) = pending.provider(chosen_provider(query)?.as_ref())? else {
         return Err(HttpError::invalid_request(format!("Choose how to sign in first. {RESTART}")));
     };
-    let field = |wanted: &str| form_urlencoded::parse(&form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned()).unwrap_or_default();
+    let field = |wanted: &str| {
+        form_urlencoded::parse(&form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned()).unwrap_or_default()
+    };
     // Double submit: the token in the form must be the one in this browser's cookie.
     let token = field("confirmation");
     if token.is_empty() || !BrowserCookie::confirmation(&ctx.config).presented_by(&parts.headers, &digest(&token)) {
@@ -94,7 +98,8 @@ pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<
 
 async fn send_to_provider(pending: &PendingLogin<'_, SpinKeyValue>, provider: &IdentityProvider) -> Result<Reply, HttpError> {
     let departure = pending.send_to_provider(provider).await?;
-    let cookie = BrowserCookie::sign_in(&pending.ctx.config, &departure.state).set(departure.browser_secret.expose(), departure.lifetime_secs);
+    let cookie =
+        BrowserCookie::sign_in(&pending.ctx.config, &departure.state).set(departure.browser_secret.expose(), departure.lifetime_secs);
     Ok(response::redirect(&departure.url, vec![cookie]))
 }
 
@@ -129,13 +134,16 @@ async fn confirmation_page(
 /// `GET /oidc/callback?code=…&state=…[&iss=…]`: the provider's answer, taken by the
 /// core for the sign-in its `state` names, if this browser started it.
 pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
-    let params = CallbackParams::parse(query).ok_or_else(|| HttpError::invalid_request(format!("This sign-in answer is incomplete. {RESTART}")))?;
-    let state = SignInState::parse(&params.state).ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
+    let params =
+        CallbackParams::parse(query).ok_or_else(|| HttpError::invalid_request(format!("This sign-in answer is incomplete. {RESTART}")))?;
+    let state = SignInState::parse(&params.state)
+        .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
     let cookie = BrowserCookie::sign_in(&ctx.config, &state);
     let clear_sign_in = cookie.set("", 0);
     let signed_in = take_answer(&ctx, &state, |hash| cookie.presented_by(headers, hash), &ProviderAnswer::Oidc(&params)).await?;
-    let session = BrowserSession { provider_id: signed_in.provider_id, logout_hint: signed_in.logout_hint, expires_at: ctx.now + SESSION_SECS };
+    let session =
+        BrowserSession { provider_id: signed_in.provider_id, logout_hint: signed_in.logout_hint, expires_at: ctx.now + SESSION_SECS };
     Ok(response::with_cookies(pages::signed_in(), vec![clear_sign_in, session_cookie(&ctx.config, session)?]))
 }
 

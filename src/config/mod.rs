@@ -221,13 +221,10 @@ fn parse_certificate_rule(header: &str, fingerprints: &str, common_names: &str) 
     }
     let header = http::HeaderName::from_bytes(header.as_bytes())
         .map_err(|_| ConfigError { variable: "client_cert_header", expected: "an HTTP header name, such as x-client-cert".into() })?;
-    let fingerprints = comma_list(fingerprints)
-        .map(parse_fingerprint)
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ConfigError {
-            variable: "client_cert_fp",
-            expected: "comma-separated SHA-256 fingerprints in hex, colons allowed (`openssl x509 -noout -fingerprint -sha256`)".into(),
-        })?;
+    let fingerprints = comma_list(fingerprints).map(parse_fingerprint).collect::<Option<Vec<_>>>().ok_or_else(|| ConfigError {
+        variable: "client_cert_fp",
+        expected: "comma-separated SHA-256 fingerprints in hex, colons allowed (`openssl x509 -noout -fingerprint -sha256`)".into(),
+    })?;
     let common_names: Vec<String> = comma_list(common_names).map(str::to_owned).collect();
     if fingerprints.is_empty() && common_names.is_empty() {
         return Err(ConfigError { variable: "client_cert_header", expected: "to be used with client_cert_fp or client_cert_cn".into() });
@@ -291,7 +288,8 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
 fn parse_base_url(value: &str) -> Result<String, ConfigError> {
     let invalid = || ConfigError {
         variable: "svc_base_uri",
-        expected: "an absolute http:// or https:// URL with a host and no path, query or fragment, such as https://login.example.com".into(),
+        expected: "an absolute http:// or https:// URL with a host and no path, query or fragment, such as https://login.example.com"
+            .into(),
     };
     let trimmed = value.trim().trim_end_matches('/');
     let uri: http::Uri = trimmed.parse().map_err(|_| invalid())?;
@@ -421,7 +419,13 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let bad = with_provider(&[("login_timeout", "0"), ("instance_id", ""), ("state_key", "short"), ("oidc_client_id", ""), ("oidc_max_age", "x")]);
+        let bad = with_provider(&[
+            ("login_timeout", "0"),
+            ("instance_id", ""),
+            ("state_key", "short"),
+            ("oidc_client_id", ""),
+            ("oidc_max_age", "x"),
+        ]);
         assert_eq!(rejected_variables(&bad), ["login_timeout", "instance_id", "state_key", "oidc_client_id", "oidc_max_age"]);
     }
 
@@ -468,13 +472,31 @@ mod tests {
         let cases = [
             ("not json", "a JSON list"),
             ("[]", "at least one provider"),
-            (r#"[{"id": "a b", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#, "an id"),
+            (
+                r#"[{"id": "a b", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#,
+                "an id",
+            ),
             (r#"[{"id": "s", "protocol": "saml"}]"#, "not supported yet"),
-            (r#"[{"id": "far", "issuerUri": "https://elsewhere.example.net", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#, "auth_provider_origin_a"),
-            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret"}]"#, "clientSecretVariable"),
-            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "undeclared"}]"#, "`undeclared` is not"),
-            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "typo": 1}]"#, "unknown field"),
-            (r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "signingAlgo": "HS256"}]"#, "never none or HS"),
+            (
+                r#"[{"id": "far", "issuerUri": "https://elsewhere.example.net", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#,
+                "auth_provider_origin_a",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret"}]"#,
+                "clientSecretVariable",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "undeclared"}]"#,
+                "`undeclared` is not",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "typo": 1}]"#,
+                "unknown field",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "signingAlgo": "HS256"}]"#,
+                "never none or HS",
+            ),
         ];
         for (list, expected) in cases {
             let errors = parse_with(&two_providers(list)).unwrap_err();

@@ -11,7 +11,8 @@ use crate::ids::ProviderId;
 /// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
 /// the component reach no other host, and a template expands to one entry only, so
 /// spin.toml declares a fixed number of them.
-pub const ORIGIN_VARIABLES: [&str; 4] = ["oidc_provider_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
+pub const ORIGIN_VARIABLES: [&str; 4] =
+    ["oidc_provider_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
 
 /// The provider id the single-provider shorthand gets.
 const SHORTHAND_ID: &str = "oidc";
@@ -182,11 +183,8 @@ fn parse_list(text: &str) -> Result<Vec<ProviderEntry>, String> {
 /// problems are reported, each naming its variable.
 pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Providers, Vec<ConfigError>> {
     let auth_providers = get("auth_providers").map_err(|error| vec![error])?;
-    let origins: Vec<String> = ORIGIN_VARIABLES
-        .iter()
-        .filter_map(|name| get(name).ok())
-        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
-        .collect();
+    let origins: Vec<String> =
+        ORIGIN_VARIABLES.iter().filter_map(|name| get(name).ok()).map(|origin| origin.trim().trim_end_matches('/').to_owned()).collect();
     let shorthand_issuer = get("oidc_issuer_uri").map_err(|error| vec![error])?;
     if auth_providers.trim().is_empty() {
         return parse_shorthand(get, &shorthand_issuer);
@@ -234,22 +232,38 @@ fn parse_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issuer: &s
     let mut errors = Vec::new();
     let e = &mut errors;
     let issuer = check(e, parse_issuer(issuer, "oidc_issuer_uri"));
-    let origin_ok = check(e, match &issuer {
-        Some(issuer) => check_origin(issuer, &field("oidc_provider_origin")?, "oidc_provider_origin"),
-        None => Ok(()),
-    });
+    let origin_ok = check(
+        e,
+        match &issuer {
+            Some(issuer) => check_origin(issuer, &field("oidc_provider_origin")?, "oidc_provider_origin"),
+            None => Ok(()),
+        },
+    );
     let client_id = check(e, required(&field("oidc_client_id")?, "oidc_client_id", "the client id registered at the provider"));
-    let client_secret = check(e, required(&field("oidc_client_secret")?, "oidc_client_secret", "the client secret registered at the provider"));
-    let pkce = check(e, match field("oidc_code_challenge_method")?.trim() {
-        "S256" => Ok(()),
-        _ => Err(ConfigError::new("oidc_code_challenge_method", "`S256` (RFC 9700 rules out `plain`)")),
-    });
+    let client_secret =
+        check(e, required(&field("oidc_client_secret")?, "oidc_client_secret", "the client secret registered at the provider"));
+    let pkce = check(
+        e,
+        match field("oidc_code_challenge_method")?.trim() {
+            "S256" => Ok(()),
+            _ => Err(ConfigError::new("oidc_code_challenge_method", "`S256` (RFC 9700 rules out `plain`)")),
+        },
+    );
     let max_age = check(e, parse_max_age(&field("oidc_max_age")?, "oidc_max_age"));
     let token_auth = check(e, parse_token_auth(&field("oidc_token_endpoint_auth_method")?, "oidc_token_endpoint_auth_method"));
     let signing_algs = check(e, parse_signing_algs(&field("oidc_token_signing_algo")?, "oidc_token_signing_algo"));
     let select_account = check(e, parse_bool("oidc_select_account", &field("oidc_select_account")?));
-    let (Some(issuer), Some(()), Some(client_id), Some(client_secret), Some(()), Some(max_age_secs), Some(token_auth), Some(signing_algs), Some(select_account)) =
-        (issuer, origin_ok, client_id, client_secret, pkce, max_age, token_auth, signing_algs, select_account)
+    let (
+        Some(issuer),
+        Some(()),
+        Some(client_id),
+        Some(client_secret),
+        Some(()),
+        Some(max_age_secs),
+        Some(token_auth),
+        Some(signing_algs),
+        Some(select_account),
+    ) = (issuer, origin_ok, client_id, client_secret, pkce, max_age, token_auth, signing_algs, select_account)
     else {
         return Err(errors);
     };
@@ -273,13 +287,22 @@ fn parse_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issuer: &s
 }
 
 /// One `auth_providers` entry; the first problem found is reported, naming the entry.
-fn parse_entry(index: usize, entry: ProviderEntry, get: &dyn Fn(&str) -> Result<String, ConfigError>, origins: &[String]) -> Result<IdentityProvider, ConfigError> {
+fn parse_entry(
+    index: usize,
+    entry: ProviderEntry,
+    get: &dyn Fn(&str) -> Result<String, ConfigError>,
+    origins: &[String],
+) -> Result<IdentityProvider, ConfigError> {
     let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, entry.id));
     let id = ProviderId::parse(&entry.id).map_err(|error| problem(format!("an id: {error}")))?;
     if entry.protocol != "oidc" {
-        return Err(problem(format!("`\"protocol\": \"oidc\"`; `{}` is not supported yet", entry.protocol.chars().take(16).collect::<String>())));
+        return Err(problem(format!(
+            "`\"protocol\": \"oidc\"`; `{}` is not supported yet",
+            entry.protocol.chars().take(16).collect::<String>()
+        )));
     }
-    let issuer = parse_issuer(entry.issuer_uri.as_deref().unwrap_or(""), "auth_providers").map_err(|error| problem(format!("an issuerUri: {}", error.expected)))?;
+    let issuer = parse_issuer(entry.issuer_uri.as_deref().unwrap_or(""), "auth_providers")
+        .map_err(|error| problem(format!("an issuerUri: {}", error.expected)))?;
     let origin = issuer.url().origin().ascii_serialization();
     if !origins.contains(&origin) {
         return Err(problem(format!(
@@ -289,20 +312,25 @@ fn parse_entry(index: usize, entry: ProviderEntry, get: &dyn Fn(&str) -> Result<
     }
     let client_id = entry.client_id.as_deref().map(str::trim).filter(|id| !id.is_empty()).ok_or_else(|| problem("a clientId".into()))?;
     if entry.client_secret.is_some() {
-        return Err(problem("no clientSecret: put the secret in a secret variable (such as auth_provider_secret_a) and name it in clientSecretVariable".into()));
+        return Err(problem(
+            "no clientSecret: put the secret in a secret variable (such as auth_provider_secret_a) and name it in clientSecretVariable"
+                .into(),
+        ));
     }
     let secret_variable = entry.client_secret_variable.as_deref().unwrap_or("");
-    let client_secret = get(secret_variable)
-        .ok()
-        .map(|secret| secret.trim().to_owned())
-        .filter(|secret| !secret.is_empty())
-        .ok_or_else(|| problem(format!("clientSecretVariable to name a secret variable declared in spin.toml and set; `{secret_variable}` is not")))?;
+    let client_secret =
+        get(secret_variable).ok().map(|secret| secret.trim().to_owned()).filter(|secret| !secret.is_empty()).ok_or_else(|| {
+            problem(format!("clientSecretVariable to name a secret variable declared in spin.toml and set; `{secret_variable}` is not"))
+        })?;
     let signing_algs = parse_signing_algs(entry.signing_algo.as_deref().unwrap_or("RS256,ES256"), "auth_providers")
         .map_err(|error| problem(format!("a signingAlgo of {}", error.expected)))?;
     let token_auth = parse_token_auth(entry.token_endpoint_auth_method.as_deref().unwrap_or(""), "auth_providers")
         .map_err(|error| problem(format!("a tokenEndpointAuthMethod of {}", error.expected)))?;
     let max_age_secs = match entry.max_age {
-        Some(seconds) => Some(parse_seconds("auth_providers", &seconds.to_string(), MAX_MAX_AGE_SECS).map_err(|error| problem(format!("a maxAge in {}", error.expected)))?),
+        Some(seconds) => Some(
+            parse_seconds("auth_providers", &seconds.to_string(), MAX_MAX_AGE_SECS)
+                .map_err(|error| problem(format!("a maxAge in {}", error.expected)))?,
+        ),
         None => None,
     };
     let scopes = match entry.scopes {

@@ -85,7 +85,11 @@ impl SignInProtocol for Oidc<'_> {
         let (state_for_url, nonce_for_url) = (start.state.as_str().to_owned(), nonce.expose().to_owned());
         let mut url_request = provider
             .client()
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state_for_url), move || Nonce::new(nonce_for_url))
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state_for_url),
+                move || Nonce::new(nonce_for_url),
+            )
             .add_scopes(config.scopes.iter().cloned().map(Scope::new))
             .set_pkce_challenge(challenge);
         if start.force_authn || config.force_authn {
@@ -125,7 +129,9 @@ impl SignInProtocol for Oidc<'_> {
         };
         let come_back = PostLogoutRedirectUrl::new(format!("{}{LOGGED_OUT_PATH}", ctx.config.base_url))
             .map_err(|_| SignInFailure::new(SignInFailureKind::ServerError, "svc_base_uri does not make a valid logout URL"))?;
-        let mut request = LogoutRequest::from(endpoint.clone()).set_client_id(ClientId::new(self.config.client_id.clone())).set_post_logout_redirect_uri(come_back);
+        let mut request = LogoutRequest::from(endpoint.clone())
+            .set_client_id(ClientId::new(self.config.client_id.clone()))
+            .set_post_logout_redirect_uri(come_back);
         if let Some(id_token) = hint.and_then(|token| CoreIdToken::from_str(token.expose()).ok()) {
             request = request.set_id_token_hint(&id_token);
         }
@@ -159,9 +165,12 @@ impl Oidc<'_> {
             .set_pkce_verifier(PkceCodeVerifier::new(kept.pkce_verifier.expose().to_owned()))
             .request_async(&outbound::send)
             .await
-            .map_err(|error| SignInFailure::new(SignInFailureKind::TokenError, format!("the provider did not exchange the code: {}", describe(&error))))?;
-        let id_token =
-            tokens.id_token().ok_or_else(|| SignInFailure::new(SignInFailureKind::InvalidIdToken, "the provider's answer has no ID token"))?;
+            .map_err(|error| {
+                SignInFailure::new(SignInFailureKind::TokenError, format!("the provider did not exchange the code: {}", describe(&error)))
+            })?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| SignInFailure::new(SignInFailureKind::InvalidIdToken, "the provider's answer has no ID token"))?;
         let nonce = Nonce::new(kept.nonce.expose().to_owned());
 
         let verified = id_token.claims(&verifier(&provider, config, ctx.now), &nonce);
@@ -183,7 +192,12 @@ impl Oidc<'_> {
                 request
                     .request_async::<openidconnect::EmptyAdditionalClaims, _, openidconnect::core::CoreGenderClaim>(&outbound::send)
                     .await
-                    .map_err(|error| SignInFailure::new(SignInFailureKind::UserinfoError, format!("the provider's userinfo failed: {}", describe(&error))))?,
+                    .map_err(|error| {
+                        SignInFailure::new(
+                            SignInFailureKind::UserinfoError,
+                            format!("the provider's userinfo failed: {}", describe(&error)),
+                        )
+                    })?,
             ),
             Err(_) => None, // the provider has no userinfo endpoint
         };
@@ -204,10 +218,7 @@ fn describe(error: &dyn std::error::Error) -> String {
 }
 
 fn names_unknown_key(error: &openidconnect::ClaimsVerificationError) -> bool {
-    matches!(
-        error,
-        openidconnect::ClaimsVerificationError::SignatureVerification(openidconnect::SignatureVerificationError::NoMatchingKey)
-    )
+    matches!(error, openidconnect::ClaimsVerificationError::SignatureVerification(openidconnect::SignatureVerificationError::NoMatchingKey))
 }
 
 fn invalid_id_token(error: openidconnect::ClaimsVerificationError) -> SignInFailure {
@@ -225,9 +236,11 @@ fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, now: UnixTim
         .id_token_verifier()
         .set_allowed_algs(config.signing_algs.clone())
         .set_time_fn(move || now - leeway)
-        .set_issue_time_verifier_fn(move |issued| {
-            if issued > now + leeway { Err(format!("issued in the future ({issued})")) } else { Ok(()) }
-        })
+        .set_issue_time_verifier_fn(
+            move |issued| {
+                if issued > now + leeway { Err(format!("issued in the future ({issued})")) } else { Ok(()) }
+            },
+        )
         .set_auth_time_verifier_fn(move |auth_time| match (max_age, auth_time) {
             (None, _) => Ok(()),
             (Some(_), None) => Err("no auth_time although max_age was requested".into()),
@@ -257,4 +270,3 @@ fn identity(claims: &CoreIdTokenClaims, userinfo: Map<String, Value>) -> Identit
     }
     Identity::from_claims(merged)
 }
-

@@ -3,7 +3,9 @@
 //! and the provider's health as `/readiness` last saw it.
 
 use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
-use openidconnect::{AuthType, ClientId, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, ProviderMetadataWithLogout, RedirectUrl};
+use openidconnect::{
+    AuthType, ClientId, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, ProviderMetadataWithLogout, RedirectUrl,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{describe, outbound};
@@ -74,7 +76,12 @@ pub struct Provider<'a> {
 
 impl<'a> Provider<'a> {
     /// From the cache when it is fresh, else by [`discover`].
-    pub async fn load<K: KeyValue>(store: &StateStore<K>, config: &'a OidcConfig, redirect_uri: &str, now: UnixTime) -> Result<Self, SignInFailure> {
+    pub async fn load<K: KeyValue>(
+        store: &StateStore<K>,
+        config: &'a OidcConfig,
+        redirect_uri: &str,
+        now: UnixTime,
+    ) -> Result<Self, SignInFailure> {
         let cache = match store.load_cached(&cache_of(config), now).await? {
             Some(cache) => cache,
             None => discover(store, config, now).await?,
@@ -96,7 +103,8 @@ impl<'a> Provider<'a> {
 
     /// Fetches the signing keys again (after an unknown `kid`) and caches them.
     pub async fn refresh_keys<K: KeyValue>(&mut self, store: &StateStore<K>, now: UnixTime) -> Result<(), SignInFailure> {
-        let jwks = CoreJsonWebKeySet::fetch_async(self.cache.metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
+        let jwks =
+            CoreJsonWebKeySet::fetch_async(self.cache.metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
         self.cache.jwks = jwks;
         self.cache.expires_at = now + CACHE_SECS;
         store.save_cached(&cache_of(self.config), &self.cache).await?;
@@ -106,7 +114,11 @@ impl<'a> Provider<'a> {
 }
 
 /// The authorization endpoint's origin, from the cache only.
-pub async fn cached_authorization_origin<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: UnixTime) -> Result<Option<String>, StoreError> {
+pub async fn cached_authorization_origin<K: KeyValue>(
+    store: &StateStore<K>,
+    config: &OidcConfig,
+    now: UnixTime,
+) -> Result<Option<String>, StoreError> {
     let cached: Option<ProviderCache> = store.load_cached(&cache_of(config), now).await?;
     Ok(cached.map(|cache| cache.metadata.authorization_endpoint().url().origin().ascii_serialization()))
 }
@@ -120,7 +132,11 @@ pub async fn health<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now
     let (reachable, problem) = match discover(store, config, now).await {
         Ok(_) => (true, None),
         Err(failure) => {
-            crate::log::warn("provider_not_ready").field("issuer", config.issuer.as_str()).outcome(failure.kind.code()).detail(&failure.description).emit();
+            crate::log::warn("provider_not_ready")
+                .field("issuer", config.issuer.as_str())
+                .outcome(failure.kind.code())
+                .detail(&failure.description)
+                .emit();
             // An issuer mismatch names two public strings: the operator needs to see them.
             let mismatch = failure.kind == SignInFailureKind::IssuerMismatch;
             (mismatch, mismatch.then_some(failure.description))
@@ -140,14 +156,19 @@ async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: 
     let response = outbound::send(request.map_err(|error| unreachable(&error))?).await.map_err(|error| unreachable(&error))?;
     if response.status() != http::StatusCode::OK {
         let reason = format!("discovery at {url} answered {}", response.status());
-        return Err(SignInFailure::new(SignInFailureKind::ProviderUnavailable, format!("the identity provider could not be read: {reason}")));
+        return Err(SignInFailure::new(
+            SignInFailureKind::ProviderUnavailable,
+            format!("the identity provider could not be read: {reason}"),
+        ));
     }
     let metadata: ProviderMetadataWithLogout = serde_json::from_slice(response.body()).map_err(|error| unreachable(&error))?;
     if metadata.issuer().as_str() != config.issuer.as_str() {
         let (published, configured) = (metadata.issuer().as_str(), config.issuer.as_str());
         return Err(SignInFailure::new(
             SignInFailureKind::IssuerMismatch,
-            format!("the provider's discovery names its issuer `{published}`, but the broker is configured with `{configured}`; they must be the same string"),
+            format!(
+                "the provider's discovery names its issuer `{published}`, but the broker is configured with `{configured}`; they must be the same string"
+            ),
         ));
     }
     let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
@@ -157,12 +178,16 @@ async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: 
 }
 
 fn client(config: &OidcConfig, redirect: &RedirectUrl, cache: &ProviderCache) -> Client {
-    CoreClient::from_provider_metadata(cache.metadata.clone().set_jwks(cache.jwks.clone()), ClientId::new(config.client_id.clone()), Some(config.client_secret.clone()))
-        .set_redirect_uri(redirect.clone())
-        .set_auth_type(match config.token_auth {
-            TokenEndpointAuth::Basic => AuthType::BasicAuth,
-            TokenEndpointAuth::Post => AuthType::RequestBody,
-        })
+    CoreClient::from_provider_metadata(
+        cache.metadata.clone().set_jwks(cache.jwks.clone()),
+        ClientId::new(config.client_id.clone()),
+        Some(config.client_secret.clone()),
+    )
+    .set_redirect_uri(redirect.clone())
+    .set_auth_type(match config.token_auth {
+        TokenEndpointAuth::Basic => AuthType::BasicAuth,
+        TokenEndpointAuth::Post => AuthType::RequestBody,
+    })
 }
 
 fn unreachable(error: &dyn std::error::Error) -> SignInFailure {

@@ -138,7 +138,8 @@ async fn the_identity_is_taken_exactly_once<K: KeyValue>(store: &StateStore<K>, 
     store.save_login_request(&request).await.map_err(store_error)?;
     // Both callers read the finished record before either took it.
     let load = || store.load_login_request(&request.id, now);
-    let (first_read, second_read) = (load().await.map_err(store_error)?.ok_or("no record")?, load().await.map_err(store_error)?.ok_or("no record")?);
+    let (first_read, second_read) =
+        (load().await.map_err(store_error)?.ok_or("no record")?, load().await.map_err(store_error)?.ok_or("no record")?);
     let first = store.take_identity(&first_read).await.map_err(store_error)?;
     let second = store.take_identity(&second_read).await.map_err(store_error)?;
     ensure(first.is_some() && second.is_none(), "one caller gets the identity, the other nothing")?;
@@ -161,8 +162,14 @@ async fn a_login_is_finished_exactly_once<K: KeyValue>(store: &StateStore<K>, no
     let request = pending_request(store, now, 300).await?;
     store.save_login_request(&request).await.map_err(store_error)?;
     let failed = LoginOutcome::Failed { error: SignInFailureKind::AccessDenied, error_description: "no".into() };
-    ensure(store.finish_login_request(&request.id, failed.clone(), now).await.map_err(store_error)?, "the first finisher records its outcome")?;
-    ensure(!store.finish_login_request(&request.id, authenticated(), now).await.map_err(store_error)?, "a second finisher changes nothing")?;
+    ensure(
+        store.finish_login_request(&request.id, failed.clone(), now).await.map_err(store_error)?,
+        "the first finisher records its outcome",
+    )?;
+    ensure(
+        !store.finish_login_request(&request.id, authenticated(), now).await.map_err(store_error)?,
+        "a second finisher changes nothing",
+    )?;
     let outcome = store.load_login_request(&request.id, now).await.map_err(store_error)?.map(|request| request.outcome);
     ensure(outcome == Some(failed), "the first outcome stays")?;
 

@@ -49,13 +49,13 @@ impl KeyValue for MemoryKeyValue {
         let mut values = self.values.borrow_mut();
         let current = match values.get(key) {
             None => 0,
-            Some(bytes) => i64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt {
-                kind: "counter",
-                reason: "not an 8-byte counter".into(),
-            })?),
+            Some(bytes) => i64::from_le_bytes(
+                bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt { kind: "counter", reason: "not an 8-byte counter".into() })?,
+            ),
         };
         // Spin's stores refuse an overflowing increment; so does the double.
-        let next = current.checked_add(delta).ok_or_else(|| StoreError::Corrupt { kind: "counter", reason: "increment overflows".into() })?;
+        let next =
+            current.checked_add(delta).ok_or_else(|| StoreError::Corrupt { kind: "counter", reason: "increment overflows".into() })?;
         values.insert(key.to_owned(), next.to_le_bytes().to_vec());
         Ok(next)
     }

@@ -33,9 +33,7 @@ use crate::ids::{RequestId, SignInState, SlotId};
 pub type UnixTime = u64;
 
 pub fn unix_now() -> UnixTime {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// What every backend must offer, and nothing more.

@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -98,7 +98,13 @@ impl Redis {
 
     /// Every key the store holds (Spin's Redis store keeps keys raw, in db 0).
     pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.command(&["--raw", "KEYS", "*"]).expect("redis answers").lines().filter(|key| !key.is_empty()).map(str::to_owned).collect();
+        let mut keys: Vec<String> = self
+            .command(&["--raw", "KEYS", "*"])
+            .expect("redis answers")
+            .lines()
+            .filter(|key| !key.is_empty())
+            .map(str::to_owned)
+            .collect();
         keys.sort();
         keys
     }
@@ -247,12 +253,7 @@ impl Reply {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).timeout_global(Some(Duration::from_secs(120))).build().into()
 }
 
 fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
@@ -262,11 +263,8 @@ fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -
 fn try_read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, ureq::Error> {
     let mut response = response?;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned()))
-        .collect();
+    let headers =
+        response.headers().iter().map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned())).collect();
     let mut body = String::new();
     response.body_mut().as_reader().read_to_string(&mut body).map_err(ureq::Error::Io)?;
     Ok(Reply { status, headers, body })
@@ -346,9 +344,8 @@ impl Broker {
         for (name, value) in variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
         }
-        let (child, http) = spawn_until(&mut command, "spin up", |line| {
-            line.strip_prefix("Serving http://").map(|address| address.trim().to_owned())
-        });
+        let (child, http) =
+            spawn_until(&mut command, "spin up", |line| line.strip_prefix("Serving http://").map(|address| address.trim().to_owned()));
         Broker { child, http, state_dir, runtime_config: temporary }
     }
 
@@ -432,7 +429,10 @@ impl Drop for Broker {
             std::fs::remove_file(path).ok();
         }
         if std::thread::panicking() {
-            eprintln!("the broker's log: {} (Spin's own: spin.stderr beside it)", self.state_dir.join("logs/login-broker_stderr.txt").display());
+            eprintln!(
+                "the broker's log: {} (Spin's own: spin.stderr beside it)",
+                self.state_dir.join("logs/login-broker_stderr.txt").display()
+            );
         } else {
             std::fs::remove_dir_all(&self.state_dir).ok();
         }
@@ -442,7 +442,8 @@ impl Drop for Broker {
 /// CPU time (user + system) of every live process in process group `group`.
 pub fn process_group_cpu_time(group: u32) -> Duration {
     // utime and stime are the 12th and 13th fields after the command name.
-    let ticks: u64 = process_group_stats(group).iter().map(|fields| fields[11..13].iter().filter_map(|v| v.parse::<u64>().ok()).sum::<u64>()).sum();
+    let ticks: u64 =
+        process_group_stats(group).iter().map(|fields| fields[11..13].iter().filter_map(|v| v.parse::<u64>().ok()).sum::<u64>()).sum();
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
 
@@ -458,7 +459,8 @@ fn process_group_stats(group: u32) -> Vec<Vec<String>> {
     let mut processes = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let fields: Vec<String> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+        let fields: Vec<String> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
         if fields.len() > 22 && fields[2].parse::<u32>().ok() == Some(group) {
             processes.push(fields);
         }

@@ -11,10 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
 use serde_json::{Value, json};
 
 use crate::support::{Broker, Reply, Store, get_url};
@@ -26,13 +26,13 @@ pub const CLIENT_SECRET: &str = "double-client-secret";
 /// A signing key the double can publish and sign with.
 #[derive(Clone)]
 pub enum Key {
-    Rsa { kid: String, key: RsaPrivateKey },
+    Rsa { kid: String, key: Box<RsaPrivateKey> },
     Ec { kid: String, key: p256::ecdsa::SigningKey },
 }
 
 impl Key {
     pub fn rsa(kid: &str) -> Key {
-        Key::Rsa { kid: kid.into(), key: RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("RSA key") }
+        Key::Rsa { kid: kid.into(), key: Box::new(RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("RSA key")) }
     }
 
     pub fn ec(kid: &str) -> Key {
@@ -69,7 +69,7 @@ impl Key {
         };
         let input = signing_input(&json!({"alg": alg, "typ": "JWT", "kid": self.kid()}), claims);
         let signature = match self {
-            Key::Rsa { key, .. } => SigningKey::<Sha256>::new(key.clone()).sign(input.as_bytes()).to_vec(),
+            Key::Rsa { key, .. } => SigningKey::<Sha256>::new(key.as_ref().clone()).sign(input.as_bytes()).to_vec(),
             Key::Ec { key, .. } => {
                 let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
                 signature.to_bytes().to_vec()
@@ -193,7 +193,9 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
     let body = match path.as_str() {
         "/authorize" => {
             // The user is signed in at once; the code remembers the sign-in's nonce.
-            let param = |name: &str| form_urlencoded::parse(query.as_bytes()).find(|(n, _)| n == name).map(|(_, v)| v.into_owned()).unwrap_or_default();
+            let param = |name: &str| {
+                form_urlencoded::parse(query.as_bytes()).find(|(n, _)| n == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+            };
             shared.next_code += 1;
             let code = format!("code-{}", shared.next_code);
             let user = Some(param("user")).filter(|user| !user.is_empty()).unwrap_or_else(|| "alice-sub".into());
