@@ -6,12 +6,12 @@ use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
 use crate::config::Choice;
-use crate::connector::Connector;
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::ids::{RequestId, UserId, user_code};
 use crate::log;
 use crate::parse::NewRequestOptions;
+use crate::protocols::Connector;
 use crate::response::{self, Reply};
 use crate::store::{KeyValue, LoginOutcome, LoginRequest, SlotKind, StateStore, unix_now};
 

@@ -1,15 +1,14 @@
 //! The one interface every sign-in protocol implements, as Dex's connectors do:
 //! OpenID Connect now, SAML next. The login core (`login.rs`) drives a login through
-//! it and never looks inside a protocol; a protocol never sees the login request,
-//! cookies or pages. Adding a protocol adds a variant to the three enums below.
+//! it (by way of `protocols.rs`, which picks the implementation a provider speaks) and
+//! never looks inside a protocol; a protocol never sees the login request, cookies or
+//! pages.
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{IdentityProvider, Protocol};
 use crate::context::Context;
-use crate::error::SignInFailure;
+use crate::failure::SignInFailure;
 use crate::ids::SignInState;
-use crate::oidc::{self, Oidc};
 use crate::secret::Secret;
 use crate::store::{Identity, KeyValue, StoreError};
 
@@ -67,79 +66,4 @@ pub struct Health {
     pub reachable: bool,
     /// Why a provider that answers cannot be used, for the operator (public facts only).
     pub problem: Option<String>,
-}
-
-/// The protocol a configured provider speaks.
-pub enum Connector<'a> {
-    Oidc(Oidc<'a>),
-}
-
-/// What a protocol kept for a sign-in, stored in the sign-in record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "protocol", rename_all = "snake_case")]
-pub enum KeptState {
-    Oidc(oidc::Kept),
-}
-
-/// A provider's answer, as a protocol's return route parsed it.
-pub enum ProviderAnswer<'a> {
-    Oidc(&'a crate::parse::CallbackParams),
-}
-
-impl<'a> Connector<'a> {
-    pub fn of(provider: &'a IdentityProvider) -> Self {
-        match &provider.protocol {
-            Protocol::Oidc(config) => Connector::Oidc(Oidc::new(config)),
-        }
-    }
-
-    pub fn login_path(&self) -> &'static str {
-        match self {
-            Connector::Oidc(oidc) => oidc.login_path(),
-        }
-    }
-
-    pub fn issuer(&self) -> &str {
-        match self {
-            Connector::Oidc(oidc) => oidc.issuer(),
-        }
-    }
-
-    pub async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<KeptState>, SignInFailure> {
-        match self {
-            Connector::Oidc(oidc) => {
-                let departure = oidc.begin(ctx, start).await?;
-                Ok(Departure { url: departure.url, kept: KeptState::Oidc(departure.kept) })
-            }
-        }
-    }
-
-    pub async fn finish<K: KeyValue>(
-        &self,
-        ctx: &Context<K>,
-        kept: &KeptState,
-        answer: &ProviderAnswer<'_>,
-    ) -> Result<SignedIn, SignInFailure> {
-        match (self, kept, answer) {
-            (Connector::Oidc(oidc), KeptState::Oidc(kept), ProviderAnswer::Oidc(answer)) => oidc.finish(ctx, kept, answer).await,
-        }
-    }
-
-    pub async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
-        match self {
-            Connector::Oidc(oidc) => oidc.logout_url(ctx, hint).await,
-        }
-    }
-
-    pub async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError> {
-        match self {
-            Connector::Oidc(oidc) => oidc.health(ctx).await,
-        }
-    }
-
-    pub async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError> {
-        match self {
-            Connector::Oidc(oidc) => oidc.form_origins(ctx).await,
-        }
-    }
 }

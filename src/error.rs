@@ -2,106 +2,20 @@
 //! body `{"error", "error_description"}` on API routes, a readable page on browser
 //! routes, and the status code for both.
 //!
-//! [`SignInFailure`] is why a sign-in failed (stored in the login's outcome, so the
-//! client learns it too); [`HttpError`] is what a handler answers. Nothing here logs:
-//! what the operator must see rides along in [`HttpError::log`], and the request
-//! boundary (`lib.rs`) writes it with the request's access line.
-
-use std::fmt;
+//! [`SignInFailure`] (in `failure.rs`) is why a sign-in failed; [`HttpError`] is what
+//! a handler answers. Nothing logs on the way: what the operator must see rides along
+//! in the error, and is written when it becomes the request's answer (`json`, `page`,
+//! called at the request boundary in `lib.rs`).
 
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::client_auth::Refusal;
 use crate::config::ConfigErrors;
+use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::log;
 use crate::response::{self, Reply};
 use crate::store::StoreError;
-
-/// Why a sign-in failed. Stable codes: stored in the login's outcome and told to the
-/// client as its `error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignInFailureKind {
-    /// The provider or the person refused (or too many wrong confirmation codes).
-    AccessDenied,
-    /// The provider's answer names another issuer (RFC 9207: a mix-up attack).
-    InvalidIssuer,
-    /// The ID token (or assertion) failed validation.
-    InvalidIdToken,
-    /// The provider's discovery names another issuer than the one configured.
-    IssuerMismatch,
-    /// The provider could not be reached or read.
-    ProviderUnavailable,
-    /// The provider would not exchange the authorization code.
-    TokenError,
-    /// The provider's userinfo failed.
-    UserinfoError,
-    /// The provider's answer is incomplete.
-    InvalidRequest,
-    /// The state store did not answer.
-    TemporarilyUnavailable,
-    /// Something on the broker's side (no randomness, a bad callback URL).
-    ServerError,
-}
-
-impl SignInFailureKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::AccessDenied => "access_denied",
-            Self::InvalidIssuer => "invalid_issuer",
-            Self::InvalidIdToken => "invalid_id_token",
-            Self::IssuerMismatch => "issuer_mismatch",
-            Self::ProviderUnavailable => "provider_unavailable",
-            Self::TokenError => "token_error",
-            Self::UserinfoError => "userinfo_error",
-            Self::InvalidRequest => "invalid_request",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
-            Self::ServerError => "server_error",
-        }
-    }
-
-    /// The browser's page: whose fault it was.
-    fn page_status(self) -> StatusCode {
-        match self {
-            Self::AccessDenied => StatusCode::FORBIDDEN,
-            Self::InvalidRequest => StatusCode::BAD_REQUEST,
-            Self::TemporarilyUnavailable | Self::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::InvalidIssuer | Self::InvalidIdToken | Self::IssuerMismatch | Self::TokenError | Self::UserinfoError => {
-                StatusCode::BAD_GATEWAY
-            }
-        }
-    }
-}
-
-/// A sign-in that failed: its kind and a description for people, never a secret.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SignInFailure {
-    pub kind: SignInFailureKind,
-    pub description: String,
-}
-
-impl SignInFailure {
-    pub fn new(kind: SignInFailureKind, description: impl Into<String>) -> Self {
-        Self { kind, description: description.into() }
-    }
-
-    /// The provider answered with an error (RFC 6749 §4.1.2.1): its words, bounded and
-    /// without control characters.
-    pub fn from_provider(error: &str, description: Option<&str>) -> Self {
-        let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
-        let detail = description.map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect::<String>());
-        let detail = detail.map(|d| format!(": {d}")).unwrap_or_default();
-        Self::new(SignInFailureKind::AccessDenied, format!("the identity provider refused the sign-in ({error}{detail})"))
-    }
-}
-
-impl fmt::Display for SignInFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.code(), self.description)
-    }
-}
 
 impl From<StoreError> for SignInFailure {
     fn from(_: StoreError) -> Self {
@@ -109,9 +23,18 @@ impl From<StoreError> for SignInFailure {
     }
 }
 
-impl From<getrandom::Error> for SignInFailure {
-    fn from(_: getrandom::Error) -> Self {
-        Self::new(SignInFailureKind::ServerError, "the system has no randomness to offer")
+/// The browser's page for a failed sign-in: whose fault it was.
+fn page_status(kind: SignInFailureKind) -> StatusCode {
+    match kind {
+        SignInFailureKind::AccessDenied => StatusCode::FORBIDDEN,
+        SignInFailureKind::InvalidRequest => StatusCode::BAD_REQUEST,
+        SignInFailureKind::TemporarilyUnavailable | SignInFailureKind::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        SignInFailureKind::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        SignInFailureKind::InvalidIssuer
+        | SignInFailureKind::InvalidIdToken
+        | SignInFailureKind::IssuerMismatch
+        | SignInFailureKind::TokenError
+        | SignInFailureKind::UserinfoError => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -196,7 +119,7 @@ impl HttpError {
     /// The browser's view of a failed sign-in: a page saying what happened and what to do.
     pub fn sign_in_failed(failure: &SignInFailure) -> Self {
         let mut error =
-            Self::new(failure.kind.page_status(), failure.kind.code(), format!("Sign-in failed: {}. {RESTART}", failure.description));
+            Self::new(page_status(failure.kind), failure.kind.code(), format!("Sign-in failed: {}. {RESTART}", failure.description));
         error.title = Some("Sign-in failed");
         error
     }

@@ -7,11 +7,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Choice, IdentityProvider};
-use crate::connector::{Connector, KeptState, ProviderAnswer, SignInStart};
+use crate::connector::SignInStart;
 use crate::context::Context;
-use crate::error::{HttpError, RESTART, SignInFailure, SignInFailureKind};
+use crate::error::{HttpError, RESTART};
+use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::ids::{ProviderId, RequestId, SignInState, digest, random_token, user_code_matches};
 use crate::log;
+use crate::protocols::{Connector, KeptState, ProviderAnswer};
 use crate::secret::Secret;
 use crate::store::{KeyValue, LoginOutcome, LoginRequest, Record, SlotKind, UnixTime};
 

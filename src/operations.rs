@@ -3,9 +3,9 @@
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::connector::Connector;
 use crate::context::Context;
 use crate::error::HttpError;
+use crate::protocols::Connector;
 use crate::response::{self, Reply};
 use crate::store::{self, SpinKeyValue, unix_now};
 

@@ -11,12 +11,12 @@ use http_body_util::{BodyExt, Limited};
 use spin_sdk::http::Request;
 
 use crate::config::{Choice, IdentityProvider};
-use crate::connector::{Connector, ProviderAnswer};
 use crate::context::Context;
 use crate::error::{HttpError, RESTART};
 use crate::ids::{ProviderId, RequestId, SignInState, digest, random_token};
 use crate::login::{CodeCheck, PendingLogin, take_answer};
 use crate::parse::{CallbackParams, NewRequestOptions};
+use crate::protocols::{Connector, ProviderAnswer};
 use crate::response::{self, Reply};
 use crate::store::SpinKeyValue;
 use crate::{log, pages};

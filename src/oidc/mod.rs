@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::config::OidcConfig;
 use crate::connector::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
 use crate::context::Context;
-use crate::error::{SignInFailure, SignInFailureKind};
+use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::ids::random_token;
 use crate::parse::CallbackParams;
 use crate::secret::Secret;

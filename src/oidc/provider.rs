@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{describe, outbound};
 use crate::config::{OidcConfig, TokenEndpointAuth};
 use crate::connector::Health;
-use crate::error::{SignInFailure, SignInFailureKind};
+use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::store::{KeyValue, Record, StateStore, StoreError, UnixTime, cache_key};
 
 /// How long discovery and keys are trusted before they are fetched again. A key

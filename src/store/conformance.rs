@@ -9,7 +9,7 @@
 
 use super::keys::{BUCKET_SECS, SlotKind};
 use super::{Identity, KeyValue, LoginOutcome, LoginRequest, Sealer, StateKey, StateStore, StoreError, UnixTime};
-use crate::error::SignInFailureKind;
+use crate::failure::SignInFailureKind;
 use crate::ids::{RequestId, SignInState, SlotId, UserId};
 use crate::secret::Secret;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::UnixTime;
 use super::envelope::Record;
-use crate::error::SignInFailureKind;
+use crate::failure::SignInFailureKind;
 use crate::ids::{ProviderId, RequestId, UserId};
 use crate::secret::Secret;
 
