@@ -35,13 +35,16 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
     let user_id = UserId::from_path_segment(user_segment).map_err(HttpError::invalid_request)?;
     let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
     let ctx = Context::load().await?;
-    let (config, store, now) = (&ctx.config, &ctx.store, ctx.now);
+    let (config, store, now) = (ctx.config, &ctx.store, ctx.now);
     if let Some(named) = &options.provider_id
         && config.providers.get(named).is_none()
     {
         let known = config.providers.ids();
         return Err(HttpError::invalid_request(format!("providerId `{}` is not configured; configured: {known}", named.as_str())));
     }
+    // Sweeping first: its first call is a read, which can be bounded in time, and the
+    // slot allocation's `increment` that follows cannot (see `store::spin_kv`).
+    sweep_quietly(store, now).await;
     let expires_at = now + config.cache_ttl_secs;
     let request = LoginRequest {
         id: RequestId::from_slot(store.allocate(SlotKind::LoginRequest, expires_at).await?),
@@ -54,7 +57,6 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
         outcome: LoginOutcome::Pending,
     };
     store.save_login_request(&request).await?;
-    sweep_quietly(store, now).await;
     let mut event = log::info("request_created").request(&request.id);
     if let Some(named) = &request.provider_id {
         event = event.provider(named);
@@ -89,7 +91,7 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
 /// finish, then hands the identity to exactly one caller.
 pub async fn request_status(id_segment: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let (config, store) = (&ctx.config, &ctx.store);
+    let (config, store) = (ctx.config, &ctx.store);
     config.client_auth.authorize(headers)?;
     let id = RequestId::parse(id_segment).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST_ID))?;
     let started = Instant::now();

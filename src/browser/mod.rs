@@ -80,7 +80,7 @@ pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<
     };
     // Double submit: the token in the form must be the one in this browser's cookie.
     let token = field("confirmation");
-    if token.is_empty() || !BrowserCookie::confirmation(&ctx.config).presented_by(&parts.headers, &digest(&token)) {
+    if token.is_empty() || !BrowserCookie::confirmation(ctx.config).presented_by(&parts.headers, &digest(&token)) {
         return Err(HttpError::invalid_request("This confirmation page has expired or was opened elsewhere. Open the login link again."));
     }
     if ctx.config.user_code_required {
@@ -99,7 +99,7 @@ pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<
 async fn send_to_provider(pending: &PendingLogin<'_, SpinKeyValue>, provider: &IdentityProvider) -> Result<Reply, HttpError> {
     let departure = pending.send_to_provider(provider).await?;
     let cookie =
-        BrowserCookie::sign_in(&pending.ctx.config, &departure.state).set(departure.browser_secret.expose(), departure.lifetime_secs);
+        BrowserCookie::sign_in(pending.ctx.config, &departure.state).set(departure.browser_secret.expose(), departure.lifetime_secs);
     Ok(response::redirect(&departure.url, vec![cookie]))
 }
 
@@ -126,7 +126,7 @@ async fn confirmation_page(
         code_required: ctx.config.user_code_required,
         notice,
     };
-    let cookie = BrowserCookie::confirmation(&ctx.config).set(token.expose(), request.expires_at.saturating_sub(ctx.now));
+    let cookie = BrowserCookie::confirmation(ctx.config).set(token.expose(), request.expires_at.saturating_sub(ctx.now));
     let page = response::allow_form_to(pages::confirm_login(status, &confirmation), &provider_origins);
     Ok(response::with_cookies(page, vec![cookie]))
 }
@@ -139,12 +139,12 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
     let state = SignInState::parse(&params.state)
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
-    let cookie = BrowserCookie::sign_in(&ctx.config, &state);
+    let cookie = BrowserCookie::sign_in(ctx.config, &state);
     let clear_sign_in = cookie.set("", 0);
     let signed_in = take_answer(&ctx, &state, |hash| cookie.presented_by(headers, hash), &ProviderAnswer::Oidc(&params)).await?;
     let session =
         BrowserSession { provider_id: signed_in.provider_id, logout_hint: signed_in.logout_hint, expires_at: ctx.now + SESSION_SECS };
-    Ok(response::with_cookies(pages::signed_in(), vec![clear_sign_in, session_cookie(&ctx.config, session)?]))
+    Ok(response::with_cookies(pages::signed_in(), vec![clear_sign_in, session_cookie(ctx.config, session)?]))
 }
 
 /// `GET /oidc/logout`: forgets this browser's sign-in state, then signs out at the
@@ -152,7 +152,7 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
 /// it, coming back to `/oidc/logged_out`.
 pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let config = &ctx.config;
+    let config = ctx.config;
     let session = presented_session(config, headers, ctx.now);
     let mut forget = vec![BrowserCookie::session(config).set("", 0), BrowserCookie::confirmation(config).set("", 0)];
     forget.extend(BrowserCookie::sign_ins_presented(config, headers).iter().map(|pending| pending.set("", 0)));

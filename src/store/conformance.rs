@@ -33,6 +33,7 @@ pub async fn run<K: KeyValue>(kv: K, now: UnixTime) -> Vec<Outcome> {
     check!(values_are_stored_byte_for_byte);
     check!(deleting_a_value_removes_it);
     check!(counters_add_and_start_from_zero);
+    check!(a_counter_reads_back_with_get);
     check!(a_saved_record_loads_until_it_expires);
     check!(a_record_moved_to_another_key_does_not_open);
     check!(an_id_with_the_right_slot_but_another_secret_finds_nothing);
@@ -82,6 +83,18 @@ async fn counters_add_and_start_from_zero<K: KeyValue>(store: &StateStore<K>, _:
     ensure(kv.increment(key, -2).await.map_err(store_error)? == 3, "a negative delta subtracts")?;
     kv.delete(key).await.map_err(store_error)?;
     ensure(kv.increment(key, 1).await.map_err(store_error)? == 1, "a deleted counter starts again from 0")?;
+    kv.delete(key).await.map_err(store_error)
+}
+
+async fn a_counter_reads_back_with_get<K: KeyValue>(store: &StateStore<K>, _: UnixTime) -> Checked {
+    let kv = store.kv();
+    let key = "lb:v1:conformance:read-counter";
+    ensure(super::read_counter(kv, key).await.map_err(store_error)?.is_none(), "a missing counter reads as nothing")?;
+    for value in [1, 12_345_678, 180_000_000_000] {
+        let current = kv.increment(key, 0).await.map_err(store_error)?;
+        kv.increment(key, value - current).await.map_err(store_error)?;
+        ensure(super::read_counter(kv, key).await.map_err(store_error)? == Some(value), &format!("{value} reads back with get"))?;
+    }
     kv.delete(key).await.map_err(store_error)
 }
 

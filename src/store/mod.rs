@@ -67,6 +67,22 @@ pub async fn backend_kind(kv: &impl KeyValue) -> Result<&'static str, StoreError
     })
 }
 
+/// A counter read with `get`, which can be bounded in time (`increment` cannot, see
+/// `spin_kv`): `None` when it does not exist. Spin's Redis store keeps counters as
+/// decimal text, its in-memory and SQLite stores as 8 little-endian bytes; 8 ASCII
+/// digits read as little-endian would be above 3·10¹⁸, which no counter of ours
+/// reaches, so the two cannot be confused.
+pub async fn read_counter(kv: &impl KeyValue, key: &str) -> Result<Option<i64>, StoreError> {
+    let Some(bytes) = kv.get(key).await? else { return Ok(None) };
+    let decimal = std::str::from_utf8(&bytes).ok().filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'-'));
+    let value = match (decimal, <[u8; 8]>::try_from(bytes.as_slice())) {
+        (Some(text), _) => text.parse().ok(),
+        (None, Ok(little_endian)) => Some(i64::from_le_bytes(little_endian)),
+        (None, Err(_)) => None,
+    };
+    value.map(Some).ok_or_else(|| StoreError::Corrupt { kind: "counter", reason: "neither decimal text nor 8 bytes".into() })
+}
+
 /// A record sealed for something other than the store to carry (a cookie, say):
 /// `associated_data` names where it belongs, so that it opens nowhere else.
 pub fn seal_record<R: Record>(sealer: &Sealer, associated_data: &str, record: &R) -> Result<Vec<u8>, StoreError> {

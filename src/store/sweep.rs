@@ -10,7 +10,7 @@
 //! [`KEEP_BUCKETS`] earlier, long enough ago that no sweeper can still be touching them.
 
 use super::keys::{self, BUCKET_SECS, SlotKind};
-use super::{KeyValue, StoreError, UnixTime};
+use super::{KeyValue, StoreError, UnixTime, read_counter};
 
 /// Slots of each kind one sweep step deletes at most.
 const BATCH: i64 = 16;
@@ -27,7 +27,7 @@ pub fn bucket_of(time: UnixTime) -> u64 {
 }
 
 /// One bounded step of reclamation: at most [`BATCH`] slots of each kind and
-/// [`MAX_BUCKETS_PER_STEP`] buckets. Cheap (one counter read) when nothing is due.
+/// [`MAX_BUCKETS_PER_STEP`] buckets. Cheap (one read) when nothing is due.
 pub async fn sweep<K: KeyValue>(kv: &K, now: UnixTime) -> Result<(), StoreError> {
     Sweeper { kv }.step(now).await
 }
@@ -38,7 +38,9 @@ struct Sweeper<'a, K> {
 
 impl<K: KeyValue> Sweeper<'_, K> {
     async fn step(&self, now: UnixTime) -> Result<(), StoreError> {
-        let mut bucket = self.kv.increment(keys::SWEEP_CURSOR, 0).await? as u64;
+        // Read with `get`, not `increment(0)`: a sweep is often a request's first store
+        // call, and only `get` can be bounded in time.
+        let mut bucket = read_counter(self.kv, keys::SWEEP_CURSOR).await?.unwrap_or(0) as u64;
         if bucket == 0 {
             return self.start_cursor(now).await;
         }
@@ -64,12 +66,10 @@ impl<K: KeyValue> Sweeper<'_, K> {
     async fn sweep_batch(&self, bucket: u64) -> Result<bool, StoreError> {
         let mut cleared_any = false;
         for kind in SlotKind::ALL {
-            // Read as a counter only if it exists: reading creates it, and most buckets
-            // of a quiet broker are empty.
-            if self.kv.get(&keys::allocated(kind, bucket)).await?.is_none() {
+            // Most buckets of a quiet broker have no slots of a kind: one read tells.
+            let Some(allocated) = read_counter(self.kv, &keys::allocated(kind, bucket)).await? else {
                 continue;
-            }
-            let allocated = self.kv.increment(&keys::allocated(kind, bucket), 0).await?;
+            };
             let claimed_to = self.kv.increment(&keys::swept(kind, bucket), BATCH).await?;
             let claimed_from = claimed_to - BATCH + 1;
             for index in claimed_from..=claimed_to.min(allocated) {
