@@ -71,11 +71,11 @@ fn every_variable_name_is_one_spin_accepts() {
 }
 
 /// What a user runs: `spin up` with the project's `spin.toml` and each of its
-/// runtime-config files, serving the component.
+/// runtime-config files, or none (Spin's default SQLite store), serving the component.
 #[test]
 fn spin_up_serves_the_projects_own_manifest_with_each_runtime_config() {
     let redis = Redis::start();
-    for store in [Store::Memory, Store::Redis(&redis)] {
+    for store in [Store::Memory, Store::Redis(&redis), Store::SpinDefault] {
         let broker = Broker::start(store, &[]);
         let reply = broker.get("/liveness");
         assert_eq!(reply.status, 200, "{}", reply.body);

@@ -1,6 +1,7 @@
 //! The store conformance suite (`src/store/conformance.rs`) against the backends the
-//! broker really runs on: Spin's in-memory store and Spin's Redis store, under the real
-//! `spin up` with the project's own runtime-config files. The unit tests run the same
+//! broker really runs on: Spin's in-memory store and Spin's Redis store (the project's
+//! own runtime-config files), and the SQLite file a plain `spin up` gives, under the
+//! real `spin up`. The unit tests run the same
 //! suite against the in-process double.
 
 mod support;
@@ -34,6 +35,14 @@ fn spins_redis_store_conforms() {
     let redis = Redis::start();
     assert_all_pass("Spin's Redis store", &run_suite(Store::Redis(&redis)));
     assert!(!redis.keys().is_empty(), "the suite ran against this Redis");
+}
+
+/// A plain `spin up` with no runtime config keeps the store in a SQLite file, where
+/// Spin panics on `increment` of a key written with `set`: the suite proves the broker
+/// never does that.
+#[test]
+fn spins_default_sqlite_store_conforms() {
+    assert_all_pass("Spin's default (SQLite) store", &run_suite(Store::SpinDefault));
 }
 
 #[test]

@@ -211,6 +211,9 @@ pub enum Store<'a> {
     Memory,
     /// The project's own `runtime-config.redis.toml`, pointed at this Redis.
     Redis(&'a Redis),
+    /// No runtime config, as a plain `spin up`: Spin's default store, a SQLite file
+    /// in the instance's state directory.
+    SpinDefault,
 }
 
 /// One broker instance: `spin up` with the project's own `spin.toml`, `.wasm` and
@@ -309,13 +312,14 @@ impl Broker {
         let state_dir = unique_name("spin-state");
         std::fs::create_dir_all(&state_dir).unwrap();
         let (config_path, temporary) = match store {
-            Store::Memory => (project_dir().join("runtime-config.toml"), None),
+            Store::Memory => (Some(project_dir().join("runtime-config.toml")), None),
             Store::Redis(redis) => {
                 let template = std::fs::read_to_string(project_dir().join("runtime-config.redis.toml")).unwrap();
                 let path = unique_name("runtime-config.toml");
                 std::fs::write(&path, template.replace("redis://127.0.0.1:6379", &redis.url())).unwrap();
-                (path.clone(), Some(path))
+                (Some(path.clone()), Some(path))
             }
+            Store::SpinDefault => (None, None),
         };
         let mut command = spin_cli();
         command
@@ -324,8 +328,7 @@ impl Broker {
             .arg(manifest)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .arg("--runtime-config-file")
-            .arg(&config_path)
+            .args(config_path.iter().flat_map(|path| [std::ffi::OsStr::new("--runtime-config-file"), path.as_os_str()]))
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--log-dir")
