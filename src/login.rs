@@ -144,8 +144,8 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
     }
 }
 
-/// A sign-in that ended well, with what the browser keeps for signing out.
-pub struct SignedIn {
+/// A sign-in that finished its login, with what the browser keeps for signing out.
+pub struct Completed {
     pub provider_id: ProviderId,
     pub logout_hint: Option<Secret>,
 }
@@ -158,7 +158,7 @@ pub async fn take_answer<K: KeyValue>(
     state: &SignInState,
     presented: impl FnOnce(&str) -> bool,
     answer: &ProviderAnswer<'_>,
-) -> Result<SignedIn, HttpError> {
+) -> Result<Completed, HttpError> {
     let used_or_expired = || HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}"));
     let sign_in: SignIn = ctx
         .store
@@ -190,7 +190,7 @@ pub async fn take_answer<K: KeyValue>(
                 .outcome("ok")
                 .field("at_provider_secs", at_provider_secs)
                 .emit();
-            Ok(SignedIn { provider_id: provider.id.clone(), logout_hint: signed_in.logout_hint })
+            Ok(Completed { provider_id: provider.id.clone(), logout_hint: signed_in.logout_hint })
         }
         Err(failure) => {
             record_failure(ctx, &sign_in.request_id, &provider.id, &failure).await?;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::{CLIENT_TOKEN, STATE_KEY, browser_login, free_port, project_dir, try_get_url};
+use support::{CLIENT_TOKEN, STATE_KEY, browser_login, free_port, project_dir, signal_group, try_get_url};
 
 /// `scripts/dev.sh` running in its own process group (the script, the provider, Spin).
 struct DevScript {
@@ -118,7 +118,7 @@ impl DevScript {
 
     /// True while any process of the script's group is alive.
     fn group_alive(&self) -> bool {
-        Command::new("kill").args(["-0", "--", &format!("-{}", self.child.id())]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+        signal_group(&self.child, "-0")
     }
 
     /// SIGTERM to the whole group (as Ctrl-C reaches a terminal's foreground group), then
@@ -128,8 +128,7 @@ impl DevScript {
             return true;
         }
         self.stopped = true;
-        let group = format!("-{}", self.child.id());
-        Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status().ok();
+        signal_group(&self.child, "-TERM");
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut clean = false;
         while Instant::now() < deadline {
@@ -141,7 +140,7 @@ impl DevScript {
             std::thread::sleep(Duration::from_millis(50));
         }
         if !clean {
-            Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status().ok();
+            signal_group(&self.child, "-KILL");
         }
         self.child.wait().ok();
         self.stdin.take();

@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use crate::config::Config;
 use crate::error::HttpError;
 use crate::ids::{ProviderId, SignInState, digest};
+use crate::oidc::{CALLBACK_PATH, LOGIN_PATH, LOGOUT_PATH};
 use crate::parse::{cookie, cookies};
 use crate::secret::Secret;
 use crate::store::{Record, Sealer, UnixTime, open_record, seal_record};
@@ -43,12 +44,12 @@ impl BrowserCookie {
     /// each keep their own. `SameSite=Lax`, so that it rides the provider's top-level
     /// redirect back to the callback.
     pub fn sign_in(config: &Config, state: &SignInState) -> Self {
-        Self::new(config, &format!("{SIGN_IN_COOKIE}{}_{}", state.slot().bucket(), state.slot().index()), "/oidc/callback", "Lax")
+        Self::new(config, &format!("{SIGN_IN_COOKIE}{}_{}", state.slot().bucket(), state.slot().index()), CALLBACK_PATH, "Lax")
     }
 
     /// The sign-in cookies this browser presents, to clear them.
     pub fn sign_ins_presented(config: &Config, headers: &HeaderMap) -> Vec<Self> {
-        let prefix = Self::new(config, SIGN_IN_COOKIE, "/oidc/callback", "Lax");
+        let prefix = Self::new(config, SIGN_IN_COOKIE, CALLBACK_PATH, "Lax");
         cookies(headers)
             .filter(|(name, _)| name.starts_with(&prefix.name))
             .map(|(name, _)| Self { name: name.to_owned(), ..Self::new(config, SIGN_IN_COOKIE, prefix.path, prefix.same_site) })
@@ -58,13 +59,13 @@ impl BrowserCookie {
     /// The confirmation form's double-submit token. `SameSite=Strict`: a form posted
     /// from another site arrives without it.
     pub fn confirmation(config: &Config) -> Self {
-        Self::new(config, "lb_confirm", "/oidc/login", "Strict")
+        Self::new(config, "lb_confirm", LOGIN_PATH, "Strict")
     }
 
     /// Lets a signed-in browser sign out later: a sealed record of its provider and ID
     /// token, in the cookie itself, sent to `/oidc/logout` only (over plain http).
     pub fn session(config: &Config) -> Self {
-        Self::new(config, "lb_session", "/oidc/logout", "Lax")
+        Self::new(config, "lb_session", LOGOUT_PATH, "Lax")
     }
 
     /// `Set-Cookie` for `secret`, or, with `max_age_secs` 0, clearing it.

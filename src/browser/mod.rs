@@ -141,9 +141,9 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
     let ctx = Context::load().await?;
     let cookie = BrowserCookie::sign_in(ctx.config, &state);
     let clear_sign_in = cookie.set("", 0);
-    let signed_in = take_answer(&ctx, &state, |hash| cookie.presented_by(headers, hash), &ProviderAnswer::Oidc(&params)).await?;
+    let completed = take_answer(&ctx, &state, |hash| cookie.presented_by(headers, hash), &ProviderAnswer::Oidc(&params)).await?;
     let session =
-        BrowserSession { provider_id: signed_in.provider_id, logout_hint: signed_in.logout_hint, expires_at: ctx.now + SESSION_SECS };
+        BrowserSession { provider_id: completed.provider_id, logout_hint: completed.logout_hint, expires_at: ctx.now + SESSION_SECS };
     Ok(response::with_cookies(pages::signed_in(), vec![clear_sign_in, session_cookie(ctx.config, session)?]))
 }
 

@@ -27,9 +27,11 @@ use crate::secret::Secret;
 use crate::store::{Identity, KeyValue, StoreError, UnixTime};
 use provider::Provider;
 
-/// Where the browser starts an OIDC login, comes back, and comes back from logout.
+/// Where the browser starts an OIDC login, comes back, signs out, and comes back from
+/// signing out.
 pub const LOGIN_PATH: &str = "/oidc/login";
 pub const CALLBACK_PATH: &str = "/oidc/callback";
+pub const LOGOUT_PATH: &str = "/oidc/logout";
 pub const LOGGED_OUT_PATH: &str = "/oidc/logged_out";
 
 /// Clock skew tolerated between us and the provider, for `exp` and `iat`.

@@ -38,48 +38,62 @@ impl SlotKind {
         }
     }
 
-    /// Every key a record of this kind may own in a slot, the record first; the
-    /// others are counters, only ever incremented or deleted.
+    /// What follows the kind's name in each key a record of this kind may own in its
+    /// slot, the record's own first; the others are counters, only ever incremented
+    /// or deleted.
+    fn suffixes(self) -> &'static [&'static str] {
+        match self {
+            SlotKind::LoginRequest => &[RECORD, IDENTITY_CLAIM, WRONG_CODES, FINISH_CLAIM],
+            SlotKind::SignIn => &[RECORD, SIGN_IN_CLAIM],
+        }
+    }
+
+    /// Every key a record of this kind may own in a slot: what the sweeper deletes.
     pub fn keys(self, bucket: u64, index: u64) -> Vec<String> {
-        let name = self.name();
-        let owned: &[&str] = match self {
-            // The record, the claim on its identity, its wrong confirmation codes, and
-            // the claim on finishing it.
-            SlotKind::LoginRequest => &["", "-claim", "-attempts", "-finish"],
-            // The record and the claim on consuming it.
-            SlotKind::SignIn => &["", "-claim"],
-        };
-        owned.iter().map(|suffix| format!("{PREFIX}{name}{suffix}:{bucket}:{index}")).collect()
+        self.suffixes().iter().map(|suffix| slot_key(self, suffix, bucket, index)).collect()
     }
 }
 
-fn slot_key(kind: SlotKind, slot: &SlotId, which: usize) -> String {
-    let mut keys = kind.keys(slot.bucket().into(), slot.index().into());
-    keys.swap_remove(which)
+const RECORD: &str = "";
+/// The claim on a finished login's identity.
+const IDENTITY_CLAIM: &str = "-claim";
+/// The login's wrong confirmation codes.
+const WRONG_CODES: &str = "-attempts";
+/// The claim on finishing the login.
+const FINISH_CLAIM: &str = "-finish";
+/// The claim on consuming a sign-in.
+const SIGN_IN_CLAIM: &str = "-claim";
+
+fn slot_key(kind: SlotKind, suffix: &str, bucket: u64, index: u64) -> String {
+    format!("{PREFIX}{}{suffix}:{bucket}:{index}", kind.name())
+}
+
+fn key_of(kind: SlotKind, suffix: &str, slot: &SlotId) -> String {
+    slot_key(kind, suffix, slot.bucket().into(), slot.index().into())
 }
 
 pub fn login_request(id: &RequestId) -> String {
-    slot_key(SlotKind::LoginRequest, id.slot(), 0)
+    key_of(SlotKind::LoginRequest, RECORD, id.slot())
 }
 
 pub fn identity_claim(id: &RequestId) -> String {
-    slot_key(SlotKind::LoginRequest, id.slot(), 1)
+    key_of(SlotKind::LoginRequest, IDENTITY_CLAIM, id.slot())
 }
 
 pub fn wrong_codes(id: &RequestId) -> String {
-    slot_key(SlotKind::LoginRequest, id.slot(), 2)
+    key_of(SlotKind::LoginRequest, WRONG_CODES, id.slot())
 }
 
 pub fn finish_claim(id: &RequestId) -> String {
-    slot_key(SlotKind::LoginRequest, id.slot(), 3)
+    key_of(SlotKind::LoginRequest, FINISH_CLAIM, id.slot())
 }
 
 pub fn sign_in(state: &SignInState) -> String {
-    slot_key(SlotKind::SignIn, state.slot(), 0)
+    key_of(SlotKind::SignIn, RECORD, state.slot())
 }
 
 pub fn sign_in_claim(state: &SignInState) -> String {
-    slot_key(SlotKind::SignIn, state.slot(), 1)
+    key_of(SlotKind::SignIn, SIGN_IN_CLAIM, state.slot())
 }
 
 /// Counters of a bucket: slots allocated, slots claimed by sweepers (per kind), and

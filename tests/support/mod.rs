@@ -193,8 +193,13 @@ fn spawn_until<T: Send + 'static>(command: &mut Command, what: &str, ready: fn(&
 
 /// SIGKILL to `child`'s whole process group (see [`spawn_until`]), then reaps it.
 fn kill_group(child: &mut Child) {
-    Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status().ok();
+    signal_group(child, "-KILL");
     child.wait().ok();
+}
+
+/// Sends `signal` to the process group `child` leads; true if it was delivered.
+pub fn signal_group(child: &Child, signal: &str) -> bool {
+    Command::new("kill").args([signal, "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
@@ -406,7 +411,7 @@ impl Broker {
 
     /// SIGKILL through a shared borrow, for when other threads still hold the broker.
     pub fn kill_now(&self) {
-        Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status().unwrap();
+        assert!(signal_group(&self.child, "-KILL"), "the instance's process group is gone");
     }
 
     /// CPU time (user + system) the instance's process group has used so far.
