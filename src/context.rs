@@ -16,10 +16,11 @@ pub struct Context<K = SpinKeyValue> {
 }
 
 impl Context {
-    /// The configuration (every problem at once) and Spin's `default` store.
+    /// The configuration (every problem at once) and Spin's `default` store, which is
+    /// opened by its first call.
     pub async fn load() -> Result<Self, HttpError> {
         let config = config().await?;
-        let store = StateStore::new(SpinKeyValue::open().await?, config.sealer.clone());
+        let store = StateStore::new(SpinKeyValue::default(), config.sealer.clone());
         Ok(Self { config, store, now: unix_now() })
     }
 }

@@ -9,113 +9,83 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::secret::Secret;
+use crate::store::{Record, UnixTime};
 
 pub const MAX_USER_ID_BYTES: usize = 256;
 const MAX_PROVIDER_ID_BYTES: usize = 64;
 
-/// Bucket and index, then 16 random bytes (HAS's request ids are 16 random bytes).
-const SLOT_ID_BYTES: usize = 4 + 4 + 16;
-const SLOT_ID_LEN: usize = 32; // base64url of 24 bytes, unpadded
+/// 16 random bytes (as HAS's request ids), base64url without padding.
+const NONCE_BYTES: usize = 16;
+const NONCE_LEN: usize = 22;
 
-/// An unguessable id that also says where its record lives: the expiry bucket and the
-/// index allocated in it, so that expired records can be found and removed without
-/// listing keys (see `store::sweep`). Knowing one is the capability to use its record.
+/// A login's identity inside the broker: 128 random bits and the time the login
+/// expires. Nobody outside sees it in the clear: the client's `request` and the
+/// browser's login link each carry it sealed (see `handles`), and the store keeps the
+/// login's outcome and claims under it (see `store::keys`), grouped by expiry so that
+/// they can be reclaimed without listing keys.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SlotId(String);
-
-/// Handles that name a slot of one kind of record. Distinct types, so that a sign-in's
-/// `state` cannot be passed where a request id is expected, or the reverse.
-macro_rules! slot_handle {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(SlotId);
-
-        impl $name {
-            pub fn from_slot(slot: SlotId) -> Self {
-                Self(slot)
-            }
-
-            pub fn parse(text: &str) -> Option<Self> {
-                SlotId::parse(text).map(Self)
-            }
-
-            pub fn slot(&self) -> &SlotId {
-                &self.0
-            }
-
-            pub fn as_str(&self) -> &str {
-                self.0.as_str()
-            }
-
-            /// Constant-time equality with the handle stored in the slot.
-            pub fn matches(&self, other: &Self) -> bool {
-                self.0.matches(&other.0)
-            }
-        }
-    };
+pub struct LoginId {
+    nonce: String,
+    expires_at: UnixTime,
 }
 
-slot_handle!(
-    /// The id a client polls (HAS's `request`): a slot in the login-request buckets.
-    RequestId
-);
+impl LoginId {
+    pub fn new(expires_at: UnixTime) -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; NONCE_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self { nonce: URL_SAFE_NO_PAD.encode(bytes), expires_at })
+    }
 
-slot_handle!(
-    /// A sign-in's `state` at the provider: a slot in the sign-in buckets.
-    SignInState
-);
+    /// Rebuilds an id from its parts as the store's registry keeps them; `None` unless
+    /// the nonce has exactly the shape `new` gives it.
+    pub fn from_parts(nonce: &str, expires_at: UnixTime) -> Option<Self> {
+        let well_formed = nonce.len() == NONCE_LEN && URL_SAFE_NO_PAD.decode(nonce).is_ok_and(|bytes| bytes.len() == NONCE_BYTES);
+        well_formed.then(|| Self { nonce: nonce.to_owned(), expires_at })
+    }
 
-impl SlotId {
-    pub fn new(bucket: u32, index: u32) -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; SLOT_ID_BYTES];
-        bytes[..4].copy_from_slice(&bucket.to_be_bytes());
-        bytes[4..8].copy_from_slice(&index.to_be_bytes());
-        getrandom::fill(&mut bytes[8..])?;
-        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    pub fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+impl fmt::Debug for LoginId {
+    // The nonce names the login's records: keep it out of debug output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LoginId(expires {})", self.expires_at)
+    }
+}
+
+impl Record for LoginId {
+    const KIND: &'static str = "login_id";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+/// A sign-in's `state` at the provider: 256 random bits. It names the browser's
+/// sign-in cookie, which holds the sign-in itself, sealed to this state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInState(String);
+
+const STATE_LEN: usize = 43; // base64url of 32 bytes, unpadded
+
+impl SignInState {
+    pub fn new() -> Result<Self, getrandom::Error> {
+        Ok(Self(random_token()?.expose().to_owned()))
     }
 
     /// Accepts exactly the shape `new` produces.
     pub fn parse(text: &str) -> Option<Self> {
-        let decodes = text.len() == SLOT_ID_LEN && URL_SAFE_NO_PAD.decode(text).is_ok_and(|bytes| bytes.len() == SLOT_ID_BYTES);
+        let decodes = text.len() == STATE_LEN && URL_SAFE_NO_PAD.decode(text).is_ok_and(|bytes| bytes.len() == 32);
         decodes.then(|| Self(text.to_owned()))
-    }
-
-    fn bytes(&self) -> [u8; SLOT_ID_BYTES] {
-        let mut bytes = [0u8; SLOT_ID_BYTES];
-        // Every SlotId was made by `new` or checked by `parse`.
-        if let Ok(decoded) = URL_SAFE_NO_PAD.decode(&self.0) {
-            bytes.copy_from_slice(&decoded[..SLOT_ID_BYTES]);
-        }
-        bytes
-    }
-
-    pub fn bucket(&self) -> u32 {
-        let bytes = self.bytes();
-        u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
-    }
-
-    pub fn index(&self) -> u32 {
-        let bytes = self.bytes();
-        u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]])
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// Constant-time equality: a presented id is compared with the one stored in its slot.
-    pub fn matches(&self, other: &SlotId) -> bool {
-        bool::from(self.0.as_bytes().ct_eq(other.0.as_bytes()))
-    }
-}
-
-impl fmt::Debug for SlotId {
-    // The id is a bearer capability: keep its random part out of debug output.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SlotId({}:{})", self.bucket(), self.index())
     }
 }
 
@@ -219,27 +189,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slot_ids_carry_their_slot_and_differ() {
-        let (a, b) = (SlotId::new(180_000_000, 7).unwrap(), SlotId::new(180_000_000, 7).unwrap());
+    fn login_ids_differ_and_keep_their_nonce_out_of_debug_output() {
+        let (a, b) = (LoginId::new(1_800_000_000).unwrap(), LoginId::new(1_800_000_000).unwrap());
         assert_ne!(a, b, "the random part differs");
-        assert_eq!((a.bucket(), a.index()), (180_000_000, 7));
-        assert_eq!(SlotId::parse(a.as_str()).unwrap(), a);
-        assert!(a.matches(&a.clone()) && !a.matches(&b));
-    }
-
-    #[test]
-    fn slot_ids_of_the_wrong_shape_are_refused() {
-        let good = SlotId::new(1, 1).unwrap();
-        let long = format!("{}A", good.as_str());
-        for bad in ["", "abc", &good.as_str()[1..], long.as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+/", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%2"] {
-            assert!(SlotId::parse(bad).is_none(), "{bad:?}");
+        assert_eq!(LoginId::from_parts(a.nonce(), a.expires_at()), Some(a.clone()));
+        assert_eq!(format!("{a:?}"), "LoginId(expires 1800000000)");
+        for bad in ["", "abc", &a.nonce()[1..], "AAAAAAAAAAAAAAAAAAAA+/", "AAAAAAAAAAAAAAAAAAAA%2"] {
+            assert!(LoginId::from_parts(bad, 1).is_none(), "{bad:?}");
         }
     }
 
     #[test]
-    fn slot_ids_keep_their_secret_out_of_debug_output() {
-        let id = SlotId::new(3, 4).unwrap();
-        assert_eq!(format!("{id:?}"), "SlotId(3:4)");
+    fn sign_in_states_are_random_and_parsed_strictly() {
+        let state = SignInState::new().unwrap();
+        assert_ne!(state, SignInState::new().unwrap());
+        assert_eq!(SignInState::parse(state.as_str()), Some(state.clone()));
+        let long = format!("{}A", state.as_str());
+        for bad in ["", "abc", &state.as_str()[1..], long.as_str()] {
+            assert!(SignInState::parse(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

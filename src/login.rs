@@ -11,51 +11,57 @@ use crate::connector::SignInStart;
 use crate::context::Context;
 use crate::error::{HttpError, RESTART};
 use crate::failure::{SignInFailure, SignInFailureKind};
-use crate::ids::{ProviderId, RequestId, SignInState, digest, random_token, user_code_matches};
+use crate::handles::Presented;
+use crate::ids::{LoginId, ProviderId, SignInState, user_code_matches};
 use crate::log;
 use crate::protocols::{Connector, KeptState, ProviderAnswer};
 use crate::secret::Secret;
-use crate::store::{KeyValue, LoginOutcome, LoginRequest, Record, SlotKind, UnixTime};
+use crate::store::{KeyValue, LoginOutcome, LoginRequest, Record, UnixTime, open_record, seal_record};
 
-/// Wrong confirmation codes allowed per request before the login is stopped.
-pub const MAX_WRONG_CODES: u64 = 5;
+/// Confirmation attempts allowed per request (the right code included) before the
+/// login is stopped.
+pub const MAX_CODE_ATTEMPTS: u64 = 5;
 
-/// One browser's sign-in at a provider, stored under its `state` so that any instance
-/// can take the provider's answer.
+/// One browser's sign-in at a provider. The browser carries it, sealed to its `state`
+/// (see [`Departure::sealed_sign_in`]), so that any instance can take the provider's
+/// answer and only the browser that started the sign-in can bring it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignIn {
-    pub state: SignInState,
-    pub request_id: RequestId,
+    pub login: LoginId,
     pub provider_id: ProviderId,
     /// What the protocol kept for the answer (OIDC: nonce and PKCE verifier).
     pub kept: KeptState,
-    /// SHA-256 (base64url) of the secret the browser carries: only the browser that
-    /// started the sign-in can finish it.
-    pub browser_binding_hash: String,
     /// When the browser was sent to the provider.
     pub started_at: UnixTime,
-    pub expires_at: UnixTime,
 }
 
 impl Record for SignIn {
     const KIND: &'static str = "sign_in";
     fn expires_at(&self) -> UnixTime {
-        self.expires_at
+        self.login.expires_at()
     }
 }
 
-/// A login request that is still waiting for its user.
+/// What a sign-in is sealed to: its own `state`, so it opens for no other answer.
+fn sign_in_binding(state: &SignInState) -> String {
+    format!("lb:sign-in:{}", state.as_str())
+}
+
+/// A login request that is still waiting for its user, as its login link carries it.
 pub struct PendingLogin<'c, K> {
     pub ctx: &'c Context<K>,
     pub request: LoginRequest,
+    /// The handle from the login link, for the links and forms of the pages that follow.
+    pub handle: String,
 }
 
-/// Where the browser goes next, and the secret that binds the sign-in to it.
+/// Where the browser goes next, and the sign-in it must bring back.
 pub struct Departure {
     pub url: String,
     pub state: SignInState,
-    pub browser_secret: Secret,
-    /// How long the sign-in (and so its browser binding) lasts, in seconds.
+    /// The sign-in, sealed to `state`, for the browser to keep.
+    pub sealed_sign_in: String,
+    /// How long the sign-in lasts, in seconds.
     pub lifetime_secs: u64,
 }
 
@@ -65,21 +71,18 @@ pub enum CodeCheck {
     Wrong {
         attempts_left: u64,
     },
-    /// The last attempt was wrong: the login is over, and the client has been told.
+    /// No attempts are left: the login is over, and the client has been told.
     Stopped,
 }
 
 impl<'c, K: KeyValue> PendingLogin<'c, K> {
-    pub async fn load(ctx: &'c Context<K>, id: &RequestId) -> Result<Self, HttpError> {
-        let request = ctx
-            .store
-            .load_login_request(id, ctx.now)
-            .await?
+    /// Opens the login link's handle; no store call.
+    pub fn open(ctx: &'c Context<K>, handle: &str) -> Result<Self, HttpError> {
+        let presented = Presented::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
+        let request = presented
+            .open_login(&ctx.config.sealer, ctx.now)
             .ok_or_else(|| HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}")))?;
-        if request.outcome != LoginOutcome::Pending {
-            return Err(HttpError::conflict(format!("This login has already ended. {RESTART}")));
-        }
-        Ok(Self { ctx, request })
+        Ok(Self { ctx, request, handle: handle.to_owned() })
     }
 
     /// The provider this login goes to: the one its client named, else the one chosen
@@ -106,40 +109,42 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
         }
     }
 
-    /// Starts a sign-in at `provider`: a fresh `state` in its own slot, the
-    /// protocol's redirect, and a secret for the browser whose hash the record keeps.
+    /// Starts a sign-in at `provider`: a fresh `state`, the protocol's redirect, and
+    /// the sign-in sealed for the browser. No store call.
     pub async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Departure, HttpError> {
         let (ctx, request) = (self.ctx, &self.request);
-        let state = SignInState::from_slot(ctx.store.allocate(SlotKind::SignIn, request.expires_at).await?);
+        let state = SignInState::new().map_err(|_| HttpError::no_randomness())?;
         let start = SignInStart { state: &state, force_authn: request.force_authn };
         let departure = Connector::of(provider).begin(ctx, &start).await.map_err(|failure| HttpError::sign_in_failed(&failure))?;
-        let browser_secret = random_token().map_err(|_| HttpError::no_randomness())?;
-        let sign_in = SignIn {
-            state: state.clone(),
-            request_id: request.id.clone(),
-            provider_id: provider.id.clone(),
-            kept: departure.kept,
-            browser_binding_hash: digest(browser_secret.expose()),
-            started_at: ctx.now,
-            expires_at: request.expires_at,
-        };
-        ctx.store.save_sign_in(&state, &sign_in).await?;
-        log::info("login_started").request(&request.id).provider(&provider.id).emit();
-        Ok(Departure { url: departure.url, state, browser_secret, lifetime_secs: request.expires_at.saturating_sub(ctx.now) })
+        let sign_in = SignIn { login: request.id.clone(), provider_id: provider.id.clone(), kept: departure.kept, started_at: ctx.now };
+        let sealed = seal_record(&ctx.config.sealer, &sign_in_binding(&state), &sign_in)?;
+        log::info("login_started").login(&request.id).provider(&provider.id).emit();
+        Ok(Departure {
+            url: departure.url,
+            state,
+            sealed_sign_in: base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sealed),
+            lifetime_secs: request.id.expires_at().saturating_sub(ctx.now),
+        })
     }
 
-    /// Checks the user code typed on the confirmation page. Wrong codes are counted
-    /// across instances; the last one allowed stops the login.
+    /// Checks the user code typed on the confirmation page. Every attempt is counted
+    /// across instances before the code is compared, so concurrent guesses cannot pass
+    /// the limit; the last attempt allowed, if wrong, stops the login.
     pub async fn check_user_code(&self, typed: &str, provider: &IdentityProvider) -> Result<CodeCheck, HttpError> {
+        let attempts = self.ctx.store.count_code_attempt(&self.request.id, self.ctx.now).await?;
+        if attempts > MAX_CODE_ATTEMPTS {
+            return Ok(CodeCheck::Stopped);
+        }
         if user_code_matches(&self.request.user_code, typed) {
             return Ok(CodeCheck::Accepted);
         }
-        let wrong = self.ctx.store.count_wrong_code(&self.request.id).await?;
-        if wrong < MAX_WRONG_CODES {
-            return Ok(CodeCheck::Wrong { attempts_left: MAX_WRONG_CODES - wrong });
+        if attempts < MAX_CODE_ATTEMPTS {
+            return Ok(CodeCheck::Wrong { attempts_left: MAX_CODE_ATTEMPTS - attempts });
         }
         let failure = SignInFailure::new(SignInFailureKind::AccessDenied, "too many wrong confirmation codes");
-        record_failure(self.ctx, &self.request.id, &provider.id, &failure).await?;
+        if self.ctx.store.claim_finish(&self.request.id, self.ctx.now).await? {
+            record_failure(self.ctx, &self.request.id, &provider.id, &failure).await?;
+        }
         Ok(CodeCheck::Stopped)
     }
 }
@@ -150,42 +155,38 @@ pub struct Completed {
     pub logout_hint: Option<Secret>,
 }
 
-/// Takes a provider's answer for the sign-in named `state`: checks that this browser
-/// started it (`presented` is given the hash the record keeps), consumes it once,
-/// lets its protocol verify the answer, and finishes the login, exactly once.
+/// Takes a provider's answer for the sign-in named `state`, which this browser must
+/// present (`sealed_sign_in`, from its cookie): claims the login's end, exactly once
+/// across instances, lets the sign-in's protocol verify the answer, and stores the
+/// outcome for the client.
 pub async fn take_answer<K: KeyValue>(
     ctx: &Context<K>,
     state: &SignInState,
-    presented: impl FnOnce(&str) -> bool,
+    sealed_sign_in: Option<&str>,
     answer: &ProviderAnswer<'_>,
 ) -> Result<Completed, HttpError> {
-    let used_or_expired = || HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}"));
-    let sign_in: SignIn = ctx
-        .store
-        .load_sign_in(state, ctx.now)
-        .await?
-        .filter(|sign_in: &SignIn| sign_in.state.matches(state))
-        .ok_or_else(used_or_expired)?;
-    // Checked before consuming, so a forged answer cannot spend the real user's state.
-    if !presented(&sign_in.browser_binding_hash) {
-        return Err(HttpError::invalid_request(format!("This sign-in was started in another browser, or its cookie was lost. {RESTART}")));
-    }
-    if !ctx.store.consume_sign_in(state).await? {
-        return Err(used_or_expired());
-    }
+    let sealed = sealed_sign_in.and_then(|text| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text).ok());
+    // Opened before anything is claimed, so a forged answer cannot spend the real user's login.
+    let sign_in: SignIn = sealed
+        .and_then(|sealed| open_record(&ctx.config.sealer, &sign_in_binding(state), &sealed, ctx.now))
+        .ok_or_else(|| {
+            HttpError::invalid_request(format!(
+                "This sign-in was started in another browser, has expired, or its cookie was lost. {RESTART}"
+            ))
+        })?;
     let Some(provider) = ctx.config.providers.get(&sign_in.provider_id) else {
         return Err(HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}")));
     };
+    if !ctx.store.claim_finish(&sign_in.login, ctx.now).await? {
+        return Err(HttpError::conflict(format!("This login has already ended: this sign-in was used, or another one finished it. {RESTART}")));
+    }
     let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer).await;
     let at_provider_secs = ctx.now.saturating_sub(sign_in.started_at);
     match result {
         Ok(signed_in) => {
-            let outcome = LoginOutcome::Authenticated { identity: signed_in.identity };
-            if !ctx.store.finish_login_request(&sign_in.request_id, outcome, ctx.now).await? {
-                return Err(HttpError::conflict(format!("This login has already ended or expired. {RESTART}")));
-            }
+            ctx.store.save_outcome(&sign_in.login, LoginOutcome::Authenticated { identity: signed_in.identity }).await?;
             log::info("login_finished")
-                .request(&sign_in.request_id)
+                .login(&sign_in.login)
                 .provider(&provider.id)
                 .outcome("ok")
                 .field("at_provider_secs", at_provider_secs)
@@ -193,22 +194,18 @@ pub async fn take_answer<K: KeyValue>(
             Ok(Completed { provider_id: provider.id.clone(), logout_hint: signed_in.logout_hint })
         }
         Err(failure) => {
-            record_failure(ctx, &sign_in.request_id, &provider.id, &failure).await?;
+            record_failure(ctx, &sign_in.login, &provider.id, &failure).await?;
             Err(HttpError::sign_in_failed(&failure))
         }
     }
 }
 
-/// Records a failed login for its client (told at once, not at its timeout), exactly once.
-async fn record_failure<K: KeyValue>(
-    ctx: &Context<K>,
-    id: &RequestId,
-    provider: &ProviderId,
-    failure: &SignInFailure,
-) -> Result<(), HttpError> {
+/// Stores a failed login for its client (told at once, not at its timeout); the
+/// caller has claimed the login's end.
+async fn record_failure<K: KeyValue>(ctx: &Context<K>, id: &LoginId, provider: &ProviderId, failure: &SignInFailure) -> Result<(), HttpError> {
     let outcome = LoginOutcome::Failed { error: failure.kind, error_description: failure.description.clone() };
-    ctx.store.finish_login_request(id, outcome, ctx.now).await?;
-    log::warn("login_finished").request(id).provider(provider).outcome(failure.kind.code()).detail(&failure.description).emit();
+    ctx.store.save_outcome(id, outcome).await?;
+    log::warn("login_finished").login(id).provider(provider).outcome(failure.kind.code()).detail(&failure.description).emit();
     Ok(())
 }
 
@@ -216,7 +213,7 @@ async fn record_failure<K: KeyValue>(
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::ids::{SlotId, UserId};
+    use crate::ids::UserId;
     use crate::store::MemoryKeyValue;
     use futures::executor::block_on;
 
@@ -244,48 +241,51 @@ mod tests {
         Context::new(config, MemoryKeyValue::default(), NOW)
     }
 
-    async fn pending<'c>(ctx: &'c Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'c, MemoryKeyValue> {
+    fn pending<'c>(ctx: &'c Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'c, MemoryKeyValue> {
         let request = LoginRequest {
-            id: RequestId::from_slot(SlotId::new(7, 9).unwrap()),
+            id: LoginId::new(NOW + 300).unwrap(),
             user_id: UserId::from_path_segment("alice").unwrap(),
             provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()),
             force_authn: false,
             user_code: Secret::new("BCDF-GHJK".into()),
             created_at: NOW,
-            expires_at: NOW + 300,
-            outcome: LoginOutcome::Pending,
         };
-        ctx.store.save_login_request(&request).await.unwrap();
-        PendingLogin::load(ctx, &request.id).await.unwrap()
+        let handle = crate::handles::login_handle(&ctx.config.sealer, &request).unwrap();
+        PendingLogin::open(ctx, &handle).unwrap()
     }
 
     #[test]
     fn the_provider_a_client_named_cannot_be_swapped_by_the_browser() {
-        block_on(async {
-            let ctx = context();
-            let pending = pending(&ctx, Some("oidc")).await;
-            let other = ProviderId::parse("other").unwrap();
-            assert!(pending.provider(Some(&other)).is_err());
-            assert_eq!(pending.provider(None).unwrap().map(|p| p.id.as_str()), Some("oidc"));
-        });
+        let ctx = context();
+        let pending = pending(&ctx, Some("oidc"));
+        let other = ProviderId::parse("other").unwrap();
+        assert!(pending.provider(Some(&other)).is_err());
+        assert_eq!(pending.provider(None).unwrap().map(|p| p.id.as_str()), Some("oidc"));
     }
 
     #[test]
-    fn wrong_codes_stop_the_login_once_and_for_all() {
+    fn every_attempt_counts_and_the_last_wrong_one_stops_the_login_for_good() {
         block_on(async {
             let ctx = context();
-            let pending = pending(&ctx, None).await;
+            let pending = pending(&ctx, None);
             let provider = pending.provider(None).unwrap().unwrap();
             assert!(matches!(pending.check_user_code("bcdf ghjk", provider).await.unwrap(), CodeCheck::Accepted));
-            for left in (1..MAX_WRONG_CODES).rev() {
+            for left in (1..MAX_CODE_ATTEMPTS - 1).rev() {
                 assert!(
                     matches!(pending.check_user_code("WRONG-CODE", provider).await.unwrap(), CodeCheck::Wrong { attempts_left } if attempts_left == left)
                 );
             }
             assert!(matches!(pending.check_user_code("WRONG-CODE", provider).await.unwrap(), CodeCheck::Stopped));
-            let stored = ctx.store.load_login_request(&pending.request.id, NOW).await.unwrap().unwrap();
-            assert!(matches!(stored.outcome, LoginOutcome::Failed { error: SignInFailureKind::AccessDenied, .. }));
-            assert!(PendingLogin::load(&ctx, &pending.request.id).await.is_err(), "an ended login cannot be continued");
+            let outcome = ctx.store.load_outcome(&pending.request.id, NOW).await.unwrap();
+            assert!(matches!(outcome, Some(LoginOutcome::Failed { error: SignInFailureKind::AccessDenied, .. })));
+            assert!(matches!(pending.check_user_code("bcdf ghjk", provider).await.unwrap(), CodeCheck::Stopped), "not even the right code");
         });
+    }
+
+    #[test]
+    fn a_login_link_that_is_malformed_or_not_ours_is_refused() {
+        let ctx = context();
+        assert_eq!(PendingLogin::open(&ctx, "short").err().map(|e| e.status()), Some(http::StatusCode::BAD_REQUEST));
+        assert_eq!(PendingLogin::open(&ctx, &"A".repeat(120)).err().map(|e| e.status()), Some(http::StatusCode::NOT_FOUND));
     }
 }

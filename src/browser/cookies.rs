@@ -27,7 +27,7 @@ pub struct BrowserCookie {
     secure: bool,
 }
 
-/// Every sign-in cookie's name starts so; the sign-in's slot completes it.
+/// Every sign-in cookie's name starts so; the sign-in's `state` completes it.
 const SIGN_IN_COOKIE: &str = "lb_signin_";
 
 impl BrowserCookie {
@@ -39,12 +39,12 @@ impl BrowserCookie {
         }
     }
 
-    /// Binds a sign-in to the browser that started it. Named after the sign-in's slot,
-    /// so that logins started side by side in one browser (two applications, two tabs)
-    /// each keep their own. `SameSite=Lax`, so that it rides the provider's top-level
-    /// redirect back to the callback.
+    /// Holds a sign-in, sealed, in the browser that started it. Named after the
+    /// sign-in's `state`, so that logins started side by side in one browser (two
+    /// applications, two tabs) each keep their own. `SameSite=Lax`, so that it rides the
+    /// provider's top-level redirect back to the callback.
     pub fn sign_in(config: &Config, state: &SignInState) -> Self {
-        Self::new(config, &format!("{SIGN_IN_COOKIE}{}_{}", state.slot().bucket(), state.slot().index()), CALLBACK_PATH, "Lax")
+        Self::new(config, &format!("{SIGN_IN_COOKIE}{}", state.as_str()), CALLBACK_PATH, "Lax")
     }
 
     /// The sign-in cookies this browser presents, to clear them.
@@ -75,6 +75,11 @@ impl BrowserCookie {
             format!("{}={secret}; Max-Age={max_age_secs}; Path={}; HttpOnly; SameSite={}{secure}", self.name, self.path, self.same_site);
         // Names and values are ours (base64url), so this cannot fail; clear rather than panic.
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lb_invalid=; Max-Age=0"))
+    }
+
+    /// The value this browser presents, if any.
+    pub fn presented<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        cookie(headers, &self.name).filter(|value| !value.is_empty())
     }
 
     /// Whether the browser presents the secret whose hash is `expected_hash`.
@@ -134,7 +139,6 @@ fn seal_for_browser(sealer: &Sealer, cookie_name: &str, session: &BrowserSession
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::SlotId;
     use http::header;
 
     fn cookies(value: &str) -> HeaderMap {
@@ -159,31 +163,37 @@ mod tests {
         .unwrap()
     }
 
+    fn state(fill: char) -> SignInState {
+        SignInState::parse(&fill.to_string().repeat(43)).unwrap()
+    }
+
     #[test]
     fn the_browser_holding_the_secret_matches() {
-        let (config, state) = (config("http://127.0.0.1:3000"), SignInState::from_slot(SlotId::new(7, 9).unwrap()));
-        let cookie = BrowserCookie::sign_in(&config, &state);
-        assert_eq!(cookie.set("s", 60), "lb_signin_7_9=s; Max-Age=60; Path=/oidc/callback; HttpOnly; SameSite=Lax");
+        let config = config("http://127.0.0.1:3000");
+        let cookie = BrowserCookie::confirmation(&config);
+        assert_eq!(cookie.set("s", 60), "lb_confirm=s; Max-Age=60; Path=/oidc/login; HttpOnly; SameSite=Strict");
         let hash = digest("browser-secret");
-        assert!(cookie.presented_by(&cookies("a=1; lb_signin_7_9=browser-secret; b=2"), &hash));
-        assert!(!cookie.presented_by(&cookies("lb_signin_7_9=other-secret"), &hash));
-        assert!(!cookie.presented_by(&cookies("lb_signin_7_10=browser-secret"), &hash), "another sign-in's cookie");
-        assert!(!cookie.presented_by(&cookies("lb_signin_7_9="), &digest("")));
+        assert!(cookie.presented_by(&cookies("a=1; lb_confirm=browser-secret; b=2"), &hash));
+        assert!(!cookie.presented_by(&cookies("lb_confirm=other-secret"), &hash));
+        assert!(!cookie.presented_by(&cookies("lb_confirmx=browser-secret"), &hash), "another cookie");
+        assert!(!cookie.presented_by(&cookies("lb_confirm="), &digest("")));
         assert!(!cookie.presented_by(&HeaderMap::new(), &hash));
     }
 
     #[test]
     fn logins_side_by_side_keep_their_own_cookies_and_logout_clears_them_all() {
         let config = config("http://127.0.0.1:3000");
-        let (first, second) = (SignInState::from_slot(SlotId::new(7, 9).unwrap()), SignInState::from_slot(SlotId::new(7, 10).unwrap()));
-        assert_ne!(BrowserCookie::sign_in(&config, &first).name, BrowserCookie::sign_in(&config, &second).name);
-        let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; lb_session=x; lb_signin_7_10=b"));
-        let cleared: Vec<HeaderValue> = presented.iter().map(|cookie| cookie.set("", 0)).collect();
+        let (first, second) = (BrowserCookie::sign_in(&config, &state('A')), BrowserCookie::sign_in(&config, &state('Q')));
+        assert_ne!(first.name, second.name);
+        let (a, b) = ("A".repeat(43), "Q".repeat(43));
+        let presented = cookies(&format!("lb_signin_{a}=one; lb_session=x; lb_signin_{b}=two"));
+        assert_eq!((first.presented(&presented), second.presented(&presented)), (Some("one"), Some("two")));
+        let cleared: Vec<HeaderValue> = BrowserCookie::sign_ins_presented(&config, &presented).iter().map(|cookie| cookie.set("", 0)).collect();
         assert_eq!(
             cleared,
             [
-                "lb_signin_7_9=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
-                "lb_signin_7_10=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax",
+                format!("lb_signin_{a}=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax"),
+                format!("lb_signin_{b}=; Max-Age=0; Path=/oidc/callback; HttpOnly; SameSite=Lax"),
             ]
         );
     }
@@ -191,13 +201,14 @@ mod tests {
     #[test]
     fn over_https_the_cookie_is_secure_and_host_prefixed() {
         let config = config("https://login.example.com");
-        let cookie = BrowserCookie::sign_in(&config, &SignInState::from_slot(SlotId::new(7, 9).unwrap()));
+        let a = "A".repeat(43);
+        let cookie = BrowserCookie::sign_in(&config, &state('A'));
         let set = cookie.set("s3cret", 60);
-        assert_eq!(set, "__Host-lb_signin_7_9=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure");
-        assert!(cookie.presented_by(&cookies("__Host-lb_signin_7_9=s3cret"), &digest("s3cret")));
-        assert!(!cookie.presented_by(&cookies("lb_signin_7_9=s3cret"), &digest("s3cret")), "the unprefixed name is not accepted");
-        let presented = BrowserCookie::sign_ins_presented(&config, &cookies("lb_signin_7_9=a; __Host-lb_signin_7_10=b"));
-        assert_eq!(presented.iter().map(|cookie| cookie.name.as_str()).collect::<Vec<_>>(), ["__Host-lb_signin_7_10"]);
+        assert_eq!(set, format!("__Host-lb_signin_{a}=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"));
+        assert_eq!(cookie.presented(&cookies(&format!("__Host-lb_signin_{a}=s3cret"))), Some("s3cret"));
+        assert_eq!(cookie.presented(&cookies(&format!("lb_signin_{a}=s3cret"))), None, "the unprefixed name is not accepted");
+        let presented = BrowserCookie::sign_ins_presented(&config, &cookies(&format!("lb_signin_{a}=x; __Host-lb_signin_b=y")));
+        assert_eq!(presented.iter().map(|cookie| cookie.name.as_str()).collect::<Vec<_>>(), ["__Host-lb_signin_b"]);
 
         let session = BrowserSession {
             provider_id: ProviderId::parse("corp").unwrap(),

@@ -13,7 +13,7 @@ use spin_sdk::http::Request;
 use crate::config::{Choice, IdentityProvider};
 use crate::context::Context;
 use crate::error::{HttpError, RESTART};
-use crate::ids::{ProviderId, RequestId, SignInState, digest, random_token};
+use crate::ids::{ProviderId, SignInState, digest, random_token};
 use crate::login::{CodeCheck, PendingLogin, take_answer};
 use crate::parse::{CallbackParams, NewRequestOptions};
 use crate::protocols::{Connector, ProviderAnswer};
@@ -28,11 +28,11 @@ const MAX_FORM_BYTES: usize = 2048;
 /// `GET /oidc/login/:requestId[?providerId=…]`: to the provider-choice page when the
 /// provider is not settled yet, else straight to the provider or, with
 /// `prompt_for_authorization`, to a page where the user confirms the login first.
-pub async fn start(id_segment: &str, query: &str) -> Result<Reply, HttpError> {
+pub async fn start(handle: &str, query: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let pending = PendingLogin::load(&ctx, &parse_request_id(id_segment)?).await?;
+    let pending = PendingLogin::open(&ctx, handle)?;
     let Some(provider) = pending.provider(chosen_provider(query)?.as_ref())? else {
-        return Ok(response::redirect(&format!("/multi/login/{}", pending.request.id.as_str()), vec![]));
+        return Ok(response::redirect(&format!("/multi/login/{handle}"), vec![]));
     };
     if ctx.config.prompt_for_authorization {
         return confirmation_page(&pending, provider, StatusCode::OK, None).await;
@@ -42,10 +42,10 @@ pub async fn start(id_segment: &str, query: &str) -> Result<Reply, HttpError> {
 
 /// `GET /multi/login/:requestId`: the provider-choice page (HAS's route), or on to the
 /// login when there is nothing to choose.
-pub async fn choose_provider(id_segment: &str) -> Result<Reply, HttpError> {
+pub async fn choose_provider(handle: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let pending = PendingLogin::load(&ctx, &parse_request_id(id_segment)?).await?;
-    let id = pending.request.id.as_str();
+    let pending = PendingLogin::open(&ctx, handle)?;
+    let id = handle;
     match ctx.config.providers.choose(pending.request.provider_id.as_ref()) {
         Choice::AskTheUser => {
             let choices: Vec<(String, &str)> = ctx
@@ -64,11 +64,11 @@ pub async fn choose_provider(id_segment: &str) -> Result<Reply, HttpError> {
 }
 
 /// `POST /oidc/login/:requestId[?providerId=…]`: the confirmation form.
-pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<Reply, HttpError> {
+pub async fn confirm(handle: &str, query: &str, request: Request) -> Result<Reply, HttpError> {
     let (parts, body) = request.into_parts();
     let form = Limited::new(body, MAX_FORM_BYTES).collect().await.map_err(|_| HttpError::payload_too_large(MAX_FORM_BYTES))?.to_bytes();
     let ctx = Context::load().await?;
-    let pending = PendingLogin::load(&ctx, &parse_request_id(id_segment)?).await?;
+    let pending = PendingLogin::open(&ctx, handle)?;
     if !ctx.config.prompt_for_authorization {
         return Err(HttpError::method_not_allowed("GET"));
     }
@@ -98,8 +98,7 @@ pub async fn confirm(id_segment: &str, query: &str, request: Request) -> Result<
 
 async fn send_to_provider(pending: &PendingLogin<'_, SpinKeyValue>, provider: &IdentityProvider) -> Result<Reply, HttpError> {
     let departure = pending.send_to_provider(provider).await?;
-    let cookie =
-        BrowserCookie::sign_in(pending.ctx.config, &departure.state).set(departure.browser_secret.expose(), departure.lifetime_secs);
+    let cookie = BrowserCookie::sign_in(pending.ctx.config, &departure.state).set(&departure.sealed_sign_in, departure.lifetime_secs);
     Ok(response::redirect(&departure.url, vec![cookie]))
 }
 
@@ -113,7 +112,7 @@ async fn confirmation_page(
     let connector = Connector::of(provider);
     let provider_origins = connector.form_origins(ctx).await?;
     let token = random_token().map_err(|_| HttpError::no_randomness())?;
-    let id = request.id.as_str();
+    let id = pending.handle.as_str();
     // Keep a choice made on the choice page; a named or default provider needs none.
     let form_action = match ctx.config.providers.choose(request.provider_id.as_ref()) {
         Choice::Provider(_) => format!("{}/{id}", connector.login_path()),
@@ -126,13 +125,13 @@ async fn confirmation_page(
         code_required: ctx.config.user_code_required,
         notice,
     };
-    let cookie = BrowserCookie::confirmation(ctx.config).set(token.expose(), request.expires_at.saturating_sub(ctx.now));
+    let cookie = BrowserCookie::confirmation(ctx.config).set(token.expose(), request.id.expires_at().saturating_sub(ctx.now));
     let page = response::allow_form_to(pages::confirm_login(status, &confirmation), &provider_origins);
     Ok(response::with_cookies(page, vec![cookie]))
 }
 
 /// `GET /oidc/callback?code=…&state=…[&iss=…]`: the provider's answer, taken by the
-/// core for the sign-in its `state` names, if this browser started it.
+/// core for the sign-in its `state` names, which this browser's cookie must hold.
 pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let params =
         CallbackParams::parse(query).ok_or_else(|| HttpError::invalid_request(format!("This sign-in answer is incomplete. {RESTART}")))?;
@@ -141,7 +140,7 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
     let ctx = Context::load().await?;
     let cookie = BrowserCookie::sign_in(ctx.config, &state);
     let clear_sign_in = cookie.set("", 0);
-    let completed = take_answer(&ctx, &state, |hash| cookie.presented_by(headers, hash), &ProviderAnswer::Oidc(&params)).await?;
+    let completed = take_answer(&ctx, &state, cookie.presented(headers), &ProviderAnswer::Oidc(&params)).await?;
     let session =
         BrowserSession { provider_id: completed.provider_id, logout_hint: completed.logout_hint, expires_at: ctx.now + SESSION_SECS };
     Ok(response::with_cookies(pages::signed_in(), vec![clear_sign_in, session_cookie(ctx.config, session)?]))
@@ -182,10 +181,6 @@ pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
 /// `GET /oidc/logged_out`: where the provider sends the browser back after signing out.
 pub fn logged_out() -> Reply {
     pages::signed_out()
-}
-
-fn parse_request_id(segment: &str) -> Result<RequestId, HttpError> {
-    RequestId::parse(segment).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))
 }
 
 /// The provider chosen on the choice page (`?providerId=`), if any.

@@ -1,6 +1,11 @@
 //! The provider's discovery document and signing keys, cached in the key-value store
 //! so that any instance can use them without fetching them on every login (HAS does),
-//! and the provider's health as `/readiness` last saw it.
+//! and kept parsed in the component instance too, so that the logins an instance
+//! serves in a row (Spin 4 reuses an instance for up to 128 requests) neither read nor
+//! parse them again. Also the provider's health as `/readiness` last saw it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
 use openidconnect::{
@@ -67,60 +72,98 @@ fn health_of(config: &OidcConfig) -> crate::store::CacheKey {
     cache_key("provider-health", config.issuer.as_str())
 }
 
-pub struct Provider<'a> {
-    config: &'a OidcConfig,
-    redirect: RedirectUrl,
+/// A provider as a login uses it: the cached discovery and keys, and the client built
+/// from them for one configured provider.
+struct Loaded {
     cache: ProviderCache,
     client: Client,
 }
 
+thread_local! {
+    /// This component instance's providers, by [`memo_key`]; each entry is good until
+    /// its cache expires. A component instance is single-threaded.
+    static LOADED: RefCell<Vec<(String, Rc<Loaded>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn memo_key(config: &OidcConfig) -> String {
+    format!("{} {}", config.client_id, config.issuer.as_str())
+}
+
+fn remembered(config: &OidcConfig, now: UnixTime) -> Option<Rc<Loaded>> {
+    let key = memo_key(config);
+    LOADED.with_borrow(|loaded| loaded.iter().find(|(k, entry)| *k == key && entry.cache.expires_at > now).map(|(_, entry)| entry.clone()))
+}
+
+fn remember(config: &OidcConfig, redirect: &RedirectUrl, cache: ProviderCache) -> Rc<Loaded> {
+    let entry = Rc::new(Loaded { client: client(config, redirect, &cache), cache });
+    let key = memo_key(config);
+    LOADED.with_borrow_mut(|loaded| {
+        loaded.retain(|(k, _)| *k != key);
+        loaded.push((key, entry.clone()));
+    });
+    entry
+}
+
+pub struct Provider<'a> {
+    config: &'a OidcConfig,
+    redirect: RedirectUrl,
+    loaded: Rc<Loaded>,
+}
+
 impl<'a> Provider<'a> {
-    /// From the cache when it is fresh, else by [`discover`].
+    /// From this instance's memory, else from the store's cache when it is fresh, else
+    /// by [`discover`].
     pub async fn load<K: KeyValue>(
         store: &StateStore<K>,
         config: &'a OidcConfig,
         redirect_uri: &str,
         now: UnixTime,
     ) -> Result<Self, SignInFailure> {
+        let redirect = RedirectUrl::new(redirect_uri.to_owned())
+            .map_err(|_| SignInFailure::new(SignInFailureKind::ServerError, "svc_base_uri does not make a valid callback URL"))?;
+        if let Some(loaded) = remembered(config, now) {
+            return Ok(Self { config, redirect, loaded });
+        }
         let cache = match store.load_cached(&cache_of(config), now).await? {
             Some(cache) => cache,
             None => discover(store, config, now).await?,
         };
-        let redirect = RedirectUrl::new(redirect_uri.to_owned())
-            .map_err(|_| SignInFailure::new(SignInFailureKind::ServerError, "svc_base_uri does not make a valid callback URL"))?;
-        let client = client(config, &redirect, &cache);
-        Ok(Self { config, redirect, cache, client })
+        let loaded = remember(config, &redirect, cache);
+        Ok(Self { config, redirect, loaded })
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.loaded.client
     }
 
     /// Where RP-initiated logout sends the browser, when the provider offers it.
     pub fn end_session_endpoint(&self) -> Option<&EndSessionUrl> {
-        self.cache.metadata.additional_metadata().end_session_endpoint.as_ref()
+        self.loaded.cache.metadata.additional_metadata().end_session_endpoint.as_ref()
     }
 
     /// Fetches the signing keys again (after an unknown `kid`) and caches them.
     pub async fn refresh_keys<K: KeyValue>(&mut self, store: &StateStore<K>, now: UnixTime) -> Result<(), SignInFailure> {
-        let jwks =
-            CoreJsonWebKeySet::fetch_async(self.cache.metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
-        self.cache.jwks = jwks;
-        self.cache.expires_at = now + CACHE_SECS;
-        store.save_cached(&cache_of(self.config), &self.cache).await?;
-        self.client = client(self.config, &self.redirect, &self.cache);
+        let metadata = &self.loaded.cache.metadata;
+        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
+        let cache = ProviderCache { metadata: metadata.clone(), jwks, expires_at: now + CACHE_SECS };
+        store.save_cached(&cache_of(self.config), &cache).await?;
+        self.loaded = remember(self.config, &self.redirect, cache);
         Ok(())
     }
 }
 
-/// The authorization endpoint's origin, from the cache only.
+/// The authorization endpoint's origin, from the caches only.
 pub async fn cached_authorization_origin<K: KeyValue>(
     store: &StateStore<K>,
     config: &OidcConfig,
     now: UnixTime,
 ) -> Result<Option<String>, StoreError> {
+    let origin = |cache: &ProviderCache| cache.metadata.authorization_endpoint().url().origin().ascii_serialization();
+    if let Some(loaded) = remembered(config, now) {
+        return Ok(Some(origin(&loaded.cache)));
+    }
     let cached: Option<ProviderCache> = store.load_cached(&cache_of(config), now).await?;
-    Ok(cached.map(|cache| cache.metadata.authorization_endpoint().url().origin().ascii_serialization()))
+    Ok(cached.as_ref().map(origin))
 }
 
 /// How `/readiness` finds the provider: its discovery answers and names the configured

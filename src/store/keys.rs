@@ -1,109 +1,75 @@
 //! Key names. Every key starts with a versioned prefix, so the broker can share a
 //! Redis database and a future format can live beside this one.
 //!
-//! Records that expire live in *slots*: `<kind>:<bucket>:<index>`, where the bucket is
-//! the record's expiry time divided by [`BUCKET_SECS`] and the index was allocated from
-//! the bucket's counter. The sweeper enumerates a bucket's slots from that counter alone.
+//! A login owns keys only once something happened to it (a wrong code, a finish):
+//! `login:<bucket>:<nonce>` and its counters, where the bucket is the login's expiry
+//! time divided by [`BUCKET_SECS`]. Before its first key is written, the login is
+//! entered in its bucket's *registry* (`reg:<bucket>:<index>`, the index allocated
+//! from the bucket's counter), which is how the sweeper finds the keys to reclaim
+//! without listing any.
 
-use crate::ids::{RequestId, SignInState, SlotId};
+use crate::ids::LoginId;
 
-const PREFIX: &str = "lb:v1:";
+const PREFIX: &str = "lb:v2:";
 
 /// Width of an expiry bucket: records are reclaimed at most this long after they expire
 /// (plus however long it takes for a request to come by and sweep).
 pub const BUCKET_SECS: u64 = 10;
 
-pub const LIVENESS: &str = "lb:v1:liveness";
+pub const LIVENESS: &str = "lb:v2:liveness";
 
 /// A counter left at 0, read back to tell the backend (see `backend_kind`).
-pub const BACKEND_PROBE: &str = "lb:v1:backend-probe";
+pub const BACKEND_PROBE: &str = "lb:v2:backend-probe";
 
 /// The next bucket to sweep (a counter).
-pub const SWEEP_CURSOR: &str = "lb:v1:sweep:cursor";
+pub const SWEEP_CURSOR: &str = "lb:v2:sweep:cursor";
 
-/// The kinds of slot-allocated records, each with its own counters per bucket.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum SlotKind {
-    LoginRequest,
-    SignIn,
+pub fn bucket_of(id: &LoginId) -> u64 {
+    id.expires_at() / BUCKET_SECS
 }
 
-impl SlotKind {
-    pub const ALL: [SlotKind; 2] = [SlotKind::LoginRequest, SlotKind::SignIn];
-
-    fn name(self) -> &'static str {
-        match self {
-            SlotKind::LoginRequest => "req",
-            SlotKind::SignIn => "signin",
-        }
-    }
-
-    /// What follows the kind's name in each key a record of this kind may own in its
-    /// slot, the record's own first; the others are counters, only ever incremented
-    /// or deleted.
-    fn suffixes(self) -> &'static [&'static str] {
-        match self {
-            SlotKind::LoginRequest => &[RECORD, IDENTITY_CLAIM, WRONG_CODES, FINISH_CLAIM],
-            SlotKind::SignIn => &[RECORD, SIGN_IN_CLAIM],
-        }
-    }
-
-    /// Every key a record of this kind may own in a slot: what the sweeper deletes.
-    pub fn keys(self, bucket: u64, index: u64) -> Vec<String> {
-        self.suffixes().iter().map(|suffix| slot_key(self, suffix, bucket, index)).collect()
-    }
+/// The login's outcome record.
+pub fn outcome(id: &LoginId) -> String {
+    login_key(id, "")
 }
 
-const RECORD: &str = "";
-/// The claim on a finished login's identity.
-const IDENTITY_CLAIM: &str = "-claim";
-/// The login's wrong confirmation codes.
-const WRONG_CODES: &str = "-attempts";
-/// The claim on finishing the login.
-const FINISH_CLAIM: &str = "-finish";
-/// The claim on consuming a sign-in.
-const SIGN_IN_CLAIM: &str = "-claim";
-
-fn slot_key(kind: SlotKind, suffix: &str, bucket: u64, index: u64) -> String {
-    format!("{PREFIX}{}{suffix}:{bucket}:{index}", kind.name())
+/// The claim on finishing the login (a counter).
+pub fn finish_claim(id: &LoginId) -> String {
+    login_key(id, "-finish")
 }
 
-fn key_of(kind: SlotKind, suffix: &str, slot: &SlotId) -> String {
-    slot_key(kind, suffix, slot.bucket().into(), slot.index().into())
+/// The claim on a finished login's identity (a counter).
+pub fn identity_claim(id: &LoginId) -> String {
+    login_key(id, "-claim")
 }
 
-pub fn login_request(id: &RequestId) -> String {
-    key_of(SlotKind::LoginRequest, RECORD, id.slot())
+/// The login's wrong confirmation codes (a counter).
+pub fn wrong_codes(id: &LoginId) -> String {
+    login_key(id, "-attempts")
 }
 
-pub fn identity_claim(id: &RequestId) -> String {
-    key_of(SlotKind::LoginRequest, IDENTITY_CLAIM, id.slot())
+/// Every key a login may own: what the sweeper deletes.
+pub fn login_keys(id: &LoginId) -> [String; 4] {
+    [outcome(id), finish_claim(id), identity_claim(id), wrong_codes(id)]
 }
 
-pub fn wrong_codes(id: &RequestId) -> String {
-    key_of(SlotKind::LoginRequest, WRONG_CODES, id.slot())
+fn login_key(id: &LoginId, suffix: &str) -> String {
+    format!("{PREFIX}login{suffix}:{}:{}", bucket_of(id), id.nonce())
 }
 
-pub fn finish_claim(id: &RequestId) -> String {
-    key_of(SlotKind::LoginRequest, FINISH_CLAIM, id.slot())
+/// One entry of a bucket's registry: the nonce of a login that owns keys.
+pub fn registry(bucket: u64, index: u64) -> String {
+    format!("{PREFIX}reg:{bucket}:{index}")
 }
 
-pub fn sign_in(state: &SignInState) -> String {
-    key_of(SlotKind::SignIn, RECORD, state.slot())
-}
-
-pub fn sign_in_claim(state: &SignInState) -> String {
-    key_of(SlotKind::SignIn, SIGN_IN_CLAIM, state.slot())
-}
-
-/// Counters of a bucket: slots allocated, slots claimed by sweepers (per kind), and
+/// Counters of a bucket: registry entries allocated, entries claimed by sweepers, and
 /// whether the bucket is finished, and the claim to start the sweep cursor there.
-pub fn allocated(kind: SlotKind, bucket: u64) -> String {
-    format!("{PREFIX}sweep:{bucket}:{}:allocated", kind.name())
+pub fn allocated(bucket: u64) -> String {
+    format!("{PREFIX}sweep:{bucket}:allocated")
 }
 
-pub fn swept(kind: SlotKind, bucket: u64) -> String {
-    format!("{PREFIX}sweep:{bucket}:{}:swept", kind.name())
+pub fn swept(bucket: u64) -> String {
+    format!("{PREFIX}sweep:{bucket}:swept")
 }
 
 pub fn bucket_done(bucket: u64) -> String {
@@ -116,7 +82,7 @@ pub fn cursor_start(bucket: u64) -> String {
 
 /// A cache entry a protocol keeps (provider metadata, health): `namespace` names
 /// the kind, and `name` (an issuer URL, say) is hashed to keep the key short and plain.
-/// Cache entries are not slot-allocated: there is one per name, overwritten in place.
+/// Cache entries are not registered: there is one per name, overwritten in place.
 pub fn cache(namespace: &str, name: &str) -> String {
     use sha2::{Digest, Sha256};
     let hash: String = Sha256::digest(name.as_bytes())[..12].iter().map(|byte| format!("{byte:02x}")).collect();

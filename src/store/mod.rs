@@ -21,13 +21,15 @@ mod sweep;
 
 pub use envelope::Record;
 pub use error::StoreError;
-pub use keys::SlotKind;
-pub use records::{Identity, LoginOutcome, LoginRequest};
+pub use records::{FinishedLogin, Identity, LoginOutcome, LoginRequest};
 pub use seal::{Sealer, StateKey};
 pub use spin_kv::SpinKeyValue;
 pub use sweep::sweep;
 
-use crate::ids::{RequestId, SignInState, SlotId};
+use crate::ids::LoginId;
+
+/// Registrations per bucket between two sweep steps (see `take_turn_at_sweeping`).
+const SWEEP_EVERY: u64 = 4;
 
 /// Seconds since the Unix epoch; passed in explicitly so expiry is testable.
 pub type UnixTime = u64;
@@ -114,89 +116,65 @@ impl<K: KeyValue> StateStore<K> {
         sweep(&self.kv, now).await
     }
 
-    /// A fresh slot for a record of `kind` expiring at `expires_at`: in the expiry
-    /// bucket, allocated from the bucket's counter, so the sweeper can find it.
-    pub async fn allocate(&self, kind: SlotKind, expires_at: UnixTime) -> Result<SlotId, StoreError> {
-        let bucket = sweep::bucket_of(expires_at);
-        let index = self.kv.increment(&keys::allocated(kind, bucket), 1).await?;
-        let (Ok(bucket), Ok(index)) = (u32::try_from(bucket), u32::try_from(index)) else {
-            return Err(StoreError::Corrupt { kind: "counter", reason: "slot counter out of range".into() });
-        };
-        SlotId::new(bucket, index).map_err(|_| StoreError::Unavailable("the system has no randomness".into()))
+    /// Sweeps where keys are made, so that reclamation keeps pace with them: at the
+    /// first registration in each bucket and every [`SWEEP_EVERY`]th after. A failed
+    /// sweep does not fail the request that happened to do it.
+    async fn take_turn_at_sweeping(&self, index: u64, now: UnixTime) {
+        if index % SWEEP_EVERY == 1
+            && let Err(error) = self.sweep(now).await
+        {
+            crate::log::warn("sweep_failed").detail(&error.to_string()).emit();
+        }
     }
 
-    pub async fn save_login_request(&self, request: &LoginRequest) -> Result<(), StoreError> {
-        self.save(&keys::login_request(&request.id), request).await
+    /// How the login ended, if it has.
+    pub async fn load_outcome(&self, id: &LoginId, now: UnixTime) -> Result<Option<LoginOutcome>, StoreError> {
+        let finished: Option<FinishedLogin> = self.load(&keys::outcome(id), now).await?;
+        Ok(finished.map(|finished| finished.outcome))
     }
 
-    /// The request whose id is exactly `id`: its slot may be known to anyone, its
-    /// random part is checked here.
-    pub async fn load_login_request(&self, id: &RequestId, now: UnixTime) -> Result<Option<LoginRequest>, StoreError> {
-        let request: Option<LoginRequest> = self.load(&keys::login_request(id), now).await?;
-        Ok(request.filter(|request| request.id.matches(id)))
-    }
-
-    /// Hands out a finished login's identity exactly once, however many status
-    /// calls (on however many instances) read the finished record at the same time.
-    pub async fn take_identity(&self, request: &LoginRequest) -> Result<Option<Identity>, StoreError> {
-        let LoginOutcome::Authenticated { identity } = &request.outcome else {
+    /// Hands out a finished login's identity exactly once, however many status calls
+    /// (on however many instances) read the outcome at the same time. The outcome
+    /// itself stays, sealed, until the sweep reclaims it with the login's other keys:
+    /// deleting it here would cost every login one more store call and protect nothing
+    /// the claim does not.
+    pub async fn take_identity(&self, id: &LoginId, outcome: LoginOutcome) -> Result<Option<Identity>, StoreError> {
+        let LoginOutcome::Authenticated { identity } = outcome else {
             return Ok(None);
         };
-        if !self.claim(&keys::identity_claim(&request.id)).await? {
-            return Ok(None);
-        }
-        // The counter stays: deleting it would let a caller that read the finished
-        // record just before this delete win a second claim. A failed delete is
-        // harmless for the same reason, so the identity is handed out regardless.
-        if let Err(error) = self.kv.delete(&keys::login_request(&request.id)).await {
-            crate::log::warn("claimed_record_not_deleted").detail(&error.to_string()).emit();
-        }
-        Ok(Some(identity.clone()))
+        Ok(self.claim(&keys::identity_claim(id)).await?.then_some(identity))
     }
 
-    /// Counts one more wrong confirmation code for `id`; returns how many so far.
-    /// Counted before the code is compared, so concurrent guesses cannot pass the limit.
-    pub async fn count_wrong_code(&self, id: &RequestId) -> Result<u64, StoreError> {
+    /// Counts one more confirmation attempt for `id`; returns how many so far. Counted
+    /// before the code is compared, so concurrent guesses cannot pass the limit.
+    pub async fn count_code_attempt(&self, id: &LoginId, now: UnixTime) -> Result<u64, StoreError> {
+        self.register(id, now).await?;
         Ok(self.kv.increment(&keys::wrong_codes(id), 1).await?.max(0) as u64)
     }
 
-    /// Records how the login ended, exactly once across instances: the first finisher
-    /// claims the request, later ones (a second tab's sign-in, a finish after the
-    /// client took the identity) find it claimed or gone and change nothing. Returns
-    /// whether this call recorded the outcome.
-    pub async fn finish_login_request(&self, id: &RequestId, outcome: LoginOutcome, now: UnixTime) -> Result<bool, StoreError> {
-        let Some(mut request) = self.load_login_request(id, now).await? else {
-            return Ok(false);
-        };
-        if request.outcome != LoginOutcome::Pending || !self.claim(&keys::finish_claim(id)).await? {
-            return Ok(false);
-        }
-        request.outcome = outcome;
-        self.save_login_request(&request).await?;
-        Ok(true)
+    /// Claims the right to end the login, exactly once across instances: true for the
+    /// first caller (a second tab's sign-in, a replayed answer, a finish after the
+    /// client gave up find it taken). The winner then stores the outcome.
+    pub async fn claim_finish(&self, id: &LoginId, now: UnixTime) -> Result<bool, StoreError> {
+        self.register(id, now).await?;
+        self.claim(&keys::finish_claim(id)).await
     }
 
-    pub async fn save_sign_in<R: Record>(&self, state: &SignInState, sign_in: &R) -> Result<(), StoreError> {
-        self.save(&keys::sign_in(state), sign_in).await
+    /// Stores how a claimed login ended, for its client to read.
+    pub async fn save_outcome(&self, id: &LoginId, outcome: LoginOutcome) -> Result<(), StoreError> {
+        self.save(&keys::outcome(id), &FinishedLogin { outcome, expires_at: id.expires_at() }).await
     }
 
-    /// The sign-in record in `state`'s slot; its owner checks that the record's state
-    /// is exactly `state` (the slot may be known to anyone).
-    pub async fn load_sign_in<R: Record>(&self, state: &SignInState, now: UnixTime) -> Result<Option<R>, StoreError> {
-        self.load(&keys::sign_in(state), now).await
-    }
-
-    /// Consumes a sign-in: true for exactly one caller, even when two callbacks with
-    /// the same state reach two instances at once. The record is deleted after a
-    /// successful claim.
-    pub async fn consume_sign_in(&self, state: &SignInState) -> Result<bool, StoreError> {
-        if !self.claim(&keys::sign_in_claim(state)).await? {
-            return Ok(false);
-        }
-        if let Err(error) = self.kv.delete(&keys::sign_in(state)).await {
-            crate::log::warn("consumed_sign_in_not_deleted").detail(&error.to_string()).emit();
-        }
-        Ok(true)
+    /// Enters `id` in its bucket's registry, before any key of the login is written, so
+    /// that the sweeper finds everything the login comes to own. A login may be entered
+    /// more than once (a wrong code, then a finish): the sweeper clears each entry.
+    async fn register(&self, id: &LoginId, now: UnixTime) -> Result<(), StoreError> {
+        let bucket = keys::bucket_of(id);
+        let index = self.kv.increment(&keys::allocated(bucket), 1).await?;
+        let index = u64::try_from(index).map_err(|_| StoreError::Corrupt { kind: "counter", reason: "registry counter out of range".into() })?;
+        self.kv.set(&keys::registry(bucket, index), id.nonce().as_bytes()).await?;
+        self.take_turn_at_sweeping(index, now).await;
+        Ok(())
     }
 
     /// A protocol's cache entry, under a key from [`cache_key`].
@@ -248,6 +226,10 @@ mod tests {
         StateStore::new(MemoryKeyValue::default(), Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]))
     }
 
+    fn authenticated() -> LoginOutcome {
+        LoginOutcome::Authenticated { identity: Identity::from_claims(serde_json::Map::new()) }
+    }
+
     #[test]
     fn the_in_process_double_passes_the_conformance_suite() {
         let outcomes = block_on(conformance::run(MemoryKeyValue::default(), NOW));
@@ -255,26 +237,26 @@ mod tests {
         assert!(outcomes.len() >= 10 && failures.is_empty(), "{failures:#?}");
     }
 
-    fn pending_request(id: RequestId) -> LoginRequest {
-        LoginRequest {
-            id,
-            user_id: UserId::from_path_segment("alice").unwrap(),
-            provider_id: None,
-            force_authn: false,
-            user_code: Secret::new("BCDF-GHJK".into()),
-            created_at: NOW,
-            expires_at: NOW + 300,
-            outcome: LoginOutcome::Pending,
-        }
-    }
-
     #[test]
-    fn keys_are_namespaced_and_versioned() {
+    fn a_login_owns_keys_only_once_it_ends_and_is_registered_first() {
         block_on(async {
             let store = test_store();
-            let request = pending_request(RequestId::from_slot(SlotId::new(7, 9).unwrap()));
-            store.save_login_request(&request).await.unwrap();
-            assert_eq!(store.kv.keys(), vec!["lb:v1:req:7:9".to_owned()]);
+            let id = LoginId::new(NOW + 300).unwrap();
+            assert!(store.load_outcome(&id, NOW).await.unwrap().is_none());
+            assert!(store.kv.keys().is_empty(), "reading a pending login writes nothing");
+            assert!(store.claim_finish(&id, NOW).await.unwrap());
+            store.save_outcome(&id, authenticated()).await.unwrap();
+            let bucket = (NOW + 300) / keys::BUCKET_SECS;
+            let mut expected = vec![
+                format!("lb:v2:login-finish:{bucket}:{}", id.nonce()),
+                format!("lb:v2:login:{bucket}:{}", id.nonce()),
+                format!("lb:v2:reg:{bucket}:1"),
+                format!("lb:v2:sweep:{bucket}:allocated"),
+            ];
+            expected.sort();
+            let login_keys: Vec<String> = store.kv.keys().into_iter().filter(|key| !key.starts_with("lb:v2:sweep:cursor") && !key.ends_with(":start")).collect();
+            assert_eq!(login_keys, expected, "and the first registration started the sweep");
+            assert_eq!(store.kv.get(&keys::registry(bucket, 1)).await.unwrap().as_deref(), Some(id.nonce().as_bytes()));
         });
     }
 
@@ -291,7 +273,14 @@ mod tests {
     #[test]
     fn a_record_sealed_for_elsewhere_opens_only_there_and_until_it_expires() {
         let sealer = Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]);
-        let request = pending_request(RequestId::from_slot(SlotId::new(7, 9).unwrap()));
+        let request = LoginRequest {
+            id: LoginId::new(NOW + 300).unwrap(),
+            user_id: UserId::from_path_segment("alice").unwrap(),
+            provider_id: None,
+            force_authn: false,
+            user_code: Secret::new("BCDF-GHJK".into()),
+            created_at: NOW,
+        };
         let sealed = seal_record(&sealer, "lb_session", &request).unwrap();
         assert_eq!(open_record::<LoginRequest>(&sealer, "lb_session", &sealed, NOW), Some(request));
         assert!(open_record::<LoginRequest>(&sealer, "lb_signin", &sealed, NOW).is_none());
@@ -305,12 +294,11 @@ mod tests {
             let store = test_store();
             store.sweep(NOW).await.unwrap();
             for _ in 0..200 {
-                let id = RequestId::from_slot(store.allocate(SlotKind::LoginRequest, NOW + 10).await.unwrap());
-                let mut request = pending_request(id);
-                request.expires_at = NOW + 10;
-                store.save_login_request(&request).await.unwrap();
+                let id = LoginId::new(NOW + 10).unwrap();
+                assert!(store.claim_finish(&id, NOW).await.unwrap());
+                store.save_outcome(&id, authenticated()).await.unwrap();
             }
-            let records = |store: &StateStore<MemoryKeyValue>| store.kv.keys().iter().filter(|key| key.starts_with("lb:v1:req:")).count();
+            let records = |store: &StateStore<MemoryKeyValue>| store.kv.keys().iter().filter(|key| key.starts_with("lb:v2:login:")).count();
             let before = records(&store);
             store.sweep(NOW + 100).await.unwrap();
             let cleared = before - records(&store);
@@ -324,8 +312,8 @@ mod tests {
             let store = test_store();
             store.kv.set_down(true);
             assert!(matches!(ping(&store.kv).await, Err(StoreError::Unavailable(_))));
-            let request = pending_request(RequestId::from_slot(SlotId::new(7, 9).unwrap()));
-            assert!(matches!(store.save_login_request(&request).await, Err(StoreError::Unavailable(_))));
+            let id = LoginId::new(NOW + 300).unwrap();
+            assert!(matches!(store.save_outcome(&id, authenticated()).await, Err(StoreError::Unavailable(_))));
         });
     }
 
@@ -333,14 +321,14 @@ mod tests {
     fn a_foreign_value_under_our_key_is_reported_corrupt() {
         block_on(async {
             let store = test_store();
-            let request = pending_request(RequestId::from_slot(SlotId::new(7, 9).unwrap()));
-            store.kv.set(&keys::login_request(&request.id), b"not sealed").await.unwrap();
-            let error = store.load_login_request(&request.id, NOW).await.unwrap_err();
+            let id = LoginId::new(NOW + 300).unwrap();
+            store.kv.set(&keys::outcome(&id), b"not sealed").await.unwrap();
+            let error = store.load_outcome(&id, NOW).await.unwrap_err();
             assert!(matches!(error, StoreError::Corrupt { kind: "sealed value", .. }));
-            let sealed_garbage = store.sealer.seal(&keys::login_request(&request.id), b"not json").unwrap();
-            store.kv.set(&keys::login_request(&request.id), &sealed_garbage).await.unwrap();
-            let error = store.load_login_request(&request.id, NOW).await.unwrap_err();
-            assert!(matches!(error, StoreError::Corrupt { kind: "login_request", .. }));
+            let sealed_garbage = store.sealer.seal(&keys::outcome(&id), b"not json").unwrap();
+            store.kv.set(&keys::outcome(&id), &sealed_garbage).await.unwrap();
+            let error = store.load_outcome(&id, NOW).await.unwrap_err();
+            assert!(matches!(error, StoreError::Corrupt { kind: "finished_login", .. }));
         });
     }
 }

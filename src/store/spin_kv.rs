@@ -12,7 +12,7 @@
 
 use std::cell::{Cell, OnceCell};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -27,21 +27,38 @@ const STORE_LABEL: &str = "default";
 /// Redis answers in well under a millisecond on a healthy network.
 const CALL_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// A timer older than this is replaced before the next call, so that every call has
+/// between 0.75 and 1.5 s. One timer serves all the calls of a short request: each
+/// timer is a host task, and one per call cost a third of a request's throughput.
+const RENEW_TIMER_AFTER: Duration = Duration::from_millis(750);
+
 /// How recent an answer must be for `increment` to go ahead without a probe.
 const FRESH_ANSWER: Duration = Duration::from_millis(500);
 
+/// Opened on first use: a request that needs no store (a new login request) does not
+/// pay for opening it.
+#[derive(Default)]
 pub struct SpinKeyValue {
-    store: Store,
-    /// `increment` exists only in the `wasi:keyvalue` interface; opened on first use.
+    store: OnceCell<Store>,
+    /// `increment` exists only in the `wasi:keyvalue` interface.
     bucket: OnceCell<wasi_store::Bucket>,
     /// When the store last answered a call of this request.
     last_answer: Cell<Option<Instant>>,
+    timer: Cell<Option<Timer>>,
+}
+
+struct Timer {
+    started: Instant,
+    fires: Pin<Box<dyn Future<Output = ()>>>,
 }
 
 impl SpinKeyValue {
-    pub async fn open() -> Result<Self, StoreError> {
-        let store = within_timeout(Store::open(STORE_LABEL)).await?;
-        Ok(Self { store, bucket: OnceCell::new(), last_answer: Cell::new(None) })
+    async fn store(&self) -> Result<&Store, StoreError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let store = self.bounded(Store::open(STORE_LABEL)).await?;
+        Ok(self.store.get_or_init(|| store))
     }
 
     fn bucket(&self) -> Result<&wasi_store::Bucket, StoreError> {
@@ -52,27 +69,28 @@ impl SpinKeyValue {
         Ok(self.bucket.get_or_init(|| bucket))
     }
 
-    async fn bounded<T>(&self, call: impl Future<Output = Result<T, spin_sdk::key_value::Error>>) -> Result<T, StoreError> {
-        let answer = within_timeout(call).await?;
+    /// `call`'s answer, or [`StoreError::Unavailable`] once the timer fires (the call
+    /// is then dropped, which cancels it).
+    async fn bounded<T, E: std::fmt::Debug>(&self, call: impl Future<Output = Result<T, E>>) -> Result<T, StoreError> {
+        let mut timer = match self.timer.take() {
+            Some(timer) if timer.started.elapsed() < RENEW_TIMER_AFTER => timer,
+            _ => Timer { started: Instant::now(), fires: Box::pin(spin_sdk::time::sleep(CALL_TIMEOUT)) },
+        };
+        let mut call = pin!(call);
+        let answer = std::future::poll_fn(|cx| {
+            if let Poll::Ready(answer) = call.as_mut().poll(cx) {
+                return Poll::Ready(Some(answer));
+            }
+            timer.fires.as_mut().poll(cx).map(|()| None)
+        })
+        .await;
+        let Some(answer) = answer else {
+            return Err(StoreError::Unavailable(format!("no answer within {} ms", CALL_TIMEOUT.as_millis())));
+        };
+        self.timer.set(Some(timer));
         self.last_answer.set(Some(Instant::now()));
-        Ok(answer)
+        answer.map_err(unavailable)
     }
-}
-
-/// `call`'s answer, or [`StoreError::Unavailable`] once [`CALL_TIMEOUT`] has passed
-/// (the call is then dropped, which cancels it).
-async fn within_timeout<T, E: std::fmt::Debug>(call: impl Future<Output = Result<T, E>>) -> Result<T, StoreError> {
-    let (mut call, mut timer) = (pin!(call), pin!(spin_sdk::time::sleep(CALL_TIMEOUT)));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(answer) = call.as_mut().poll(cx) {
-            return Poll::Ready(answer.map_err(unavailable));
-        }
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(StoreError::Unavailable(format!("no answer within {} ms", CALL_TIMEOUT.as_millis())))),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
 }
 
 fn unavailable(error: impl std::fmt::Debug) -> StoreError {
@@ -81,20 +99,24 @@ fn unavailable(error: impl std::fmt::Debug) -> StoreError {
 
 impl KeyValue for SpinKeyValue {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.bounded(self.store.get(key)).await
+        let store = self.store().await?;
+        self.bounded(store.get(key)).await
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.bounded(self.store.set(key, value)).await
+        let store = self.store().await?;
+        self.bounded(store.set(key, value)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.bounded(self.store.delete(key)).await
+        let store = self.store().await?;
+        self.bounded(store.delete(key)).await
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         if self.last_answer.get().is_none_or(|at| at.elapsed() > FRESH_ANSWER) {
-            self.bounded(self.store.exists(keys::LIVENESS)).await?;
+            let store = self.store().await?;
+            self.bounded(store.exists(keys::LIVENESS)).await?;
         }
         let value = atomics::increment(self.bucket()?, key, delta).map_err(unavailable)?;
         self.last_answer.set(Some(Instant::now()));
