@@ -78,7 +78,8 @@ pub enum CodeCheck {
 impl<'c, K: KeyValue> PendingLogin<'c, K> {
     /// Opens the login link's handle; no store call.
     pub fn open(ctx: &'c Context<K>, handle: &str) -> Result<Self, HttpError> {
-        let presented = Presented::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
+        let presented =
+            Presented::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
         let request = presented
             .open_login(&ctx.config.sealer, ctx.now)
             .ok_or_else(|| HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}")))?;
@@ -167,9 +168,8 @@ pub async fn take_answer<K: KeyValue>(
 ) -> Result<Completed, HttpError> {
     let sealed = sealed_sign_in.and_then(|text| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text).ok());
     // Opened before anything is claimed, so a forged answer cannot spend the real user's login.
-    let sign_in: SignIn = sealed
-        .and_then(|sealed| open_record(&ctx.config.sealer, &sign_in_binding(state), &sealed, ctx.now))
-        .ok_or_else(|| {
+    let sign_in: SignIn =
+        sealed.and_then(|sealed| open_record(&ctx.config.sealer, &sign_in_binding(state), &sealed, ctx.now)).ok_or_else(|| {
             HttpError::invalid_request(format!(
                 "This sign-in was started in another browser, has expired, or its cookie was lost. {RESTART}"
             ))
@@ -177,8 +177,14 @@ pub async fn take_answer<K: KeyValue>(
     let Some(provider) = ctx.config.providers.get(&sign_in.provider_id) else {
         return Err(HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}")));
     };
-    if !ctx.store.claim_finish(&sign_in.login, ctx.now).await? {
-        return Err(HttpError::conflict(format!("This login has already ended: this sign-in was used, or another one finished it. {RESTART}")));
+    // A login that has ended is refused before anything is written (a replayed answer
+    // leaves no trace); the claim settles the races this read cannot see. The read also
+    // shows the store answers before the claim's `increment`, which cannot be bounded
+    // in time (see `store::spin_kv`).
+    let ended =
+        || HttpError::conflict(format!("This login has already ended: this sign-in was used, or another one finished it. {RESTART}"));
+    if ctx.store.load_outcome(&sign_in.login, ctx.now).await?.is_some() || !ctx.store.claim_finish(&sign_in.login, ctx.now).await? {
+        return Err(ended());
     }
     let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer).await;
     let at_provider_secs = ctx.now.saturating_sub(sign_in.started_at);
@@ -202,7 +208,12 @@ pub async fn take_answer<K: KeyValue>(
 
 /// Stores a failed login for its client (told at once, not at its timeout); the
 /// caller has claimed the login's end.
-async fn record_failure<K: KeyValue>(ctx: &Context<K>, id: &LoginId, provider: &ProviderId, failure: &SignInFailure) -> Result<(), HttpError> {
+async fn record_failure<K: KeyValue>(
+    ctx: &Context<K>,
+    id: &LoginId,
+    provider: &ProviderId,
+    failure: &SignInFailure,
+) -> Result<(), HttpError> {
     let outcome = LoginOutcome::Failed { error: failure.kind, error_description: failure.description.clone() };
     ctx.store.save_outcome(id, outcome).await?;
     log::warn("login_finished").login(id).provider(provider).outcome(failure.kind.code()).detail(&failure.description).emit();

@@ -17,9 +17,9 @@ fn fixture(name: &str) -> String {
 }
 
 fn finished_request(broker: &Broker) -> String {
-    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let id = broker.login("alice");
     finish_login(broker, &id, "alice");
-    id
+    id.request
 }
 
 #[test]

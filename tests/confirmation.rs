@@ -8,15 +8,15 @@ mod double;
 mod support;
 
 use double::{Key, ProviderDouble, alice_claims, authorize_as, issuing, provider_with, start_broker};
-use support::{Broker, Reply, Store};
+use support::{Broker, Login, Reply, Store};
 
 fn provider() -> ProviderDouble {
     provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())))
 }
 
 /// Opens the login URL; returns the page and the confirmation cookie and token in it.
-fn open_login(broker: &Broker, id: &str) -> (Reply, String, String) {
-    let page = broker.get(&format!("/oidc/login/{id}"));
+fn open_login(broker: &Broker, id: &Login) -> (Reply, String, String) {
+    let page = broker.get(&id.login_path);
     assert_eq!(page.status, 200, "{}", page.body);
     let cookie = page.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
     let token = page.body.split("name=\"confirmation\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
@@ -24,19 +24,19 @@ fn open_login(broker: &Broker, id: &str) -> (Reply, String, String) {
 }
 
 /// A request for `user` whose login URL is open in a browser: id, user code, cookie, token.
-fn opened_request(broker: &Broker, user: &str) -> (String, String, String, String) {
+fn opened_request(broker: &Broker, user: &str) -> (Login, String, String, String) {
     let created = broker.new_request(user);
-    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
+    let (id, code) = (Login::from_reply(&created), created["userCode"].as_str().unwrap().to_owned());
     let (_, cookie, token) = open_login(broker, &id);
     (id, code, cookie, token)
 }
 
-fn post_form(broker: &Broker, id: &str, cookie: Option<&str>, form: &str) -> Reply {
+fn post_form(broker: &Broker, id: &Login, cookie: Option<&str>, form: &str) -> Reply {
     let mut headers = vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())];
     if let Some(cookie) = cookie {
         headers.push(("Cookie".to_owned(), cookie.to_owned()));
     }
-    broker.send("POST", &format!("/oidc/login/{id}"), &headers, form.as_bytes().to_vec())
+    broker.send("POST", &id.login_path, &headers, form.as_bytes().to_vec())
 }
 
 #[test]
@@ -44,7 +44,7 @@ fn the_right_code_leads_to_the_provider_and_the_login_completes() {
     let provider = provider();
     let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
     let created = broker.new_request("alice%3Cb%3E");
-    let (id, code) = (created["request"].as_str().unwrap().to_owned(), created["userCode"].as_str().unwrap().to_owned());
+    let (id, code) = (Login::from_reply(&created), created["userCode"].as_str().unwrap().to_owned());
     assert_eq!(code.len(), 9, "{code}");
 
     let (page, cookie, token) = open_login(&broker, &id);
@@ -57,7 +57,7 @@ fn the_right_code_leads_to_the_provider_and_the_login_completes() {
     let redirect = post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={typed}"));
     assert_eq!(redirect.status, 303, "{}", redirect.body);
     let sign_in = double::SignIn {
-        request_id: id.clone(),
+        request_id: id.request.clone(),
         authorize_url: url::Url::parse(redirect.header("location").unwrap()).unwrap(),
         cookie: redirect.header("set-cookie").unwrap().split(';').next().unwrap().to_owned(),
         set_cookie: String::new(),
@@ -84,7 +84,7 @@ fn wrong_codes_are_limited_and_then_the_request_fails() {
     // The client hears at once, and the right code no longer helps.
     let status = broker.status(&id);
     assert_eq!((status.status, status.error_code()), (403, "access_denied".to_owned()));
-    assert_eq!(post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={code}")).status, 409);
+    assert_eq!(post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}&user_code={code}")).status, 403);
     assert_eq!(provider.seen(|seen| seen.token_requests.len()), 0);
 }
 
@@ -114,7 +114,7 @@ fn a_form_posted_from_another_site_is_refused_and_not_counted() {
 fn without_codes_the_confirmation_is_a_click() {
     let provider = provider();
     let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true"), ("user_code_required", "false")]);
-    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let id = broker.login("alice");
     let (page, cookie, token) = open_login(&broker, &id);
     assert!(!page.body.contains("name=\"user_code\""));
     assert_eq!(post_form(&broker, &id, Some(&cookie), &format!("confirmation={token}")).status, 303);
@@ -124,8 +124,8 @@ fn without_codes_the_confirmation_is_a_click() {
 fn without_the_prompt_the_login_url_goes_straight_to_the_provider() {
     let provider = provider();
     let broker = start_broker(Store::Memory, &provider, &[]);
-    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
-    assert_eq!(broker.get(&format!("/oidc/login/{id}")).status, 303);
+    let id = broker.login("alice");
+    assert_eq!(broker.get(&id.login_path).status, 303);
     let reply = post_form(&broker, &id, None, "confirmation=x");
     assert_eq!(reply.status, 405);
 }

@@ -126,7 +126,7 @@ fn storm(broker: &Broker, seed: u64, count: usize, known_id: &str, callbacks: &[
 fn a_hundred_thousand_hostile_requests_break_nothing() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[("login_timeout", "1"), ("status_enabled", "true")]);
-    let known_id = broker.new_request("victim")["request"].as_str().unwrap().to_owned();
+    let known_id = broker.login("victim");
     // Callbacks of real sign-ins, to replay and truncate.
     let callbacks: Vec<(String, String)> = (0..20)
         .map(|n| {
@@ -151,7 +151,7 @@ fn a_hundred_thousand_hostile_requests_break_nothing() {
     assert_eq!(statuses.values().sum::<usize>(), REQUESTS);
 
     // The broker still serves a correct login, and the victim's request is intact.
-    let id = broker.new_request("alice")["request"].as_str().unwrap().to_owned();
+    let id = broker.login("alice");
     finish_login(&broker, &id, "alice");
     assert_eq!(broker.status(&id).json()["sub"], "alice");
     finish_login(&broker, &known_id, "victim");

@@ -82,7 +82,7 @@ fn the_callback_is_finished_by_a_second_instance() {
 
     let request = a.new_request("bob");
     let id = request["request"].as_str().unwrap();
-    let page = browser_login(&format!("http://{}/oidc/login/{id}", a.http), "bob");
+    let page = browser_login(&format!("http://{}{}", a.http, support::Login::from_reply(&request).login_path), "bob");
     assert_signed_in(&page);
     assert!(page["finalUrl"].as_str().unwrap().starts_with(&base_url), "the callback landed on B: {page}");
     // The client, still talking to A, gets the identity that B stored.

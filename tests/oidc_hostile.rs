@@ -32,8 +32,8 @@ fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
     assert_eq!(sign_in.param("scope"), "openid profile email");
     assert_eq!(sign_in.param("code_challenge_method"), "S256");
     assert_eq!(sign_in.param("redirect_uri"), "http://127.0.0.1:3000/oidc/callback");
-    // state: its slot and 128 random bits; nonce: 256 random bits.
-    assert_eq!(sign_in.param("state").len(), 32);
+    // state and nonce: 256 random bits each.
+    assert_eq!(sign_in.param("state").len(), 43);
     assert!(sign_in.param("nonce").len() >= 43);
     assert_eq!(sign_in.param("prompt"), "");
     // The binding cookie: host-only, HttpOnly, SameSite=Lax; not Secure over http.
@@ -201,8 +201,8 @@ fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it() {
     // Those attempts did not spend the state: the rightful browser still finishes.
     assert_eq!(broker.get_with(&path, &[("Cookie", &sign_in.cookie)]).status, 200);
     let replay = broker.get_with(&path, &[("Cookie", &sign_in.cookie)]);
-    assert_eq!(replay.status, 400);
-    assert!(replay.body.contains("already used"));
+    assert_eq!(replay.status, 409);
+    assert!(replay.body.contains("already ended"), "{}", replay.body);
     assert_eq!(provider.seen(|seen| seen.token_requests.len()), 1);
 
     let unknown = broker.get_with("/oidc/callback?code=c&state=never-issued", &[("Cookie", &sign_in.cookie)]);
@@ -238,8 +238,8 @@ fn logins_started_side_by_side_in_one_browser_both_finish() {
 fn request_options_reach_the_provider() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[("oidc_max_age", "600"), ("oidc_select_account", "true")]);
-    let request_id = broker.get("/requests/new/alice?forceAuthn=true").json()["request"].as_str().unwrap().to_owned();
-    let location = broker.get(&format!("/oidc/login/{request_id}")).header("location").unwrap().to_owned();
+    let login = support::Login::from_reply(&broker.get("/requests/new/alice?forceAuthn=true").json());
+    let location = broker.get(&login.login_path).header("location").unwrap().to_owned();
     let url = url::Url::parse(&location).unwrap();
     let param = |name: &str| url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned());
     assert_eq!(param("prompt").as_deref(), Some("login select_account"));
@@ -273,7 +273,7 @@ fn racing_callbacks_on_two_instances_consume_a_state_once() {
         });
         let mut sorted = statuses.clone();
         sorted.sort();
-        assert_eq!(sorted, [200, 400], "round {round}");
+        assert_eq!(sorted, [200, 409], "round {round}");
         assert_eq!(instances[(round + 1) % 2].status(&sign_in.request_id).status, 200);
     }
     assert_eq!(provider.seen(|seen| seen.token_requests.len()), ROUNDS, "each code was exchanged once");

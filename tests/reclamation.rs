@@ -21,7 +21,7 @@ fn count_keys(redis: &Redis, pattern: &str) -> usize {
 }
 
 fn login_keys(redis: &Redis) -> usize {
-    ["lb:v1:req:*", "lb:v1:req-claim:*", "lb:v1:signin:*", "lb:v1:signin-claim:*"].iter().map(|p| count_keys(redis, p)).sum()
+    ["lb:v2:login*", "lb:v2:reg:*"].iter().map(|p| count_keys(redis, p)).sum()
 }
 
 /// Abandons login number `n` at one of four stages.
@@ -69,10 +69,10 @@ fn ten_thousand_abandoned_logins_are_reclaimed_after_cache_ttl() {
         thread::sleep(Duration::from_millis(100));
     }
     // What remains: the provider cache, the sweep cursor and the counters of the last
-    // few buckets (3 per kind and bucket, kept for 3 buckets after they are done).
+    // few buckets (3 per bucket, kept for 3 buckets after they are done).
     let total: usize = redis.command(&["DBSIZE"]).unwrap().trim().parse().unwrap();
-    let bookkeeping = count_keys(&redis, "lb:v1:sweep:*");
+    let bookkeeping = count_keys(&redis, "lb:v2:sweep:*");
     assert_eq!(total, bookkeeping + 1, "only bookkeeping and the provider cache remain");
-    assert!(total <= baseline + 1 + 4 * 6, "baseline {baseline}, now {total}: {}", redis.command(&["KEYS", "*"]).unwrap());
+    assert!(total <= baseline + 1 + 4 * 4, "baseline {baseline}, now {total}: {}", redis.command(&["KEYS", "*"]).unwrap());
     eprintln!("reclamation: {LOGINS} logins, {left_after_soak} login keys after the soak, baseline {baseline} keys, {total} at the end");
 }

@@ -188,7 +188,8 @@ mod tests {
         let (a, b) = ("A".repeat(43), "Q".repeat(43));
         let presented = cookies(&format!("lb_signin_{a}=one; lb_session=x; lb_signin_{b}=two"));
         assert_eq!((first.presented(&presented), second.presented(&presented)), (Some("one"), Some("two")));
-        let cleared: Vec<HeaderValue> = BrowserCookie::sign_ins_presented(&config, &presented).iter().map(|cookie| cookie.set("", 0)).collect();
+        let cleared: Vec<HeaderValue> =
+            BrowserCookie::sign_ins_presented(&config, &presented).iter().map(|cookie| cookie.set("", 0)).collect();
         assert_eq!(
             cleared,
             [

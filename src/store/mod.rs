@@ -171,7 +171,8 @@ impl<K: KeyValue> StateStore<K> {
     async fn register(&self, id: &LoginId, now: UnixTime) -> Result<(), StoreError> {
         let bucket = keys::bucket_of(id);
         let index = self.kv.increment(&keys::allocated(bucket), 1).await?;
-        let index = u64::try_from(index).map_err(|_| StoreError::Corrupt { kind: "counter", reason: "registry counter out of range".into() })?;
+        let index =
+            u64::try_from(index).map_err(|_| StoreError::Corrupt { kind: "counter", reason: "registry counter out of range".into() })?;
         self.kv.set(&keys::registry(bucket, index), id.nonce().as_bytes()).await?;
         self.take_turn_at_sweeping(index, now).await;
         Ok(())
@@ -254,7 +255,8 @@ mod tests {
                 format!("lb:v2:sweep:{bucket}:allocated"),
             ];
             expected.sort();
-            let login_keys: Vec<String> = store.kv.keys().into_iter().filter(|key| !key.starts_with("lb:v2:sweep:cursor") && !key.ends_with(":start")).collect();
+            let login_keys: Vec<String> =
+                store.kv.keys().into_iter().filter(|key| !key.starts_with("lb:v2:sweep:cursor") && !key.ends_with(":start")).collect();
             assert_eq!(login_keys, expected, "and the first registration started the sweep");
             assert_eq!(store.kv.get(&keys::registry(bucket, 1)).await.unwrap().as_deref(), Some(id.nonce().as_bytes()));
         });

@@ -88,10 +88,10 @@ mod tests {
     #[test]
     fn a_sealed_value_opens_under_its_own_key_only() {
         let sealer = Sealer::new(key(1), vec![]);
-        let sealed = sealer.seal("lb:v1:req:1:1", b"alice@example.com").unwrap();
-        assert_eq!(sealer.open("lb:v1:req:1:1", &sealed).unwrap(), b"alice@example.com");
+        let sealed = sealer.seal("lb:v2:login:1:a", b"alice@example.com").unwrap();
+        assert_eq!(sealer.open("lb:v2:login:1:a", &sealed).unwrap(), b"alice@example.com");
         assert!(!sealed.windows(5).any(|w| w == b"alice"), "no plaintext in the sealed value");
-        assert!(sealer.open("lb:v1:req:1:2", &sealed).is_err(), "a value moved to another key does not open");
+        assert!(sealer.open("lb:v2:login:1:b", &sealed).is_err(), "a value moved to another key does not open");
     }
 
     #[test]

@@ -16,17 +16,31 @@ pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
 /// The `state_key` every test instance seals its records with (32 bytes, base64).
 pub const STATE_KEY: &str = "dGVzdC1zdGF0ZS1rZXktMzItYnl0ZXMtbG9uZy0hISE=";
 
-/// Well-formed, but no request has it.
-pub const UNKNOWN_REQUEST_ID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-
-/// The store key of a login request: its id names its slot (expiry bucket, index).
-pub fn request_key(request_id: &str) -> String {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(request_id).expect("a request id");
-    let bucket = u32::from_be_bytes(bytes[0..4].try_into().unwrap());
-    let index = u32::from_be_bytes(bytes[4..8].try_into().unwrap());
-    format!("lb:v1:req:{bucket}:{index}")
+/// A login request as its client holds it: the `request` it polls with (what it
+/// derefs to) and the path of the login link it hands to the browser.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub request: String,
+    pub login_path: String,
 }
+
+impl Login {
+    pub fn from_reply(reply: &Value) -> Self {
+        let login_url = url::Url::parse(reply["loginUrl"].as_str().expect("a loginUrl")).unwrap();
+        Self { request: reply["request"].as_str().expect("a request").to_owned(), login_path: login_url.path().to_owned() }
+    }
+}
+
+impl std::ops::Deref for Login {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.request
+    }
+}
+
+/// Well-formed, but no broker sealed it: unknown to every instance.
+pub const UNKNOWN_REQUEST_ID: &str =
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 pub fn project_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -391,6 +405,11 @@ impl Broker {
         let reply = self.get(&format!("/requests/new/{user}"));
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.json()
+    }
+
+    /// A new login request for `user`, as its client holds it.
+    pub fn login(&self, user: &str) -> Login {
+        Login::from_reply(&self.new_request(user))
     }
 
     pub fn status(&self, request_id: &str) -> Reply {

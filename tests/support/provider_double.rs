@@ -17,7 +17,7 @@ use rsa::signature::{SignatureEncoding, Signer};
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 
-use crate::support::{Broker, Reply, Store, get_url};
+use crate::support::{Broker, Login, Reply, Store, get_url};
 use sha2::Sha256;
 
 pub const CLIENT_ID: &str = "broker";
@@ -275,6 +275,7 @@ pub fn issuing(key: Key, claims: impl Fn(&Grant) -> Value + Send + 'static) -> B
 
 /// A sign-in started in a browser: the broker's redirect, read apart.
 pub struct SignIn {
+    /// The client's `request` for this login.
     pub request_id: String,
     pub authorize_url: url::Url,
     pub cookie: String,
@@ -292,14 +293,13 @@ pub fn begin(broker: &Broker) -> SignIn {
 }
 
 pub fn begin_for(broker: &Broker, user: &str) -> SignIn {
-    let request_id = broker.new_request(user)["request"].as_str().unwrap().to_owned();
-    sign_in_for(broker, &request_id)
+    sign_in_for(broker, &broker.login(user))
 }
 
-/// The user opens the login URL of `request_id`: the broker sends the browser on.
-pub fn sign_in_for(broker: &Broker, request_id: &str) -> SignIn {
-    let request_id = request_id.to_owned();
-    let reply = broker.get(&format!("/oidc/login/{request_id}"));
+/// The user opens the login URL of `login`: the broker sends the browser on.
+pub fn sign_in_for(broker: &Broker, login: &Login) -> SignIn {
+    let request_id = login.request.clone();
+    let reply = broker.get(&login.login_path);
     assert_eq!(reply.status, 303, "{}", reply.body);
     let authorize_url = url::Url::parse(reply.header("location").unwrap()).unwrap();
     let set_cookie = reply.header("set-cookie").unwrap().to_owned();
@@ -320,9 +320,9 @@ pub fn authorize_as(sign_in: &SignIn, user: &str) -> String {
     format!("{}?{}", callback.path(), callback.query().unwrap())
 }
 
-/// A whole sign-in for `request_id`, `user` signing in at the provider.
-pub fn finish_login(broker: &Broker, request_id: &str, user: &str) {
-    let sign_in = sign_in_for(broker, request_id);
+/// A whole sign-in for `login`, `user` signing in at the provider.
+pub fn finish_login(broker: &Broker, login: &Login, user: &str) {
+    let sign_in = sign_in_for(broker, login);
     let callback = authorize_as(&sign_in, user);
     let page = broker.get_with(&callback, &[("Cookie", &sign_in.cookie)]);
     assert_eq!(page.status, 200, "{}", page.body);
