@@ -1,13 +1,17 @@
-//! Path segments: request ids (and `state`), user ids, provider ids, typed user codes.
+//! Path segments and registry entries: a login's nonce (as the sweep reads it back from
+//! the store), `state`, user ids, provider ids, typed user codes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use login_broker_fuzz::ids::{ProviderId, SlotId, UserId, user_code_matches};
+use login_broker_fuzz::ids::{LoginId, ProviderId, SignInState, UserId, user_code_matches};
 
 fuzz_target!(|text: &str| {
-    if let Some(id) = SlotId::parse(text) {
-        assert_eq!(id.as_str(), text);
-        assert_eq!(SlotId::parse(id.as_str()).map(|again| (again.bucket(), again.index())), Some((id.bucket(), id.index())));
+    if let Some(id) = LoginId::from_parts(text, 1_800_000_000) {
+        assert_eq!(id.nonce(), text);
+        assert_eq!(id.expires_at(), 1_800_000_000);
+    }
+    if let Some(state) = SignInState::parse(text) {
+        assert_eq!(state.as_str(), text);
     }
     if let Ok(user) = UserId::from_path_segment(text) {
         assert!(!user.as_str().is_empty() && user.as_str().len() <= 256 && !user.as_str().chars().any(char::is_control));

@@ -7,5 +7,6 @@ mod error;
 #[path = "../../src/store/seal.rs"]
 pub mod seal;
 
+pub use envelope::Record;
 pub use error::StoreError;
 pub type UnixTime = u64;

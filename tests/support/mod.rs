@@ -550,6 +550,53 @@ impl OidcProvider {
     }
 }
 
+/// A user agent without a browser at the bundled `oidc-provider`: from the broker's
+/// redirect to the provider (`authorize_url`), signs `username` in and consents,
+/// keeping the provider's cookies, and returns the URL the provider sends the browser
+/// back to (the broker's callback). For benchmarks, where Chromium would measure itself.
+pub fn sign_in_at_oidc_provider(authorize_url: &str, username: &str) -> String {
+    let authorize = url::Url::parse(authorize_url).unwrap();
+    let origin = authorize.origin().ascii_serialization();
+    let mut jar: Vec<(String, String)> = Vec::new();
+    let mut next = ("GET", authorize_url.to_owned(), String::new());
+    for _ in 0..16 {
+        let (method, url, form) = &next;
+        let cookies = jar.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ");
+        let mut request = ureq::http::Request::builder().method(*method).uri(url).header("Cookie", cookies);
+        if *method == "POST" {
+            request = request.header("Content-Type", "application/x-www-form-urlencoded");
+        }
+        let reply = read_reply(agent().run(request.body(form.clone().into_bytes()).unwrap()));
+        for (name, value) in &reply.headers {
+            if name.eq_ignore_ascii_case("set-cookie") {
+                let pair = value.split(';').next().unwrap_or_default();
+                if let Some((cookie, value)) = pair.split_once('=') {
+                    jar.retain(|(kept, _)| kept != cookie);
+                    jar.push((cookie.to_owned(), value.to_owned()));
+                }
+            }
+        }
+        next = match reply.status {
+            302 | 303 => {
+                let location = reply.header("location").expect("a redirect names where");
+                let absolute = authorize.join(location).unwrap().to_string();
+                if !absolute.starts_with(&origin) {
+                    return absolute; // back to the broker
+                }
+                ("GET", absolute, String::new())
+            }
+            200 => {
+                // The login form, then the consent form: post whichever this page holds.
+                let action = reply.body.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a form");
+                let form = if action.ends_with("/login") { format!("username={username}&password=benchmark") } else { "consent=yes".to_owned() };
+                ("POST", authorize.join(action).unwrap().to_string(), form)
+            }
+            status => panic!("the provider answered {status}: {}", reply.body),
+        };
+    }
+    panic!("no way back to the broker from {authorize_url}");
+}
+
 /// `auth_providers` listing `(id, label, provider)` in order, and the origin and secret
 /// variables each entry uses (`auth_provider_origin_a/_b/_c`, `auth_provider_secret_a/_b/_c`).
 pub fn auth_providers_variables(providers: &[(&str, &str, &OidcProvider)]) -> Vec<(&'static str, String)> {
