@@ -30,7 +30,6 @@ const WRK_SECONDS: u32 = 10;
 const WRK_CONNECTIONS: u32 = 16;
 
 fn main() {
-    support::keep_connections_alive();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let size = |name: &str| std::fs::metadata(root.join("target/wasm32-wasip2/release").join(name)).map_or(0, |m| m.len() / 1024);
     println!(

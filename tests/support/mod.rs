@@ -274,25 +274,8 @@ impl Reply {
     }
 }
 
-static KEEP_ALIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// From now on, requests reuse connections as browsers and HTTP clients do (for the
-/// benchmarks). Tests open a connection per request: they kill and restart instances.
-pub fn keep_connections_alive() {
-    KEEP_ALIVE.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
 fn agent() -> ureq::Agent {
-    static SHARED: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
-    let build = || {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into()
-    };
-    if KEEP_ALIVE.load(std::sync::atomic::Ordering::Relaxed) { SHARED.get_or_init(build).clone() } else { build() }
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).timeout_global(Some(Duration::from_secs(120))).build().into()
 }
 
 fn read_reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
@@ -605,8 +588,7 @@ pub fn sign_in_at_oidc_provider(authorize_url: &str, username: &str) -> String {
             200 => {
                 // The login form, then the consent form: post whichever this page holds.
                 let action = reply.body.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a form");
-                let form =
-                    if action.ends_with("/login") { format!("username={username}&password=benchmark") } else { "consent=yes".to_owned() };
+                let form = if action.ends_with("/login") { format!("username={username}&password=benchmark") } else { "consent=yes".to_owned() };
                 ("POST", authorize.join(action).unwrap().to_string(), form)
             }
             status => panic!("the provider answered {status}: {}", reply.body),
