@@ -6,10 +6,11 @@
 
 mod outbound;
 mod provider;
+mod signing_key;
 
 use std::str::FromStr;
 
-use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims};
 use openidconnect::{
     AuthorizationCode, ClientId, CsrfToken, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     PostLogoutRedirectUrl, Scope, TokenResponse,
@@ -25,7 +26,7 @@ use crate::ids::random_token;
 use crate::parse::CallbackParams;
 use crate::secret::Secret;
 use crate::store::{Identity, KeyValue, StoreError, UnixTime};
-use provider::Provider;
+use provider::{IdTokenVerifier, Provider};
 
 /// Where the browser starts an OIDC login, comes back, signs out, and comes back from
 /// signing out.
@@ -229,7 +230,7 @@ fn invalid_id_token(error: openidconnect::ClaimsVerificationError) -> SignInFail
 
 /// One verifier with the allow-list and our clock: signature against the provider's
 /// keys, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce` (and `auth_time` under `max_age`).
-fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, now: UnixTime) -> CoreIdTokenVerifier<'a> {
+fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, now: UnixTime) -> IdTokenVerifier<'a> {
     let now = chrono::DateTime::from_timestamp(now as i64, 0).unwrap_or_default();
     let leeway = chrono::Duration::seconds(LEEWAY_SECS);
     let max_age = config.max_age_secs;

@@ -7,12 +7,18 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim,
+    CoreGrantType, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenResponse,
+};
 use openidconnect::{
-    AuthType, ClientId, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, ProviderMetadataWithLogout, RedirectUrl,
+    AuthType, ClientId, EmptyAdditionalClaims, EmptyAdditionalProviderMetadata, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, JsonWebKeySet, LogoutProviderMetadata, ProviderMetadata, RedirectUrl, StandardErrorResponse,
 };
 use serde::{Deserialize, Serialize};
 
+use super::signing_key::SigningKey;
 use super::{describe, outbound};
 use crate::config::{OidcConfig, TokenEndpointAuth};
 use crate::connector::Health;
@@ -29,13 +35,48 @@ const HEALTH_SECS: u64 = 5;
 /// Where discovery lives, relative to the issuer (OpenID Connect Discovery §4).
 const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
 
-type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+/// `openidconnect`'s core types, with our [`SigningKey`] in place of `CoreJsonWebKey`.
+type Jwks = JsonWebKeySet<SigningKey>;
+type Metadata = ProviderMetadata<
+    LogoutProviderMetadata<EmptyAdditionalProviderMetadata>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    SigningKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+pub type Client = openidconnect::Client<
+    EmptyAdditionalClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    SigningKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    CoreTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+pub type IdTokenVerifier<'a> = openidconnect::IdTokenVerifier<'a, SigningKey>;
 
 /// Discovery and signing keys, cached so that a login does not fetch them again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ProviderCache {
-    metadata: ProviderMetadataWithLogout,
-    jwks: CoreJsonWebKeySet,
+    metadata: Metadata,
+    jwks: Jwks,
     expires_at: UnixTime,
 }
 
@@ -144,7 +185,7 @@ impl<'a> Provider<'a> {
     /// Fetches the signing keys again (after an unknown `kid`) and caches them.
     pub async fn refresh_keys<K: KeyValue>(&mut self, store: &StateStore<K>, now: UnixTime) -> Result<(), SignInFailure> {
         let metadata = &self.loaded.cache.metadata;
-        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
+        let jwks = Jwks::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
         let cache = ProviderCache { metadata: metadata.clone(), jwks, expires_at: now + CACHE_SECS };
         store.save_cached(&cache_of(self.config), &cache).await?;
         self.loaded = remember(self.config, &self.redirect, cache);
@@ -204,7 +245,7 @@ async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: 
             format!("the identity provider could not be read: {reason}"),
         ));
     }
-    let metadata: ProviderMetadataWithLogout = serde_json::from_slice(response.body()).map_err(|error| unreachable(&error))?;
+    let metadata: Metadata = serde_json::from_slice(response.body()).map_err(|error| unreachable(&error))?;
     if metadata.issuer().as_str() != config.issuer.as_str() {
         let (published, configured) = (metadata.issuer().as_str(), config.issuer.as_str());
         return Err(SignInFailure::new(
@@ -214,14 +255,14 @@ async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: 
             ),
         ));
     }
-    let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
+    let jwks = Jwks::fetch_async(metadata.jwks_uri(), &outbound::send).await.map_err(|error| unreachable(&error))?;
     let cache = ProviderCache { metadata: metadata.set_jwks(jwks.clone()), jwks, expires_at: now + CACHE_SECS };
     store.save_cached(&cache_of(config), &cache).await?;
     Ok(cache)
 }
 
 fn client(config: &OidcConfig, redirect: &RedirectUrl, cache: &ProviderCache) -> Client {
-    CoreClient::from_provider_metadata(
+    Client::from_provider_metadata(
         cache.metadata.clone().set_jwks(cache.jwks.clone()),
         ClientId::new(config.client_id.clone()),
         Some(config.client_secret.clone()),

@@ -588,7 +588,8 @@ pub fn sign_in_at_oidc_provider(authorize_url: &str, username: &str) -> String {
             200 => {
                 // The login form, then the consent form: post whichever this page holds.
                 let action = reply.body.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a form");
-                let form = if action.ends_with("/login") { format!("username={username}&password=benchmark") } else { "consent=yes".to_owned() };
+                let form =
+                    if action.ends_with("/login") { format!("username={username}&password=benchmark") } else { "consent=yes".to_owned() };
                 ("POST", authorize.join(action).unwrap().to_string(), form)
             }
             status => panic!("the provider answered {status}: {}", reply.body),

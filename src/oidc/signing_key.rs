@@ -1,0 +1,178 @@
+//! A provider's signing key as the ID token verifier uses it: `openidconnect`'s own JWK
+//! for everything it decides (key id, type, use, algorithm, hashing, every algorithm
+//! but RSA PKCS #1 v1.5), with RS256/RS384/RS512 signatures checked by `rsa` 0.10. In
+//! the component, `CoreJsonWebKey`'s `rsa` 0.9 (num-bigint) spends ~0.9 ms of CPU on one
+//! RS256 signature; `rsa` 0.10 (crypto-bigint) ~0.38 ms (BENCHMARKS.md). The public key
+//! is also decoded once per key set, not once per signature.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeyType, CoreJsonWebKeyUse, CoreJwsSigningAlgorithm};
+use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, JsonWebKeyUse, JwsSigningAlgorithm, SignatureVerificationError};
+use rsa_fast::signature::Verifier;
+use rsa_fast::{BoxedUint, PublicKey, pkcs1v15};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Clone, Debug)]
+pub struct SigningKey {
+    core: CoreJsonWebKey,
+    /// The RSA public key, decoded when the key set is read; `None` for other key types.
+    rsa: Option<PublicKey>,
+}
+
+impl Serialize for SigningKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.core.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SigningKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = serde_json::Value::deserialize(deserializer)?;
+        let core = CoreJsonWebKey::deserialize(&json).map_err(serde::de::Error::custom)?;
+        let rsa = (*core.key_type() == CoreJsonWebKeyType::RSA).then(|| rsa_public_key(&json)).flatten();
+        Ok(Self { core, rsa })
+    }
+}
+
+/// `n` and `e` of an RSA JWK (RFC 7518 §6.3.1); `None` if they do not make a key `rsa`
+/// accepts (1024 to 8192 bits), which then verifies no signature.
+fn rsa_public_key(json: &serde_json::Value) -> Option<PublicKey> {
+    let number = |name: &str| URL_SAFE_NO_PAD.decode(json.get(name)?.as_str()?).ok().map(|bytes| BoxedUint::from_be_slice_vartime(&bytes));
+    PublicKey::new(number("n")?, number("e")?).ok()
+}
+
+impl SigningKey {
+    /// The checks `openidconnect` makes before it verifies with a key (its
+    /// `check_key_compatibility`, which is crate-private): the key may sign, has the
+    /// algorithm's type, and names no other algorithm.
+    fn usable_for(&self, algorithm: &CoreJwsSigningAlgorithm) -> Result<(), SignatureVerificationError> {
+        let refuse = |why: &str| Err(SignatureVerificationError::InvalidKey(why.to_owned()));
+        if self.core.key_use().is_some_and(|key_use| !key_use.allows_signature()) {
+            return refuse("key usage not permitted for digital signatures");
+        }
+        if algorithm.key_type().as_ref() != Some(self.core.key_type()) {
+            return refuse("key type does not match signature algorithm");
+        }
+        match self.core.signing_alg() {
+            JsonWebKeyAlgorithm::Unspecified => Ok(()),
+            JsonWebKeyAlgorithm::Algorithm(named) if named == algorithm => Ok(()),
+            JsonWebKeyAlgorithm::Algorithm(_) => refuse("incompatible key algorithm"),
+            JsonWebKeyAlgorithm::Unsupported => refuse("key algorithm is not a signing algorithm"),
+        }
+    }
+}
+
+/// One RSA PKCS #1 v1.5 verification with digest `$digest`.
+macro_rules! verify_pkcs1v15 {
+    ($digest:ty, $key:expr, $message:expr, $signature:expr) => {{
+        let bad = || SignatureVerificationError::CryptoError("bad signature".to_owned());
+        let signature = pkcs1v15::Signature::try_from($signature).map_err(|_| bad())?;
+        pkcs1v15::VerifyingKey::<$digest>::new($key.clone()).verify($message, &signature).map_err(|_| bad())
+    }};
+}
+
+impl JsonWebKey for SigningKey {
+    type KeyUse = CoreJsonWebKeyUse;
+    type SigningAlgorithm = CoreJwsSigningAlgorithm;
+
+    fn key_id(&self) -> Option<&JsonWebKeyId> {
+        self.core.key_id()
+    }
+
+    fn key_type(&self) -> &CoreJsonWebKeyType {
+        self.core.key_type()
+    }
+
+    fn key_use(&self) -> Option<&CoreJsonWebKeyUse> {
+        self.core.key_use()
+    }
+
+    fn signing_alg(&self) -> JsonWebKeyAlgorithm<&CoreJwsSigningAlgorithm> {
+        self.core.signing_alg()
+    }
+
+    fn new_symmetric(key: Vec<u8>) -> Self {
+        Self { core: CoreJsonWebKey::new_symmetric(key), rsa: None }
+    }
+
+    fn verify_signature(
+        &self,
+        algorithm: &CoreJwsSigningAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureVerificationError> {
+        use CoreJwsSigningAlgorithm::{RsaSsaPkcs1V15Sha256, RsaSsaPkcs1V15Sha384, RsaSsaPkcs1V15Sha512};
+        let fast = match algorithm {
+            RsaSsaPkcs1V15Sha256 | RsaSsaPkcs1V15Sha384 | RsaSsaPkcs1V15Sha512 => {
+                self.usable_for(algorithm)?;
+                self.rsa.as_ref().ok_or_else(|| SignatureVerificationError::InvalidKey("not a usable RSA public key".to_owned()))?
+            }
+            _ => return self.core.verify_signature(algorithm, message, signature),
+        };
+        match algorithm {
+            RsaSsaPkcs1V15Sha256 => verify_pkcs1v15!(sha2_fast::Sha256, fast, message, signature),
+            RsaSsaPkcs1V15Sha384 => verify_pkcs1v15!(sha2_fast::Sha384, fast, message, signature),
+            _ => verify_pkcs1v15!(sha2_fast::Sha512, fast, message, signature),
+        }
+    }
+
+    fn hash_bytes(&self, bytes: &[u8], algorithm: &CoreJwsSigningAlgorithm) -> Result<Vec<u8>, String> {
+        self.core.hash_bytes(bytes, algorithm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1v15::SigningKey as RsaSigner;
+    use rsa::signature::{SignatureEncoding, Signer};
+    use rsa::traits::PublicKeyParts;
+
+    fn keypair() -> (rsa::RsaPrivateKey, serde_json::Value) {
+        let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+        let b64 = |bytes: Vec<u8>| URL_SAFE_NO_PAD.encode(bytes);
+        let jwk = serde_json::json!({"kty": "RSA", "kid": "k1", "n": b64(private.n().to_bytes_be()), "e": b64(private.e().to_bytes_be())});
+        (private, jwk)
+    }
+
+    fn key(jwk: &serde_json::Value) -> SigningKey {
+        serde_json::from_value(jwk.clone()).unwrap()
+    }
+
+    #[test]
+    fn rsa_signatures_verify_as_openidconnect_would_and_only_then() {
+        let (private, jwk) = keypair();
+        let signature = RsaSigner::<sha2::Sha256>::new(private).sign(b"header.payload").to_vec();
+        let (ours, core) = (key(&jwk), serde_json::from_value::<CoreJsonWebKey>(jwk.clone()).unwrap());
+        let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+        assert!(ours.verify_signature(&rs256, b"header.payload", &signature).is_ok());
+        assert!(core.verify_signature(&rs256, b"header.payload", &signature).is_ok(), "the reference agrees");
+        assert!(ours.verify_signature(&rs256, b"header.payloaX", &signature).is_err(), "another message");
+        assert!(ours.verify_signature(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512, b"header.payload", &signature).is_err());
+        assert!(ours.verify_signature(&rs256, b"header.payload", &signature[1..]).is_err(), "a truncated signature");
+        assert_eq!(serde_json::to_value(&ours).unwrap(), serde_json::to_value(&core).unwrap(), "stored as openidconnect stores it");
+    }
+
+    #[test]
+    fn a_key_that_may_not_sign_with_this_algorithm_is_refused_before_any_arithmetic() {
+        let (private, jwk) = keypair();
+        let signature = RsaSigner::<sha2::Sha256>::new(private).sign(b"m").to_vec();
+        let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+        let with = |field: &str, value: &str| {
+            let mut jwk = jwk.clone();
+            jwk[field] = value.into();
+            key(&jwk)
+        };
+        for refused in [with("use", "enc"), with("alg", "RS384"), with("alg", "ES256")] {
+            let answer = refused.verify_signature(&rs256, b"m", &signature);
+            assert!(matches!(answer, Err(SignatureVerificationError::InvalidKey(_))), "{answer:?}");
+        }
+        assert!(with("use", "sig").verify_signature(&rs256, b"m", &signature).is_ok());
+        assert!(with("alg", "RS256").verify_signature(&rs256, b"m", &signature).is_ok());
+        let ec = key(&serde_json::json!({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}));
+        assert!(matches!(ec.verify_signature(&rs256, b"m", &signature), Err(SignatureVerificationError::InvalidKey(_))));
+        let small = key(&serde_json::json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}));
+        assert!(matches!(small.verify_signature(&rs256, b"m", &signature), Err(SignatureVerificationError::InvalidKey(_))));
+    }
+}
