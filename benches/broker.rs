@@ -68,6 +68,7 @@ fn main() {
     }
 
     logins(&redis);
+    legs(&redis);
 
     println!("\nRedis floor (redis-benchmark, same machine, 50 clients):");
     let floor = Command::new("redis-benchmark").args(["-p", &redis.port.to_string(), "-t", "get,set", "-n", "100000", "-q"]).output();
@@ -213,6 +214,40 @@ fn login_row(name: &str, first: &Broker, second: &Broker, redis: Option<&Redis>)
         millis(latency[latency.len() / 2]),
         millis(latency[latency.len() * 99 / 100]),
     );
+}
+
+/// Where a login's CPU goes: logins one after another on one instance over Redis, the
+/// `spin` tree's CPU read around each of the broker's four requests.
+fn legs(redis: &Redis) {
+    const LOGINS: u32 = 200;
+    let provider = OidcProvider::start(&["http://127.0.0.1:3000/oidc/callback".to_owned()], &[]);
+    let broker = Broker::start(Store::Redis(redis), &provider.variables());
+    one_login(&broker, &broker, "warm-up");
+    let mut spent = [Duration::ZERO; 4];
+    for n in 0..LOGINS {
+        let user = format!("leg-{n}");
+        let before = broker.cpu_time();
+        let login = broker.login(&user);
+        let created = broker.cpu_time();
+        let sent = broker.get(&login.login_path);
+        let sent_on = broker.cpu_time();
+        let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+        let back = url::Url::parse(&sign_in_at_oidc_provider(sent.header("location").unwrap(), &user)).unwrap();
+        let callback = format!("{}?{}", back.path(), back.query().unwrap_or_default());
+        let at_callback = broker.cpu_time();
+        assert_eq!(broker.get_with(&callback, &[("Cookie", &cookie)]).status, 200);
+        let finished = broker.cpu_time();
+        assert_eq!(broker.status(&login).status, 200);
+        let answered = broker.cpu_time();
+        for (leg, cpu) in spent.iter_mut().zip([created - before, sent_on - created, finished - at_callback, answered - finished]) {
+            *leg += cpu;
+        }
+    }
+    println!("\nCPU per leg ({LOGINS} logins one after another, one instance, Redis; a new connection per request):\n");
+    println!("| new request | login link | callback (code exchange, ID token, userinfo) | status (finished) |");
+    println!("|---|---|---|---|");
+    let per_login = |cpu: Duration| format!("{:.2} ms", millis(cpu / LOGINS));
+    println!("| {} | {} | {} | {} |", per_login(spent[0]), per_login(spent[1]), per_login(spent[2]), per_login(spent[3]));
 }
 
 /// A new request on `first`, its login link opened and `user` signed in at the
