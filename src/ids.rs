@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::secret::Secret;
 use crate::store::{Record, UnixTime};
@@ -154,6 +155,17 @@ impl UserId {
         if decoded.chars().any(char::is_control) {
             return Err("the user id contains control characters".into());
         }
+        // Pages show the user id to the person signing in: characters that reorder or
+        // hide text (bidirectional overrides, zero-width spaces) or break lines would let
+        // a requester make the page say something else.
+        if decoded.chars().any(|c| {
+            matches!(c.general_category(), GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator)
+        }) {
+            return Err(
+                "the user id contains invisible formatting characters (bidirectional controls, zero-width characters) or line breaks"
+                    .into(),
+            );
+        }
         Ok(Self(decoded.into_owned()))
     }
 
@@ -231,7 +243,10 @@ mod tests {
     #[test]
     fn empty_long_control_and_non_utf8_user_ids_are_refused() {
         let too_long = "a".repeat(MAX_USER_ID_BYTES + 1);
-        for bad in ["", "%0A", "bob%00", "%FF", "x%7F", too_long.as_str()] {
+        // U+202E right-to-left override, U+200B zero-width space, U+2028 line separator, U+FEFF.
+        for bad in
+            ["", "%0A", "bob%00", "%FF", "x%7F", too_long.as_str(), "alice%E2%80%AEtxt", "al%E2%80%8Bice", "a%E2%80%A8b", "%EF%BB%BFa"]
+        {
             assert!(UserId::from_path_segment(bad).is_err(), "{bad:?}");
         }
         assert!(UserId::from_path_segment(&"a".repeat(MAX_USER_ID_BYTES)).is_ok());

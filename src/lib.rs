@@ -25,6 +25,7 @@ mod protocols;
 mod response;
 mod secret;
 mod store;
+mod timeout;
 
 use http::Method;
 use spin_sdk::http::Request;
@@ -39,7 +40,12 @@ const MAX_URI_BYTES: usize = 4096;
 /// of its throughput. A login's milestones and every failure are logged where they happen.
 #[http_service]
 async fn handle(request: Request) -> Reply {
-    route(request).await
+    let mut reply = route(request).await;
+    // The configuration is read once per instance; when it is invalid, the answer says so.
+    if let Ok(config) = context::config().await {
+        response::require_https_from_now_on(&mut reply, config);
+    }
+    reply
 }
 
 async fn route(request: Request) -> Reply {

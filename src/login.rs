@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::error::{HttpError, RESTART};
 use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::handles::Presented;
-use crate::ids::{LoginId, ProviderId, SignInState, user_code_matches};
+use crate::ids::{LoginId, ProviderId, SignInState, UserId, user_code_matches};
 use crate::log;
 use crate::protocols::{Connector, KeptState, ProviderAnswer};
 use crate::secret::Secret;
@@ -28,6 +28,8 @@ pub const MAX_CODE_ATTEMPTS: u64 = 5;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignIn {
     pub login: LoginId,
+    /// Whom the client asked to sign in, for the answer it gets.
+    pub user_id: UserId,
     pub provider_id: ProviderId,
     /// What the protocol kept for the answer (OIDC: nonce and PKCE verifier).
     pub kept: KeptState,
@@ -117,7 +119,13 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
         let state = SignInState::new().map_err(|_| HttpError::no_randomness())?;
         let start = SignInStart { state: &state, force_authn: request.force_authn };
         let departure = Connector::of(provider).begin(ctx, &start).await.map_err(|failure| HttpError::sign_in_failed(&failure))?;
-        let sign_in = SignIn { login: request.id.clone(), provider_id: provider.id.clone(), kept: departure.kept, started_at: ctx.now };
+        let sign_in = SignIn {
+            login: request.id.clone(),
+            user_id: request.user_id.clone(),
+            provider_id: provider.id.clone(),
+            kept: departure.kept,
+            started_at: ctx.now,
+        };
         let sealed = seal_record(&ctx.config.sealer, &sign_in_binding(&state), &sign_in)?;
         log::info("login_started").login(&request.id).provider(&provider.id).emit();
         Ok(Departure {
@@ -190,7 +198,8 @@ pub async fn take_answer<K: KeyValue>(
     let at_provider_secs = ctx.now.saturating_sub(sign_in.started_at);
     match result {
         Ok(signed_in) => {
-            ctx.store.save_outcome(&sign_in.login, LoginOutcome::Authenticated { identity: signed_in.identity }).await?;
+            let identity = signed_in.identity.asserted_by(&provider.id, &sign_in.user_id);
+            ctx.store.save_outcome(&sign_in.login, LoginOutcome::Authenticated { identity }).await?;
             log::info("login_finished")
                 .login(&sign_in.login)
                 .provider(&provider.id)
@@ -224,7 +233,6 @@ async fn record_failure<K: KeyValue>(
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::ids::UserId;
     use crate::store::MemoryKeyValue;
     use futures::executor::block_on;
 

@@ -14,7 +14,7 @@ pub fn choose_provider(user: &str, choices: &[(String, &str)]) -> Reply {
         })
         .collect();
     let body = format!(
-        "<p>An application asked to sign in <strong>{user}</strong>. Choose where you have an account.</p>\
+        "<p>An application asked to sign in <strong><bdi>{user}</bdi></strong>. Choose where you have an account.</p>\
          <ul class=\"choices\">{choices}</ul>",
         user = escape_html(user),
     );
@@ -43,7 +43,7 @@ pub fn confirm_login(status: StatusCode, confirmation: &Confirmation<'_>) -> Rep
     let notice =
         confirmation.notice.map(|text| format!("<p class=\"notice\" role=\"alert\">{}</p>", escape_html(text))).unwrap_or_default();
     let body = format!(
-        "<p>An application asked to sign in <strong>{user}</strong>. Continue only if you started this login \
+        "<p>An application asked to sign in <strong><bdi>{user}</bdi></strong>. Continue only if you started this login \
          yourself, from an application in front of you.</p>{notice}\
          <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"confirmation\" value=\"{token}\">\
          {code_field}<p><button type=\"submit\">Continue to sign in</button></p></form>",

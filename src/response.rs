@@ -84,6 +84,15 @@ pub fn with_cookies(mut reply: Reply, cookies: Vec<HeaderValue>) -> Reply {
     reply
 }
 
+/// Over https (`svc_base_uri`), tells browsers to use nothing else for this host for a
+/// year (HSTS), so that no later visit starts on plain http where the sign-in cookie's
+/// `Secure` would not protect it. Nothing over plain http, where it would be ignored.
+pub fn require_https_from_now_on(reply: &mut Reply, config: &crate::config::Config) {
+    if config.base_url.starts_with("https://") {
+        reply.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+}
+
 fn with_common_headers(status: StatusCode, content_type: &'static str, body: String) -> Reply {
     let mut reply = http::Response::new(body);
     *reply.status_mut() = status;

@@ -72,6 +72,18 @@ on_every_store!(
     a_handle_from_another_broker_opens_nothing,
 );
 
+/// The client secret goes to the provider: naming one of the broker's own secrets there
+/// would hand it to whoever runs that provider.
+#[test]
+fn a_provider_secret_may_not_be_one_of_the_brokers_own() {
+    let providers = r#"[{"id": "corp", "issuerUri": "http://127.0.0.1:9/", "clientId": "x", "clientSecretVariable": "state_key"}]"#;
+    let broker = over_memory(&[("auth_providers", providers), ("auth_provider_origin_a", "http://127.0.0.1:9"), ("oidc_issuer_uri", "")]);
+    let reply = broker.get("/requests/new/alice");
+    assert_eq!((reply.status, reply.error_code()), (500, "server_misconfigured".to_owned()), "{}", reply.body);
+    assert!(reply.body.contains("not `state_key`"), "{}", reply.body);
+    assert!(!reply.body.contains(support::STATE_KEY));
+}
+
 /// Whether `reply` hands over alice's identity.
 fn is_alice(reply: &support::Reply) -> bool {
     reply.status == 200 && reply.json()["sub"] == "alice" && reply.json()["email"] == "alice@example.com"
@@ -95,6 +107,7 @@ fn new_request_answers_with_has_fields(start: Start) {
     assert_eq!(body["userId"], "alice@example.com");
     assert_eq!(body["forceAuthn"], true);
     assert_eq!(body["instanceId"], "blue");
+    assert_eq!(reply.header("strict-transport-security"), Some("max-age=31536000"), "HSTS over https");
     assert_ne!(broker.new_request("alice")["request"], body["request"], "ids are fresh each time");
 }
 
@@ -204,7 +217,9 @@ fn unknown_and_malformed_request_ids_are_refused(start: Start) {
 fn bad_user_ids_are_refused_with_400(start: Start) {
     let broker = start(&[]);
     let too_long = "u".repeat(257);
-    for bad in ["", "%0A", "tab%09in", "nul%00", "%FF%FE", "%ZZ", too_long.as_str()] {
+    // Also what would make a page lie about whom it signs in: a right-to-left override,
+    // a zero-width space, a line separator.
+    for bad in ["", "%0A", "tab%09in", "nul%00", "%FF%FE", "%ZZ", too_long.as_str(), "alice%E2%80%AEtxt", "al%E2%80%8Bice", "a%E2%80%A8b"] {
         let reply = broker.get(&format!("/requests/new/{bad}"));
         if bad == "%ZZ" {
             // Not a percent escape: taken literally, as HAS does.
@@ -390,6 +405,7 @@ fn every_answer_carries_the_browser_hardening_headers(start: Start) {
     for reply in &answers {
         assert_eq!(reply.header("cache-control"), Some("no-store"), "{}", reply.body);
         assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+        assert_eq!(reply.header("strict-transport-security"), None, "no HSTS over plain http");
         assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
         assert!(reply.header("content-security-policy").unwrap().contains("default-src 'none'"));
     }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use double::{
-    Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, alice_claims, authorize, authorize_as, begin, begin_for, callback, issuing,
-    now, provider_with, start_broker, unsigned_token,
+    Behaviour, CLIENT_ID, CLIENT_SECRET, Key, ProviderDouble, Userinfo, alice_claims, authorize, authorize_as, begin, begin_for, callback,
+    issuing, now, provider_with, start_broker, unsigned_token,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -68,6 +68,45 @@ fn a_well_formed_sign_in_hands_the_identity_to_the_client() {
     assert_eq!(identity["preferred_username"], "alice");
     assert_eq!(identity["locale"], "en", "userinfo claims are merged in");
     assert!(identity.get("nonce").is_none());
+    // Which configured provider asserted it, and whom the client asked for.
+    assert_eq!((&identity["providerId"], &identity["userId"]), (&json!("oidc"), &json!("alice")));
+}
+
+#[test]
+fn a_provider_cannot_name_another_provider_or_user_in_the_answer() {
+    let provider = provider_with(|issuer| {
+        let claims = alice_claims(issuer.to_owned());
+        issuing(Key::rsa("k1"), move |grant| {
+            let mut token = claims(grant);
+            token["providerId"] = json!("partners");
+            token["userId"] = json!("root");
+            token
+        })
+    });
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let sign_in = begin(&broker);
+    assert_eq!(callback(&broker, &sign_in, "").status, 200);
+    let identity = broker.status(&sign_in.request_id).json();
+    assert_eq!((&identity["providerId"], &identity["userId"]), (&json!("oidc"), &json!("alice")), "{identity}");
+}
+
+/// A provider's answers are read with a size limit and a time limit: an oversized or
+/// stalled answer fails the sign-in with a page, and the client hears at once.
+#[test]
+fn an_oversized_or_stalled_provider_answer_fails_the_sign_in_cleanly() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    for (misbehaviour, within) in [(Userinfo::Oversized, 5), (Userinfo::Stalls(Duration::from_secs(14)), 12)] {
+        provider.set_userinfo(misbehaviour);
+        let sign_in = begin(&broker);
+        let started = Instant::now();
+        let page = callback(&broker, &sign_in, "");
+        assert!(started.elapsed() < Duration::from_secs(within), "answered after {:?}", started.elapsed());
+        assert_eq!(page.status, 502, "{}", page.body);
+        assert!(page.header("content-type").unwrap().starts_with("text/html"));
+        let status = broker.status(&sign_in.request_id);
+        assert_eq!((status.status, status.error_code()), (403, "userinfo_error".to_owned()), "{}", status.body);
+    }
 }
 
 #[test]

@@ -490,6 +490,10 @@ mod tests {
                 "`undeclared` is not",
             ),
             (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "state_key"}]"#,
+                "not `state_key`: the broker sends that secret to the provider",
+            ),
+            (
                 r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "typo": 1}]"#,
                 "unknown field",
             ),

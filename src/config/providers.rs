@@ -11,6 +11,11 @@ use crate::ids::ProviderId;
 /// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
 /// the component reach no other host, and a template expands to one entry only, so
 /// spin.toml declares a fixed number of them.
+/// The broker's own secrets, which a `clientSecretVariable` may not name: the client
+/// secret goes to the provider's token endpoint, so whoever can edit `auth_providers`
+/// could otherwise have the broker hand them to a provider of their choosing.
+const BROKER_SECRETS: [&str; 3] = ["state_key", "state_key_previous", "client_tokens"];
+
 pub const ORIGIN_VARIABLES: [&str; 4] =
     ["oidc_provider_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
 
@@ -318,6 +323,11 @@ fn parse_entry(
         ));
     }
     let secret_variable = entry.client_secret_variable.as_deref().unwrap_or("");
+    if BROKER_SECRETS.contains(&secret_variable) {
+        return Err(problem(format!(
+            "clientSecretVariable to name the provider's secret, not `{secret_variable}`: the broker sends that secret to the provider"
+        )));
+    }
     let client_secret =
         get(secret_variable).ok().map(|secret| secret.trim().to_owned()).filter(|secret| !secret.is_empty()).ok_or_else(|| {
             problem(format!("clientSecretVariable to name a secret variable declared in spin.toml and set; `{secret_variable}` is not"))

@@ -1,15 +1,22 @@
 //! The HTTP client `openidconnect` calls, over Spin's outbound HTTP. Spin lets the
-//! component reach only the origins in `allowed_outbound_hosts`.
+//! component reach only the origins in `allowed_outbound_hosts`. A provider's answer
+//! is bounded in size while it is read, and in time, so a hostile or broken provider
+//! can neither exhaust the instance's memory nor hold the browser's request.
 
 use std::fmt;
+use std::pin::pin;
+use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use openidconnect::{HttpRequest, HttpResponse};
 use spin_sdk::http::FullBody;
-use spin_sdk::http::body::IncomingBodyExt;
 
 /// Provider documents are small; anything larger is refused rather than buffered.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// How long one request to a provider may take, answer read included.
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub struct OutboundError(String);
@@ -22,8 +29,15 @@ impl fmt::Display for OutboundError {
 
 impl std::error::Error for OutboundError {}
 
-pub async fn send(mut request: HttpRequest) -> Result<HttpResponse, OutboundError> {
+pub async fn send(request: HttpRequest) -> Result<HttpResponse, OutboundError> {
     let origin = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    let timer = pin!(spin_sdk::time::sleep(PROVIDER_TIMEOUT));
+    crate::timeout::race(exchange(request, &origin), timer)
+        .await
+        .unwrap_or_else(|| Err(OutboundError(format!("{origin} did not answer within {} s", PROVIDER_TIMEOUT.as_secs()))))
+}
+
+async fn exchange(mut request: HttpRequest, origin: &str) -> Result<HttpResponse, OutboundError> {
     // Spin sends a body of unknown length chunked, and some providers (WSGI servers,
     // some proxies) then read it as empty: say how long it is.
     if !request.body().is_empty() || request.method() == http::Method::POST {
@@ -34,9 +48,12 @@ pub async fn send(mut request: HttpRequest) -> Result<HttpResponse, OutboundErro
         .await
         .map_err(|code| OutboundError(format!("request to {origin} failed ({code:?}); is it allowed by `oidc_provider_origin`?")))?;
     let (parts, body) = response.into_parts();
-    let body = body.bytes().await.map_err(|code| OutboundError(format!("reading the answer of {origin} failed ({code:?})")))?;
-    if body.len() > MAX_RESPONSE_BYTES {
-        return Err(OutboundError(format!("the answer of {origin} is larger than {MAX_RESPONSE_BYTES} bytes")));
-    }
-    Ok(http::Response::from_parts(parts, body.to_vec()))
+    let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await.map_err(|error| {
+        if error.is::<LengthLimitError>() {
+            OutboundError(format!("the answer of {origin} is larger than {MAX_RESPONSE_BYTES} bytes"))
+        } else {
+            OutboundError(format!("reading the answer of {origin} failed ({error})"))
+        }
+    })?;
+    Ok(http::Response::from_parts(parts, body.to_bytes().to_vec()))
 }

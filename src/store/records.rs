@@ -65,4 +65,14 @@ impl Identity {
     pub fn from_claims(claims: serde_json::Map<String, serde_json::Value>) -> Self {
         Self(claims)
     }
+
+    /// The identity as the client receives it: the provider's claims, with which
+    /// configured provider asserted them (`providerId`) and whom the client asked to
+    /// sign in (`userId`, for the client to compare). Ours win over claims of the
+    /// same names: a provider cannot name another provider.
+    pub fn asserted_by(mut self, provider: &ProviderId, requested: &UserId) -> Self {
+        self.0.insert("providerId".into(), provider.as_str().into());
+        self.0.insert("userId".into(), requested.as_str().into());
+        self
+    }
 }

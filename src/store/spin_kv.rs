@@ -12,8 +12,7 @@
 
 use std::cell::{Cell, OnceCell};
 use std::future::Future;
-use std::pin::{Pin, pin};
-use std::task::Poll;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wasi_store};
@@ -76,14 +75,7 @@ impl SpinKeyValue {
             Some(timer) if timer.started.elapsed() < RENEW_TIMER_AFTER => timer,
             _ => Timer { started: Instant::now(), fires: Box::pin(spin_sdk::time::sleep(CALL_TIMEOUT)) },
         };
-        let mut call = pin!(call);
-        let answer = std::future::poll_fn(|cx| {
-            if let Poll::Ready(answer) = call.as_mut().poll(cx) {
-                return Poll::Ready(Some(answer));
-            }
-            timer.fires.as_mut().poll(cx).map(|()| None)
-        })
-        .await;
+        let answer = crate::timeout::race(call, timer.fires.as_mut()).await;
         let Some(answer) = answer else {
             return Err(StoreError::Unavailable(format!("no answer within {} ms", CALL_TIMEOUT.as_millis())));
         };

@@ -137,8 +137,20 @@ impl TokenRequest {
     }
 }
 
+/// How the double answers at `/userinfo`.
+#[derive(Clone, Copy, Default)]
+pub enum Userinfo {
+    #[default]
+    Answers,
+    /// A well-formed answer of 2 MiB.
+    Oversized,
+    /// No answer for this long.
+    Stalls(std::time::Duration),
+}
+
 struct Shared {
     behaviour: Behaviour,
+    userinfo: Userinfo,
     seen: Seen,
     /// Codes issued at `/authorize` and not yet exchanged.
     codes: HashMap<String, Grant>,
@@ -156,7 +168,13 @@ impl ProviderDouble {
     pub fn start(behaviour: Behaviour) -> ProviderDouble {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let issuer = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
-        let shared = Arc::new(Mutex::new(Shared { behaviour, seen: Seen::default(), codes: HashMap::new(), next_code: 0 }));
+        let shared = Arc::new(Mutex::new(Shared {
+            behaviour,
+            userinfo: Userinfo::default(),
+            seen: Seen::default(),
+            codes: HashMap::new(),
+            next_code: 0,
+        }));
         let thread = {
             let (server, shared, issuer) = (server.clone(), shared.clone(), issuer.clone());
             std::thread::spawn(move || {
@@ -170,6 +188,10 @@ impl ProviderDouble {
 
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         self.shared.lock().unwrap().behaviour = behaviour;
+    }
+
+    pub fn set_userinfo(&self, userinfo: Userinfo) {
+        self.shared.lock().unwrap().userinfo = userinfo;
     }
 
     pub fn seen<T>(&self, read: impl FnOnce(&Seen) -> T) -> T {
@@ -242,7 +264,14 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
         "/userinfo" => {
             let bearer = request.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.to_string()).unwrap_or_default();
             let user = bearer.strip_prefix("Bearer at-").unwrap_or_default();
-            json!({"sub": user, "email": format!("{user}@example.com"), "locale": "en"})
+            match shared.userinfo {
+                Userinfo::Answers => json!({"sub": user, "email": format!("{user}@example.com"), "locale": "en"}),
+                Userinfo::Oversized => json!({"sub": user, "padding": "x".repeat(2 << 20)}),
+                Userinfo::Stalls(time) => {
+                    std::thread::sleep(time);
+                    json!({"sub": user})
+                }
+            }
         }
         _ => {
             request.respond(tiny_http::Response::empty(404)).ok();
