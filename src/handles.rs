@@ -57,27 +57,14 @@ fn seal<R: Record>(sealer: &Sealer, associated_data: &str, record: &R) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::UserId;
-    use crate::secret::Secret;
     use crate::store::StateKey;
 
     const NOW: UnixTime = 1_800_000_000;
 
-    fn request() -> LoginRequest {
-        LoginRequest {
-            id: LoginId::new(NOW + 300).unwrap(),
-            user_id: UserId::from_path_segment("alice").unwrap(),
-            provider_id: None,
-            force_authn: false,
-            user_code: Secret::new("BCDF-GHJK".into()),
-            created_at: NOW,
-        }
-    }
-
     #[test]
     fn each_handle_opens_only_as_itself_here_and_until_the_login_expires() {
         let sealer = Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]);
-        let request = request();
+        let request = LoginRequest::example(NOW);
         let (status, login) = (request_handle(&sealer, &request.id).unwrap(), login_handle(&sealer, &request).unwrap());
         let (status, login) = (Presented::parse(&status).unwrap(), Presented::parse(&login).unwrap());
         assert_eq!(status.open_request(&sealer, NOW), Some(request.id.clone()));

@@ -261,14 +261,7 @@ mod tests {
     }
 
     fn pending<'c>(ctx: &'c Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'c, MemoryKeyValue> {
-        let request = LoginRequest {
-            id: LoginId::new(NOW + 300).unwrap(),
-            user_id: UserId::from_path_segment("alice").unwrap(),
-            provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()),
-            force_authn: false,
-            user_code: Secret::new("BCDF-GHJK".into()),
-            created_at: NOW,
-        };
+        let request = LoginRequest { provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()), ..LoginRequest::example(NOW) };
         let handle = crate::handles::login_handle(&ctx.config.sealer, &request).unwrap();
         PendingLogin::open(ctx, &handle).unwrap()
     }

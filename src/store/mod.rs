@@ -217,8 +217,6 @@ pub fn cache_key(namespace: &str, name: &str) -> CacheKey {
 mod tests {
     use super::memory::MemoryKeyValue;
     use super::*;
-    use crate::ids::UserId;
-    use crate::secret::Secret;
     use futures::executor::block_on;
 
     const NOW: UnixTime = 1_800_000_000;
@@ -275,14 +273,7 @@ mod tests {
     #[test]
     fn a_record_sealed_for_elsewhere_opens_only_there_and_until_it_expires() {
         let sealer = Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]);
-        let request = LoginRequest {
-            id: LoginId::new(NOW + 300).unwrap(),
-            user_id: UserId::from_path_segment("alice").unwrap(),
-            provider_id: None,
-            force_authn: false,
-            user_code: Secret::new("BCDF-GHJK".into()),
-            created_at: NOW,
-        };
+        let request = LoginRequest::example(NOW);
         let sealed = seal_record(&sealer, "lb_session", &request).unwrap();
         assert_eq!(open_record::<LoginRequest>(&sealer, "lb_session", &sealed, NOW), Some(request));
         assert!(open_record::<LoginRequest>(&sealer, "lb_signin", &sealed, NOW).is_none());

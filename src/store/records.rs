@@ -25,6 +25,21 @@ pub struct LoginRequest {
     pub created_at: UnixTime,
 }
 
+#[cfg(test)]
+impl LoginRequest {
+    /// For unit tests: a request for `alice`, made at `now`, expiring 300 s later.
+    pub fn example(now: UnixTime) -> Self {
+        Self {
+            id: LoginId::new(now + 300).unwrap(),
+            user_id: UserId::from_path_segment("alice").unwrap(),
+            provider_id: None,
+            force_authn: false,
+            user_code: Secret::new("BCDF-GHJK".into()),
+            created_at: now,
+        }
+    }
+}
+
 impl Record for LoginRequest {
     const KIND: &'static str = "login_request";
     fn expires_at(&self) -> UnixTime {
