@@ -109,6 +109,60 @@ fn an_oversized_or_stalled_provider_answer_fails_the_sign_in_cleanly() {
     }
 }
 
+/// RFC 9207: a provider that advertises `iss` puts it in every answer, so an answer
+/// without it (or with another, error answers included) is refused.
+#[test]
+fn an_answer_without_iss_is_refused_when_the_provider_advertises_it() {
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    provider.set_advertises_iss(true);
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let sign_in = begin(&broker);
+    assert_eq!(callback(&broker, &sign_in, "").status, 502);
+    let status = broker.status(&sign_in.request_id);
+    assert_eq!((status.status, status.error_code()), (403, "invalid_issuer".to_owned()), "{}", status.body);
+    assert_eq!(provider.seen(|seen| seen.token_requests.len()), 0, "no code was exchanged");
+
+    let sign_in = begin(&broker);
+    let iss: String = url::form_urlencoded::byte_serialize(provider.issuer.as_bytes()).collect();
+    assert_eq!(callback(&broker, &sign_in, &format!("&iss={iss}")).status, 200);
+
+    let sign_in = begin(&broker);
+    let state = sign_in.param("state");
+    let refusal = format!("/oidc/callback?state={state}&error=access_denied&iss=http%3A%2F%2F127.0.0.1%3A1");
+    assert_eq!(broker.get_with(&refusal, &[("Cookie", &sign_in.cookie)]).status, 502);
+    let status = broker.status(&sign_in.request_id);
+    assert_eq!(status.error_code(), "invalid_issuer", "an error answer from another issuer is not believed: {}", status.body);
+}
+
+/// With `forceAuthn` (`prompt=login`) the ID token's `auth_time` must show a sign-in
+/// made for this login: a provider that ignored the demand is not believed.
+#[test]
+fn a_forced_fresh_sign_in_needs_a_fresh_auth_time() {
+    let key = Key::rsa("k1");
+    let provider = provider_with(|issuer| issuing(key.clone(), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Memory, &provider, &[]);
+    let signed_in_at = |auth_time: Option<u64>| {
+        let claims = alice_claims(provider.issuer.clone());
+        issuing(key.clone(), move |grant| {
+            let mut token = claims(grant);
+            if let Some(at) = auth_time {
+                token["auth_time"] = json!(at);
+            }
+            token
+        })
+    };
+    for (auth_time, force_authn, expected) in
+        [(None, true, 403), (Some(now() - 600), true, 403), (Some(now()), true, 200), (Some(now() - 600), false, 200), (None, false, 200)]
+    {
+        provider.set_behaviour(signed_in_at(auth_time));
+        let login = support::Login::from_reply(&broker.get(&format!("/requests/new/alice?forceAuthn={force_authn}")).json());
+        let sign_in = double::sign_in_for(&broker, &login);
+        callback(&broker, &sign_in, "");
+        let status = broker.status(&login);
+        assert_eq!(status.status, expected, "auth_time {auth_time:?}, forceAuthn {force_authn}: {}", status.body);
+    }
+}
+
 #[test]
 fn es256_tokens_are_accepted() {
     let provider = provider_with(|issuer| issuing(Key::ec("ec1"), alice_claims(issuer.to_owned())));

@@ -44,11 +44,15 @@ pub struct Oidc<'a> {
 }
 
 /// What a sign-in keeps between the redirect and the callback: the `nonce` and the
-/// PKCE verifier (256 random bits each).
+/// PKCE verifier (256 random bits each), and when a fresh sign-in was demanded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
     nonce: Secret,
     pkce_verifier: Secret,
+    /// With `forceAuthn` (`prompt=login`): when the browser was sent out. The ID token's
+    /// `auth_time` must not be older, or the provider ignored the demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fresh_sign_in_since: Option<UnixTime>,
 }
 
 impl<'a> Oidc<'a> {
@@ -95,7 +99,8 @@ impl SignInProtocol for Oidc<'_> {
             )
             .add_scopes(config.scopes.iter().cloned().map(Scope::new))
             .set_pkce_challenge(challenge);
-        if start.force_authn || config.force_authn {
+        let force_authn = start.force_authn || config.force_authn;
+        if force_authn {
             url_request = url_request.add_prompt(CoreAuthPrompt::Login);
         }
         if config.select_account {
@@ -105,22 +110,34 @@ impl SignInProtocol for Oidc<'_> {
             url_request = url_request.set_max_age(std::time::Duration::from_secs(max_age));
         }
         let (url, _, _) = url_request.url();
-        Ok(Departure { url: url.to_string(), kept: Kept { nonce, pkce_verifier: Secret::new(verifier.into_secret()) } })
+        let kept = Kept { nonce, pkce_verifier: Secret::new(verifier.into_secret()), fresh_sign_in_since: force_authn.then_some(ctx.now) };
+        Ok(Departure { url: url.to_string(), kept })
     }
 
-    /// The callback: the provider's error, or RFC 9207's `iss` (an exact string), then
-    /// the code exchange, the ID token's validation and userinfo.
+    /// The callback: RFC 9207's `iss` first (an exact string, required when the
+    /// provider advertises it, on error answers too), then the provider's error, or the
+    /// code exchange, the ID token's validation and userinfo.
     async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &CallbackParams) -> Result<SignedIn, SignInFailure> {
+        let provider = self.provider(ctx).await?;
+        match answer.iss.as_deref() {
+            Some(iss) if iss != self.config.issuer.as_str() => {
+                return Err(SignInFailure::new(SignInFailureKind::InvalidIssuer, "the sign-in answer came from another issuer"));
+            }
+            None if provider.sends_iss() => {
+                return Err(SignInFailure::new(
+                    SignInFailureKind::InvalidIssuer,
+                    "the sign-in answer has no `iss`, which this provider puts in every answer (RFC 9207)",
+                ));
+            }
+            _ => {}
+        }
         if let Some(error) = &answer.error {
             return Err(SignInFailure::from_provider(error, answer.error_description.as_deref()));
         }
         let Some(code) = &answer.code else {
             return Err(SignInFailure::new(SignInFailureKind::InvalidRequest, "the sign-in answer has no code"));
         };
-        if answer.iss.as_deref().is_some_and(|iss| iss != self.config.issuer.as_str()) {
-            return Err(SignInFailure::new(SignInFailureKind::InvalidIssuer, "the sign-in answer came from another issuer"));
-        }
-        self.complete(ctx, kept, code).await
+        self.complete(ctx, provider, kept, code).await
     }
 
     /// RP-initiated logout: the end-session URL with our client id, the ID token as a
@@ -158,9 +175,14 @@ impl SignInProtocol for Oidc<'_> {
 }
 
 impl Oidc<'_> {
-    async fn complete<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, code: &str) -> Result<SignedIn, SignInFailure> {
+    async fn complete<K: KeyValue>(
+        &self,
+        ctx: &Context<K>,
+        mut provider: Provider<'_>,
+        kept: &Kept,
+        code: &str,
+    ) -> Result<SignedIn, SignInFailure> {
         let config = self.config;
-        let mut provider = self.provider(ctx).await?;
         let tokens = provider
             .client()
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -176,12 +198,12 @@ impl Oidc<'_> {
             .ok_or_else(|| SignInFailure::new(SignInFailureKind::InvalidIdToken, "the provider's answer has no ID token"))?;
         let nonce = Nonce::new(kept.nonce.expose().to_owned());
 
-        let verified = id_token.claims(&verifier(&provider, config, ctx.now), &nonce);
+        let verified = id_token.claims(&verifier(&provider, config, kept, ctx.now), &nonce);
         let claims = match verified {
             Err(error) if names_unknown_key(&error) => {
                 // The provider rotated its keys since we cached them: fetch once more.
                 provider.refresh_keys(&ctx.store, ctx.now).await?;
-                id_token.claims(&verifier(&provider, config, ctx.now), &nonce).map_err(invalid_id_token)?.clone()
+                id_token.claims(&verifier(&provider, config, kept, ctx.now), &nonce).map_err(invalid_id_token)?.clone()
             }
             other => other.map_err(invalid_id_token)?.clone(),
         };
@@ -229,9 +251,11 @@ fn invalid_id_token(error: openidconnect::ClaimsVerificationError) -> SignInFail
 }
 
 /// One verifier with the allow-list and our clock: signature against the provider's
-/// keys, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce` (and `auth_time` under `max_age`).
-fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, now: UnixTime) -> IdTokenVerifier<'a> {
-    let now = chrono::DateTime::from_timestamp(now as i64, 0).unwrap_or_default();
+/// keys, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, and `auth_time` under `max_age` or
+/// after a forced fresh sign-in.
+fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, kept: &Kept, now: UnixTime) -> IdTokenVerifier<'a> {
+    let at = |time: UnixTime| chrono::DateTime::from_timestamp(time as i64, 0).unwrap_or_default();
+    let (now, fresh_since) = (at(now), kept.fresh_sign_in_since.map(at));
     let leeway = chrono::Duration::seconds(LEEWAY_SECS);
     let max_age = config.max_age_secs;
     provider
@@ -245,6 +269,10 @@ fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, now: UnixTim
             },
         )
         .set_auth_time_verifier_fn(move |auth_time| match (max_age, auth_time) {
+            _ if fresh_since.is_some() && auth_time.is_none() => Err("no auth_time although the login demanded a fresh sign-in".into()),
+            (_, Some(at)) if fresh_since.is_some_and(|since| at < since - leeway) => {
+                Err(format!("the user signed in at {at}, before this login demanded a fresh sign-in"))
+            }
             (None, _) => Ok(()),
             (Some(_), None) => Err("no auth_time although max_age was requested".into()),
             (Some(max_age), Some(at)) if now - at > chrono::Duration::seconds(max_age as i64) + leeway => {

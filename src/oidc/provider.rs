@@ -13,8 +13,8 @@ use openidconnect::core::{
     CoreRevocableToken, CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenResponse,
 };
 use openidconnect::{
-    AuthType, ClientId, EmptyAdditionalClaims, EmptyAdditionalProviderMetadata, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, JsonWebKeySet, LogoutProviderMetadata, ProviderMetadata, RedirectUrl, StandardErrorResponse,
+    AdditionalProviderMetadata, AuthType, ClientId, EmptyAdditionalClaims, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    JsonWebKeySet, LogoutProviderMetadata, ProviderMetadata, RedirectUrl, StandardErrorResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -35,10 +35,20 @@ const HEALTH_SECS: u64 = 5;
 /// Where discovery lives, relative to the issuer (OpenID Connect Discovery §4).
 const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
 
+/// What discovery says beyond `openidconnect`'s fields: whether the provider puts RFC
+/// 9207's `iss` in every authorization answer, which it then must.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IssParameter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authorization_response_iss_parameter_supported: Option<bool>,
+}
+
+impl AdditionalProviderMetadata for IssParameter {}
+
 /// `openidconnect`'s core types, with our [`SigningKey`] in place of `CoreJsonWebKey`.
 type Jwks = JsonWebKeySet<SigningKey>;
 type Metadata = ProviderMetadata<
-    LogoutProviderMetadata<EmptyAdditionalProviderMetadata>,
+    LogoutProviderMetadata<IssParameter>,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
@@ -175,6 +185,12 @@ impl<'a> Provider<'a> {
 
     pub fn client(&self) -> &Client {
         &self.loaded.client
+    }
+
+    /// Whether the provider advertises RFC 9207's `iss` (§3): then an answer without it
+    /// is refused, so that an answer made to look like another provider's cannot pass.
+    pub fn sends_iss(&self) -> bool {
+        self.loaded.cache.metadata.additional_metadata().additional_metadata.authorization_response_iss_parameter_supported == Some(true)
     }
 
     /// Where RP-initiated logout sends the browser, when the provider offers it.

@@ -151,6 +151,8 @@ pub enum Userinfo {
 struct Shared {
     behaviour: Behaviour,
     userinfo: Userinfo,
+    /// Whether discovery says every answer carries RFC 9207's `iss` (the double sends none).
+    advertises_iss: bool,
     seen: Seen,
     /// Codes issued at `/authorize` and not yet exchanged.
     codes: HashMap<String, Grant>,
@@ -171,6 +173,7 @@ impl ProviderDouble {
         let shared = Arc::new(Mutex::new(Shared {
             behaviour,
             userinfo: Userinfo::default(),
+            advertises_iss: false,
             seen: Seen::default(),
             codes: HashMap::new(),
             next_code: 0,
@@ -188,6 +191,10 @@ impl ProviderDouble {
 
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         self.shared.lock().unwrap().behaviour = behaviour;
+    }
+
+    pub fn set_advertises_iss(&self, advertises: bool) {
+        self.shared.lock().unwrap().advertises_iss = advertises;
     }
 
     pub fn set_userinfo(&self, userinfo: Userinfo) {
@@ -233,6 +240,7 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
             json!({
                 "issuer": issuer,
                 "authorization_endpoint": format!("{issuer}/authorize"),
+                "authorization_response_iss_parameter_supported": shared.advertises_iss,
                 "token_endpoint": format!("{issuer}/token"),
                 "userinfo_endpoint": format!("{issuer}/userinfo"),
                 "jwks_uri": format!("{issuer}/jwks"),
