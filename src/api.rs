@@ -83,7 +83,7 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
 pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
     let (config, store) = (ctx.config, &ctx.store);
-    config.client_auth.authorize(headers)?;
+    config.client_auth.authorize(headers, ctx.now)?;
     let presented = Presented::parse(handle).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST))?;
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
     let id = presented.open_request(&config.sealer, ctx.now).ok_or_else(unknown)?;

@@ -1,12 +1,18 @@
 //! Who may read a login's outcome: clients presenting one of the configured bearer
 //! tokens, or (HAS's proxy mode) a TLS client certificate that a TLS-terminating proxy
-//! forwards in a header, accepted by SHA-256 fingerprint or by subject CN pattern.
+//! forwards in a header, accepted by SHA-256 fingerprint or by subject CN pattern, within
+//! its validity dates, in exactly one header, and (with `client_cert_proxy_secret`) only
+//! beside the secret that only the proxy sends.
 
 use http::{HeaderMap, HeaderName, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::parse::{forwarded_certificate, glob_matches};
+use crate::store::UnixTime;
+
+/// Where the proxy puts `client_cert_proxy_secret`.
+pub const PROXY_SECRET_HEADER: &str = "x-login-broker-proxy-secret";
 
 /// A client that may not read login outcomes. The reasons are for the operator's log;
 /// the caller learns only that it was refused.
@@ -35,6 +41,8 @@ pub struct CertificateRule {
     pub fingerprints: Vec<[u8; 32]>,
     /// Patterns for the subject's common name; `*` matches any run of characters.
     pub common_names: Vec<String>,
+    /// SHA-256 of `client_cert_proxy_secret`, which must accompany a certificate.
+    pub proxy_secret_digest: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for ClientAuth {
@@ -58,12 +66,12 @@ impl ClientAuth {
         self.assume_authorized
     }
 
-    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    pub fn authorize(&self, headers: &HeaderMap, now: UnixTime) -> Result<(), Refusal> {
         if self.assume_authorized {
             return Ok(());
         }
-        let by_certificate = match (&self.certificates, self.certificates.as_ref().and_then(|rule| headers.get(&rule.header))) {
-            (Some(rule), Some(forwarded)) => match rule.accepts(forwarded.to_str().unwrap_or_default()) {
+        let by_certificate = match &self.certificates {
+            Some(rule) if headers.contains_key(&rule.header) => match rule.accepts(headers, now) {
                 Ok(()) => return Ok(()),
                 Err(reason) => Some(reason),
             },
@@ -87,8 +95,22 @@ impl ClientAuth {
 }
 
 impl CertificateRule {
-    fn accepts(&self, forwarded: &str) -> Result<(), &'static str> {
-        let certificate = forwarded_certificate(forwarded)?;
+    fn accepts(&self, headers: &HeaderMap, now: UnixTime) -> Result<(), &'static str> {
+        // A second copy could come from the client, ahead of or behind the proxy's.
+        let mut copies = headers.get_all(&self.header).iter();
+        let (Some(forwarded), None) = (copies.next(), copies.next()) else {
+            return Err("more than one forwarded certificate header");
+        };
+        if let Some(expected) = &self.proxy_secret_digest {
+            let presented = headers.get(PROXY_SECRET_HEADER).map(|value| Sha256::digest(value.as_bytes()));
+            if !presented.is_some_and(|digest| bool::from(digest.as_slice().ct_eq(expected))) {
+                return Err("forwarded certificate without the proxy's secret");
+            }
+        }
+        let certificate = forwarded_certificate(forwarded.to_str().unwrap_or_default())?;
+        if now < certificate.valid_from || now >= certificate.valid_until {
+            return Err("forwarded certificate is expired or not yet valid");
+        }
         let known =
             self.fingerprints.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&certificate.fingerprint));
         if bool::from(known) {
@@ -108,6 +130,8 @@ mod tests {
     use http::HeaderValue;
 
     const TOKEN: &str = "client-token-0123456789";
+    /// Within the test certificates' validity (2026-11-29 to 2036-11-26).
+    const NOW: UnixTime = 1_800_000_000;
 
     fn headers_with(authorization: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -120,14 +144,14 @@ mod tests {
     #[test]
     fn a_configured_token_is_accepted() {
         let auth = ClientAuth::new(vec!["another-token-0123456789".into(), TOKEN.into()], false, None);
-        assert!(auth.authorize(&headers_with(Some(&format!("Bearer {TOKEN}")))).is_ok());
+        assert!(auth.authorize(&headers_with(Some(&format!("Bearer {TOKEN}"))), NOW).is_ok());
     }
 
     #[test]
     fn missing_wrong_and_malformed_credentials_are_refused() {
         let auth = ClientAuth::new(vec![TOKEN.into()], false, None);
         for presented in [None, Some("Bearer wrong-token-0123456789"), Some(TOKEN), Some("Basic Zm9vOmJhcg=="), Some("Bearer ")] {
-            let refusal = auth.authorize(&headers_with(presented)).unwrap_err();
+            let refusal = auth.authorize(&headers_with(presented), NOW).unwrap_err();
             assert_eq!(refusal.token_was_sent, presented.is_some(), "{presented:?}");
         }
     }
@@ -135,8 +159,8 @@ mod tests {
     #[test]
     fn no_tokens_means_nobody_unless_clients_are_assumed_authorized() {
         let empty_token = headers_with(Some("Bearer "));
-        assert!(ClientAuth::new(vec![], false, None).authorize(&empty_token).is_err());
-        assert!(ClientAuth::new(vec![], true, None).authorize(&headers_with(None)).is_ok());
+        assert!(ClientAuth::new(vec![], false, None).authorize(&empty_token, NOW).is_err());
+        assert!(ClientAuth::new(vec![], true, None).authorize(&headers_with(None), NOW).is_ok());
     }
 
     #[test]
@@ -159,6 +183,7 @@ mod tests {
             header: HeaderName::from_static("x-client-cert"),
             fingerprints,
             common_names: common_names.iter().map(|n| n.to_string()).collect(),
+            proxy_secret_digest: None,
         };
         ClientAuth::new(vec![], false, Some(rule))
     }
@@ -166,10 +191,14 @@ mod tests {
     #[test]
     fn a_forwarded_certificate_is_accepted_by_fingerprint_or_common_name() {
         let fingerprint = forwarded_certificate(CERTIFICATE).unwrap().fingerprint;
-        assert!(rule(vec![fingerprint], &[]).authorize(&forwarded(CERTIFICATE)).is_ok());
-        assert!(rule(vec![], &["build-server-*"]).authorize(&forwarded(CERTIFICATE)).is_ok());
-        assert!(rule(vec![[0; 32]], &["deploy-*"]).authorize(&forwarded(CERTIFICATE)).is_err());
-        assert!(rule(vec![fingerprint], &["*"]).authorize(&forwarded("not a certificate")).is_err());
-        assert!(rule(vec![fingerprint], &["*"]).authorize(&HeaderMap::new()).is_err());
+        assert!(rule(vec![fingerprint], &[]).authorize(&forwarded(CERTIFICATE), NOW).is_ok());
+        assert!(rule(vec![], &["build-server-*"]).authorize(&forwarded(CERTIFICATE), NOW).is_ok());
+        assert!(rule(vec![[0; 32]], &["deploy-*"]).authorize(&forwarded(CERTIFICATE), NOW).is_err());
+        assert!(rule(vec![fingerprint], &["*"]).authorize(&forwarded("not a certificate"), NOW).is_err());
+        assert!(rule(vec![fingerprint], &["*"]).authorize(&HeaderMap::new(), NOW).is_err());
+        assert!(rule(vec![fingerprint], &[]).authorize(&forwarded(CERTIFICATE), 4_102_444_800).is_err(), "in 2100, it has expired");
+        let mut twice = forwarded(CERTIFICATE);
+        twice.append("x-client-cert", twice["x-client-cert"].clone());
+        assert!(rule(vec![fingerprint], &[]).authorize(&twice, NOW).is_err(), "two copies of the header");
     }
 }

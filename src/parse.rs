@@ -89,6 +89,9 @@ pub fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
 pub struct ForwardedCertificate {
     pub fingerprint: [u8; 32],
     pub common_name: Option<String>,
+    /// Its validity period, in seconds since the Unix epoch (notBefore, notAfter).
+    pub valid_from: u64,
+    pub valid_until: u64,
 }
 
 /// Reads a PEM certificate, URL-encoded as proxies forward it (nginx's `$ssl_client_escaped_cert`).
@@ -96,7 +99,13 @@ pub fn forwarded_certificate(header_value: &str) -> Result<ForwardedCertificate,
     let pem = percent_decode_str(header_value).decode_utf8().map_err(|_| "forwarded certificate is not UTF-8")?;
     let certificate = Certificate::from_pem(pem.trim().as_bytes()).map_err(|_| "forwarded certificate is not a PEM X.509 certificate")?;
     let der = certificate.to_der().map_err(|_| "forwarded certificate does not re-encode")?;
-    Ok(ForwardedCertificate { fingerprint: Sha256::digest(&der).into(), common_name: common_name(&certificate) })
+    let validity = &certificate.tbs_certificate.validity;
+    Ok(ForwardedCertificate {
+        fingerprint: Sha256::digest(&der).into(),
+        common_name: common_name(&certificate),
+        valid_from: validity.not_before.to_unix_duration().as_secs(),
+        valid_until: validity.not_after.to_unix_duration().as_secs(),
+    })
 }
 
 fn common_name(certificate: &Certificate) -> Option<String> {

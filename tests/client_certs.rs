@@ -28,7 +28,11 @@ fn forwarded_client_certificates_are_accepted_by_fingerprint_or_common_name() {
     let broker = start_broker(
         Store::Memory,
         &provider,
-        &[("client_cert_header", "x-client-cert"), ("client_cert_fp", BUILD_SERVER_1_FP), ("client_cert_cn", "build-server-2,deploy-*")],
+        &[
+            ("client_cert_header", "x-client-cert"),
+            ("client_cert_fp", BUILD_SERVER_1_FP),
+            ("client_cert_cn", "build-server-2,build-server-expired,deploy-*"),
+        ],
     );
     let status = |id: &str, headers: &[(&str, &str)]| broker.get_with(&format!("/requests/status/{id}"), headers);
 
@@ -38,6 +42,11 @@ fn forwarded_client_certificates_are_accepted_by_fingerprint_or_common_name() {
         vec![("x-other-header", fixture("build-server-1"))],
         vec![("x-client-cert", "-----BEGIN%20CERTIFICATE-----%0Agarbage".to_owned())],
         vec![],
+        // An accepted name, but expired in 2021.
+        vec![("x-client-cert", fixture("build-server-expired"))],
+        // The proxy's copy and one the client sent: which is which cannot be told.
+        vec![("x-client-cert", fixture("intruder")), ("x-client-cert", fixture("build-server-1"))],
+        vec![("x-client-cert", fixture("build-server-1")), ("x-client-cert", fixture("intruder"))],
     ] {
         let headers: Vec<(&str, &str)> = refused.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let reply = status(&id, &headers);
@@ -53,4 +62,24 @@ fn forwarded_client_certificates_are_accepted_by_fingerprint_or_common_name() {
     // Tokens keep working beside certificates.
     let id = finished_request(&broker);
     assert_eq!(broker.get_with_token(&format!("/requests/status/{id}"), CLIENT_TOKEN).status, 200);
+}
+
+/// With `client_cert_proxy_secret`, a forwarded certificate counts only beside the secret
+/// the proxy adds: a request that reached the broker without passing the proxy cannot
+/// present a certificate (they are public) and be believed.
+#[test]
+fn with_a_proxy_secret_only_the_proxy_can_forward_a_certificate() {
+    const SECRET: &str = "proxy-secret-0123456789abcdef";
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(
+        Store::Memory,
+        &provider,
+        &[("client_cert_header", "x-client-cert"), ("client_cert_fp", BUILD_SERVER_1_FP), ("client_cert_proxy_secret", SECRET)],
+    );
+    let id = finished_request(&broker);
+    let certificate = fixture("build-server-1");
+    let status = |headers: &[(&str, &str)]| broker.get_with(&format!("/requests/status/{id}"), headers).status;
+    assert_eq!(status(&[("x-client-cert", &certificate)]), 401, "no secret");
+    assert_eq!(status(&[("x-client-cert", &certificate), ("x-login-broker-proxy-secret", "guess-0123456789abcdef")]), 401);
+    assert_eq!(status(&[("x-client-cert", &certificate), ("x-login-broker-proxy-secret", SECRET)]), 200);
 }

@@ -68,12 +68,13 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 27] = [
+const VARIABLES: [&str; 28] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
     "client_cert_fp",
     "client_cert_cn",
+    "client_cert_proxy_secret",
     "state_key",
     "state_key_previous",
     "svc_base_uri",
@@ -209,12 +210,22 @@ fn parse_client_auth(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Resu
     Ok(ClientAuth::new(
         parse_client_tokens(&get("client_tokens")?)?,
         get_bool(get, "assume_client_authorized")?,
-        parse_certificate_rule(&get("client_cert_header")?, &get("client_cert_fp")?, &get("client_cert_cn")?)?,
+        parse_certificate_rule(
+            &get("client_cert_header")?,
+            &get("client_cert_fp")?,
+            &get("client_cert_cn")?,
+            &get("client_cert_proxy_secret")?,
+        )?,
     ))
 }
 
 /// HAS's proxy mode: a TLS-terminating proxy forwards the client's certificate.
-fn parse_certificate_rule(header: &str, fingerprints: &str, common_names: &str) -> Result<Option<CertificateRule>, ConfigError> {
+fn parse_certificate_rule(
+    header: &str,
+    fingerprints: &str,
+    common_names: &str,
+    proxy_secret: &str,
+) -> Result<Option<CertificateRule>, ConfigError> {
     let header = header.trim();
     if header.is_empty() {
         return Ok(None);
@@ -229,7 +240,16 @@ fn parse_certificate_rule(header: &str, fingerprints: &str, common_names: &str) 
     if fingerprints.is_empty() && common_names.is_empty() {
         return Err(ConfigError { variable: "client_cert_header", expected: "to be used with client_cert_fp or client_cert_cn".into() });
     }
-    Ok(Some(CertificateRule { header, fingerprints, common_names }))
+    use sha2::Digest;
+    let proxy_secret = proxy_secret.trim();
+    if !proxy_secret.is_empty() && proxy_secret.len() < 16 {
+        return Err(ConfigError {
+            variable: "client_cert_proxy_secret",
+            expected: "at least 16 characters (`openssl rand -hex 32`)".into(),
+        });
+    }
+    let proxy_secret_digest = (!proxy_secret.is_empty()).then(|| sha2::Sha256::digest(proxy_secret.as_bytes()).into());
+    Ok(Some(CertificateRule { header, fingerprints, common_names, proxy_secret_digest }))
 }
 
 fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
@@ -345,6 +365,7 @@ mod tests {
             ("client_cert_header", "".to_owned()),
             ("client_cert_fp", "".to_owned()),
             ("client_cert_cn", "".to_owned()),
+            ("client_cert_proxy_secret", "".to_owned()),
             ("oidc_issuer_uri", "".to_owned()),
             ("oidc_provider_origin", "https://oidc-provider.invalid".to_owned()),
             ("oidc_client_id", "".to_owned()),
