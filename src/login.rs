@@ -88,28 +88,29 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
         Ok(Self { ctx, request, handle: handle.to_owned() })
     }
 
-    /// The provider this login goes to: the one its client named, else the one chosen
-    /// on the choice page, else the default. `None`: the user chooses.
+    /// The provider this login goes to: the one its client named, else the default (or
+    /// the only one), else the one the user chose on the choice page. `None`: the user
+    /// chooses. The browser cannot move a login elsewhere than its client or the
+    /// operator settled: with a default, the user is offered no choice.
     pub fn provider(&self, chosen: Option<&ProviderId>) -> Result<Option<&'c IdentityProvider>, HttpError> {
         let providers = &self.ctx.config.providers;
-        let named = match (&self.request.provider_id, chosen) {
-            (Some(named), Some(chosen)) if named != chosen => {
-                return Err(HttpError::invalid_request(format!("This login is for provider `{}`. {RESTART}", named.as_str())));
-            }
-            (Some(named), _) | (None, Some(named)) => Some(named),
-            (None, None) => None,
+        let settled = match (&self.request.provider_id, providers.choose(None)) {
+            (Some(named), _) => Some(named),
+            (None, Choice::Provider(default)) => Some(&default.id),
+            (None, Choice::AskTheUser) => None,
+            (None, Choice::None) => return Err(HttpError::not_configured()),
         };
-        if let Some(named) = named {
-            let provider = providers.get(named);
-            return provider
-                .map(Some)
-                .ok_or_else(|| HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", named.as_str())));
-        }
-        match providers.choose(None) {
-            Choice::Provider(provider) => Ok(Some(provider)),
-            Choice::AskTheUser => Ok(None),
-            Choice::None => Err(HttpError::not_configured()),
-        }
+        let provider = match (settled, chosen) {
+            (Some(settled), Some(chosen)) if settled != chosen => {
+                return Err(HttpError::invalid_request(format!("This login is for provider `{}`. {RESTART}", settled.as_str())));
+            }
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => return Ok(None),
+        };
+        providers
+            .get(provider)
+            .map(Some)
+            .ok_or_else(|| HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", provider.as_str())))
     }
 
     /// Starts a sign-in at `provider`: a fresh `state`, the protocol's redirect, and

@@ -163,6 +163,42 @@ fn a_forced_fresh_sign_in_needs_a_fresh_auth_time() {
     }
 }
 
+/// `verifiedEmailOnly`: an address the provider does not say it verified is not passed on.
+#[test]
+fn with_verified_email_only_an_unverified_email_is_dropped() {
+    let key = Key::rsa("k1");
+    let provider = provider_with(|issuer| issuing(key.clone(), alice_claims(issuer.to_owned())));
+    let entry = json!([{"id": "corp", "issuerUri": provider.issuer, "clientId": CLIENT_ID,
+        "clientSecretVariable": "auth_provider_secret_a", "verifiedEmailOnly": true}]);
+    let entry = entry.to_string();
+    let broker = start_broker(
+        Store::Memory,
+        &provider,
+        &[
+            ("oidc_issuer_uri", ""),
+            ("auth_providers", &entry),
+            ("auth_provider_origin_a", &provider.issuer),
+            ("auth_provider_secret_a", CLIENT_SECRET),
+        ],
+    );
+    for (verified, email_kept) in [(None, false), (Some(json!(false)), false), (Some(json!(true)), true)] {
+        let claims = alice_claims(provider.issuer.clone());
+        provider.set_behaviour(issuing(key.clone(), move |grant| {
+            let mut token = claims(grant);
+            if let Some(flag) = &verified {
+                token["email_verified"] = flag.clone();
+            }
+            token
+        }));
+        let sign_in = begin(&broker);
+        let page = callback(&broker, &sign_in, "");
+        assert_eq!(page.status, 200, "{}", page.body);
+        let identity = broker.status(&sign_in.request_id).json();
+        assert_eq!(identity.get("email").is_some(), email_kept, "{identity}");
+        assert_eq!(identity["sub"], "alice-sub", "the rest of the identity stays");
+    }
+}
+
 #[test]
 fn es256_tokens_are_accepted() {
     let provider = provider_with(|issuer| issuing(Key::ec("ec1"), alice_claims(issuer.to_owned())));

@@ -229,3 +229,28 @@ fn the_log_is_json_lines_without_secrets() {
     // Milestones, not a line per request: the fast routes stay fast.
     assert_eq!(lines.len(), 4, "started, finished, delivered, logout: {log}");
 }
+
+/// With a default provider, a login goes there: the choice page offers nothing, and a
+/// browser cannot move the login to another provider with `?providerId=`.
+#[test]
+fn with_a_default_provider_the_browser_cannot_pick_another() {
+    let port = free_port();
+    let (acme, partners) = (start_provider(port), start_provider(port));
+    let mut owned = auth_providers_variables(&[("acme", "Acme Corporate SSO", &acme), ("partners", "Partner Network", &partners)]);
+    let mut list: Value = serde_json::from_str(&owned[0].1).unwrap();
+    list[1]["default"] = json!(true);
+    owned[0].1 = list.to_string();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let mut variables: Vec<(&str, &str)> = owned.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    variables.push(("svc_base_uri", &base_url));
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+
+    let login = support::Login::from_reply(&broker.new_request("carol"));
+    assert!(login.login_path.starts_with("/oidc/login/"), "no choice page: {}", login.login_path);
+    let elsewhere = broker.get(&format!("{}?providerId=acme", login.login_path));
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    assert!(elsewhere.body.contains("`partners`"), "{}", elsewhere.body);
+    let to_default = broker.get(&login.login_path);
+    assert_eq!(to_default.status, 303, "{}", to_default.body);
+    assert!(to_default.header("location").unwrap().starts_with(&partners.issuer), "{:?}", to_default.header("location"));
+}

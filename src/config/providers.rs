@@ -66,6 +66,9 @@ pub struct OidcConfig {
     /// Requested besides `openid`.
     pub scopes: Vec<String>,
     pub token_auth: TokenEndpointAuth,
+    /// Drop `email` from the identity unless the provider says it verified it
+    /// (`email_verified`): for providers where users can set any address.
+    pub verified_email_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,6 +155,8 @@ struct ProviderEntry {
     scopes: Scopes,
     signing_algo: Option<String>,
     token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    verified_email_only: bool,
 }
 
 fn oidc() -> String {
@@ -287,6 +292,7 @@ fn parse_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issuer: &s
             force_authn: false,
             scopes: default_scopes(),
             token_auth,
+            verified_email_only: false,
         }),
     }]))
 }
@@ -365,6 +371,7 @@ fn parse_entry(
             force_authn: entry.force_authn,
             scopes: scopes.into_iter().filter(|scope| scope != "openid").collect(),
             token_auth,
+            verified_email_only: entry.verified_email_only,
         }),
     })
 }

@@ -226,7 +226,7 @@ impl Oidc<'_> {
             ),
             Err(_) => None, // the provider has no userinfo endpoint
         };
-        let identity = identity(&claims, userinfo.as_ref().map(to_object).unwrap_or_default());
+        let identity = identity(&claims, userinfo.as_ref().map(to_object).unwrap_or_default(), config.verified_email_only);
         Ok(SignedIn { identity, logout_hint: Some(Secret::new(id_token.to_string())) })
     }
 }
@@ -290,14 +290,18 @@ fn to_object(value: &impl serde::Serialize) -> Map<String, Value> {
 }
 
 /// The ID token's claims, completed by userinfo (the ID token wins where both speak),
-/// without the values that only served the validation.
-fn identity(claims: &CoreIdTokenClaims, userinfo: Map<String, Value>) -> Identity {
+/// without the values that only served the validation, and with `verified_email_only`
+/// without an `email` the provider does not say it verified.
+fn identity(claims: &CoreIdTokenClaims, userinfo: Map<String, Value>, verified_email_only: bool) -> Identity {
     let mut merged = to_object(claims);
     for internal in ["nonce", "at_hash", "c_hash"] {
         merged.remove(internal);
     }
     for (name, value) in userinfo {
         merged.entry(name).or_insert(value);
+    }
+    if verified_email_only && merged.get("email_verified") != Some(&Value::Bool(true)) {
+        merged.remove("email");
     }
     Identity::from_claims(merged)
 }
