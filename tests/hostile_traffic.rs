@@ -13,7 +13,7 @@ use std::thread;
 use double::{Key, alice_claims, authorize_as, begin_for, finish_login, issuing, provider_with, start_broker};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use support::{Broker, Store, UNKNOWN_REQUEST_ID};
+use support::{Broker, Login, Store, UNKNOWN_REQUEST_ID};
 
 const REQUESTS: usize = 100_000;
 const THREADS: usize = 4;
@@ -54,13 +54,26 @@ fn random_text(rng: &mut StdRng, max: usize) -> String {
         .collect()
 }
 
-fn random_path(rng: &mut StdRng, known_id: &str) -> String {
+/// `handle` with one character changed: still base64url, but its seal no longer opens.
+fn tampered(rng: &mut StdRng, handle: &str) -> String {
+    let mut bytes = handle.as_bytes().to_vec();
+    let at = rng.gen_range(0..bytes.len());
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+fn random_path(rng: &mut StdRng, known: &Login) -> String {
     let route = ROUTES[rng.gen_range(0..ROUTES.len())];
-    let segment = match rng.gen_range(0..6) {
-        0 => known_id.to_owned(),
+    let login_handle = known.login_path.trim_start_matches("/oidc/login/");
+    let segment = match rng.gen_range(0..9) {
+        0 => known.request.clone(),
         1 => UNKNOWN_REQUEST_ID.to_owned(),
         2 => "u".repeat(rng.gen_range(200..400)),
-        3 => known_id[..rng.gen_range(0..known_id.len())].to_owned(),
+        3 => known.request[..rng.gen_range(0..known.request.len())].to_owned(),
+        // The victim's login link, on every route (it must grant no status), and forged.
+        4 => login_handle.to_owned(),
+        5 => tampered(rng, login_handle),
+        6 => tampered(rng, &known.request),
         _ => random_text(rng, 40),
     };
     let query = match rng.gen_range(0..4) {
@@ -86,8 +99,11 @@ fn random_headers(rng: &mut StdRng) -> Vec<(String, String)> {
     }
     if rng.gen_bool(0.5) {
         let cookie = format!(
-            "lb_signin={}; __Host-lb_signin={}; lb_session={}; x={}",
-            random_text(rng, 50),
+            "lb_signin_{}={}; __Host-lb_signin={}; lb_session={}; x={}",
+            (0..43)
+                .map(|_| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[rng.gen_range(0..64)]))
+                .collect::<String>(),
+            random_text(rng, 400),
             random_text(rng, 50),
             random_text(rng, 300),
             random_text(rng, 500)
@@ -102,7 +118,7 @@ fn random_headers(rng: &mut StdRng) -> Vec<(String, String)> {
 }
 
 /// Sends `count` generated requests; returns how many got each status.
-fn storm(broker: &Broker, seed: u64, count: usize, known_id: &str, callbacks: &[(String, String)]) -> BTreeMap<u16, usize> {
+fn storm(broker: &Broker, seed: u64, count: usize, known_id: &Login, callbacks: &[(String, String)]) -> BTreeMap<u16, usize> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut statuses = BTreeMap::new();
     for _ in 0..count {
