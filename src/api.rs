@@ -8,13 +8,13 @@ use serde::Serialize;
 use crate::config::Choice;
 use crate::context::Context;
 use crate::error::HttpError;
-use crate::handles::{Presented, login_handle, request_handle};
+use crate::handles::{login_handle, open_request, request_handle};
 use crate::ids::{LoginId, UserId, user_code};
 use crate::log;
 use crate::parse::NewRequestOptions;
 use crate::protocols::Connector;
 use crate::response::{self, Reply};
-use crate::store::{LoginOutcome, LoginRequest, unix_now};
+use crate::store::{LoginOutcome, LoginRequest, SealedText, unix_now};
 
 /// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
 #[derive(Serialize)]
@@ -84,12 +84,13 @@ pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, 
     let ctx = Context::load().await?;
     let (config, store) = (ctx.config, &ctx.store);
     config.client_auth.authorize(headers, ctx.now)?;
-    let presented = Presented::parse(handle).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST))?;
+    let presented = SealedText::parse(handle).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST))?;
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
-    let id = presented.open_request(&config.sealer, ctx.now).ok_or_else(unknown)?;
+    let id = open_request(&presented, &config.sealer, ctx.now).ok_or_else(unknown)?;
     let started = Instant::now();
-    let waited = Duration::from_secs(config.login_timeout_secs.min(id.expires_at().saturating_sub(ctx.now)));
-    let deadline = started + waited;
+    // No longer than `login_timeout`, and never past the login's expiry.
+    let longest_wait = Duration::from_secs(config.login_timeout_secs.min(id.expires_at().saturating_sub(ctx.now)));
+    let deadline = started + longest_wait;
     let waited_ms = || started.elapsed().as_millis() as u64;
 
     for attempt in 0.. {

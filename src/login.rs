@@ -11,12 +11,12 @@ use crate::connector::SignInStart;
 use crate::context::Context;
 use crate::error::{HttpError, RESTART};
 use crate::failure::{SignInFailure, SignInFailureKind};
-use crate::handles::Presented;
+use crate::handles::open_login;
 use crate::ids::{LoginId, ProviderId, SignInState, UserId, user_code_matches};
 use crate::log;
 use crate::protocols::{Connector, KeptState, ProviderAnswer};
 use crate::secret::Secret;
-use crate::store::{KeyValue, LoginOutcome, LoginRequest, Record, UnixTime, open_record, seal_record};
+use crate::store::{KeyValue, LoginOutcome, LoginRequest, Record, SealedText, UnixTime, seal_record};
 
 /// Confirmation attempts allowed per request (the right code included) before the
 /// login is stopped.
@@ -81,9 +81,8 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
     /// Opens the login link's handle; no store call.
     pub fn open(ctx: &'c Context<K>, handle: &str) -> Result<Self, HttpError> {
         let presented =
-            Presented::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
-        let request = presented
-            .open_login(&ctx.config.sealer, ctx.now)
+            SealedText::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
+        let request = open_login(&presented, &ctx.config.sealer, ctx.now)
             .ok_or_else(|| HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}")))?;
         Ok(Self { ctx, request, handle: handle.to_owned() })
     }
@@ -127,14 +126,9 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
             kept: departure.kept,
             started_at: ctx.now,
         };
-        let sealed = seal_record(&ctx.config.sealer, &sign_in_binding(&state), &sign_in)?;
+        let sealed_sign_in = seal_record(&ctx.config.sealer, &sign_in_binding(&state), &sign_in)?;
         log::info("login_started").login(&request.id).provider(&provider.id).emit();
-        Ok(Departure {
-            url: departure.url,
-            state,
-            sealed_sign_in: base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sealed),
-            lifetime_secs: request.id.expires_at().saturating_sub(ctx.now),
-        })
+        Ok(Departure { url: departure.url, state, sealed_sign_in, lifetime_secs: request.id.expires_at().saturating_sub(ctx.now) })
     }
 
     /// Checks the user code typed on the confirmation page. Every attempt is counted
@@ -175,14 +169,11 @@ pub async fn take_answer<K: KeyValue>(
     sealed_sign_in: Option<&str>,
     answer: &ProviderAnswer<'_>,
 ) -> Result<Completed, HttpError> {
-    let sealed = sealed_sign_in.and_then(|text| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text).ok());
+    let sealed = sealed_sign_in.and_then(SealedText::parse);
     // Opened before anything is claimed, so a forged answer cannot spend the real user's login.
-    let sign_in: SignIn =
-        sealed.and_then(|sealed| open_record(&ctx.config.sealer, &sign_in_binding(state), &sealed, ctx.now)).ok_or_else(|| {
-            HttpError::invalid_request(format!(
-                "This sign-in was started in another browser, has expired, or its cookie was lost. {RESTART}"
-            ))
-        })?;
+    let sign_in: SignIn = sealed.and_then(|sealed| sealed.open(&ctx.config.sealer, &sign_in_binding(state), ctx.now)).ok_or_else(|| {
+        HttpError::invalid_request(format!("This sign-in was started in another browser, has expired, or its cookie was lost. {RESTART}"))
+    })?;
     let Some(provider) = ctx.config.providers.get(&sign_in.provider_id) else {
         return Err(HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}")));
     };

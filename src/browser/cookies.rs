@@ -1,8 +1,6 @@
 //! The cookies the broker sets, and the one record a browser carries. Each is
 //! host-only and `HttpOnly`; over https each takes the `__Host-` prefix.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -13,7 +11,7 @@ use crate::ids::{ProviderId, SignInState, digest};
 use crate::oidc::{CALLBACK_PATH, LOGIN_PATH, LOGOUT_PATH};
 use crate::parse::{cookie, cookies};
 use crate::secret::Secret;
-use crate::store::{Record, Sealer, UnixTime, open_record, seal_record};
+use crate::store::{Record, SealedText, UnixTime, seal_record};
 
 /// A host-only, `HttpOnly` cookie holding a secret of which the server keeps at most a
 /// hash (or a sealed record). Over https it takes the `__Host-` prefix, which browsers
@@ -117,10 +115,10 @@ impl Record for BrowserSession {
 /// cookie too large.
 pub fn session_cookie(config: &Config, mut session: BrowserSession) -> Result<HeaderValue, HttpError> {
     let cookie = BrowserCookie::session(config);
-    let mut sealed = seal_for_browser(&config.sealer, &cookie.name, &session)?;
+    let mut sealed = seal_record(&config.sealer, &cookie.name, &session)?;
     if sealed.len() > MAX_SESSION_COOKIE_BYTES {
         session.logout_hint = None;
-        sealed = seal_for_browser(&config.sealer, &cookie.name, &session)?;
+        sealed = seal_record(&config.sealer, &cookie.name, &session)?;
     }
     Ok(cookie.set(&sealed, SESSION_SECS))
 }
@@ -128,12 +126,7 @@ pub fn session_cookie(config: &Config, mut session: BrowserSession) -> Result<He
 /// The session this browser presents, if it opens and has not expired.
 pub fn presented_session(config: &Config, headers: &HeaderMap, now: UnixTime) -> Option<BrowserSession> {
     let name = BrowserCookie::session(config).name;
-    let sealed = URL_SAFE_NO_PAD.decode(cookie(headers, &name)?).ok()?;
-    open_record(&config.sealer, &name, &sealed, now)
-}
-
-fn seal_for_browser(sealer: &Sealer, cookie_name: &str, session: &BrowserSession) -> Result<String, HttpError> {
-    Ok(URL_SAFE_NO_PAD.encode(seal_record(sealer, cookie_name, session)?))
+    SealedText::parse(cookie(headers, &name)?)?.open(&config.sealer, &name, now)
 }
 
 #[cfg(test)]
@@ -224,8 +217,8 @@ mod tests {
         let presented = cookies(&format!("__Host-lb_session={value}"));
         let opened = presented_session(&config, &presented, 0).unwrap();
         assert_eq!((opened.provider_id.as_str(), opened.logout_hint), ("corp", None));
-        let sealed = URL_SAFE_NO_PAD.decode(value).unwrap();
-        assert!(open_record::<BrowserSession>(&config.sealer, "lb_signin", &sealed, 0).is_none(), "sealed to its cookie's name");
+        let sealed = SealedText::parse(value).unwrap();
+        assert!(sealed.open::<BrowserSession>(&config.sealer, "lb_signin", 0).is_none(), "sealed to its cookie's name");
         assert!(presented_session(&config, &presented, u64::MAX).is_none(), "not after it expires");
         assert!(presented_session(&config, &cookies("__Host-lb_session=garbage!"), 0).is_none());
     }

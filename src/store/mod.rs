@@ -21,12 +21,16 @@ mod sweep;
 
 pub use envelope::Record;
 pub use error::StoreError;
-pub use records::{FinishedLogin, Identity, LoginOutcome, LoginRequest};
+pub use records::{Identity, LoginOutcome, LoginRequest};
 pub use seal::{Sealer, StateKey};
 pub use spin_kv::SpinKeyValue;
 pub use sweep::sweep;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use crate::ids::LoginId;
+use records::FinishedLogin;
 
 /// Registrations per bucket between two sweep steps (see `take_turn_at_sweeping`).
 const SWEEP_EVERY: u64 = 4;
@@ -85,15 +89,29 @@ pub async fn read_counter(kv: &impl KeyValue, key: &str) -> Result<Option<i64>, 
     value.map(Some).ok_or_else(|| StoreError::Corrupt { kind: "counter", reason: "neither decimal text nor 8 bytes".into() })
 }
 
-/// A record sealed for something other than the store to carry (a cookie, say):
-/// `associated_data` names where it belongs, so that it opens nowhere else.
-pub fn seal_record<R: Record>(sealer: &Sealer, associated_data: &str, record: &R) -> Result<Vec<u8>, StoreError> {
-    sealer.seal(associated_data, &envelope::seal(record))
+/// A record sealed for something other than the store to carry (a cookie, a handle), as
+/// base64url text: `associated_data` names where it belongs, so that it opens nowhere else.
+pub fn seal_record<R: Record>(sealer: &Sealer, associated_data: &str, record: &R) -> Result<String, StoreError> {
+    Ok(URL_SAFE_NO_PAD.encode(sealer.seal(associated_data, &envelope::seal(record))?))
 }
 
-/// The record [`seal_record`] sealed under `associated_data`, if it opens and has not expired.
-pub fn open_record<R: Record>(sealer: &Sealer, associated_data: &str, sealed: &[u8], now: UnixTime) -> Option<R> {
-    envelope::open(&sealer.open(associated_data, sealed).ok()?, now).ok().flatten()
+/// Shorter than any sealed record (header, tag and envelope).
+const MIN_SEALED_BYTES: usize = 64;
+
+/// Text that came back from outside where [`seal_record`]'s output went, decoded but
+/// not yet opened.
+pub struct SealedText(Vec<u8>);
+
+impl SealedText {
+    /// `None` when `text` cannot be a sealed record at all (malformed, not merely unknown).
+    pub fn parse(text: &str) -> Option<Self> {
+        URL_SAFE_NO_PAD.decode(text).ok().filter(|bytes| bytes.len() >= MIN_SEALED_BYTES).map(Self)
+    }
+
+    /// The record sealed under `associated_data`, if it opens and has not expired.
+    pub fn open<R: Record>(&self, sealer: &Sealer, associated_data: &str, now: UnixTime) -> Option<R> {
+        envelope::open(&sealer.open(associated_data, &self.0).ok()?, now).ok().flatten()
+    }
 }
 
 /// Records, sealed, over a byte store.
@@ -274,11 +292,14 @@ mod tests {
     fn a_record_sealed_for_elsewhere_opens_only_there_and_until_it_expires() {
         let sealer = Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]);
         let request = LoginRequest::example(NOW);
-        let sealed = seal_record(&sealer, "lb_session", &request).unwrap();
-        assert_eq!(open_record::<LoginRequest>(&sealer, "lb_session", &sealed, NOW), Some(request));
-        assert!(open_record::<LoginRequest>(&sealer, "lb_signin", &sealed, NOW).is_none());
-        assert!(open_record::<LoginRequest>(&sealer, "lb_session", &sealed, NOW + 300).is_none());
-        assert!(open_record::<LoginRequest>(&sealer, "lb_session", b"garbage", NOW).is_none());
+        let sealed = SealedText::parse(&seal_record(&sealer, "lb_session", &request).unwrap()).unwrap();
+        assert_eq!(sealed.open::<LoginRequest>(&sealer, "lb_session", NOW), Some(request));
+        assert!(sealed.open::<LoginRequest>(&sealer, "lb_signin", NOW).is_none());
+        assert!(sealed.open::<LoginRequest>(&sealer, "lb_session", NOW + 300).is_none());
+        for malformed in ["", "garbage!", &"A".repeat(40)] {
+            assert!(SealedText::parse(malformed).is_none(), "{malformed:?}");
+        }
+        assert!(SealedText::parse(&"A".repeat(120)).unwrap().open::<LoginRequest>(&sealer, "lb_session", NOW).is_none());
     }
 
     #[test]
