@@ -144,13 +144,16 @@ fn total(redis: &Redis) -> u64 {
 
 /// Complete logins against the bundled `oidc-provider` (Node; its CPU is not counted),
 /// signed in by a cookie-keeping HTTP client instead of a browser: the client's new
-/// request and status call, the browser's login link and callback at the broker.
+/// request and status call, the browser's login link, the click on its confirmation
+/// page (on by default) and the callback at the broker.
 fn logins(redis: &Redis) {
     // Every instance's callback URL is the default `svc_base_uri`'s; the benchmark
     // delivers it to whichever instance it measures.
     let provider = OidcProvider::start(&["http://127.0.0.1:3000/oidc/callback".to_owned()], &[]);
     let variables = provider.variables();
-    println!("\nComplete logins at the bundled oidc-provider (its CPU not counted; client: new, status; browser: login link, callback):\n");
+    println!(
+        "\nComplete logins at the bundled oidc-provider (its CPU not counted; client: new, status; browser: login link, its confirmation click, callback):\n"
+    );
     println!("| store | logins/s | broker CPU per login | KV ops per login (Redis) | client answer after callback (p50 / p99) |");
     println!("|---|---|---|---|---|");
     let memory = Broker::start(Store::Memory, &variables);
@@ -229,7 +232,7 @@ fn legs(redis: &Redis) {
         let before = broker.cpu_time();
         let login = broker.login(&user);
         let created = broker.cpu_time();
-        let sent = broker.get(&login.login_path);
+        let sent = broker.follow_login_link(&login);
         let sent_on = broker.cpu_time();
         let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
         let back = url::Url::parse(&sign_in_at_oidc_provider(sent.header("location").unwrap(), &user)).unwrap();
@@ -244,7 +247,9 @@ fn legs(redis: &Redis) {
         }
     }
     println!("\nCPU per leg ({LOGINS} logins one after another, one instance, Redis; a new connection per request):\n");
-    println!("| new request | login link | callback (code exchange, ID token, userinfo) | status (finished) |");
+    println!(
+        "| new request | login link (page and confirmation click) | callback (code exchange, ID token, userinfo) | status (finished) |"
+    );
     println!("|---|---|---|---|");
     let per_login = |cpu: Duration| format!("{:.2} ms", millis(cpu / LOGINS));
     println!("| {} | {} | {} | {} |", per_login(spent[0]), per_login(spent[1]), per_login(spent[2]), per_login(spent[3]));
@@ -254,7 +259,7 @@ fn legs(redis: &Redis) {
 /// provider: the login, the callback's path and query, and the sign-in cookie.
 fn to_the_callback(first: &Broker, user: &str) -> (Login, String, String) {
     let login = first.login(user);
-    let sent = first.get(&login.login_path);
+    let sent = first.follow_login_link(&login);
     assert_eq!(sent.status, 303, "{}", sent.body);
     let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
     let back = url::Url::parse(&sign_in_at_oidc_provider(sent.header("location").unwrap(), user)).unwrap();

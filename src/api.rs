@@ -8,13 +8,13 @@ use serde::Serialize;
 use crate::config::Choice;
 use crate::context::Context;
 use crate::error::HttpError;
-use crate::handles::{login_handle, open_request, request_handle};
+use crate::handles::{RequestTicket, login_handle, open_request, request_handle};
 use crate::ids::{LoginId, UserId, user_code};
 use crate::log;
 use crate::parse::NewRequestOptions;
 use crate::protocols::Connector;
 use crate::response::{self, Reply};
-use crate::store::{LoginOutcome, LoginRequest, SealedText, unix_now};
+use crate::store::{LoginOutcome, LoginRequest, Requester, SealedText, unix_now};
 
 /// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
 #[derive(Serialize)]
@@ -33,12 +33,14 @@ struct NewRequestReply<'a> {
 
 /// `GET /requests/new/:userId[?forceAuthn=…&providerId=…]`: no store call. The
 /// request lives in the two handles it answers with (see `handles`), until the
-/// browser or the client acts on it.
-pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpError> {
+/// browser or the client acts on it. A client that identifies itself (as on status
+/// calls) is named on the confirmation page, and only it may claim the login.
+pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let user_id = UserId::from_path_segment(user_segment).map_err(HttpError::invalid_request)?;
     let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
     let ctx = Context::load().await?;
     let (config, now) = (ctx.config, ctx.now);
+    let client = config.client_auth.identify(headers, now)?;
     if let Some(named) = &options.provider_id
         && config.providers.get(named).is_none()
     {
@@ -52,8 +54,10 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
         force_authn: options.force_authn,
         user_code: user_code().map_err(|_| HttpError::no_randomness())?,
         created_at: now,
+        requested_by: Requester { client: client.as_ref().map(|client| client.label.clone()), address: client_address(headers) },
     };
-    let (status_handle, login_handle) = (request_handle(&config.sealer, &request.id)?, login_handle(&config.sealer, &request)?);
+    let ticket = RequestTicket { id: request.id.clone(), bound_to: client.map(|client| client.binding) };
+    let (status_handle, login_handle) = (request_handle(&config.sealer, &ticket)?, login_handle(&config.sealer, &request)?);
 
     let base = config.base_url.as_str();
     // HAS's rule: the provider-choice page when there is something to choose; with no
@@ -83,10 +87,13 @@ pub async fn new_request(user_segment: &str, query: &str) -> Result<Reply, HttpE
 pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
     let (config, store) = (ctx.config, &ctx.store);
-    config.client_auth.authorize(headers, ctx.now)?;
+    let client = config.client_auth.authorize(headers, ctx.now)?;
     let presented = SealedText::parse(handle).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST))?;
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
-    let id = open_request(&presented, &config.sealer, ctx.now).ok_or_else(unknown)?;
+    let RequestTicket { id, bound_to } = open_request(&presented, &config.sealer, ctx.now).ok_or_else(unknown)?;
+    if bound_to.is_some() && bound_to != client.map(|client| client.binding) {
+        return Err(HttpError::forbidden("this login was requested by another client: only that client may read its outcome"));
+    }
     let started = Instant::now();
     // No longer than `login_timeout`, and never past the login's expiry.
     let longest_wait = Duration::from_secs(config.login_timeout_secs.min(id.expires_at().saturating_sub(ctx.now)));
@@ -124,6 +131,14 @@ fn poll_delay(attempt: u32) -> Duration {
     const FIRST: Duration = Duration::from_millis(20);
     const LONGEST: Duration = Duration::from_millis(100);
     FIRST.saturating_mul(1 << attempt.min(8)).min(LONGEST)
+}
+
+/// The client's IP address as Spin reports it (`spin-client-addr`, `ip:port`). Spin
+/// appends its own after the request's headers, so a client that sends one too comes
+/// first: only the last copy is Spin's.
+fn client_address(headers: &HeaderMap) -> Option<String> {
+    let reported = headers.get_all("spin-client-addr").iter().next_back()?.to_str().ok()?;
+    Some(reported.parse::<std::net::SocketAddr>().ok()?.ip().to_string())
 }
 
 const MALFORMED_REQUEST: &str = "the request id is malformed: pass the `request` that /requests/new returned, as it is";

@@ -14,6 +14,29 @@ use crate::store::UnixTime;
 /// Where the proxy puts `client_cert_proxy_secret`.
 pub const PROXY_SECRET_HEADER: &str = "x-login-broker-proxy-secret";
 
+/// A client the broker recognised, and by what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// For the person confirming a login: the token's label, or the certificate's subject.
+    pub label: String,
+    /// What a status call must present to claim a request this client made: the same
+    /// token (by label), or the same certificate (by fingerprint).
+    pub binding: String,
+}
+
+/// One accepted bearer token. Only its SHA-256 is kept: comparing fixed-size digests
+/// in constant time leaks neither the tokens' contents nor their lengths.
+pub struct ClientToken {
+    pub label: String,
+    pub digest: [u8; 32],
+}
+
+impl ClientToken {
+    pub fn new(label: String, token: &str) -> Self {
+        Self { label, digest: Sha256::digest(token.as_bytes()).into() }
+    }
+}
+
 /// A client that may not read login outcomes. The reasons are for the operator's log;
 /// the caller learns only that it was refused.
 #[derive(Debug)]
@@ -26,10 +49,11 @@ pub struct Refusal {
 }
 
 pub struct ClientAuth {
-    /// SHA-256 of each accepted token: comparing fixed-size digests in constant time
-    /// leaks neither the tokens' contents nor their lengths.
-    token_digests: Vec<[u8; 32]>,
+    tokens: Vec<ClientToken>,
     assume_authorized: bool,
+    /// Whether `/requests/new` needs credentials too (`require_client_for_new_requests`),
+    /// so that every request is bound to the client that made it.
+    creators_must_identify: bool,
     certificates: Option<CertificateRule>,
 }
 
@@ -48,17 +72,22 @@ pub struct CertificateRule {
 impl std::fmt::Debug for ClientAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientAuth")
-            .field("tokens", &format_args!("[{} redacted]", self.token_digests.len()))
+            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
             .field("assume_authorized", &self.assume_authorized)
+            .field("creators_must_identify", &self.creators_must_identify)
             .field("certificates", &self.certificates)
             .finish()
     }
 }
 
 impl ClientAuth {
-    pub fn new(tokens: Vec<String>, assume_authorized: bool, certificates: Option<CertificateRule>) -> Self {
-        let token_digests = tokens.iter().map(|token| Sha256::digest(token.as_bytes()).into()).collect();
-        Self { token_digests, assume_authorized, certificates }
+    pub fn new(tokens: Vec<ClientToken>, assume_authorized: bool, certificates: Option<CertificateRule>) -> Self {
+        Self { tokens, assume_authorized, creators_must_identify: false, certificates }
+    }
+
+    /// Refuses new requests from clients that do not identify themselves.
+    pub fn requiring_creators_to_identify(self) -> Self {
+        Self { creators_must_identify: true, ..self }
     }
 
     #[cfg(test)]
@@ -66,13 +95,29 @@ impl ClientAuth {
         self.assume_authorized
     }
 
-    pub fn authorize(&self, headers: &HeaderMap, now: UnixTime) -> Result<(), Refusal> {
-        if self.assume_authorized {
-            return Ok(());
+    /// A status call's client: who it is, or `None` when every client is assumed
+    /// authorized (`assume_client_authorized`).
+    pub fn authorize(&self, headers: &HeaderMap, now: UnixTime) -> Result<Option<Client>, Refusal> {
+        if self.assume_authorized { Ok(None) } else { self.recognise(headers, now).map(Some) }
+    }
+
+    /// The client that creates a request, if it presented credentials (HAS's clients
+    /// need not, unless `require_client_for_new_requests`): `None` when it presented
+    /// none, or when every client is assumed authorized; refused when what it
+    /// presented is not accepted.
+    pub fn identify(&self, headers: &HeaderMap, now: UnixTime) -> Result<Option<Client>, Refusal> {
+        let presents_certificate = self.certificates.as_ref().is_some_and(|rule| headers.contains_key(&rule.header));
+        let anonymous = !(presents_certificate || headers.contains_key(header::AUTHORIZATION));
+        if self.assume_authorized || (anonymous && !self.creators_must_identify) {
+            return Ok(None);
         }
+        self.recognise(headers, now).map(Some)
+    }
+
+    fn recognise(&self, headers: &HeaderMap, now: UnixTime) -> Result<Client, Refusal> {
         let by_certificate = match &self.certificates {
             Some(rule) if headers.contains_key(&rule.header) => match rule.accepts(headers, now) {
-                Ok(()) => return Ok(()),
+                Ok(client) => return Ok(client),
                 Err(reason) => Some(reason),
             },
             _ => None,
@@ -88,14 +133,24 @@ impl ClientAuth {
             .map(str::trim)
             .unwrap_or_default();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        // Check every digest, so the time taken does not tell which token nearly matched.
-        let matched = self.token_digests.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&digest));
-        if bool::from(matched) && !token.is_empty() { Ok(()) } else { Err(refused(true, "bearer token not accepted")) }
+        // Compare with every digest, so the time taken does not tell which token nearly matched.
+        let mut matched = None;
+        for accepted in &self.tokens {
+            if bool::from(accepted.digest.ct_eq(&digest)) {
+                matched = Some(accepted);
+            }
+        }
+        match matched {
+            Some(accepted) if !token.is_empty() => {
+                Ok(Client { label: accepted.label.clone(), binding: format!("token:{}", accepted.label) })
+            }
+            _ => Err(refused(true, "bearer token not accepted")),
+        }
     }
 }
 
 impl CertificateRule {
-    fn accepts(&self, headers: &HeaderMap, now: UnixTime) -> Result<(), &'static str> {
+    fn accepts(&self, headers: &HeaderMap, now: UnixTime) -> Result<Client, &'static str> {
         // A second copy could come from the client, ahead of or behind the proxy's.
         let mut copies = headers.get_all(&self.header).iter();
         let (Some(forwarded), None) = (copies.next(), copies.next()) else {
@@ -113,14 +168,20 @@ impl CertificateRule {
         }
         let known =
             self.fingerprints.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&certificate.fingerprint));
-        if bool::from(known) {
-            return Ok(());
+        let by_name =
+            certificate.common_name.as_ref().is_some_and(|name| self.common_names.iter().any(|pattern| glob_matches(pattern, name)));
+        if !bool::from(known) && !by_name {
+            return Err(match certificate.common_name {
+                Some(_) => "certificate fingerprint and common name are not accepted",
+                None => "certificate fingerprint not accepted and no common name",
+            });
         }
-        match certificate.common_name {
-            Some(name) if self.common_names.iter().any(|pattern| glob_matches(pattern, &name)) => Ok(()),
-            Some(_) => Err("certificate fingerprint and common name are not accepted"),
-            None => Err("certificate fingerprint not accepted and no common name"),
-        }
+        let fingerprint: String = certificate.fingerprint.iter().map(|byte| format!("{byte:02x}")).collect();
+        let label = match &certificate.common_name {
+            Some(name) => format!("certificate CN={name}"),
+            None => format!("certificate SHA-256 {}…", &fingerprint[..16]),
+        };
+        Ok(Client { label, binding: format!("certificate:{fingerprint}") })
     }
 }
 
@@ -141,15 +202,20 @@ mod tests {
         headers
     }
 
+    fn tokens(tokens: &[(&str, &str)]) -> Vec<ClientToken> {
+        tokens.iter().map(|(label, token)| ClientToken::new(label.to_string(), token)).collect()
+    }
+
     #[test]
-    fn a_configured_token_is_accepted() {
-        let auth = ClientAuth::new(vec!["another-token-0123456789".into(), TOKEN.into()], false, None);
-        assert!(auth.authorize(&headers_with(Some(&format!("Bearer {TOKEN}"))), NOW).is_ok());
+    fn a_configured_token_is_accepted_and_named_by_its_label() {
+        let auth = ClientAuth::new(tokens(&[("ci", "another-token-0123456789"), ("build", TOKEN)]), false, None);
+        let client = auth.authorize(&headers_with(Some(&format!("Bearer {TOKEN}"))), NOW).unwrap().unwrap();
+        assert_eq!((client.label.as_str(), client.binding.as_str()), ("build", "token:build"));
     }
 
     #[test]
     fn missing_wrong_and_malformed_credentials_are_refused() {
-        let auth = ClientAuth::new(vec![TOKEN.into()], false, None);
+        let auth = ClientAuth::new(tokens(&[("build", TOKEN)]), false, None);
         for presented in [None, Some("Bearer wrong-token-0123456789"), Some(TOKEN), Some("Basic Zm9vOmJhcg=="), Some("Bearer ")] {
             let refusal = auth.authorize(&headers_with(presented), NOW).unwrap_err();
             assert_eq!(refusal.token_was_sent, presented.is_some(), "{presented:?}");
@@ -157,15 +223,28 @@ mod tests {
     }
 
     #[test]
+    fn a_creator_may_stay_anonymous_but_not_present_what_is_not_accepted() {
+        let auth = ClientAuth::new(tokens(&[("build", TOKEN)]), false, None);
+        assert_eq!(auth.identify(&headers_with(None), NOW).unwrap(), None);
+        assert_eq!(auth.identify(&headers_with(Some(&format!("Bearer {TOKEN}"))), NOW).unwrap().unwrap().label, "build");
+        assert!(auth.identify(&headers_with(Some("Bearer wrong-token-0123456789")), NOW).is_err());
+        let strict = ClientAuth::new(tokens(&[("build", TOKEN)]), false, None).requiring_creators_to_identify();
+        assert!(strict.identify(&headers_with(None), NOW).is_err());
+        assert!(strict.identify(&headers_with(Some(&format!("Bearer {TOKEN}"))), NOW).is_ok());
+        let anyone = ClientAuth::new(vec![], true, None);
+        assert_eq!(anyone.identify(&headers_with(Some("Bearer whatever")), NOW).unwrap(), None, "nobody is told apart");
+    }
+
+    #[test]
     fn no_tokens_means_nobody_unless_clients_are_assumed_authorized() {
         let empty_token = headers_with(Some("Bearer "));
         assert!(ClientAuth::new(vec![], false, None).authorize(&empty_token, NOW).is_err());
-        assert!(ClientAuth::new(vec![], true, None).authorize(&headers_with(None), NOW).is_ok());
+        assert_eq!(ClientAuth::new(vec![], true, None).authorize(&headers_with(None), NOW).unwrap(), None);
     }
 
     #[test]
     fn debug_output_hides_tokens() {
-        let shown = format!("{:?}", ClientAuth::new(vec![TOKEN.into()], false, None));
+        let shown = format!("{:?}", ClientAuth::new(tokens(&[("build", TOKEN)]), false, None));
         assert!(!shown.contains(TOKEN) && shown.contains("redacted"));
     }
 
@@ -191,8 +270,10 @@ mod tests {
     #[test]
     fn a_forwarded_certificate_is_accepted_by_fingerprint_or_common_name() {
         let fingerprint = forwarded_certificate(CERTIFICATE).unwrap().fingerprint;
-        assert!(rule(vec![fingerprint], &[]).authorize(&forwarded(CERTIFICATE), NOW).is_ok());
-        assert!(rule(vec![], &["build-server-*"]).authorize(&forwarded(CERTIFICATE), NOW).is_ok());
+        let client = rule(vec![fingerprint], &[]).authorize(&forwarded(CERTIFICATE), NOW).unwrap().unwrap();
+        assert_eq!(client.label, "certificate CN=build-server-2");
+        assert!(client.binding.starts_with("certificate:") && client.binding.len() == "certificate:".len() + 64);
+        assert_eq!(rule(vec![], &["build-server-*"]).authorize(&forwarded(CERTIFICATE), NOW).unwrap(), Some(client));
         assert!(rule(vec![[0; 32]], &["deploy-*"]).authorize(&forwarded(CERTIFICATE), NOW).is_err());
         assert!(rule(vec![fingerprint], &["*"]).authorize(&forwarded("not a certificate"), NOW).is_err());
         assert!(rule(vec![fingerprint], &["*"]).authorize(&HeaderMap::new(), NOW).is_err());

@@ -77,6 +77,10 @@ impl HttpError {
         Self::new(StatusCode::NOT_FOUND, "not_found", description)
     }
 
+    pub fn forbidden(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", description)
+    }
+
     pub fn conflict(description: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", description)
     }

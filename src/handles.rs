@@ -6,17 +6,35 @@
 //! browser history, proxies and screenshots, and grants no status; the `request`
 //! stays with the client.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::HttpError;
 use crate::ids::LoginId;
-use crate::store::{LoginRequest, SealedText, Sealer, UnixTime, seal_record};
+use crate::store::{LoginRequest, Record, SealedText, Sealer, UnixTime, seal_record};
 
 /// Associated data of each handle: one never opens as the other.
 const REQUEST_HANDLE: &str = "lb:request-handle";
 const LOGIN_HANDLE: &str = "lb:login-handle";
 
-/// The client's `request` for `id`.
-pub fn request_handle(sealer: &Sealer, id: &LoginId) -> Result<String, HttpError> {
-    Ok(seal_record(sealer, REQUEST_HANDLE, id)?)
+/// What the client's `request` carries: the login, and the client that asked for it
+/// when it identified itself (then only that client may claim the login).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestTicket {
+    pub id: LoginId,
+    /// [`crate::client_auth::Client::binding`] of the client that made the request.
+    pub bound_to: Option<String>,
+}
+
+impl Record for RequestTicket {
+    const KIND: &'static str = "request_ticket";
+    fn expires_at(&self) -> UnixTime {
+        self.id.expires_at()
+    }
+}
+
+/// The client's `request`.
+pub fn request_handle(sealer: &Sealer, ticket: &RequestTicket) -> Result<String, HttpError> {
+    Ok(seal_record(sealer, REQUEST_HANDLE, ticket)?)
 }
 
 /// The handle in the browser's login link for `request`.
@@ -24,8 +42,8 @@ pub fn login_handle(sealer: &Sealer, request: &LoginRequest) -> Result<String, H
     Ok(seal_record(sealer, LOGIN_HANDLE, request)?)
 }
 
-/// The login a client's `request` names; `None` if it was not made here or expired.
-pub fn open_request(presented: &SealedText, sealer: &Sealer, now: UnixTime) -> Option<LoginId> {
+/// What a client's `request` names; `None` if it was not made here or expired.
+pub fn open_request(presented: &SealedText, sealer: &Sealer, now: UnixTime) -> Option<RequestTicket> {
     presented.open(sealer, REQUEST_HANDLE, now)
 }
 
@@ -45,9 +63,10 @@ mod tests {
     fn each_handle_opens_only_as_itself_here_and_until_the_login_expires() {
         let sealer = Sealer::new(StateKey::from_bytes(&[9; 32]), vec![]);
         let request = LoginRequest::example(NOW);
-        let (status, login) = (request_handle(&sealer, &request.id).unwrap(), login_handle(&sealer, &request).unwrap());
+        let ticket = RequestTicket { id: request.id.clone(), bound_to: Some("token:build".into()) };
+        let (status, login) = (request_handle(&sealer, &ticket).unwrap(), login_handle(&sealer, &request).unwrap());
         let (status, login) = (SealedText::parse(&status).unwrap(), SealedText::parse(&login).unwrap());
-        assert_eq!(open_request(&status, &sealer, NOW), Some(request.id.clone()));
+        assert_eq!(open_request(&status, &sealer, NOW), Some(ticket));
         assert_eq!(open_login(&login, &sealer, NOW), Some(request.clone()));
         assert!(open_request(&login, &sealer, NOW).is_none(), "a login link grants no status");
         assert!(open_login(&status, &sealer, NOW).is_none());

@@ -70,7 +70,7 @@ async fn route(request: Request) -> Reply {
         ["multi", "login", _] | ["oidc", "callback" | "logout" | "logged_out"] => HttpError::method_not_allowed("GET").page(),
 
         // API routes answer with JSON.
-        ["requests", "new", user_id] if get => api::new_request(user_id, query).await.unwrap_or_else(HttpError::json),
+        ["requests", "new", user_id] if get => api::new_request(user_id, query, request.headers()).await.unwrap_or_else(HttpError::json),
         ["requests", "status", handle] if get => api::request_status(handle, request.headers()).await.unwrap_or_else(HttpError::json),
         ["liveness"] if get => operations::liveness().await.unwrap_or_else(HttpError::json),
         ["readiness"] if get => operations::readiness().await.unwrap_or_else(|error| error.unavailable().json()),

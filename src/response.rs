@@ -43,6 +43,7 @@ const STYLE: &str = "\
     main{background:#fff;border:1px solid #d1d5db;border-radius:.75rem;padding:1.5rem 2rem}\
     h1{font-size:1.5rem;line-height:1.25;margin:.25rem 0 1rem}\
     ul.choices{list-style:none;padding:0;margin:1rem 0}ul.choices li{margin:.5rem 0}\
+    ul.facts{margin:.5rem 0 1rem;padding-left:1.25rem}\
     a.provider,button{display:inline-block;font:inherit;font-weight:600;color:#fff;background:#1e40af;\
     border:2px solid #1e40af;border-radius:.5rem;padding:.6rem 1.1rem;text-decoration:none;cursor:pointer}\
     a.provider{display:block}\

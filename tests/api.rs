@@ -441,3 +441,39 @@ fn status_reports_the_in_memory_store() {
 fn status_reports_redis() {
     status_reports_what_runs(over_redis, "redis");
 }
+
+/// A client that identifies itself when it asks for a login (as on status calls) binds
+/// the login to itself: another client that holds the same `request` cannot take the
+/// identity, and the rightful client still gets it. With
+/// `require_client_for_new_requests`, every request must be made that way.
+#[test]
+fn a_login_asked_for_by_an_identified_client_is_claimed_only_by_it() {
+    const BUILD: &str = "build-token-0123456789abcdef";
+    const DEPLOY: &str = "deploy-token-0123456789abcdef";
+    let tokens = format!("build:{BUILD},deploy:{DEPLOY}");
+    let broker = over_memory(&[("client_tokens", &tokens)]);
+    let bearer = |token: &str| format!("Bearer {token}");
+    let created = broker.get_with("/requests/new/alice", &[("Authorization", &bearer(BUILD))]);
+    let login = support::Login::from_reply(&created.json());
+    finish_login(&broker, &login, "alice");
+
+    let status = format!("/requests/status/{}", login.request);
+    let other = broker.get_with(&status, &[("Authorization", &bearer(DEPLOY))]);
+    assert_eq!((other.status, other.error_code().as_str()), (403, "forbidden"), "{}", other.body);
+    let rightful = broker.get_with(&status, &[("Authorization", &bearer(BUILD))]);
+    assert!(is_alice(&rightful), "still there for the client that asked: {}", rightful.body);
+
+    // Credentials that are presented must be accepted, even where none are needed.
+    let wrong = broker.get_with("/requests/new/alice", &[("Authorization", "Bearer not-a-known-token-0123456789")]);
+    assert_eq!((wrong.status, wrong.error_code().as_str()), (401, "invalid_token"), "{}", wrong.body);
+    // An anonymous request (HAS's clients) may be claimed by any client.
+    let anonymous = broker.login("alice");
+    finish_login(&broker, &anonymous, "alice");
+    assert!(is_alice(&broker.get_with(&format!("/requests/status/{}", anonymous.request), &[("Authorization", &bearer(DEPLOY))])));
+
+    let strict = over_memory(&[("client_tokens", &tokens), ("require_client_for_new_requests", "true")]);
+    let refused = strict.get("/requests/new/alice");
+    assert_eq!((refused.status, refused.error_code().as_str()), (401, "unauthorized_client"), "{}", refused.body);
+    assert!(refused.header("www-authenticate").is_some());
+    assert_eq!(strict.get_with("/requests/new/alice", &[("Authorization", &bearer(DEPLOY))]).status, 200);
+}

@@ -1,7 +1,9 @@
 //! Login phishing: an attacker starts a request for a victim and sends them the login
-//! URL. With `prompt_for_authorization`, the browser must confirm the login with the
-//! user code only the person at the real client has seen, before any provider is
-//! contacted; wrong codes are limited, and forms posted from other sites are refused.
+//! URL. By default the browser must confirm the login on a page that says what the
+//! attacker cannot choose (when, by which client, from which address); with
+//! `user_code_required`, by typing the user code only the person at the real client
+//! has seen. No provider is contacted before that; wrong codes are limited, and forms
+//! posted from other sites are refused.
 
 #[path = "support/provider_double.rs"]
 mod double;
@@ -42,7 +44,7 @@ fn post_form(broker: &Broker, id: &Login, cookie: Option<&str>, form: &str) -> R
 #[test]
 fn the_right_code_leads_to_the_provider_and_the_login_completes() {
     let provider = provider();
-    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
+    let broker = start_broker(Store::Memory, &provider, &[("user_code_required", "true")]);
     let created = broker.new_request("alice%3Cb%3E");
     let (id, code) = (Login::from_reply(&created), created["userCode"].as_str().unwrap().to_owned());
     assert_eq!(code.len(), 9, "{code}");
@@ -70,7 +72,7 @@ fn the_right_code_leads_to_the_provider_and_the_login_completes() {
 #[test]
 fn wrong_codes_are_limited_and_then_the_request_fails() {
     let provider = provider();
-    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
+    let broker = start_broker(Store::Memory, &provider, &[("user_code_required", "true")]);
     let (id, code, cookie, token) = opened_request(&broker, "victim");
     let wrong = if code == "BCDF-GHJK" { "BCDF-GHJL" } else { "BCDF-GHJK" };
 
@@ -91,7 +93,7 @@ fn wrong_codes_are_limited_and_then_the_request_fails() {
 #[test]
 fn a_form_posted_from_another_site_is_refused_and_not_counted() {
     let provider = provider();
-    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true")]);
+    let broker = start_broker(Store::Memory, &provider, &[("user_code_required", "true")]);
     let (id, code, cookie, token) = opened_request(&broker, "victim");
 
     // The attacker knows the code (they started the request) but not this browser's token.
@@ -113,7 +115,7 @@ fn a_form_posted_from_another_site_is_refused_and_not_counted() {
 #[test]
 fn without_codes_the_confirmation_is_a_click() {
     let provider = provider();
-    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "true"), ("user_code_required", "false")]);
+    let broker = start_broker(Store::Memory, &provider, &[]);
     let id = broker.login("alice");
     let (page, cookie, token) = open_login(&broker, &id);
     assert!(!page.body.contains("name=\"user_code\""));
@@ -121,9 +123,31 @@ fn without_codes_the_confirmation_is_a_click() {
 }
 
 #[test]
+fn by_default_the_page_says_when_by_whom_and_from_where_the_login_was_asked_for() {
+    let provider = provider();
+    let broker = start_broker(Store::Memory, &provider, &[("client_tokens", "build-server:client-token-0123456789abcdef")]);
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // The requester claims another address: Spin reports the real one.
+    let anonymous = Login::from_reply(&broker.get_with("/requests/new/alice", &[("spin-client-addr", "203.0.113.9:443")]).json());
+    let (page, _, _) = open_login(&broker, &anonymous);
+    assert!(page.body.contains("Confirm this login") && !page.body.contains("name=\"user_code\""), "{}", page.body);
+    assert!(page.body.contains("By an application that did not identify itself"), "{}", page.body);
+    assert!(page.body.contains("From address 127.0.0.1") && !page.body.contains("203.0.113.9"), "{}", page.body);
+    let asked = |at: u64| format!("{:02}:{:02}:{:02} UTC", at % 86_400 / 3600, at % 3600 / 60, at % 60);
+    assert!([before, before + 1, before + 2].iter().any(|at| page.body.contains(&asked(*at))), "the time it was asked: {}", page.body);
+    assert!(page.body.contains("seconds ago"), "{}", page.body);
+    assert_eq!(provider.seen(|seen| seen.discovery_fetches), 0, "no provider is contacted before confirmation");
+
+    let token = [("Authorization", "Bearer client-token-0123456789abcdef")];
+    let identified = Login::from_reply(&broker.get_with("/requests/new/alice", &token).json());
+    let (page, _, _) = open_login(&broker, &identified);
+    assert!(page.body.contains("By <bdi>build-server</bdi>"), "the client's token label: {}", page.body);
+}
+
+#[test]
 fn without_the_prompt_the_login_url_goes_straight_to_the_provider() {
     let provider = provider();
-    let broker = start_broker(Store::Memory, &provider, &[]);
+    let broker = start_broker(Store::Memory, &provider, &[("prompt_for_authorization", "false")]);
     let id = broker.login("alice");
     assert_eq!(broker.get(&id.login_path).status, 303);
     let reply = post_form(&broker, &id, None, "confirmation=x");

@@ -368,7 +368,7 @@ fn request_options_reach_the_provider() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
     let broker = start_broker(Store::Memory, &provider, &[("oidc_max_age", "600"), ("oidc_select_account", "true")]);
     let login = support::Login::from_reply(&broker.get("/requests/new/alice?forceAuthn=true").json());
-    let location = broker.get(&login.login_path).header("location").unwrap().to_owned();
+    let location = broker.follow_login_link(&login).header("location").unwrap().to_owned();
     let url = url::Url::parse(&location).unwrap();
     let param = |name: &str| url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned());
     assert_eq!(param("prompt").as_deref(), Some("login select_account"));

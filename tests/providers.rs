@@ -170,7 +170,7 @@ fn readiness_names_an_issuer_that_differs_from_discovery() {
     assert!(problem.contains(&format!("`{}`", provider.issuer)) && problem.contains(&format!("`{configured}`")), "{problem}");
 
     let request = broker.new_request("frank");
-    let page = broker.get(&support::Login::from_reply(&request).login_path);
+    let page = broker.follow_login_link(&support::Login::from_reply(&request));
     assert_eq!(page.status, 502, "{}", page.body);
     assert!(page.body.contains(&format!("`{}`", provider.issuer)) && page.body.contains(&format!("`{configured}`")), "{}", page.body);
 }
@@ -250,7 +250,7 @@ fn with_a_default_provider_the_browser_cannot_pick_another() {
     let elsewhere = broker.get(&format!("{}?providerId=acme", login.login_path));
     assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
     assert!(elsewhere.body.contains("`partners`"), "{}", elsewhere.body);
-    let to_default = broker.get(&login.login_path);
+    let to_default = broker.follow_login_link(&login);
     assert_eq!(to_default.status, 303, "{}", to_default.body);
     assert!(to_default.header("location").unwrap().starts_with(&partners.issuer), "{:?}", to_default.header("location"));
 }

@@ -120,6 +120,9 @@ async fn confirmation_page(
     };
     let confirmation = pages::Confirmation {
         user: request.user_id.as_str(),
+        requested_at: request.created_at,
+        now: ctx.now,
+        requested_by: &request.requested_by,
         form_action: &form_action,
         token: token.expose(),
         code_required: ctx.config.user_code_required,

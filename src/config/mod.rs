@@ -9,7 +9,7 @@ mod providers;
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::client_auth::{CertificateRule, ClientAuth};
+use crate::client_auth::{CertificateRule, ClientAuth, ClientToken};
 use crate::store::{Sealer, StateKey};
 pub use providers::{Choice, IdentityProvider, OidcConfig, Protocol, Providers, TokenEndpointAuth};
 
@@ -68,7 +68,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 28] = [
+const VARIABLES: [&str; 29] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
@@ -83,6 +83,7 @@ const VARIABLES: [&str; 28] = [
     "instance_id",
     "client_tokens",
     "assume_client_authorized",
+    "require_client_for_new_requests",
     "status_enabled",
     "auth_providers",
     "oidc_issuer_uri",
@@ -207,16 +208,25 @@ fn parse_timeouts(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<
 }
 
 fn parse_client_auth(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<ClientAuth, ConfigError> {
-    Ok(ClientAuth::new(
+    let assume_authorized = get_bool(get, "assume_client_authorized")?;
+    let auth = ClientAuth::new(
         parse_client_tokens(&get("client_tokens")?)?,
-        get_bool(get, "assume_client_authorized")?,
+        assume_authorized,
         parse_certificate_rule(
             &get("client_cert_header")?,
             &get("client_cert_fp")?,
             &get("client_cert_cn")?,
             &get("client_cert_proxy_secret")?,
         )?,
-    ))
+    );
+    match (get_bool(get, "require_client_for_new_requests")?, assume_authorized) {
+        (false, _) => Ok(auth),
+        (true, false) => Ok(auth.requiring_creators_to_identify()),
+        (true, true) => Err(ConfigError::new(
+            "require_client_for_new_requests",
+            "`false` while `assume_client_authorized` is `true`: clients that are all assumed authorized cannot be told apart",
+        )),
+    }
 }
 
 /// HAS's proxy mode: a TLS-terminating proxy forwards the client's certificate.
@@ -333,17 +343,32 @@ fn parse_instance_id(value: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn parse_client_tokens(value: &str) -> Result<Vec<String>, ConfigError> {
-    let tokens: Vec<String> = comma_list(value).map(str::to_owned).collect();
-    let acceptable = |token: &String| token.len() >= MIN_CLIENT_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic());
-    if tokens.iter().all(acceptable) {
-        Ok(tokens)
-    } else {
-        Err(ConfigError {
-            variable: "client_tokens",
-            expected: format!("comma-separated tokens of at least {MIN_CLIENT_TOKEN_LEN} visible ASCII characters each"),
-        })
+/// `token` or `label:token`, comma-separated; an unlabelled token is named by its place.
+fn parse_client_tokens(value: &str) -> Result<Vec<ClientToken>, ConfigError> {
+    let problem = || ConfigError {
+        variable: "client_tokens",
+        expected: format!(
+            "comma-separated tokens of at least {MIN_CLIENT_TOKEN_LEN} visible ASCII characters each, each optionally \
+             after a unique label and a colon (`build-server:<token>`; labels: up to 32 letters, digits, `.`, `_`, `-`)"
+        ),
+    };
+    let mut tokens: Vec<ClientToken> = Vec::new();
+    for (place, entry) in comma_list(value).enumerate() {
+        let (label, token) = match entry.split_once(':') {
+            Some((label, token)) if is_client_label(label) => (label.to_owned(), token),
+            _ => (format!("client token {}", place + 1), entry),
+        };
+        let acceptable = token.len() >= MIN_CLIENT_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic());
+        if !acceptable || tokens.iter().any(|known| known.label == label) {
+            return Err(problem());
+        }
+        tokens.push(ClientToken::new(label, token));
     }
+    Ok(tokens)
+}
+
+fn is_client_label(label: &str) -> bool {
+    (1..=32).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 #[cfg(test)]
@@ -360,8 +385,9 @@ mod tests {
             ("instance_id", "none".to_owned()),
             ("client_tokens", "".to_owned()),
             ("assume_client_authorized", "false".to_owned()),
-            ("prompt_for_authorization", "false".to_owned()),
-            ("user_code_required", "true".to_owned()),
+            ("require_client_for_new_requests", "false".to_owned()),
+            ("prompt_for_authorization", "true".to_owned()),
+            ("user_code_required", "false".to_owned()),
             ("client_cert_header", "".to_owned()),
             ("client_cert_fp", "".to_owned()),
             ("client_cert_cn", "".to_owned()),
@@ -598,6 +624,17 @@ mod tests {
         let error = parse_with(&[("client_tokens", "0123456789abcdef, short")]).unwrap_err();
         assert_eq!(error.0[0].variable, "client_tokens");
         assert!(!error.to_string().contains("short"));
+    }
+
+    #[test]
+    fn client_tokens_may_be_labelled_and_labels_are_unique() {
+        assert!(parse_with(&[("client_tokens", "build:0123456789abcdef, ci.nightly:fedcba9876543210, 0123456789abcdefX")]).is_ok());
+        assert_eq!(rejected_variable(&[("client_tokens", "ci:0123456789abcdef, ci:fedcba9876543210")]), "client_tokens");
+        assert_eq!(rejected_variable(&[("client_tokens", "ci:short")]), "client_tokens", "the label does not count as token");
+        assert_eq!(
+            rejected_variable(&[("require_client_for_new_requests", "true"), ("assume_client_authorized", "true")]),
+            "require_client_for_new_requests"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod sweep;
 
 pub use envelope::Record;
 pub use error::StoreError;
-pub use records::{Identity, LoginOutcome, LoginRequest};
+pub use records::{Identity, LoginOutcome, LoginRequest, Requester};
 pub use seal::{Sealer, StateKey};
 pub use spin_kv::SpinKeyValue;
 pub use sweep::sweep;

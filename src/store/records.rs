@@ -23,6 +23,17 @@ pub struct LoginRequest {
     /// Shown to the client's user, typed on the confirmation page.
     pub user_code: Secret,
     pub created_at: UnixTime,
+    pub requested_by: Requester,
+}
+
+/// Who asked for a login, as the broker saw it (not as the requester says): shown on
+/// the confirmation page, so that a person can tell a login they did not start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Requester {
+    /// The label of the client's token or certificate; `None` if it did not identify itself.
+    pub client: Option<String>,
+    /// The address Spin reports the request came from (a proxy's, behind one).
+    pub address: Option<String>,
 }
 
 #[cfg(test)]
@@ -36,6 +47,7 @@ impl LoginRequest {
             force_authn: false,
             user_code: Secret::new("BCDF-GHJK".into()),
             created_at: now,
+            requested_by: Requester::default(),
         }
     }
 }

@@ -336,7 +336,7 @@ pub fn begin_for(broker: &Broker, user: &str) -> SignIn {
 /// The user opens the login URL of `login`: the broker sends the browser on.
 pub fn sign_in_for(broker: &Broker, login: &Login) -> SignIn {
     let request_id = login.request.clone();
-    let reply = broker.get(&login.login_path);
+    let reply = broker.follow_login_link(login);
     assert_eq!(reply.status, 303, "{}", reply.body);
     let authorize_url = url::Url::parse(reply.header("location").unwrap()).unwrap();
     let set_cookie = reply.header("set-cookie").unwrap().to_owned();
