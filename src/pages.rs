@@ -15,7 +15,7 @@ pub fn choose_provider(user: &str, choices: &[(String, &str)]) -> Reply {
         })
         .collect();
     let body = format!(
-        "<p>An application asked to sign in <strong><bdi>{user}</bdi></strong>. Choose where you have an account.</p>\
+        "<p>An application asked to sign in <bdi class=\"user\">{user}</bdi>. Choose where you have an account.</p>\
          <ul class=\"choices\">{choices}</ul>",
         user = escape_html(user),
     );
@@ -54,7 +54,7 @@ pub fn confirm_login(status: StatusCode, confirmation: &Confirmation<'_>) -> Rep
     };
     let address = requester.address.as_deref().map_or_else(|| "unknown".into(), escape_html);
     let body = format!(
-        "<p>An application asked to sign in <strong><bdi>{user}</bdi></strong>.</p>\
+        "<p>An application asked to sign in <bdi class=\"user\">{user}</bdi>.</p>\
          <ul class=\"facts\"><li>Asked {ago}, at {time} UTC</li><li>By {client}</li><li>From address {address}</li></ul>\
          <p>Continue only if you started this login yourself, just now, from an application in front of you.</p>{notice}\
          <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"confirmation\" value=\"{token}\">\

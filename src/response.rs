@@ -44,6 +44,7 @@ const STYLE: &str = "\
     h1{font-size:1.5rem;line-height:1.25;margin:.25rem 0 1rem}\
     ul.choices{list-style:none;padding:0;margin:1rem 0}ul.choices li{margin:.5rem 0}\
     ul.facts{margin:.5rem 0 1rem;padding-left:1.25rem}\
+    bdi.user{font-family:ui-monospace,monospace;font-weight:600;background:#eef2ff;border:1px solid #c7d2fe;border-radius:.25rem;padding:0 .3em;overflow-wrap:anywhere}\
     a.provider,button{display:inline-block;font:inherit;font-weight:600;color:#fff;background:#1e40af;\
     border:2px solid #1e40af;border-radius:.5rem;padding:.6rem 1.1rem;text-decoration:none;cursor:pointer}\
     a.provider{display:block}\

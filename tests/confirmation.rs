@@ -50,7 +50,7 @@ fn the_right_code_leads_to_the_provider_and_the_login_completes() {
     assert_eq!(code.len(), 9, "{code}");
 
     let (page, cookie, token) = open_login(&broker, &id);
-    assert!(page.body.contains("<bdi>alice&lt;b&gt;</bdi>"), "names the user, escaped and isolated: {}", page.body);
+    assert!(page.body.contains("<bdi class=\"user\">alice&lt;b&gt;</bdi>"), "names the user, escaped and isolated: {}", page.body);
     assert!(page.body.contains("name=\"user_code\""));
     assert!(page.header("set-cookie").unwrap().contains("SameSite=Strict"));
     assert_eq!(provider.seen(|seen| seen.discovery_fetches), 0, "no provider is contacted before confirmation");

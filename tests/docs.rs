@@ -56,6 +56,26 @@ fn every_variable_is_declared_passed_documented_and_read() {
     }
 }
 
+/// Each variable's default as `spin.toml` declares it and as the README's table says.
+#[test]
+fn the_readme_states_each_default_as_spin_toml_declares_it() {
+    let manifest = project_file("spin.toml");
+    let declared: Vec<(String, String)> = manifest
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.split_once(" = { default = \"")?;
+            Some((name.trim().to_owned(), rest.split('"').next()?.to_owned()))
+        })
+        .collect();
+    assert!(declared.len() >= 20, "{declared:?}");
+    let readme = project_file("README.md");
+    for (name, default) in declared {
+        let shown = if default.is_empty() { "*(empty)*".to_owned() } else { format!("`{default}`") };
+        let row = format!("| `{name}` | {shown} |");
+        assert!(readme.contains(&row), "README should have the row `{row} …`: spin.toml declares `{name}` defaulting to {default:?}");
+    }
+}
+
 /// Spin 4.0.2 refuses the whole manifest over one bad variable name (`'_'-separated
 /// words must start with an ASCII letter`): lower-case letters, digits and `_`, every
 /// word starting with a letter. Checked here to name the culprit; the test below is

@@ -39,7 +39,7 @@ fn every_page_of_a_login_is_readable_and_keyboard_friendly() {
     let (acme, partners) = (OidcProvider::start(&callback, &[]), OidcProvider::start(&callback, &[]));
     let owned = auth_providers_variables(&[("acme", "Acme Corporate SSO", &acme), ("partners", "Partner Network", &partners)]);
     let mut variables: Vec<(&str, &str)> = owned.iter().map(|(name, value)| (*name, value.as_str())).collect();
-    variables.extend([("svc_base_uri", base_url.as_str()), ("prompt_for_authorization", "true")]);
+    variables.extend([("svc_base_uri", base_url.as_str()), ("user_code_required", "true")]);
     let broker = Broker::start_on(port, Store::Memory, &variables);
 
     let request = broker.new_request("frank");
@@ -65,7 +65,8 @@ fn every_page_of_a_login_is_readable_and_keyboard_friendly() {
     assert_eq!(chooser["focusable"], json!(["Sign in with Acme Corporate SSO", "Sign in with Partner Network"]));
     let confirmation = &pages[1];
     assert_accessible(confirmation, "Confirm this login");
-    assert!(confirmation["text"].as_str().unwrap().contains("frank"), "{confirmation}");
+    let said = confirmation["text"].as_str().unwrap();
+    assert!(said.contains("frank") && said.contains("From address 127.0.0.1") && said.contains("seconds ago"), "{confirmation}");
     assert_eq!(confirmation["focusable"], json!(["Code shown by your application", "Continue to sign in"]));
     assert_accessible(&pages[2], "You are signed in");
     assert_eq!(broker.status(request["request"].as_str().unwrap()).json()["iss"], partners.issuer);
