@@ -20,7 +20,7 @@ impl Context {
     /// opened by its first call.
     pub async fn load() -> Result<Self, HttpError> {
         let config = config().await?;
-        let store = StateStore::new(SpinKeyValue::default(), config.sealer.clone());
+        let store = StateStore::new(SpinKeyValue::default(), config.sealer.clone()).holding_at_most(config.max_logins_per_ten_seconds);
         Ok(Self { config, store, now: unix_now() })
     }
 }

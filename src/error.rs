@@ -15,7 +15,7 @@ use crate::config::ConfigErrors;
 use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::log;
 use crate::response::{self, Reply};
-use crate::store::StoreError;
+use crate::store::{BUCKET_SECS, StoreError};
 
 impl From<StoreError> for SignInFailure {
     fn from(_: StoreError) -> Self {
@@ -212,13 +212,31 @@ impl HttpError {
 
 impl From<StoreError> for HttpError {
     fn from(error: StoreError) -> Self {
-        let mut answer = match error {
-            StoreError::Unavailable(_) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the state store is not answering; try again shortly")
+        let (mut answer, event) = match &error {
+            StoreError::Unavailable(_) => (
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the state store is not answering; try again shortly",
+                ),
+                log::error("store_error"),
+            ),
+            StoreError::Corrupt { .. } => (
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "a stored record could not be read"),
+                log::error("store_error"),
+            ),
+            // The bound doing its job (a flood, or a deployment sized too small): a warning.
+            StoreError::Full { limit } => {
+                let mut busy = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    format!("the broker is finishing as many logins as it may at once ({limit} per {BUCKET_SECS} s); try again shortly"),
+                );
+                busy.header = Some(Box::new((header::RETRY_AFTER, HeaderValue::from(BUCKET_SECS))));
+                (busy, log::warn("store_full"))
             }
-            StoreError::Corrupt { .. } => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "a stored record could not be read"),
         };
-        answer.log = Some(log::error("store_error").detail(&error.to_string()));
+        answer.log = Some(event.detail(&error.to_string()));
         answer
     }
 }

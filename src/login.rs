@@ -231,24 +231,14 @@ mod tests {
     const NOW: UnixTime = 1_800_000_000;
 
     fn context() -> Context<MemoryKeyValue> {
-        let config = Config::parse(|name| {
-            Some(match name {
-                "svc_base_uri" => "http://127.0.0.1:3000".into(),
-                "login_timeout" => "60".into(),
-                "cache_ttl" => "300".into(),
-                "instance_id" => "none".into(),
-                "state_key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
-                "oidc_issuer_uri" | "oidc_provider_origin" => "https://idp.example.com".into(),
-                "oidc_client_id" | "oidc_client_secret" => "broker".into(),
-                "oidc_code_challenge_method" => "S256".into(),
-                "oidc_token_signing_algo" => "RS256".into(),
-                "oidc_token_endpoint_auth_method" => "client_secret_basic".into(),
-                "assume_client_authorized" | "oidc_select_account" | "prompt_for_authorization" | "status_enabled" => "false".into(),
-                "user_code_required" => "true".into(),
-                _ => String::new(),
-            })
-        })
-        .unwrap();
+        let config = Config::for_tests(&[
+            ("oidc_issuer_uri", "https://idp.example.com"),
+            ("oidc_provider_origin", "https://idp.example.com"),
+            ("oidc_client_id", "broker"),
+            ("oidc_client_secret", "broker"),
+            ("oidc_token_signing_algo", "RS256"),
+            ("user_code_required", "true"),
+        ]);
         Context::new(config, MemoryKeyValue::default(), NOW)
     }
 

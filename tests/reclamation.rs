@@ -1,7 +1,8 @@
 //! Spin's key-value store has no TTL: every record must be reclaimed by the broker
 //! itself. 10,000 logins are abandoned at every stage over a real Redis; once
 //! `cache_ttl` has passed, steady `/liveness` traffic (a load balancer's probes) sweeps
-//! them all away, and Redis holds only the broker's own bookkeeping again.
+//! them all away, and Redis holds only the broker's own bookkeeping again. And what a
+//! flood can make it hold is bounded (`max_logins_per_ten_seconds`).
 
 #[path = "support/provider_double.rs"]
 mod double;
@@ -75,4 +76,36 @@ fn ten_thousand_abandoned_logins_are_reclaimed_after_cache_ttl() {
     assert_eq!(total, bookkeeping + 1, "only bookkeeping and the provider cache remain");
     assert!(total <= baseline + 1 + 4 * 4, "baseline {baseline}, now {total}: {}", redis.command(&["KEYS", "*"]).unwrap());
     eprintln!("reclamation: {LOGINS} logins, {left_after_soak} login keys after the soak, baseline {baseline} keys, {total} at the end");
+}
+
+/// Past `max_logins_per_ten_seconds` in one 10 s window, a login that would write the store is
+/// refused with a readable 503 and `Retry-After`, and writes nothing; the client's login
+/// stays unfinished (it may start again), and the logins already in are untouched.
+#[test]
+fn a_flood_of_finishing_logins_stops_at_the_bound_and_writes_nothing_past_it() {
+    let redis = Redis::start();
+    let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
+    let broker = start_broker(Store::Redis(&redis), &provider, &[("login_timeout", "1"), ("max_logins_per_ten_seconds", "3")]);
+    // Keys are grouped by 10 s of expiry: start early in a window so that all four
+    // logins below fall in the same one.
+    let phase = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 10_000;
+    while phase() > 3_000 {
+        thread::sleep(Duration::from_millis(100));
+    }
+    let sign_ins: Vec<_> = (0..4).map(|n| begin_for(&broker, &format!("flood-{n}"))).collect();
+    for (n, sign_in) in sign_ins.iter().enumerate() {
+        let callback = authorize_as(sign_in, "alice");
+        let page = broker.get_with(&callback, &[("Cookie", &sign_in.cookie)]);
+        if n < 3 {
+            assert_eq!(page.status, 200, "login {n}: {}", page.body);
+            continue;
+        }
+        assert_eq!(page.status, 503, "{}", page.body);
+        assert_eq!(page.header("retry-after"), Some("10"));
+        assert!(page.header("content-type").unwrap().starts_with("text/html") && page.body.contains("3 per 10 s"), "{}", page.body);
+    }
+    assert_eq!(count_keys(&redis, "lb:v2:reg:*"), 3, "three entries, none for the refused login");
+    assert_eq!(count_keys(&redis, "lb:v2:login:*"), 3, "three outcomes");
+    assert_eq!(broker.status(&sign_ins[3].request_id).status, 408, "the refused login did not finish");
+    assert_eq!(broker.status(&sign_ins[0].request_id).status, 200, "those let in are intact");
 }

@@ -141,19 +141,7 @@ mod tests {
     }
 
     fn config(base_url: &str) -> Config {
-        let base_url = base_url.to_owned();
-        Config::parse(move |name| {
-            Some(match name {
-                "svc_base_uri" => base_url.clone(),
-                "login_timeout" => "60".into(),
-                "cache_ttl" => "300".into(),
-                "instance_id" => "none".into(),
-                "state_key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
-                "assume_client_authorized" | "oidc_select_account" | "prompt_for_authorization" | "user_code_required" => "false".into(),
-                _ => String::new(),
-            })
-        })
-        .unwrap()
+        Config::for_tests(&[("svc_base_uri", base_url)])
     }
 
     fn state(fill: char) -> SignInState {

@@ -33,6 +33,8 @@ pub struct Config {
     pub sealer: Sealer,
     /// Whether `/status` answers (HAS's `STATUS_ENABLED`).
     pub status_enabled: bool,
+    /// Logins that may write the store per 10 s bucket of expiry (see `StateStore`).
+    pub max_logins_per_ten_seconds: u64,
     /// Empty until `auth_providers` or `oidc_issuer_uri` is set.
     pub providers: Providers,
 }
@@ -68,7 +70,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 29] = [
+const VARIABLES: [&str; 30] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
@@ -85,6 +87,7 @@ const VARIABLES: [&str; 29] = [
     "assume_client_authorized",
     "require_client_for_new_requests",
     "status_enabled",
+    "max_logins_per_ten_seconds",
     "auth_providers",
     "oidc_issuer_uri",
     "oidc_provider_origin",
@@ -102,6 +105,7 @@ const VARIABLES: [&str; 29] = [
 
 const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
 const MAX_CACHE_TTL_SECS: u64 = 86_400;
+const MAX_LOGINS_PER_TEN_SECONDS: u64 = 1_000_000;
 const MIN_CLIENT_TOKEN_LEN: usize = 16;
 
 impl Config {
@@ -139,9 +143,14 @@ impl Config {
         let prompt = check(e, get_bool(&get, "prompt_for_authorization"));
         let user_code = check(e, get_bool(&get, "user_code_required"));
         let status_enabled = check(e, get_bool(&get, "status_enabled"));
+        let max_logins = check(
+            e,
+            get("max_logins_per_ten_seconds")
+                .and_then(|value| parse_count("max_logins_per_ten_seconds", &value, MAX_LOGINS_PER_TEN_SECONDS)),
+        );
         let sealer = check(e, get("state_key").and_then(|current| parse_state_keys(&current, &get("state_key_previous")?)));
         let providers = providers::parse(&get).map_err(|problems| e.extend(problems)).ok();
-        match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, sealer, providers) {
+        match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, max_logins, sealer, providers) {
             (
                 Some(base_url),
                 Some((login_timeout_secs, cache_ttl_secs)),
@@ -150,6 +159,7 @@ impl Config {
                 Some(prompt_for_authorization),
                 Some(user_code_required),
                 Some(status_enabled),
+                Some(max_logins_per_ten_seconds),
                 Some(sealer),
                 Some(providers),
             ) => Ok(Config {
@@ -162,6 +172,7 @@ impl Config {
                 user_code_required,
                 sealer,
                 status_enabled,
+                max_logins_per_ten_seconds,
                 providers,
             }),
             _ => Err(ConfigErrors(errors)),
@@ -307,6 +318,13 @@ fn parse_seconds(variable: &'static str, value: &str, max: u64) -> Result<u64, C
     }
 }
 
+fn parse_count(variable: &'static str, value: &str, max: u64) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(count) if (1..=max).contains(&count) => Ok(count),
+        _ => Err(ConfigError { variable, expected: format!("a whole number from 1 to {max}") }),
+    }
+}
+
 fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
@@ -371,6 +389,14 @@ fn is_client_label(label: &str) -> bool {
     (1..=32).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
+/// For unit tests elsewhere: the configuration `spin.toml`'s defaults make, with `overrides`.
+#[cfg(test)]
+impl Config {
+    pub fn for_tests(overrides: &[(&'static str, &str)]) -> Config {
+        tests::parse_with(overrides).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +428,7 @@ mod tests {
             ("oidc_max_age", "".to_owned()),
             ("oidc_select_account", "false".to_owned()),
             ("status_enabled", "false".to_owned()),
+            ("max_logins_per_ten_seconds", "10000".to_owned()),
             ("auth_providers", "".to_owned()),
             ("auth_provider_origin_a", "https://oidc-provider.invalid".to_owned()),
             ("auth_provider_origin_b", "https://oidc-provider.invalid".to_owned()),
@@ -569,7 +596,7 @@ mod tests {
         assert!(providers::secret_variables("garbage").is_empty());
     }
 
-    fn parse_with(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigErrors> {
+    pub fn parse_with(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigErrors> {
         let mut values = defaults();
         for (name, value) in overrides {
             values.insert(name, (*value).to_owned());
@@ -635,6 +662,14 @@ mod tests {
             rejected_variable(&[("require_client_for_new_requests", "true"), ("assume_client_authorized", "true")]),
             "require_client_for_new_requests"
         );
+    }
+
+    #[test]
+    fn the_store_bound_is_a_positive_count() {
+        assert_eq!(parse_with(&[("max_logins_per_ten_seconds", "25")]).unwrap().max_logins_per_ten_seconds, 25);
+        for bad in ["0", "-1", "many", "1000001"] {
+            assert_eq!(rejected_variable(&[("max_logins_per_ten_seconds", bad)]), "max_logins_per_ten_seconds", "{bad}");
+        }
     }
 
     #[test]

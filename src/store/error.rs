@@ -8,6 +8,8 @@ pub enum StoreError {
     Unavailable(String),
     /// A value exists but is not a record we can read.
     Corrupt { kind: &'static str, reason: String },
+    /// As many logins own keys in this expiry bucket as the deployment allows.
+    Full { limit: u64 },
 }
 
 impl fmt::Display for StoreError {
@@ -15,6 +17,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Unavailable(detail) => write!(f, "key-value store unavailable: {detail}"),
             StoreError::Corrupt { kind, reason } => write!(f, "stored {kind} record unreadable: {reason}"),
+            StoreError::Full { limit } => write!(f, "{limit} logins already own keys in this expiry bucket"),
         }
     }
 }

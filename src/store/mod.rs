@@ -21,6 +21,7 @@ mod sweep;
 
 pub use envelope::Record;
 pub use error::StoreError;
+pub use keys::BUCKET_SECS;
 pub use records::{Identity, LoginOutcome, LoginRequest, Requester};
 pub use seal::{Sealer, StateKey};
 pub use spin_kv::SpinKeyValue;
@@ -118,11 +119,18 @@ impl SealedText {
 pub struct StateStore<K> {
     kv: K,
     sealer: Sealer,
+    /// Logins that may own keys per expiry bucket: what a flood can make the store hold.
+    logins_per_bucket: u64,
 }
 
 impl<K: KeyValue> StateStore<K> {
     pub fn new(kv: K, sealer: Sealer) -> Self {
-        Self { kv, sealer }
+        Self { kv, sealer, logins_per_bucket: u64::MAX }
+    }
+
+    /// Refuses ([`StoreError::Full`]) to enter more than `limit` logins in one bucket.
+    pub fn holding_at_most(self, limit: u64) -> Self {
+        Self { logins_per_bucket: limit, ..self }
     }
 
     pub fn kv(&self) -> &K {
@@ -191,6 +199,12 @@ impl<K: KeyValue> StateStore<K> {
         let index = self.kv.increment(&keys::allocated(bucket), 1).await?;
         let index =
             u64::try_from(index).map_err(|_| StoreError::Corrupt { kind: "counter", reason: "registry counter out of range".into() })?;
+        // Past the limit nothing is written, and the count is given back, so that the
+        // sweeper walks no further than the entries that exist.
+        if index > self.logins_per_bucket {
+            self.kv.increment(&keys::allocated(bucket), -1).await?;
+            return Err(StoreError::Full { limit: self.logins_per_bucket });
+        }
         self.kv.set(&keys::registry(bucket, index), id.nonce().as_bytes()).await?;
         self.take_turn_at_sweeping(index, now).await;
         Ok(())
@@ -275,6 +289,24 @@ mod tests {
                 store.kv.keys().into_iter().filter(|key| !key.starts_with("lb:v2:sweep:cursor") && !key.ends_with(":start")).collect();
             assert_eq!(login_keys, expected, "and the first registration started the sweep");
             assert_eq!(store.kv.get(&keys::registry(bucket, 1)).await.unwrap().as_deref(), Some(id.nonce().as_bytes()));
+        });
+    }
+
+    #[test]
+    fn past_its_limit_a_bucket_takes_no_more_logins_and_keeps_its_count() {
+        block_on(async {
+            let store = test_store().holding_at_most(2);
+            for _ in 0..2 {
+                assert!(store.claim_finish(&LoginId::new(NOW + 300).unwrap(), NOW).await.unwrap());
+            }
+            let refused = LoginId::new(NOW + 300).unwrap();
+            assert!(matches!(store.claim_finish(&refused, NOW).await, Err(StoreError::Full { limit: 2 })));
+            assert!(matches!(store.count_code_attempt(&refused, NOW).await, Err(StoreError::Full { limit: 2 })));
+            let bucket = (NOW + 300) / keys::BUCKET_SECS;
+            assert_eq!(read_counter(&store.kv, &keys::allocated(bucket)).await.unwrap(), Some(2), "the sweeper walks two entries");
+            assert!(!store.kv.keys().iter().any(|key| key.contains(refused.nonce())), "nothing written for the refused login");
+            let later = LoginId::new(NOW + 310).unwrap();
+            assert!(store.claim_finish(&later, NOW).await.unwrap(), "the next bucket takes logins again");
         });
     }
 
