@@ -61,6 +61,19 @@ struct ErrorBody<'a> {
     error_description: &'a str,
 }
 
+/// An error and its causes, on one line, at most 300 characters: for logs and for
+/// answers that name what a provider did wrong.
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.chars().take(300).collect()
+}
+
 /// Where a failed sign-in leaves the person: back at their application.
 pub const RESTART: &str = "Start the login again from your application.";
 
@@ -153,6 +166,34 @@ impl HttpError {
             "not_configured",
             "This login broker has no identity provider configured yet, so this login cannot continue. Ask the broker's operator.",
         )
+    }
+
+    /// `/oauth/validate` without `oauth_jwks_uri` or `oauth_signing_key`.
+    pub fn validation_not_configured() -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_configured",
+            "token validation is not configured on this broker (oauth_jwks_uri or oauth_signing_key)",
+        )
+    }
+
+    /// A presented token that failed `check` (RFC 6750's `invalid_token`): the answer
+    /// names the check, never the token.
+    pub fn token_refused(check: &'static str, detail: &str) -> Self {
+        let mut answer = Self::unauthorized(true, format!("the token failed the `{check}` check: {detail}"));
+        answer.log = Some(log::warn("token_refused").outcome(check).detail(detail));
+        answer
+    }
+
+    /// The provider's key set could not be read: its trouble, not the caller's.
+    pub fn keys_unavailable(detail: &str) -> Self {
+        let mut answer = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the provider's signing keys could not be read; try again shortly",
+        );
+        answer.log = Some(log::warn("jwks_unavailable").detail(detail));
+        answer
     }
 
     pub fn no_randomness() -> Self {

@@ -17,13 +17,16 @@ mod handles;
 mod ids;
 mod log;
 mod login;
+mod oauth;
 mod oidc;
 mod operations;
+mod outbound;
 mod pages;
 mod parse;
 mod protocols;
 mod response;
 mod secret;
+mod signing_key;
 mod store;
 mod timeout;
 
@@ -72,12 +75,15 @@ async fn route(request: Request) -> Reply {
         // API routes answer with JSON.
         ["requests", "new", user_id] if get => api::new_request(user_id, query, request.headers()).await.unwrap_or_else(HttpError::json),
         ["requests", "status", handle] if get => api::request_status(handle, request.headers()).await.unwrap_or_else(HttpError::json),
+        ["oauth", "validate"] if get => oauth::validate(request.headers()).await.unwrap_or_else(HttpError::json),
         ["liveness"] if get => operations::liveness().await.unwrap_or_else(HttpError::json),
         ["readiness"] if get => operations::readiness().await.unwrap_or_else(|error| error.unavailable().json()),
         ["status"] if get => operations::status().await.unwrap_or_else(HttpError::json),
         #[cfg(feature = "conformance")]
         ["_conformance"] if get => operations::conformance().await.unwrap_or_else(HttpError::json),
-        ["requests", "new" | "status", _] | ["liveness" | "readiness" | "status"] => HttpError::method_not_allowed("GET").json(),
+        ["requests", "new" | "status", _] | ["oauth", "validate"] | ["liveness" | "readiness" | "status"] => {
+            HttpError::method_not_allowed("GET").json()
+        }
         _ => HttpError::not_found("no such route").json(),
     }
 }

@@ -19,7 +19,7 @@ const REQUESTS: usize = 100_000;
 const THREADS: usize = 4;
 
 const METHODS: [&str; 8] = ["GET", "GET", "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
-const ROUTES: [&str; 13] = [
+const ROUTES: [&str; 14] = [
     "/requests/new/",
     "/requests/status/",
     "/oidc/login/",
@@ -27,6 +27,7 @@ const ROUTES: [&str; 13] = [
     "/oidc/callback",
     "/oidc/logout",
     "/oidc/logged_out",
+    "/oauth/validate",
     "/liveness",
     "/readiness",
     "/status",
@@ -89,8 +90,15 @@ fn random_path(rng: &mut StdRng, known: &Login) -> String {
 fn random_headers(rng: &mut StdRng) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if rng.gen_bool(0.5) {
-        let value = match rng.gen_range(0..4) {
+        let value = match rng.gen_range(0..5) {
             0 => format!("Bearer {}", random_text(rng, 60)),
+            // JWT-shaped: a header naming a random key id, a random payload and signature.
+            4 => format!(
+                "Bearer {}.{}.{}",
+                base64_url(&format!("{{\"alg\":\"RS256\",\"kid\":\"{}\"}}", random_text(rng, 10))),
+                base64_url(&random_text(rng, 80)),
+                random_text(rng, 40)
+            ),
             1 => "Bearer ".to_owned(),
             2 => format!("Basic {}", random_text(rng, 30)),
             _ => random_text(rng, 100),
@@ -141,7 +149,16 @@ fn storm(broker: &Broker, seed: u64, count: usize, known_id: &Login, callbacks: 
 #[test]
 fn a_hundred_thousand_hostile_requests_break_nothing() {
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
-    let broker = start_broker(Store::Memory, &provider, &[("login_timeout", "1"), ("status_enabled", "true")]);
+    let jwks = format!("{}/jwks", provider.issuer);
+    let oauth = [
+        ("oauth_jwks_uri", jwks.as_str()),
+        ("oauth_jwks_origin", provider.issuer.as_str()),
+        ("oauth_issuer", provider.issuer.as_str()),
+        ("oauth_audience", "api://helix-core"),
+    ];
+    let mut variables = vec![("login_timeout", "1"), ("status_enabled", "true")];
+    variables.extend(oauth);
+    let broker = start_broker(Store::Memory, &provider, &variables);
     let known_id = broker.login("victim");
     // Callbacks of real sign-ins, to replay and truncate.
     let callbacks: Vec<(String, String)> = (0..20)
@@ -172,4 +189,9 @@ fn a_hundred_thousand_hostile_requests_break_nothing() {
     assert_eq!(broker.status(&id).json()["sub"], "alice");
     finish_login(&broker, &known_id, "victim");
     assert_eq!(broker.status(&known_id).json()["sub"], "victim");
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }

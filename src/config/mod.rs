@@ -4,6 +4,7 @@
 //! Defaults live in `spin.toml`; this module only validates what it is given, and
 //! reports every problem at once, each naming its variable.
 
+mod oauth;
 mod providers;
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::fmt;
 
 use crate::client_auth::{CertificateRule, ClientAuth, ClientToken};
 use crate::store::{Sealer, StateKey};
+pub use oauth::{KeySource, OauthConfig};
 pub use providers::{Choice, IdentityProvider, OidcConfig, Protocol, Providers, TokenEndpointAuth};
 
 #[derive(Debug)]
@@ -37,6 +39,8 @@ pub struct Config {
     pub max_logins_per_ten_seconds: u64,
     /// Empty until `auth_providers` or `oidc_issuer_uri` is set.
     pub providers: Providers,
+    /// `/oauth/validate`, when `oauth_jwks_uri` or `oauth_signing_key` is set.
+    pub oauth: Option<OauthConfig>,
 }
 
 /// A variable is missing or its value is unusable. Never carries the value itself:
@@ -70,7 +74,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 30] = [
+const VARIABLES: [&str; 38] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
@@ -101,6 +105,14 @@ const VARIABLES: [&str; 30] = [
     "oidc_token_endpoint_auth_method",
     "oidc_max_age",
     "oidc_select_account",
+    "oauth_jwks_uri",
+    "oauth_jwks_origin",
+    "oauth_jwks_keyid",
+    "oauth_signing_key",
+    "oauth_issuer",
+    "oauth_audience",
+    "oauth_algorithm",
+    "oauth_tenant_id",
 ];
 
 const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
@@ -150,7 +162,8 @@ impl Config {
         );
         let sealer = check(e, get("state_key").and_then(|current| parse_state_keys(&current, &get("state_key_previous")?)));
         let providers = providers::parse(&get).map_err(|problems| e.extend(problems)).ok();
-        match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, max_logins, sealer, providers) {
+        let oauth = oauth::parse(&get).map_err(|problems| e.extend(problems)).ok();
+        match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, max_logins, sealer, providers, oauth) {
             (
                 Some(base_url),
                 Some((login_timeout_secs, cache_ttl_secs)),
@@ -162,6 +175,7 @@ impl Config {
                 Some(max_logins_per_ten_seconds),
                 Some(sealer),
                 Some(providers),
+                Some(oauth),
             ) => Ok(Config {
                 base_url,
                 login_timeout_secs,
@@ -174,6 +188,7 @@ impl Config {
                 status_enabled,
                 max_logins_per_ten_seconds,
                 providers,
+                oauth,
             }),
             _ => Err(ConfigErrors(errors)),
         }
@@ -427,6 +442,14 @@ mod tests {
             ("oidc_token_endpoint_auth_method", "client_secret_basic".to_owned()),
             ("oidc_max_age", "".to_owned()),
             ("oidc_select_account", "false".to_owned()),
+            ("oauth_jwks_uri", "".to_owned()),
+            ("oauth_jwks_origin", "https://oauth-jwks.invalid".to_owned()),
+            ("oauth_jwks_keyid", "".to_owned()),
+            ("oauth_signing_key", "".to_owned()),
+            ("oauth_issuer", "".to_owned()),
+            ("oauth_audience", "".to_owned()),
+            ("oauth_algorithm", "RS256".to_owned()),
+            ("oauth_tenant_id", "".to_owned()),
             ("status_enabled", "false".to_owned()),
             ("max_logins_per_ten_seconds", "10000".to_owned()),
             ("auth_providers", "".to_owned()),
@@ -661,6 +684,43 @@ mod tests {
         assert_eq!(
             rejected_variable(&[("require_client_for_new_requests", "true"), ("assume_client_authorized", "true")]),
             "require_client_for_new_requests"
+        );
+    }
+
+    #[test]
+    fn token_validation_needs_one_key_source_an_issuer_and_an_audience() {
+        assert!(parse_with(&[]).unwrap().oauth.is_none(), "off unless keys are configured");
+        let jwks = [
+            ("oauth_jwks_uri", "https://login.example.com/keys"),
+            ("oauth_jwks_origin", "https://login.example.com"),
+            ("oauth_issuer", "https://login.example.com/tenant/v2.0"),
+            ("oauth_audience", "api://helix"),
+        ];
+        let oauth = parse_with(&jwks).unwrap().oauth.unwrap();
+        assert_eq!((oauth.issuer.as_str(), oauth.audience.as_str()), ("https://login.example.com/tenant/v2.0", "api://helix"));
+        assert!(matches!(oauth.keys, KeySource::Jwks { key_id: None, .. }));
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut overrides = jwks.to_vec();
+            overrides.extend_from_slice(extra);
+            rejected_variables(&overrides)
+        };
+        assert_eq!(with(&[("oauth_jwks_origin", "https://elsewhere.example.com")]), ["oauth_jwks_origin"]);
+        assert_eq!(with(&[("oauth_audience", ""), ("oauth_issuer", "")]), ["oauth_issuer", "oauth_audience"]);
+        assert_eq!(with(&[("oauth_algorithm", "HS256")]), ["oauth_algorithm"]);
+        assert_eq!(with(&[("oauth_algorithm", "none")]), ["oauth_algorithm"]);
+        assert_eq!(with(&[("oauth_signing_key", "-----BEGIN PUBLIC KEY-----")]), ["oauth_signing_key"], "one key source");
+        assert_eq!(with(&[("oauth_jwks_uri", "ftp://login.example.com/keys")]), ["oauth_jwks_uri"]);
+        let fixed = [
+            ("oauth_signing_key", include_str!("../../tests/fixtures/build-server-2.pem")),
+            ("oauth_issuer", "https://login.example.com/"),
+            ("oauth_audience", "api://helix"),
+            ("oauth_tenant_id", "tenant-1"),
+        ];
+        let oauth = parse_with(&fixed).unwrap().oauth.unwrap();
+        assert!(matches!(oauth.keys, KeySource::Fixed(_)) && oauth.tenant_id.as_deref() == Some("tenant-1"));
+        assert_eq!(
+            rejected_variable(&[("oauth_signing_key", "garbage"), ("oauth_issuer", "https://x.example"), ("oauth_audience", "a")]),
+            "oauth_signing_key"
         );
     }
 

@@ -386,7 +386,7 @@ fn default_scopes() -> Vec<String> {
 /// compares issuers as strings, so `https://idp.example.com/` (Auth0's form) is not
 /// `https://idp.example.com`, and discovery, the ID token's `iss` and RFC 9207's `iss`
 /// must all name the very string configured.
-fn parse_issuer(text: &str, variable: &'static str) -> Result<IssuerUrl, ConfigError> {
+pub(super) fn parse_issuer(text: &str, variable: &'static str) -> Result<IssuerUrl, ConfigError> {
     let text = text.trim();
     IssuerUrl::new(text.to_owned())
         .ok()
@@ -427,7 +427,7 @@ fn parse_token_auth(value: &str, variable: &'static str) -> Result<TokenEndpoint
 
 /// Asymmetric algorithms only: `none` would skip the signature, and an HS* "signature"
 /// made with the provider's public key as the HMAC secret is the classic forgery.
-fn parse_signing_algs(value: &str, variable: &'static str) -> Result<Vec<CoreJwsSigningAlgorithm>, ConfigError> {
+pub(super) fn parse_signing_algs(value: &str, variable: &'static str) -> Result<Vec<CoreJwsSigningAlgorithm>, ConfigError> {
     use CoreJwsSigningAlgorithm as Alg;
     let parse = |name: &str| match name {
         "RS256" => Some(Alg::RsaSsaPkcs1V15Sha256),

@@ -4,9 +4,7 @@
 //! [`SignInProtocol`]; everything OIDC-specific (its state, its provider cache, its
 //! checks) lives in this module.
 
-mod outbound;
 mod provider;
-mod signing_key;
 
 use std::str::FromStr;
 
@@ -21,8 +19,10 @@ use serde_json::{Map, Value};
 use crate::config::OidcConfig;
 use crate::connector::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
 use crate::context::Context;
+use crate::error::describe;
 use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::ids::random_token;
+use crate::outbound;
 use crate::parse::CallbackParams;
 use crate::secret::Secret;
 use crate::store::{Identity, KeyValue, StoreError, UnixTime};
@@ -229,17 +229,6 @@ impl Oidc<'_> {
         let identity = identity(&claims, userinfo.as_ref().map(to_object).unwrap_or_default(), config.verified_email_only);
         Ok(SignedIn { identity, logout_hint: Some(Secret::new(id_token.to_string())) })
     }
-}
-
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.chars().take(300).collect()
 }
 
 fn names_unknown_key(error: &openidconnect::ClaimsVerificationError) -> bool {

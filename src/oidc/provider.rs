@@ -18,11 +18,12 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::signing_key::SigningKey;
-use super::{describe, outbound};
 use crate::config::{OidcConfig, TokenEndpointAuth};
 use crate::connector::Health;
+use crate::error::describe;
 use crate::failure::{SignInFailure, SignInFailureKind};
+use crate::outbound;
+use crate::signing_key::SigningKey;
 use crate::store::{KeyValue, Record, StateStore, StoreError, UnixTime, cache_key};
 
 /// How long discovery and keys are trusted before they are fetched again. A key

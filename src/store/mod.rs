@@ -210,6 +210,25 @@ impl<K: KeyValue> StateStore<K> {
         Ok(())
     }
 
+    /// True for one caller per `name` and minute, across instances: for work that must
+    /// not be repeated more often, such as fetching a key set again on an unknown
+    /// `kid`. The claim is kept as a login's finish claim is, under an id derived from
+    /// `name` and the minute, and reclaimed as it is once the minute is over. Once the
+    /// minute is claimed, asking again costs one read and writes nothing, so that a
+    /// flood of askers cannot fill the store (or the bound on logins per window).
+    pub async fn claim_minute(&self, name: &str, now: UnixTime) -> Result<bool, StoreError> {
+        use sha2::{Digest, Sha256};
+        let minute = now / 60;
+        let digest = Sha256::digest(format!("lb:minute:{name}:{minute}").as_bytes());
+        let Some(slot) = LoginId::from_parts(&URL_SAFE_NO_PAD.encode(&digest[..16]), (minute + 1) * 60) else {
+            return Ok(false);
+        };
+        if read_counter(&self.kv, &keys::finish_claim(&slot)).await?.is_some() {
+            return Ok(false);
+        }
+        self.claim_finish(&slot, now).await
+    }
+
     /// A protocol's cache entry, under a key from [`cache_key`].
     pub async fn save_cached<R: Record>(&self, key: &CacheKey, record: &R) -> Result<(), StoreError> {
         self.save(&key.0, record).await
@@ -307,6 +326,20 @@ mod tests {
             assert!(!store.kv.keys().iter().any(|key| key.contains(refused.nonce())), "nothing written for the refused login");
             let later = LoginId::new(NOW + 310).unwrap();
             assert!(store.claim_finish(&later, NOW).await.unwrap(), "the next bucket takes logins again");
+        });
+    }
+
+    #[test]
+    fn a_minute_is_claimed_once_per_name() {
+        block_on(async {
+            let store = test_store();
+            let minute_start = NOW - NOW % 60;
+            assert!(store.claim_minute("jwks a", minute_start).await.unwrap());
+            let keys_before = store.kv.keys();
+            assert!(!store.claim_minute("jwks a", minute_start + 59).await.unwrap(), "once in that minute");
+            assert_eq!(store.kv.keys(), keys_before, "asking again writes nothing");
+            assert!(store.claim_minute("jwks b", minute_start + 1).await.unwrap(), "per name");
+            assert!(store.claim_minute("jwks a", minute_start + 60).await.unwrap(), "and again the next minute");
         });
     }
 

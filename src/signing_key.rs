@@ -3,7 +3,8 @@
 //! but RSA PKCS #1 v1.5), with RS256/RS384/RS512 signatures checked by `rsa` 0.10. In
 //! the component, `CoreJsonWebKey`'s `rsa` 0.9 (num-bigint) spends ~0.9 ms of CPU on one
 //! RS256 signature; `rsa` 0.10 (crypto-bigint) ~0.38 ms (BENCHMARKS.md). The public key
-//! is also decoded once per key set, not once per signature.
+//! is also decoded once per key set, not once per signature. A key an operator gives
+//! as PEM (`oauth_signing_key`) becomes a JWK here too, so one verifier serves both.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +13,7 @@ use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, JsonWebKeyUse
 use rsa_fast::signature::Verifier;
 use rsa_fast::{BoxedUint, PublicKey, pkcs1v15};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Value, json};
 
 #[derive(Clone, Debug)]
 pub struct SigningKey {
@@ -43,6 +45,18 @@ fn rsa_public_key(json: &serde_json::Value) -> Option<PublicKey> {
 }
 
 impl SigningKey {
+    /// The same key under the key id `kid` (or none): for a key the operator named,
+    /// whatever id a token gives it.
+    pub fn relabelled(&self, kid: Option<&str>) -> Option<SigningKey> {
+        let mut jwk = serde_json::to_value(self).ok()?;
+        let fields = jwk.as_object_mut()?;
+        match kid {
+            Some(kid) => fields.insert("kid".into(), kid.into()),
+            None => fields.remove("kid"),
+        };
+        serde_json::from_value(jwk).ok()
+    }
+
     /// The checks `openidconnect` makes before it verifies with a key (its
     /// `check_key_compatibility`, which is crate-private): the key may sign, has the
     /// algorithm's type, and names no other algorithm.
@@ -60,6 +74,48 @@ impl SigningKey {
             JsonWebKeyAlgorithm::Algorithm(_) => refuse("incompatible key algorithm"),
             JsonWebKeyAlgorithm::Unsupported => refuse("key algorithm is not a signing algorithm"),
         }
+    }
+}
+
+/// The JWK (RFC 7517) of a public key in PEM: a `PUBLIC KEY` (SubjectPublicKeyInfo) or
+/// the key of an X.509 `CERTIFICATE`; RSA, EC P-256 or P-384, or Ed25519. `None` for
+/// anything else. Only the encoding changes: the key is checked where it verifies.
+pub fn jwk_from_pem(pem: &str) -> Option<Value> {
+    use const_oid::db::{rfc5912, rfc8410};
+    use x509_cert::der::asn1::{ObjectIdentifier, UintRef};
+    use x509_cert::der::{Decode, DecodePem, Reader, SliceReader};
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+
+    let pem = pem.trim();
+    let spki = if pem.starts_with("-----BEGIN CERTIFICATE-----") {
+        x509_cert::Certificate::from_pem(pem.as_bytes()).ok()?.tbs_certificate.subject_public_key_info
+    } else {
+        SubjectPublicKeyInfoOwned::from_pem(pem.as_bytes()).ok()?
+    };
+    let key = spki.subject_public_key.as_bytes()?;
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    match spki.algorithm.oid {
+        rfc5912::RSA_ENCRYPTION => {
+            // RFC 8017 A.1.1: RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+            let mut reader = SliceReader::new(key).ok()?;
+            let integers =
+                reader.sequence(|fields| Ok((UintRef::decode(fields)?.as_bytes().to_vec(), UintRef::decode(fields)?.as_bytes().to_vec())));
+            let (n, e) = integers.ok()?;
+            Some(json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)}))
+        }
+        rfc5912::ID_EC_PUBLIC_KEY => {
+            let curve: ObjectIdentifier = spki.algorithm.parameters.as_ref()?.decode_as().ok()?;
+            let (crv, size) = match curve {
+                rfc5912::SECP_256_R_1 => ("P-256", 32),
+                rfc5912::SECP_384_R_1 => ("P-384", 48),
+                _ => return None,
+            };
+            // SEC 1 §2.3.3: an uncompressed point is 0x04, then x and y.
+            let point = key.strip_prefix(&[4]).filter(|point| point.len() == 2 * size)?;
+            Some(json!({"kty": "EC", "crv": crv, "x": b64(&point[..size]), "y": b64(&point[size..])}))
+        }
+        rfc8410::ID_ED_25519 if key.len() == 32 => Some(json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key)})),
+        _ => None,
     }
 }
 
@@ -152,6 +208,39 @@ mod tests {
         assert!(ours.verify_signature(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512, b"header.payload", &signature).is_err());
         assert!(ours.verify_signature(&rs256, b"header.payload", &signature[1..]).is_err(), "a truncated signature");
         assert_eq!(serde_json::to_value(&ours).unwrap(), serde_json::to_value(&core).unwrap(), "stored as openidconnect stores it");
+    }
+
+    #[test]
+    fn a_pem_key_or_certificate_becomes_the_jwk_of_the_same_key() {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        let (private, jwk) = keypair();
+        let pem = private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let mut expected = jwk.clone();
+        expected.as_object_mut().unwrap().remove("kid");
+        assert_eq!(jwk_from_pem(&pem), Some(expected));
+        let ec = p256::SecretKey::random(&mut rand::thread_rng()).public_key();
+        let ec_jwk = jwk_from_pem(&ec.to_public_key_pem(LineEnding::LF).unwrap()).unwrap();
+        assert_eq!((ec_jwk["kty"].as_str(), ec_jwk["crv"].as_str()), (Some("EC"), Some("P-256")));
+        let point = ec.to_sec1_bytes();
+        assert_eq!(URL_SAFE_NO_PAD.decode(ec_jwk["x"].as_str().unwrap()).unwrap(), point[1..33]);
+        let certificate = jwk_from_pem(include_str!("../tests/fixtures/build-server-2.pem")).unwrap();
+        assert!(certificate["kty"].is_string(), "a certificate's key: {certificate}");
+        for bad in ["", "not pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"] {
+            assert_eq!(jwk_from_pem(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_relabelled_key_is_the_same_key_under_another_id() {
+        let (_, jwk) = keypair();
+        let relabelled = key(&jwk).relabelled(Some("other")).unwrap();
+        assert_eq!(relabelled.key_id().map(|id| id.as_str()), Some("other"));
+        assert_eq!(key(&jwk).relabelled(None).unwrap().key_id(), None);
+        let mut without = serde_json::to_value(&relabelled).unwrap();
+        without.as_object_mut().unwrap().remove("kid");
+        let mut original = jwk.clone();
+        original.as_object_mut().unwrap().remove("kid");
+        assert_eq!(without, original);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The HTTP client `openidconnect` calls, over Spin's outbound HTTP. Spin lets the
-//! component reach only the origins in `allowed_outbound_hosts`. A provider's answer
+//! The HTTP client `openidconnect` calls (for discovery, keys, tokens, userinfo, and
+//! `/oauth/validate`'s key set), over Spin's outbound HTTP. Spin lets the component
+//! reach only the origins in `allowed_outbound_hosts`. A provider's answer
 //! is bounded in size while it is read, and in time, so a hostile or broken provider
 //! can neither exhaust the instance's memory nor hold the browser's request.
 
@@ -46,7 +47,7 @@ async fn exchange(mut request: HttpRequest, origin: &str) -> Result<HttpResponse
     }
     let response = spin_sdk::http::send(request.map(|body| FullBody::new(Bytes::from(body))))
         .await
-        .map_err(|code| OutboundError(format!("request to {origin} failed ({code:?}); is it allowed by `oidc_provider_origin`?")))?;
+        .map_err(|code| OutboundError(format!("request to {origin} failed ({code:?}); is its origin allowed (`oidc_provider_origin`, `auth_provider_origin_*`, `oauth_jwks_origin`)?")))?;
     let (parts, body) = response.into_parts();
     let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await.map_err(|error| {
         if error.is::<LengthLimitError>() {
