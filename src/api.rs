@@ -118,7 +118,7 @@ pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, 
         if remaining.is_zero() {
             break;
         }
-        spin_sdk::time::sleep(poll_delay(attempt).min(remaining)).await;
+        crate::host::sleep(poll_delay(attempt).min(remaining)).await;
     }
     log::info("status_timeout").login(&id).outcome("login_timeout").duration_ms(waited_ms()).emit();
     Err(HttpError::login_timeout(config.login_timeout_secs))

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use crate::config::{Config, ConfigErrors};
 use crate::error::HttpError;
-use crate::store::{SpinKeyValue, StateStore, UnixTime, unix_now};
+use crate::host::SpinKeyValue;
+use crate::store::{StateStore, UnixTime, unix_now};
 
 pub struct Context<K = SpinKeyValue> {
     pub config: &'static Config,

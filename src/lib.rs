@@ -5,6 +5,10 @@
 //! failure becomes an answer here, as JSON on API routes and as a page on browser
 //! routes (`HttpError::json`, `HttpError::page`), which is also where it is logged.
 
+// spin-sdk 5's macros name the crate `spin_sdk`: in the wasi:http 0.2 build it is.
+#[cfg(all(feature = "wasi-http-0-2", not(feature = "spin4")))]
+extern crate spin_sdk_5 as spin_sdk;
+
 mod api;
 mod browser;
 mod client_auth;
@@ -14,6 +18,7 @@ mod context;
 mod error;
 mod failure;
 mod handles;
+mod host;
 mod ids;
 mod log;
 mod login;
@@ -31,18 +36,17 @@ mod store;
 mod timeout;
 
 use http::Method;
-use spin_sdk::http::Request;
-use spin_sdk::http_service;
 
 use crate::error::HttpError;
+use crate::host::Incoming;
 use crate::response::Reply;
 
 const MAX_URI_BYTES: usize = 4096;
 
 /// No line per request: each log line is a host call that cost a fast route a quarter
 /// of its throughput. A login's milestones and every failure are logged where they happen.
-#[http_service]
-async fn handle(request: Request) -> Reply {
+/// Every request, from the host adapter's entry point (`host`).
+async fn handle(request: Incoming) -> Reply {
     let mut reply = route(request).await;
     // The configuration is read once per instance; when it is invalid, the answer says so.
     if let Ok(config) = context::config().await {
@@ -51,7 +55,7 @@ async fn handle(request: Request) -> Reply {
     reply
 }
 
-async fn route(request: Request) -> Reply {
+async fn route(request: Incoming) -> Reply {
     // Our answers never need long URLs; refusing them early bounds all parsing after.
     if request.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_URI_BYTES {
         return HttpError::uri_too_long(MAX_URI_BYTES).json();

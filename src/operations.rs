@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::HttpError;
+use crate::host::SpinKeyValue;
 use crate::protocols::Connector;
 use crate::response::{self, Reply};
-use crate::store::{self, SpinKeyValue, unix_now};
+use crate::store::{self, unix_now};
 
 /// `GET /liveness`: 200 when the key-value store answers, 503 with the reason when not.
 /// Load balancers call it steadily, so it also takes a turn at reclaiming expired

@@ -8,10 +8,9 @@ use std::fmt;
 use std::pin::pin;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use openidconnect::{HttpRequest, HttpResponse};
-use spin_sdk::http::FullBody;
+
+use crate::host::{self, FetchError};
 
 /// Provider documents are small; anything larger is refused rather than buffered.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -30,31 +29,25 @@ impl fmt::Display for OutboundError {
 
 impl std::error::Error for OutboundError {}
 
-pub async fn send(request: HttpRequest) -> Result<HttpResponse, OutboundError> {
+pub async fn send(mut request: HttpRequest) -> Result<HttpResponse, OutboundError> {
     let origin = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
-    let timer = pin!(spin_sdk::time::sleep(PROVIDER_TIMEOUT));
-    crate::timeout::race(exchange(request, &origin), timer)
-        .await
-        .unwrap_or_else(|| Err(OutboundError(format!("{origin} did not answer within {} s", PROVIDER_TIMEOUT.as_secs()))))
-}
-
-async fn exchange(mut request: HttpRequest, origin: &str) -> Result<HttpResponse, OutboundError> {
     // Spin sends a body of unknown length chunked, and some providers (WSGI servers,
     // some proxies) then read it as empty: say how long it is.
     if !request.body().is_empty() || request.method() == http::Method::POST {
         let length = http::HeaderValue::from(request.body().len());
         request.headers_mut().insert(http::header::CONTENT_LENGTH, length);
     }
-    let response = spin_sdk::http::send(request.map(|body| FullBody::new(Bytes::from(body))))
-        .await
-        .map_err(|code| OutboundError(format!("request to {origin} failed ({code:?}); is its origin allowed (`oidc_provider_origin`, `auth_provider_origin_*`, `oauth_jwks_origin`)?")))?;
-    let (parts, body) = response.into_parts();
-    let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await.map_err(|error| {
-        if error.is::<LengthLimitError>() {
-            OutboundError(format!("the answer of {origin} is larger than {MAX_RESPONSE_BYTES} bytes"))
-        } else {
-            OutboundError(format!("reading the answer of {origin} failed ({error})"))
-        }
-    })?;
-    Ok(http::Response::from_parts(parts, body.to_bytes().to_vec()))
+    let timer = pin!(host::sleep(PROVIDER_TIMEOUT));
+    let answer = crate::timeout::race(host::fetch(request, MAX_RESPONSE_BYTES), timer).await;
+    answer
+        .ok_or_else(|| OutboundError(format!("{origin} did not answer within {} s", PROVIDER_TIMEOUT.as_secs())))?
+        .map_err(|error| {
+            OutboundError(match error {
+                FetchError::Failed(why) => format!(
+                    "request to {origin} failed ({why}); is its origin allowed (`oidc_provider_origin`, `auth_provider_origin_*`, `oauth_jwks_origin`)?"
+                ),
+                FetchError::TooLarge => format!("the answer of {origin} is larger than {MAX_RESPONSE_BYTES} bytes"),
+                FetchError::Unreadable(why) => format!("reading the answer of {origin} failed ({why})"),
+            })
+        })
 }

@@ -56,6 +56,27 @@ fn every_variable_is_declared_passed_documented_and_read() {
     }
 }
 
+/// The wasi:http 0.2 build's manifest is `spin.toml` but for the component's source and
+/// build: the same variables, routes, stores and outbound hosts, always.
+#[test]
+fn the_wasi_http_0_2_manifest_differs_from_spin_toml_only_in_source_and_build() {
+    let ours = project_file("spin.toml");
+    let theirs = project_file("deploy/wasi-http-0.2/spin.toml");
+    let body = theirs.split_once("spin_manifest_version").map(|(_, rest)| format!("spin_manifest_version{rest}")).unwrap();
+    let expected = ours
+        .replace(
+            "source = \"target/wasm32-wasip2/release/login_broker.wasm\"",
+            "source = \"../../target/wasi-http-0.2/wasm32-wasip2/release/login_broker.wasm\"",
+        )
+        .replace(
+            "command = \"cargo build --target wasm32-wasip2 --release\"\nwatch = [\"src/**/*.rs\", \"Cargo.toml\"]",
+            "# Its own target directory, so that the two builds never overwrite each other's .wasm.\n\
+             command = \"cargo build --target wasm32-wasip2 --release --no-default-features --features wasi-http-0-2 --target-dir target/wasi-http-0.2\"\n\
+             workdir = \"../..\"",
+        );
+    assert_eq!(body, expected, "deploy/wasi-http-0.2/spin.toml drifted from spin.toml");
+}
+
 /// Each variable's default as `spin.toml` declares it and as the README's table says.
 #[test]
 fn the_readme_states_each_default_as_spin_toml_declares_it() {

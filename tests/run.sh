@@ -19,6 +19,15 @@ case "$(spin --version)" in
   "spin 4.0."*) ;;
   *) echo "The tests need Spin 4.0.x; \`spin --version\` says: $(spin --version)" >&2; exit 1 ;;
 esac
+# The wasi:http 0.2 build is also tested under Spin 3.x (the runtime in SpinKube's shim).
+if ! command -v "${SPIN3:-spin3}" >/dev/null; then
+  echo "The tests also run the wasi:http 0.2 build under Spin 3.x, found as \`spin3\` on PATH (or \$SPIN3)." >&2
+  exit 1
+fi
+case "$("${SPIN3:-spin3}" --version)" in
+  "spin 3."*) ;;
+  *) echo "\`spin3\` must be Spin 3.x; it says: $("${SPIN3:-spin3}" --version)" >&2; exit 1 ;;
+esac
 
 rustup target add wasm32-wasip2
 rustup component add rustfmt clippy
@@ -30,12 +39,15 @@ cargo fmt --check
 (cd benches/reference && cargo fmt --check)
 cargo clippy --target wasm32-wasip2 --release -- -D warnings
 cargo clippy --target wasm32-wasip2 --release --features conformance -- -D warnings
+cargo clippy --target wasm32-wasip2 --release --no-default-features --features wasi-http-0-2 --target-dir target/wasi-http-0.2 -- -D warnings
 cargo clippy --release --tests --benches -- -D warnings
 
 missing=()
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+# An OCI registry on loopback, for the `spin registry push` / `spin up --from` test.
+command -v docker-registry >/dev/null || missing+=(docker-registry)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
@@ -49,6 +61,8 @@ cargo build --target wasm32-wasip2 --release --features conformance
 mkdir -p target/conformance
 cp target/wasm32-wasip2/release/login_broker.wasm target/conformance/login_broker.wasm
 spin build
+# The wasi:http 0.2 build, with its own manifest and target directory.
+spin build -f deploy/wasi-http-0.2/spin.toml
 # The benchmark's yardstick (benches/reference), so that it keeps building.
 spin build -f benches/reference/spin.toml
 # The tests and the benchmark in one release build. Not `--lib`: the component library

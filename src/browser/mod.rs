@@ -7,18 +7,16 @@
 mod cookies;
 
 use http::{HeaderMap, StatusCode};
-use http_body_util::{BodyExt, Limited};
-use spin_sdk::http::Request;
 
 use crate::config::{Choice, IdentityProvider};
 use crate::context::Context;
 use crate::error::{HttpError, RESTART};
+use crate::host::{Incoming, SpinKeyValue};
 use crate::ids::{ProviderId, SignInState, digest, random_token};
 use crate::login::{CodeCheck, PendingLogin, take_answer};
 use crate::parse::{CallbackParams, NewRequestOptions};
 use crate::protocols::{Connector, ProviderAnswer};
 use crate::response::{self, Reply};
-use crate::store::SpinKeyValue;
 use crate::{log, pages};
 use cookies::{BrowserCookie, BrowserSession, SESSION_SECS, presented_session, session_cookie};
 
@@ -64,9 +62,9 @@ pub async fn choose_provider(handle: &str) -> Result<Reply, HttpError> {
 }
 
 /// `POST /oidc/login/:requestId[?providerId=…]`: the confirmation form.
-pub async fn confirm(handle: &str, query: &str, request: Request) -> Result<Reply, HttpError> {
-    let (parts, body) = request.into_parts();
-    let form = Limited::new(body, MAX_FORM_BYTES).collect().await.map_err(|_| HttpError::payload_too_large(MAX_FORM_BYTES))?.to_bytes();
+pub async fn confirm(handle: &str, query: &str, request: Incoming) -> Result<Reply, HttpError> {
+    let headers = request.headers().clone();
+    let form = request.body_up_to(MAX_FORM_BYTES).await.ok_or_else(|| HttpError::payload_too_large(MAX_FORM_BYTES))?;
     let ctx = Context::load().await?;
     let pending = PendingLogin::open(&ctx, handle)?;
     if !ctx.config.prompt_for_authorization {
@@ -80,7 +78,7 @@ pub async fn confirm(handle: &str, query: &str, request: Request) -> Result<Repl
     };
     // Double submit: the token in the form must be the one in this browser's cookie.
     let token = field("confirmation");
-    if token.is_empty() || !BrowserCookie::confirmation(ctx.config).presented_by(&parts.headers, &digest(&token)) {
+    if token.is_empty() || !BrowserCookie::confirmation(ctx.config).presented_by(&headers, &digest(&token)) {
         return Err(HttpError::invalid_request("This confirmation page has expired or was opened elsewhere. Open the login link again."));
     }
     if ctx.config.user_code_required {

@@ -202,10 +202,10 @@ fn check<T>(errors: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Op
 }
 
 async fn read_variable(name: &str) -> Option<String> {
-    match spin_sdk::variables::get(name).await {
+    match crate::host::variable(name).await {
         Ok(value) => Some(value),
         Err(error) => {
-            crate::log::warn("variable_unreadable").field("variable", name).detail(&error.to_string()).emit();
+            crate::log::warn("variable_unreadable").field("variable", name).detail(&error).emit();
             None
         }
     }

@@ -16,15 +16,16 @@ mod memory;
 pub use memory::MemoryKeyValue;
 mod records;
 mod seal;
-mod spin_kv;
 mod sweep;
 
 pub use envelope::Record;
 pub use error::StoreError;
 pub use keys::BUCKET_SECS;
+/// What the Spin 4 adapter's bounded probe reads before an unboundable `increment`.
+#[cfg(feature = "spin4")]
+pub use keys::LIVENESS as LIVENESS_KEY;
 pub use records::{Identity, LoginOutcome, LoginRequest, Requester};
 pub use seal::{Sealer, StateKey};
-pub use spin_kv::SpinKeyValue;
 pub use sweep::sweep;
 
 use base64::Engine;

@@ -249,8 +249,49 @@ pub struct Broker {
 /// The Spin CLI: `spin` on `PATH` (the test command checks that it is there and that
 /// it is Spin 4.0.x; `.ci/run` puts the one from `../shared/spin/` there).
 pub fn spin_cli() -> Command {
-    let spin = std::env::var_os("SPIN").unwrap_or_else(|| "spin".into());
-    Command::new(spin)
+    Spin::Four.command()
+}
+
+/// Which Spin runs an instance: the 4.0.x CLI, or 3.6.x (the runtime inside SpinKube's
+/// shim), found as `spin3` on `PATH` (the test command checks it; `.ci/run` puts the
+/// one from `../shared/spin/` there).
+#[derive(Clone, Copy, Debug)]
+pub enum Spin {
+    Four,
+    Three,
+}
+
+impl Spin {
+    pub fn command(self) -> Command {
+        let (variable, default) = match self {
+            Spin::Four => ("SPIN", "spin"),
+            Spin::Three => ("SPIN3", "spin3"),
+        };
+        Command::new(std::env::var_os(variable).unwrap_or_else(|| default.into()))
+    }
+}
+
+/// Which build of the broker: for Spin 4 (`spin.toml`), or for `wasi:http` 0.2 hosts
+/// (`deploy/wasi-http-0.2/spin.toml`).
+#[derive(Clone, Copy, Debug)]
+pub enum Build {
+    Spin4,
+    WasiHttp02,
+}
+
+impl Build {
+    pub fn manifest(self) -> PathBuf {
+        match self {
+            Build::Spin4 => project_dir().join("spin.toml"),
+            Build::WasiHttp02 => project_dir().join("deploy/wasi-http-0.2/spin.toml"),
+        }
+    }
+
+    pub fn wasm(self) -> PathBuf {
+        let manifest = std::fs::read_to_string(self.manifest()).unwrap();
+        let source = manifest.lines().find_map(|line| line.strip_prefix("source = \"")).unwrap().trim_end_matches('"');
+        self.manifest().parent().unwrap().join(source)
+    }
 }
 
 pub struct Reply {
@@ -327,6 +368,20 @@ impl Broker {
     /// `spin up` of any Spin app (the benchmark's reference component, say) the way
     /// [`Broker::start_on`] runs the broker: same runtime-config files, same flags.
     pub fn start_app(manifest: &Path, port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
+        Broker::start_under(Spin::Four, manifest, port, store, variables)
+    }
+
+    /// Like [`Broker::start_app`], under the Spin CLI `spin`.
+    pub fn start_under(spin: Spin, manifest: &Path, port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
+        Broker::spawn(spin, manifest.as_os_str(), &[], port, store, variables)
+    }
+
+    /// An app pushed to a local OCI registry (plain HTTP: `--insecure`), run from there.
+    pub fn start_from_registry(spin: Spin, reference: &str, store: Store, variables: &[(&str, &str)]) -> Broker {
+        Broker::spawn(spin, std::ffi::OsStr::new(reference), &["--insecure"], 0, store, variables)
+    }
+
+    fn spawn(spin: Spin, from: &std::ffi::OsStr, flags: &[&str], port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
         let port = if port == 0 { free_port() } else { port };
         let state_dir = unique_name("spin-state");
         std::fs::create_dir_all(&state_dir).unwrap();
@@ -340,11 +395,12 @@ impl Broker {
             }
             Store::SpinDefault => (None, None),
         };
-        let mut command = spin_cli();
+        let mut command = spin.command();
         command
             .arg("up")
+            .args(flags)
             .arg("--from")
-            .arg(manifest)
+            .arg(from)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .args(config_path.iter().flat_map(|path| [std::ffi::OsStr::new("--runtime-config-file"), path.as_os_str()]))

@@ -293,6 +293,11 @@ fn serve(mut request: tiny_http::Request, shared: &Mutex<Shared>, issuer: &str) 
 // What tests do with the double: start a broker on it, and act as the browser.
 
 pub fn start_broker(store: Store, provider: &ProviderDouble, extra: &[(&str, &str)]) -> Broker {
+    Broker::start(store, &variables_for(provider, extra))
+}
+
+/// The variables that point a broker at `provider`, then `extra`.
+pub fn variables_for<'a>(provider: &'a ProviderDouble, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut variables = vec![
         ("oidc_issuer_uri", provider.issuer.as_str()),
         ("oidc_provider_origin", provider.issuer.as_str()),
@@ -301,7 +306,7 @@ pub fn start_broker(store: Store, provider: &ProviderDouble, extra: &[(&str, &st
         ("login_timeout", "30"),
     ];
     variables.extend_from_slice(extra);
-    Broker::start(store, &variables)
+    variables
 }
 
 /// Signs every token with `key`, publishing it, with the claims `claims` makes.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wasi_store};
 use spin_sdk::key_value::Store;
 
-use super::{KeyValue, StoreError, keys};
+use crate::store::{KeyValue, LIVENESS_KEY, StoreError};
 
 const STORE_LABEL: &str = "default";
 
@@ -73,7 +73,7 @@ impl SpinKeyValue {
     async fn bounded<T, E: std::fmt::Debug>(&self, call: impl Future<Output = Result<T, E>>) -> Result<T, StoreError> {
         let mut timer = match self.timer.take() {
             Some(timer) if timer.started.elapsed() < RENEW_TIMER_AFTER => timer,
-            _ => Timer { started: Instant::now(), fires: Box::pin(spin_sdk::time::sleep(CALL_TIMEOUT)) },
+            _ => Timer { started: Instant::now(), fires: Box::pin(super::sleep(CALL_TIMEOUT)) },
         };
         let answer = crate::timeout::race(call, timer.fires.as_mut()).await;
         let Some(answer) = answer else {
@@ -108,7 +108,7 @@ impl KeyValue for SpinKeyValue {
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         if self.last_answer.get().is_none_or(|at| at.elapsed() > FRESH_ANSWER) {
             let store = self.store().await?;
-            self.bounded(store.exists(keys::LIVENESS)).await?;
+            self.bounded(store.exists(LIVENESS_KEY)).await?;
         }
         let value = atomics::increment(self.bucket()?, key, delta).map_err(unavailable)?;
         self.last_answer.set(Some(Instant::now()));
