@@ -19,8 +19,8 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use double::{Key, alice_claims, issuing, provider_with, start_broker};
-use support::{Broker, Login, OidcProvider, Redis, Store, sign_in_at_oidc_provider};
+use double::{Key, ProviderDouble, alice_claims, issuing, provider_with, start_broker, variables_for};
+use support::{Broker, Build, Login, OidcProvider, Redis, Spin, Store, sign_in_at_oidc_provider};
 
 const CLIENT_THREADS: usize = 4;
 const LATENCY_SAMPLES: usize = 60;
@@ -32,8 +32,9 @@ const WRK_CONNECTIONS: u32 = 16;
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let size = |name: &str| std::fs::metadata(root.join("target/wasm32-wasip2/release").join(name)).map_or(0, |m| m.len() / 1024);
+    let wasi_http_0_2 = std::fs::metadata(Build::WasiHttp02.wasm()).map_or(0, |m| m.len() / 1024);
     println!(
-        "components: login_broker.wasm {} KiB, kv_write_reference.wasm {} KiB",
+        "components: login_broker.wasm {} KiB (wasi:http 0.2 build: {wasi_http_0_2} KiB), kv_write_reference.wasm {} KiB",
         size("login_broker.wasm"),
         size("kv_write_reference.wasm")
     );
@@ -67,6 +68,7 @@ fn main() {
         }
     }
 
+    builds(&redis, &provider);
     logins(&redis);
     legs(&redis);
 
@@ -83,6 +85,35 @@ fn main() {
                 .collect::<String>()
         ),
         Err(error) => println!("  redis-benchmark unavailable: {error}"),
+    }
+}
+
+/// The two builds side by side under Spin 4.0.2 over Redis, one loaded after the other.
+fn builds(redis: &Redis, provider: &ProviderDouble) {
+    println!("\nThe two builds under Spin 4.0.2 over Redis (wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per cell):\n");
+    println!(
+        "| route | Spin 4 build: requests/s | CPU per request | wasi:http 0.2 build: requests/s | CPU per request | 0.2 build vs Spin 4 build (requests/s, CPU) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let start = |build: Build| Broker::start_under(Spin::Four, &build.manifest(), 0, Store::Redis(redis), &variables_for(provider, &[]));
+    let (four, two) = (start(Build::Spin4), start(Build::WasiHttp02));
+    let token = format!("Bearer {}", support::CLIENT_TOKEN);
+    let unknown = format!("/requests/status/{}", support::UNKNOWN_REQUEST_ID);
+    for (route, path, headers) in [
+        ("GET /requests/new/:user", "/requests/new/bench-user", vec![]),
+        ("GET /requests/status/:id (unknown id: 404)", unknown.as_str(), vec![("Authorization", token.as_str())]),
+        ("GET /liveness", "/liveness", vec![]),
+    ] {
+        let (a, b) = (load(&four, path, &headers, Some(redis)), load(&two, path, &headers, Some(redis)));
+        println!(
+            "| {route} | {:.0} | {:.3} ms | {:.0} | {:.3} ms | {:.0} %, {:.2}× |",
+            a.per_second,
+            millis(a.cpu_per_request),
+            b.per_second,
+            millis(b.cpu_per_request),
+            100.0 * b.per_second / a.per_second,
+            b.cpu_per_request.as_secs_f64() / a.cpu_per_request.as_secs_f64(),
+        );
     }
 }
 

@@ -109,29 +109,37 @@ fn the_client_api_works_under_spin_3_and_spin_4_over_memory_and_redis() {
 }
 
 #[test]
-fn a_person_signs_in_through_a_real_provider_under_spin_3() {
-    let port = free_port();
-    let base_url = format!("http://127.0.0.1:{port}");
-    let provider = OidcProvider::start(&[format!("{base_url}/oidc/callback")], &[]);
-    let mut variables = provider.variables().to_vec();
-    variables.push(("svc_base_uri", &base_url));
-    let broker = Broker::start_under(Spin::Three, &Build::WasiHttp02.manifest(), port, Store::Memory, &variables);
-    let request = broker.new_request("alice");
-    let page = browser_login(request["loginUrl"].as_str().unwrap(), "alice");
-    assert!(page["text"].as_str().unwrap().contains("You are signed in"), "{page}");
-    let identity = broker.status(request["request"].as_str().unwrap()).json();
-    assert_eq!((identity["sub"].as_str(), identity["iss"].as_str()), (Some("alice"), Some(provider.issuer.as_str())), "{identity}");
+fn a_person_signs_in_through_a_real_provider_under_spin_3_and_spin_4() {
+    for spin in [Spin::Three, Spin::Four] {
+        let port = free_port();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let provider = OidcProvider::start(&[format!("{base_url}/oidc/callback")], &[]);
+        let mut variables = provider.variables().to_vec();
+        variables.push(("svc_base_uri", &base_url));
+        let broker = Broker::start_under(spin, &Build::WasiHttp02.manifest(), port, Store::Memory, &variables);
+        let request = broker.new_request("alice");
+        let page = browser_login(request["loginUrl"].as_str().unwrap(), "alice");
+        assert!(page["text"].as_str().unwrap().contains("You are signed in"), "{spin:?}: {page}");
+        let identity = broker.status(request["request"].as_str().unwrap()).json();
+        assert_eq!(
+            (identity["sub"].as_str(), identity["iss"].as_str()),
+            (Some("alice"), Some(provider.issuer.as_str())),
+            "{spin:?}: {identity}"
+        );
+    }
 }
 
 #[test]
-fn a_login_begun_on_a_killed_spin_3_instance_finishes_on_another() {
+fn a_login_begun_on_a_killed_instance_finishes_on_another_under_spin_3_and_spin_4() {
     let (provider, redis) = (provider(), Redis::start());
-    let a = start(Spin::Three, Store::Redis(&redis), &provider, &[]);
-    let sign_in = begin_for(&a, "bob");
-    let callback = authorize_as(&sign_in, "bob");
-    a.kill_now();
-    let b = start(Spin::Three, Store::Redis(&redis), &provider, &[]);
-    assert_eq!(b.get_with(&callback, &[("Cookie", &sign_in.cookie)]).status, 200);
-    let identity = b.status(&sign_in.request_id);
-    assert_eq!((identity.status, identity.json()["sub"].as_str()), (200, Some("bob")), "{}", identity.body);
+    for spin in [Spin::Three, Spin::Four] {
+        let a = start(spin, Store::Redis(&redis), &provider, &[]);
+        let sign_in = begin_for(&a, "bob");
+        let callback = authorize_as(&sign_in, "bob");
+        a.kill_now();
+        let b = start(spin, Store::Redis(&redis), &provider, &[]);
+        assert_eq!(b.get_with(&callback, &[("Cookie", &sign_in.cookie)]).status, 200, "{spin:?}");
+        let identity = b.status(&sign_in.request_id);
+        assert_eq!((identity.status, identity.json()["sub"].as_str()), (200, Some("bob")), "{spin:?}: {}", identity.body);
+    }
 }
