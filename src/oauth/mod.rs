@@ -181,3 +181,105 @@ fn verify(token: &PresentedToken, config: &OauthConfig, keys: &Jwks, now: UnixTi
     }
     Ok(payload)
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use openidconnect::IssuerUrl;
+    use openidconnect::core::CoreJwsSigningAlgorithm;
+    use rsa::pkcs1v15::SigningKey as RsaSigner;
+    use rsa::signature::{SignatureEncoding, Signer};
+    use rsa::traits::PublicKeyParts;
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: UnixTime = 1_800_000_000;
+    const ISSUER: &str = "https://login.example.com/tenant/v2.0";
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    struct Signer1 {
+        key: rsa::RsaPrivateKey,
+    }
+
+    impl Signer1 {
+        fn new() -> Self {
+            Self { key: rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap() }
+        }
+
+        fn jwks(&self) -> Jwks {
+            let jwk = json!({"kty": "RSA", "kid": "k1", "n": b64(&self.key.n().to_bytes_be()), "e": b64(&self.key.e().to_bytes_be())});
+            Jwks::new(vec![serde_json::from_value(jwk).unwrap()])
+        }
+
+        fn token(&self, claims: &Value) -> PresentedToken {
+            let input =
+                format!("{}.{}", b64(json!({"alg": "RS256", "kid": "k1"}).to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+            let signature = RsaSigner::<sha2::Sha256>::new(self.key.clone()).sign(input.as_bytes()).to_vec();
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, format!("Bearer {input}.{}", b64(&signature)).parse().unwrap());
+            PresentedToken::from_headers(&headers).map_err(|_| ()).unwrap()
+        }
+    }
+
+    fn config(tenant: Option<&str>) -> OauthConfig {
+        let key = serde_json::from_value(json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})).unwrap();
+        OauthConfig {
+            issuer: IssuerUrl::new(ISSUER.into()).unwrap(),
+            audience: "api://helix".into(),
+            algorithms: vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+            tenant_id: tenant.map(str::to_owned),
+            keys: KeySource::Fixed(key),
+        }
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISSUER, "aud": "api://helix", "sub": "alice", "iat": NOW, "exp": NOW + 300, "tid": "t1"})
+    }
+
+    fn check_failed(signer: &Signer1, config: &OauthConfig, claims: &Value, at: UnixTime) -> &'static str {
+        verify(&signer.token(claims), config, &signer.jwks(), at).unwrap_err().check
+    }
+
+    #[test]
+    fn the_payload_comes_back_as_signed_within_the_leeway_and_each_failure_names_its_check() {
+        let signer = Signer1::new();
+        let config = config(Some("t1"));
+        assert_eq!(
+            verify(&signer.token(&claims()), &config, &signer.jwks(), NOW + 300 + 59).unwrap(),
+            claims().as_object().unwrap().clone()
+        );
+        let with = |field: &str, value: Value| {
+            let mut claims = claims();
+            claims[field] = value;
+            claims
+        };
+        assert_eq!(check_failed(&signer, &config, &claims(), NOW + 300 + 61), "exp");
+        assert_eq!(check_failed(&signer, &config, &with("iat", json!(NOW + 120)), NOW), "iat");
+        assert_eq!(check_failed(&signer, &config, &with("nbf", json!(NOW + 120)), NOW), "nbf");
+        assert_eq!(check_failed(&signer, &config, &with("nbf", json!("soon")), NOW), "nbf");
+        assert_eq!(check_failed(&signer, &config, &with("aud", json!("api://other")), NOW), "aud");
+        assert_eq!(check_failed(&signer, &config, &with("iss", json!("https://evil.example")), NOW), "iss");
+        assert_eq!(check_failed(&signer, &config, &with("tid", json!("t2")), NOW), "tid");
+        assert!(verify(&signer.token(&with("tid", json!("t2"))), &self::config(None), &signer.jwks(), NOW).is_ok(), "no tenant, no check");
+        let other = Signer1::new();
+        assert_eq!(verify(&signer.token(&claims()), &config, &other.jwks(), NOW).unwrap_err().check, "signature");
+        assert_eq!(verify(&signer.token(&claims()), &config, &Jwks::new(vec![]), NOW).unwrap_err().check, UNKNOWN_KEY);
+    }
+
+    #[test]
+    fn what_is_not_a_bearer_jwt_is_told_apart_before_any_verification() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            headers
+        };
+        assert!(PresentedToken::from_headers(&HeaderMap::new()).is_err());
+        assert!(PresentedToken::from_headers(&headers("Basic YWxpY2U6c2VjcmV0")).is_err());
+        assert!(PresentedToken::from_headers(&headers("Bearer not.a.jwt")).is_err());
+        assert!(PresentedToken::from_headers(&headers(&format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES)))).is_err());
+    }
+}

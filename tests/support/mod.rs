@@ -382,7 +382,9 @@ impl Broker {
     }
 
     fn spawn(spin: Spin, from: &std::ffi::OsStr, flags: &[&str], port: u16, store: Store, variables: &[(&str, &str)]) -> Broker {
-        let port = if port == 0 { free_port() } else { port };
+        // Any port will do: should another process take this one before Spin binds it,
+        // Spin searches on from it (the address it serves is read from its output).
+        let (port, search) = if port == 0 { (free_port(), Some("--find-free-port")) } else { (port, None) };
         let state_dir = unique_name("spin-state");
         std::fs::create_dir_all(&state_dir).unwrap();
         let (config_path, temporary) = match store {
@@ -403,6 +405,7 @@ impl Broker {
             .arg(from)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(search)
             .args(config_path.iter().flat_map(|path| [std::ffi::OsStr::new("--runtime-config-file"), path.as_os_str()]))
             .arg("--state-dir")
             .arg(&state_dir)
