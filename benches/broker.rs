@@ -258,6 +258,7 @@ fn legs(redis: &Redis) {
     let broker = Broker::start(Store::Redis(redis), &provider.variables());
     one_login(&broker, &broker, "warm-up");
     let mut spent = [Duration::ZERO; 4];
+    let (mut at_provider, mut idle_cpu) = (Duration::ZERO, Duration::ZERO);
     for n in 0..LOGINS {
         let user = format!("leg-{n}");
         let before = broker.cpu_time();
@@ -266,9 +267,12 @@ fn legs(redis: &Redis) {
         let sent = broker.follow_login_link(&login);
         let sent_on = broker.cpu_time();
         let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+        let left = Instant::now();
         let back = url::Url::parse(&sign_in_at_oidc_provider(sent.header("location").unwrap(), &user)).unwrap();
+        at_provider += left.elapsed();
         let callback = format!("{}?{}", back.path(), back.query().unwrap_or_default());
         let at_callback = broker.cpu_time();
+        idle_cpu += at_callback - sent_on;
         assert_eq!(broker.get_with(&callback, &[("Cookie", &cookie)]).status, 200);
         let finished = broker.cpu_time();
         assert_eq!(broker.status(&login).status, 200);
@@ -284,6 +288,11 @@ fn legs(redis: &Redis) {
     println!("|---|---|---|---|");
     let per_login = |cpu: Duration| format!("{:.2} ms", millis(cpu / LOGINS));
     println!("| {} | {} | {} | {} |", per_login(spent[0]), per_login(spent[1]), per_login(spent[2]), per_login(spent[3]));
+    println!(
+        "\nMeanwhile the user spent {:.0} ms at the provider per login, and the `spin` tree {} of CPU (not in the legs above).",
+        millis(at_provider / LOGINS),
+        per_login(idle_cpu)
+    );
 }
 
 /// A new request on `first`, its login link opened and `user` signed in at the
