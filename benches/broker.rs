@@ -57,14 +57,8 @@ fn main() {
         row(name, "reference: one KV write", &floor, &floor);
         drop(reference);
         let broker = start_broker(store(), &provider, &[]);
-        let token = format!("Bearer {}", support::CLIENT_TOKEN);
-        let unknown = format!("/requests/status/{}", support::UNKNOWN_REQUEST_ID);
-        for (route, path, headers) in [
-            ("GET /requests/new/:user", "/requests/new/bench-user", vec![]),
-            ("GET /requests/status/:id (unknown id: 404)", unknown.as_str(), vec![("Authorization", token.as_str())]),
-            ("GET /liveness", "/liveness", vec![]),
-        ] {
-            row(name, route, &load(&broker, path, &headers, redis), &floor);
+        for (route, path, token) in loaded_routes() {
+            row(name, route, &load(&broker, &path, &authorization(&token), redis), &floor);
         }
     }
 
@@ -88,6 +82,23 @@ fn main() {
     }
 }
 
+/// The routes each instance is loaded on: name, path, and the `Authorization` to send.
+fn loaded_routes() -> [(&'static str, String, Option<String>); 3] {
+    [
+        ("GET /requests/new/:user", "/requests/new/bench-user".to_owned(), None),
+        (
+            "GET /requests/status/:id (unknown id: 404)",
+            format!("/requests/status/{}", support::UNKNOWN_REQUEST_ID),
+            Some(format!("Bearer {}", support::CLIENT_TOKEN)),
+        ),
+        ("GET /liveness", "/liveness".to_owned(), None),
+    ]
+}
+
+fn authorization(token: &Option<String>) -> Vec<(&str, &str)> {
+    token.iter().map(|value| ("Authorization", value.as_str())).collect()
+}
+
 /// The two builds side by side under Spin 4.0.2 over Redis, one loaded after the other.
 fn builds(redis: &Redis, provider: &ProviderDouble) {
     println!("\nThe two builds under Spin 4.0.2 over Redis (wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per cell):\n");
@@ -97,14 +108,9 @@ fn builds(redis: &Redis, provider: &ProviderDouble) {
     println!("|---|---|---|---|---|---|");
     let start = |build: Build| Broker::start_under(Spin::Four, &build.manifest(), 0, Store::Redis(redis), &variables_for(provider, &[]));
     let (four, two) = (start(Build::Spin4), start(Build::WasiHttp02));
-    let token = format!("Bearer {}", support::CLIENT_TOKEN);
-    let unknown = format!("/requests/status/{}", support::UNKNOWN_REQUEST_ID);
-    for (route, path, headers) in [
-        ("GET /requests/new/:user", "/requests/new/bench-user", vec![]),
-        ("GET /requests/status/:id (unknown id: 404)", unknown.as_str(), vec![("Authorization", token.as_str())]),
-        ("GET /liveness", "/liveness", vec![]),
-    ] {
-        let (a, b) = (load(&four, path, &headers, Some(redis)), load(&two, path, &headers, Some(redis)));
+    for (route, path, token) in loaded_routes() {
+        let headers = authorization(&token);
+        let (a, b) = (load(&four, &path, &headers, Some(redis)), load(&two, &path, &headers, Some(redis)));
         println!(
             "| {route} | {:.0} | {:.3} ms | {:.0} | {:.3} ms | {:.0} %, {:.2}× |",
             a.per_second,

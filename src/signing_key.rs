@@ -4,7 +4,8 @@
 //! the component, `CoreJsonWebKey`'s `rsa` 0.9 (num-bigint) spends ~0.9 ms of CPU on one
 //! RS256 signature; `rsa` 0.10 (crypto-bigint) ~0.38 ms (BENCHMARKS.md). The public key
 //! is also decoded once per key set, not once per signature. A key an operator gives
-//! as PEM (`oauth_signing_key`) becomes a JWK here too, so one verifier serves both.
+//! as PEM (`oauth_signing_key`) becomes a JWK here too, so one verifier serves both,
+//! on one clock ([`on_our_clock`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +15,24 @@ use rsa_fast::signature::Verifier;
 use rsa_fast::{BoxedUint, PublicKey, pkcs1v15};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
+
+/// Clock skew tolerated between us and a provider, for `exp`, `iat` (and `nbf`).
+pub const LEEWAY_SECS: i64 = 60;
+
+/// How the `iat` check words its failure, for callers that name it.
+pub const ISSUED_IN_THE_FUTURE: &str = "issued in the future";
+
+/// `verifier` on our clock at `now`, for ID tokens and `/oauth/validate` alike: `exp`
+/// in the future and `iat` not, each with [`LEEWAY_SECS`] of skew.
+pub fn on_our_clock(
+    verifier: openidconnect::IdTokenVerifier<'_, SigningKey>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> openidconnect::IdTokenVerifier<'_, SigningKey> {
+    let leeway = chrono::Duration::seconds(LEEWAY_SECS);
+    verifier.set_time_fn(move || now - leeway).set_issue_time_verifier_fn(move |issued| {
+        if issued > now + leeway { Err(format!("{ISSUED_IN_THE_FUTURE} ({issued})")) } else { Ok(()) }
+    })
+}
 
 #[derive(Clone, Debug)]
 pub struct SigningKey {

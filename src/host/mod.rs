@@ -14,6 +14,8 @@ compile_error!("choose one host: the features `spin4` and `wasi-http-0-2` exclud
 #[cfg(not(any(feature = "spin4", feature = "wasi-http-0-2")))]
 compile_error!("choose a host: the feature `spin4` (the default) or `wasi-http-0-2`");
 
+use crate::store::StoreError;
+
 #[cfg(feature = "spin4")]
 mod spin4;
 #[cfg(feature = "spin4")]
@@ -23,6 +25,23 @@ pub use spin4::{Incoming, SpinKeyValue, fetch, sleep, variable};
 mod wasi_http_0_2;
 #[cfg(all(feature = "wasi-http-0-2", not(feature = "spin4")))]
 pub use wasi_http_0_2::{Incoming, SpinKeyValue, fetch, sleep, variable};
+
+/// The key-value store the runtime config binds for the component.
+const STORE_LABEL: &str = "default";
+
+/// What `cell` holds, opened by `open` on first use: a request that needs no store does
+/// not pay for opening it.
+fn opened<T, E: std::fmt::Debug>(cell: &std::cell::OnceCell<T>, open: impl FnOnce() -> Result<T, E>) -> Result<&T, StoreError> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let value = open().map_err(unavailable)?;
+    Ok(cell.get_or_init(|| value))
+}
+
+fn unavailable(error: impl std::fmt::Debug) -> StoreError {
+    StoreError::Unavailable(format!("{error:?}"))
+}
 
 /// Why an outbound request brought no answer back.
 #[derive(Debug)]

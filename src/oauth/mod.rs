@@ -21,17 +21,12 @@ use crate::config::{KeySource, OauthConfig};
 use crate::context::Context;
 use crate::error::{HttpError, describe};
 use crate::response::{self, Reply};
-use crate::signing_key::SigningKey;
+use crate::signing_key::{ISSUED_IN_THE_FUTURE, LEEWAY_SECS, SigningKey, on_our_clock};
 use crate::store::UnixTime;
 use keys::Jwks;
 
 /// Longer tokens are refused unread: real ones are a few kilobytes at most.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// Clock skew tolerated between us and the provider, for `exp`, `iat` and `nbf`.
-const LEEWAY_SECS: i64 = 60;
-
-const ISSUED_IN_THE_FUTURE: &str = "issued in the future";
 
 /// `GET /oauth/validate`.
 pub async fn validate(headers: &HeaderMap) -> Result<Reply, HttpError> {
@@ -159,13 +154,8 @@ fn verify(token: &PresentedToken, config: &OauthConfig, keys: &Jwks, now: UnixTi
             .set_allowed_algs(config.algorithms.clone())
             .set_allowed_jose_types(token_types)
             // Ours must be one of the audiences; a token may name others too.
-            .set_other_audience_verifier_fn(|_| true)
-            .set_time_fn(move || now - leeway)
-            .set_issue_time_verifier_fn(
-                move |issued| {
-                    if issued > now + leeway { Err(format!("{ISSUED_IN_THE_FUTURE} ({issued})")) } else { Ok(()) }
-                },
-            );
+            .set_other_audience_verifier_fn(|_| true);
+    let verifier = on_our_clock(verifier, now);
     token.parsed.claims(&verifier, |_: Option<&Nonce>| Ok(())).map_err(Refusal::from_verifier)?;
     let payload = token.payload().ok_or_else(|| Refusal::new("format", "the payload is not a JSON object"))?;
     if let Some(not_before) = payload.get("nbf") {

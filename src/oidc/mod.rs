@@ -25,6 +25,7 @@ use crate::ids::random_token;
 use crate::outbound;
 use crate::parse::CallbackParams;
 use crate::secret::Secret;
+use crate::signing_key::{LEEWAY_SECS, on_our_clock};
 use crate::store::{Identity, KeyValue, StoreError, UnixTime};
 use provider::{IdTokenVerifier, Provider};
 
@@ -34,9 +35,6 @@ pub const LOGIN_PATH: &str = "/oidc/login";
 pub const CALLBACK_PATH: &str = "/oidc/callback";
 pub const LOGOUT_PATH: &str = "/oidc/logout";
 pub const LOGGED_OUT_PATH: &str = "/oidc/logged_out";
-
-/// Clock skew tolerated between us and the provider, for `exp` and `iat`.
-const LEEWAY_SECS: i64 = 60;
 
 /// One configured OpenID provider, as a connector.
 pub struct Oidc<'a> {
@@ -247,17 +245,8 @@ fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, kept: &Kept,
     let (now, fresh_since) = (at(now), kept.fresh_sign_in_since.map(at));
     let leeway = chrono::Duration::seconds(LEEWAY_SECS);
     let max_age = config.max_age_secs;
-    provider
-        .client()
-        .id_token_verifier()
-        .set_allowed_algs(config.signing_algs.clone())
-        .set_time_fn(move || now - leeway)
-        .set_issue_time_verifier_fn(
-            move |issued| {
-                if issued > now + leeway { Err(format!("issued in the future ({issued})")) } else { Ok(()) }
-            },
-        )
-        .set_auth_time_verifier_fn(move |auth_time| match (max_age, auth_time) {
+    on_our_clock(provider.client().id_token_verifier().set_allowed_algs(config.signing_algs.clone()), now).set_auth_time_verifier_fn(
+        move |auth_time| match (max_age, auth_time) {
             _ if fresh_since.is_some() && auth_time.is_none() => Err("no auth_time although the login demanded a fresh sign-in".into()),
             (_, Some(at)) if fresh_since.is_some_and(|since| at < since - leeway) => {
                 Err(format!("the user signed in at {at}, before this login demanded a fresh sign-in"))
@@ -268,7 +257,8 @@ fn verifier<'a>(provider: &'a Provider<'_>, config: &'a OidcConfig, kept: &Kept,
                 Err(format!("the user signed in at {at}, longer ago than max_age"))
             }
             (Some(_), Some(_)) => Ok(()),
-        })
+        },
+    )
 }
 
 fn to_object(value: &impl serde::Serialize) -> Map<String, Value> {

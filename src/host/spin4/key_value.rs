@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wasi_store};
 use spin_sdk::key_value::Store;
 
+use crate::host::{STORE_LABEL, opened, unavailable};
 use crate::store::{KeyValue, LIVENESS_KEY, StoreError};
-
-const STORE_LABEL: &str = "default";
 
 /// How long one key-value call may take before the request gives up on the store.
 /// Redis answers in well under a millisecond on a healthy network.
@@ -61,11 +60,7 @@ impl SpinKeyValue {
     }
 
     fn bucket(&self) -> Result<&wasi_store::Bucket, StoreError> {
-        if let Some(bucket) = self.bucket.get() {
-            return Ok(bucket);
-        }
-        let bucket = wasi_store::open(STORE_LABEL).map_err(unavailable)?;
-        Ok(self.bucket.get_or_init(|| bucket))
+        opened(&self.bucket, || wasi_store::open(STORE_LABEL))
     }
 
     /// `call`'s answer, or [`StoreError::Unavailable`] once the timer fires (the call
@@ -83,10 +78,6 @@ impl SpinKeyValue {
         self.last_answer.set(Some(Instant::now()));
         answer.map_err(unavailable)
     }
-}
-
-fn unavailable(error: impl std::fmt::Debug) -> StoreError {
-    StoreError::Unavailable(format!("{error:?}"))
 }
 
 impl KeyValue for SpinKeyValue {

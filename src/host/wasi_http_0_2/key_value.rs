@@ -8,11 +8,10 @@ use std::cell::OnceCell;
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
 
+use crate::host::{STORE_LABEL, opened, unavailable};
 use crate::store::{KeyValue, StoreError};
 
-const STORE_LABEL: &str = "default";
-
-/// Opened on first use: a request that needs no store does not pay for opening it.
+/// Opened on first use (see `host::opened`).
 #[derive(Default)]
 pub struct SpinKeyValue {
     store: OnceCell<Store>,
@@ -21,24 +20,12 @@ pub struct SpinKeyValue {
 
 impl SpinKeyValue {
     fn store(&self) -> Result<&Store, StoreError> {
-        if let Some(store) = self.store.get() {
-            return Ok(store);
-        }
-        let store = Store::open(STORE_LABEL).map_err(unavailable)?;
-        Ok(self.store.get_or_init(|| store))
+        opened(&self.store, || Store::open(STORE_LABEL))
     }
 
     fn bucket(&self) -> Result<&wasi_store::Bucket, StoreError> {
-        if let Some(bucket) = self.bucket.get() {
-            return Ok(bucket);
-        }
-        let bucket = wasi_store::open(STORE_LABEL).map_err(unavailable)?;
-        Ok(self.bucket.get_or_init(|| bucket))
+        opened(&self.bucket, || wasi_store::open(STORE_LABEL))
     }
-}
-
-fn unavailable(error: impl std::fmt::Debug) -> StoreError {
-    StoreError::Unavailable(format!("{error:?}"))
 }
 
 impl KeyValue for SpinKeyValue {
