@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use crate::config::Choice;
+use crate::config::{Choice, Protocol};
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::handles::{RequestTicket, login_handle, open_request, request_handle};
@@ -14,6 +14,7 @@ use crate::log;
 use crate::parse::NewRequestOptions;
 use crate::protocols::Connector;
 use crate::response::{self, Reply};
+use crate::saml::Saml;
 use crate::store::{LoginOutcome, LoginRequest, Requester, SealedText, unix_now};
 
 /// HAS's answer to `/requests/new`, field for field, so HAS clients work unchanged.
@@ -153,4 +154,26 @@ mod tests {
         assert_eq!(delays, [20, 40, 80, 100, 100, 100]);
         assert_eq!(poll_delay(u32::MAX), Duration::from_millis(100));
     }
+}
+
+/// `GET /saml/metadata[?providerId=…]`: our SAML metadata (entity id, Assertion
+/// Consumer Service, NameID format), for the identity provider's administrator: the
+/// named SAML provider's, else the default's, else the first SAML provider's.
+pub async fn saml_metadata(query: &str) -> Result<Reply, HttpError> {
+    let ctx = Context::load().await?;
+    let named = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?.provider_id;
+    let saml_providers = || {
+        ctx.config.providers.iter().filter_map(|provider| match &provider.protocol {
+            Protocol::Saml(config) => Some((provider, config)),
+            Protocol::Oidc(_) => None,
+        })
+    };
+    let chosen = match &named {
+        Some(id) => saml_providers().find(|(provider, _)| &provider.id == id),
+        None => saml_providers().find(|(provider, _)| provider.is_default).or_else(|| saml_providers().next()),
+    };
+    let Some((_, config)) = chosen else {
+        return Err(HttpError::not_found("no SAML identity provider of that id is configured"));
+    };
+    Ok(response::document("application/samlmetadata+xml", Saml::new(config).sp_metadata(&ctx)))
 }

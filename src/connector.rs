@@ -1,5 +1,5 @@
 //! The one interface every sign-in protocol implements, as Dex's connectors do:
-//! OpenID Connect now, SAML next. The login core (`login.rs`) drives a login through
+//! OpenID Connect and SAML 2.0. The login core (`login.rs`) drives a login through
 //! it (by way of `protocols.rs`, which picks the implementation a provider speaks) and
 //! never looks inside a protocol; a protocol never sees the login request, cookies or
 //! pages.
@@ -21,6 +21,14 @@ pub trait SignInProtocol {
 
     /// Where the browser starts a login with this protocol (`/oidc/login`).
     fn login_path(&self) -> &'static str;
+
+    /// Where the provider's answer arrives (`/oidc/callback`).
+    fn return_path(&self) -> &'static str;
+
+    /// Whether the answer arrives as a form another site's page posts (SAML's
+    /// HTTP-POST binding), which a `SameSite=Lax` cookie does not ride, rather than
+    /// by a top-level redirect.
+    fn answer_is_cross_site_post(&self) -> bool;
 
     /// Who the provider is, for `/status` (an issuer URL, an entity id).
     fn issuer(&self) -> &str;

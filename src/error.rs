@@ -27,7 +27,8 @@ impl From<StoreError> for SignInFailure {
 fn page_status(kind: SignInFailureKind) -> StatusCode {
     match kind {
         SignInFailureKind::AccessDenied => StatusCode::FORBIDDEN,
-        SignInFailureKind::InvalidRequest => StatusCode::BAD_REQUEST,
+        // A SAML answer arrives as the browser's own request: a refused one is a bad request.
+        SignInFailureKind::InvalidRequest | SignInFailureKind::InvalidAssertion => StatusCode::BAD_REQUEST,
         SignInFailureKind::TemporarilyUnavailable | SignInFailureKind::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         SignInFailureKind::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         SignInFailureKind::InvalidIssuer

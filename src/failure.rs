@@ -15,8 +15,10 @@ pub enum SignInFailureKind {
     AccessDenied,
     /// The provider's answer names another issuer (RFC 9207: a mix-up attack).
     InvalidIssuer,
-    /// The ID token (or assertion) failed validation.
+    /// The ID token failed validation.
     InvalidIdToken,
+    /// The SAML Response or its assertion failed validation.
+    InvalidAssertion,
     /// The provider's discovery names another issuer than the one configured.
     IssuerMismatch,
     /// The provider could not be reached or read.
@@ -39,6 +41,7 @@ impl SignInFailureKind {
             Self::AccessDenied => "access_denied",
             Self::InvalidIssuer => "invalid_issuer",
             Self::InvalidIdToken => "invalid_id_token",
+            Self::InvalidAssertion => "invalid_assertion",
             Self::IssuerMismatch => "issuer_mismatch",
             Self::ProviderUnavailable => "provider_unavailable",
             Self::TokenError => "token_error",

@@ -30,6 +30,7 @@ mod pages;
 mod parse;
 mod protocols;
 mod response;
+mod saml;
 mod secret;
 mod signing_key;
 mod store;
@@ -73,6 +74,11 @@ async fn route(request: Incoming) -> Reply {
         ["oidc", "callback"] if get => browser::oidc_callback(query, request.headers()).await.unwrap_or_else(HttpError::page),
         ["oidc", "logout"] if get => browser::logout(request.headers()).await.unwrap_or_else(HttpError::page),
         ["oidc", "logged_out"] if get => browser::logged_out(),
+        ["saml", "login", handle] if get => browser::start(handle, query).await.unwrap_or_else(HttpError::page),
+        ["saml", "login", handle] if post => browser::confirm(handle, query, request).await.unwrap_or_else(HttpError::page),
+        ["saml", "sso"] if post => browser::saml_answer(request).await.unwrap_or_else(HttpError::page),
+        ["saml", "login", _] => HttpError::method_not_allowed("GET, POST").page(),
+        ["saml", "sso"] => HttpError::method_not_allowed("POST").page(),
         ["oidc", "login", _] => HttpError::method_not_allowed("GET, POST").page(),
         ["multi", "login", _] | ["oidc", "callback" | "logout" | "logged_out"] => HttpError::method_not_allowed("GET").page(),
 
@@ -80,12 +86,13 @@ async fn route(request: Incoming) -> Reply {
         ["requests", "new", user_id] if get => api::new_request(user_id, query, request.headers()).await.unwrap_or_else(HttpError::json),
         ["requests", "status", handle] if get => api::request_status(handle, request.headers()).await.unwrap_or_else(HttpError::json),
         ["oauth", "validate"] if get => oauth::validate(request.headers()).await.unwrap_or_else(HttpError::json),
+        ["saml", "metadata"] if get => api::saml_metadata(query).await.unwrap_or_else(HttpError::json),
         ["liveness"] if get => operations::liveness().await.unwrap_or_else(HttpError::json),
         ["readiness"] if get => operations::readiness().await.unwrap_or_else(|error| error.unavailable().json()),
         ["status"] if get => operations::status().await.unwrap_or_else(HttpError::json),
         #[cfg(feature = "conformance")]
         ["_conformance"] if get => operations::conformance().await.unwrap_or_else(HttpError::json),
-        ["requests", "new" | "status", _] | ["oauth", "validate"] | ["liveness" | "readiness" | "status"] => {
+        ["requests", "new" | "status", _] | ["oauth", "validate"] | ["saml", "metadata"] | ["liveness" | "readiness" | "status"] => {
             HttpError::method_not_allowed("GET").json()
         }
         _ => HttpError::not_found("no such route").json(),

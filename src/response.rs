@@ -15,6 +15,11 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Reply {
     with_common_headers(status, "application/json", text)
 }
 
+/// A document for machines other than JSON (SAML metadata).
+pub fn document(content_type: &'static str, body: String) -> Reply {
+    with_common_headers(StatusCode::OK, content_type, body)
+}
+
 /// A plain, self-contained page. `title` and `message` are text, escaped here.
 pub fn page(status: StatusCode, title: &str, message: &str) -> Reply {
     html_page(status, title, &format!("<p>{}</p>", escape_html(message)))

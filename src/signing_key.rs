@@ -96,13 +96,18 @@ impl SigningKey {
     }
 }
 
+/// The RSA key of an X.509 certificate in DER (a SAML identity provider's).
+pub fn rsa_key_from_certificate(der: &[u8]) -> Option<PublicKey> {
+    use x509_cert::der::Decode;
+    let spki = x509_cert::Certificate::from_der(der).ok()?.tbs_certificate.subject_public_key_info;
+    jwk_from_spki(&spki).filter(|jwk| jwk["kty"] == "RSA").as_ref().and_then(rsa_public_key)
+}
+
 /// The JWK (RFC 7517) of a public key in PEM: a `PUBLIC KEY` (SubjectPublicKeyInfo) or
 /// the key of an X.509 `CERTIFICATE`; RSA, EC P-256 or P-384, or Ed25519. `None` for
 /// anything else. Only the encoding changes: the key is checked where it verifies.
 pub fn jwk_from_pem(pem: &str) -> Option<Value> {
-    use const_oid::db::{rfc5912, rfc8410};
-    use x509_cert::der::asn1::{ObjectIdentifier, UintRef};
-    use x509_cert::der::{Decode, DecodePem, Reader, SliceReader};
+    use x509_cert::der::DecodePem;
     use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
     let pem = pem.trim();
@@ -111,6 +116,14 @@ pub fn jwk_from_pem(pem: &str) -> Option<Value> {
     } else {
         SubjectPublicKeyInfoOwned::from_pem(pem.as_bytes()).ok()?
     };
+    jwk_from_spki(&spki)
+}
+
+fn jwk_from_spki(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned) -> Option<Value> {
+    use const_oid::db::{rfc5912, rfc8410};
+    use x509_cert::der::asn1::{ObjectIdentifier, UintRef};
+    use x509_cert::der::{Decode, Reader, SliceReader};
+
     let key = spki.subject_public_key.as_bytes()?;
     let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
     match spki.algorithm.oid {

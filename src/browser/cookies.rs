@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use crate::config::Config;
 use crate::error::HttpError;
 use crate::ids::{ProviderId, SignInState, digest};
-use crate::oidc::{CALLBACK_PATH, LOGIN_PATH, LOGOUT_PATH};
+use crate::oidc::{CALLBACK_PATH, LOGOUT_PATH};
 use crate::parse::{cookie, cookies};
 use crate::secret::Secret;
 use crate::store::{Record, SealedText, UnixTime, seal_record};
@@ -37,12 +37,19 @@ impl BrowserCookie {
         }
     }
 
-    /// Holds a sign-in, sealed, in the browser that started it. Named after the
-    /// sign-in's `state`, so that logins started side by side in one browser (two
-    /// applications, two tabs) each keep their own. `SameSite=Lax`, so that it rides the
-    /// provider's top-level redirect back to the callback.
-    pub fn sign_in(config: &Config, state: &SignInState) -> Self {
-        Self::new(config, &format!("{SIGN_IN_COOKIE}{}", state.as_str()), CALLBACK_PATH, "Lax")
+    /// Holds a sign-in, sealed, in the browser that started it, for the route where
+    /// the provider's answer arrives (`return_path`). Named after the sign-in's `state`,
+    /// so that logins started side by side in one browser (two applications, two tabs)
+    /// each keep their own. `SameSite=Lax`, so that it rides the provider's top-level
+    /// redirect back; an answer another site's page posts (SAML) carries only
+    /// `SameSite=None` cookies, which browsers take only when `Secure`: over https the
+    /// cookie is that, and over plain http such an answer must come from the same site.
+    pub fn sign_in(config: &Config, state: &SignInState, return_path: &'static str, cross_site_post: bool) -> Self {
+        let mut cookie = Self::new(config, &format!("{SIGN_IN_COOKIE}{}", state.as_str()), return_path, "Lax");
+        if cross_site_post && cookie.secure {
+            cookie.same_site = "None";
+        }
+        cookie
     }
 
     /// The sign-in cookies this browser presents, to clear them.
@@ -54,10 +61,10 @@ impl BrowserCookie {
             .collect()
     }
 
-    /// The confirmation form's double-submit token. `SameSite=Strict`: a form posted
-    /// from another site arrives without it.
-    pub fn confirmation(config: &Config) -> Self {
-        Self::new(config, "lb_confirm", LOGIN_PATH, "Strict")
+    /// The confirmation form's double-submit token, for the protocol's login route.
+    /// `SameSite=Strict`: a form posted from another site arrives without it.
+    pub fn confirmation(config: &Config, login_path: &'static str) -> Self {
+        Self::new(config, "lb_confirm", login_path, "Strict")
     }
 
     /// Lets a signed-in browser sign out later: a sealed record of its provider and ID
@@ -151,7 +158,7 @@ mod tests {
     #[test]
     fn the_browser_holding_the_secret_matches() {
         let config = config("http://127.0.0.1:3000");
-        let cookie = BrowserCookie::confirmation(&config);
+        let cookie = BrowserCookie::confirmation(&config, crate::oidc::LOGIN_PATH);
         assert_eq!(cookie.set("s", 60), "lb_confirm=s; Max-Age=60; Path=/oidc/login; HttpOnly; SameSite=Strict");
         let hash = digest("browser-secret");
         assert!(cookie.presented_by(&cookies("a=1; lb_confirm=browser-secret; b=2"), &hash));
@@ -164,7 +171,8 @@ mod tests {
     #[test]
     fn logins_side_by_side_keep_their_own_cookies_and_logout_clears_them_all() {
         let config = config("http://127.0.0.1:3000");
-        let (first, second) = (BrowserCookie::sign_in(&config, &state('A')), BrowserCookie::sign_in(&config, &state('Q')));
+        let sign_in = |fill| BrowserCookie::sign_in(&config, &state(fill), CALLBACK_PATH, false);
+        let (first, second) = (sign_in('A'), sign_in('Q'));
         assert_ne!(first.name, second.name);
         let (a, b) = ("A".repeat(43), "Q".repeat(43));
         let presented = cookies(&format!("lb_signin_{a}=one; lb_session=x; lb_signin_{b}=two"));
@@ -181,12 +189,26 @@ mod tests {
     }
 
     #[test]
+    fn over_plain_http_a_cookie_for_a_posted_answer_stays_lax_as_browsers_demand() {
+        let config = config("http://127.0.0.1:3000");
+        let a = "A".repeat(43);
+        let posted = BrowserCookie::sign_in(&config, &state('A'), crate::saml::ACS_PATH, true).set("s", 60);
+        assert_eq!(posted, format!("lb_signin_{a}=s; Max-Age=60; Path=/saml/sso; HttpOnly; SameSite=Lax"));
+    }
+
+    #[test]
     fn over_https_the_cookie_is_secure_and_host_prefixed() {
         let config = config("https://login.example.com");
         let a = "A".repeat(43);
-        let cookie = BrowserCookie::sign_in(&config, &state('A'));
+        let cookie = BrowserCookie::sign_in(&config, &state('A'), CALLBACK_PATH, false);
         let set = cookie.set("s3cret", 60);
         assert_eq!(set, format!("__Host-lb_signin_{a}=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"));
+        let posted = BrowserCookie::sign_in(&config, &state('A'), crate::saml::ACS_PATH, true).set("s3cret", 60);
+        assert_eq!(
+            posted,
+            format!("__Host-lb_signin_{a}=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=None; Secure"),
+            "rides a cross-site POST"
+        );
         assert_eq!(cookie.presented(&cookies(&format!("__Host-lb_signin_{a}=s3cret"))), Some("s3cret"));
         assert_eq!(cookie.presented(&cookies(&format!("lb_signin_{a}=s3cret"))), None, "the unprefixed name is not accepted");
         let presented = BrowserCookie::sign_ins_presented(&config, &cookies(&format!("lb_signin_{a}=x; __Host-lb_signin_b=y")));

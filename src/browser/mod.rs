@@ -1,8 +1,8 @@
 //! The browser's routes: `/multi/login/:id` lets the user choose a provider,
-//! `/oidc/login/:id` sends the browser out (after a confirmation, when configured),
-//! `/oidc/callback` brings it back, `/oidc/logout` signs it out. Thin handlers: HTTP,
-//! cookies and pages here; the login itself is the core's (`login.rs`). Answers are
-//! pages, never JSON.
+//! `/oidc/login/:id` and `/saml/login/:id` send the browser out (after a confirmation,
+//! when configured), `/oidc/callback` and `/saml/sso` bring it back, `/oidc/logout`
+//! signs it out. Thin handlers: HTTP, cookies and pages here; the login itself is the
+//! core's (`login.rs`). Answers are pages, never JSON.
 
 mod cookies;
 
@@ -13,10 +13,11 @@ use crate::context::Context;
 use crate::error::{HttpError, RESTART};
 use crate::host::{Incoming, SpinKeyValue};
 use crate::ids::{ProviderId, SignInState, digest, random_token};
-use crate::login::{CodeCheck, PendingLogin, take_answer};
+use crate::login::{CodeCheck, Completed, PendingLogin, take_answer};
 use crate::parse::{CallbackParams, NewRequestOptions};
 use crate::protocols::{Connector, ProviderAnswer};
 use crate::response::{self, Reply};
+use crate::saml::{self, PostedAnswer};
 use crate::{log, pages};
 use cookies::{BrowserCookie, BrowserSession, SESSION_SECS, presented_session, session_cookie};
 
@@ -78,7 +79,8 @@ pub async fn confirm(handle: &str, query: &str, request: Incoming) -> Result<Rep
     };
     // Double submit: the token in the form must be the one in this browser's cookie.
     let token = field("confirmation");
-    if token.is_empty() || !BrowserCookie::confirmation(ctx.config).presented_by(&headers, &digest(&token)) {
+    let confirmation = BrowserCookie::confirmation(ctx.config, Connector::of(provider).login_path());
+    if token.is_empty() || !confirmation.presented_by(&headers, &digest(&token)) {
         return Err(HttpError::invalid_request("This confirmation page has expired or was opened elsewhere. Open the login link again."));
     }
     if ctx.config.user_code_required {
@@ -96,7 +98,10 @@ pub async fn confirm(handle: &str, query: &str, request: Incoming) -> Result<Rep
 
 async fn send_to_provider(pending: &PendingLogin<'_, SpinKeyValue>, provider: &IdentityProvider) -> Result<Reply, HttpError> {
     let departure = pending.send_to_provider(provider).await?;
-    let cookie = BrowserCookie::sign_in(pending.ctx.config, &departure.state).set(&departure.sealed_sign_in, departure.lifetime_secs);
+    let connector = Connector::of(provider);
+    let cookie =
+        BrowserCookie::sign_in(pending.ctx.config, &departure.state, connector.return_path(), connector.answer_is_cross_site_post())
+            .set(&departure.sealed_sign_in, departure.lifetime_secs);
     Ok(response::redirect(&departure.url, vec![cookie]))
 }
 
@@ -126,7 +131,8 @@ async fn confirmation_page(
         code_required: ctx.config.user_code_required,
         notice,
     };
-    let cookie = BrowserCookie::confirmation(ctx.config).set(token.expose(), request.id.expires_at().saturating_sub(ctx.now));
+    let cookie = BrowserCookie::confirmation(ctx.config, connector.login_path())
+        .set(token.expose(), request.id.expires_at().saturating_sub(ctx.now));
     let page = response::allow_form_to(pages::confirm_login(status, &confirmation), &provider_origins);
     Ok(response::with_cookies(page, vec![cookie]))
 }
@@ -139,12 +145,32 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
     let state = SignInState::parse(&params.state)
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
-    let cookie = BrowserCookie::sign_in(ctx.config, &state);
-    let clear_sign_in = cookie.set("", 0);
+    let cookie = BrowserCookie::sign_in(ctx.config, &state, crate::oidc::CALLBACK_PATH, false);
     let completed = take_answer(&ctx, &state, cookie.presented(headers), &ProviderAnswer::Oidc(&params)).await?;
+    signed_in(&ctx, &cookie, completed)
+}
+
+/// `POST /saml/sso`: the SAML identity provider's answer (HTTP-POST binding), taken by
+/// the core for the sign-in its `RelayState` names, which this browser's cookie must hold.
+pub async fn saml_answer(request: Incoming) -> Result<Reply, HttpError> {
+    let headers = request.headers().clone();
+    let form =
+        request.body_up_to(saml::MAX_ANSWER_FORM_BYTES).await.ok_or_else(|| HttpError::payload_too_large(saml::MAX_ANSWER_FORM_BYTES))?;
+    let answer = PostedAnswer::parse(&form)
+        .map_err(|why| HttpError::invalid_request(format!("This sign-in answer is unusable: {why}. {RESTART}")))?;
+    let state = SignInState::parse(&answer.relay_state)
+        .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
+    let ctx = Context::load().await?;
+    let cookie = BrowserCookie::sign_in(ctx.config, &state, saml::ACS_PATH, true);
+    let completed = take_answer(&ctx, &state, cookie.presented(&headers), &ProviderAnswer::Saml(&answer)).await?;
+    signed_in(&ctx, &cookie, completed)
+}
+
+/// The page of a finished login: the sign-in cookie cleared, a session kept for signing out.
+fn signed_in(ctx: &Context<SpinKeyValue>, sign_in: &BrowserCookie, completed: Completed) -> Result<Reply, HttpError> {
     let session =
         BrowserSession { provider_id: completed.provider_id, logout_hint: completed.logout_hint, expires_at: ctx.now + SESSION_SECS };
-    Ok(response::with_cookies(pages::signed_in(), vec![clear_sign_in, session_cookie(ctx.config, session)?]))
+    Ok(response::with_cookies(pages::signed_in(), vec![sign_in.set("", 0), session_cookie(ctx.config, session)?]))
 }
 
 /// `GET /oidc/logout`: forgets this browser's sign-in state, then signs out at the
@@ -154,7 +180,8 @@ pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
     let config = ctx.config;
     let session = presented_session(config, headers, ctx.now);
-    let mut forget = vec![BrowserCookie::session(config).set("", 0), BrowserCookie::confirmation(config).set("", 0)];
+    let mut forget = vec![BrowserCookie::session(config).set("", 0)];
+    forget.extend([crate::oidc::LOGIN_PATH, saml::LOGIN_PATH].map(|path| BrowserCookie::confirmation(config, path).set("", 0)));
     forget.extend(BrowserCookie::sign_ins_presented(config, headers).iter().map(|pending| pending.set("", 0)));
     let provider = session.as_ref().and_then(|session| config.providers.get(&session.provider_id));
     let Some((session, provider)) = session.as_ref().zip(provider) else {

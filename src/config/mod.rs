@@ -6,6 +6,7 @@
 
 mod oauth;
 mod providers;
+mod saml;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,6 +15,7 @@ use crate::client_auth::{CertificateRule, ClientAuth, ClientToken};
 use crate::store::{Sealer, StateKey};
 pub use oauth::{KeySource, OauthConfig};
 pub use providers::{Choice, IdentityProvider, OidcConfig, Protocol, Providers, TokenEndpointAuth};
+pub use saml::SamlConfig;
 
 #[derive(Debug)]
 pub struct Config {
@@ -74,7 +76,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 38] = [
+const VARIABLES: [&str; 53] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
@@ -113,6 +115,21 @@ const VARIABLES: [&str; 38] = [
     "oauth_audience",
     "oauth_algorithm",
     "oauth_tenant_id",
+    "saml_idp_metadata_url",
+    "saml_idp_origin",
+    "saml_idp_metadata",
+    "saml_idp_sso_url",
+    "saml_idp_entity_id",
+    "saml_idp_cert",
+    "saml_sp_entity_id",
+    "saml_sp_audience",
+    "saml_nameid_format",
+    "saml_nameid_field",
+    "saml_authn_context",
+    "saml_force_authn",
+    "saml_want_response_signed",
+    "saml_want_assertion_signed",
+    "default_protocol",
 ];
 
 const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
@@ -450,6 +467,21 @@ mod tests {
             ("oauth_audience", "".to_owned()),
             ("oauth_algorithm", "RS256".to_owned()),
             ("oauth_tenant_id", "".to_owned()),
+            ("saml_idp_metadata_url", "".to_owned()),
+            ("saml_idp_origin", "https://saml-idp.invalid".to_owned()),
+            ("saml_idp_metadata", "".to_owned()),
+            ("saml_idp_sso_url", "".to_owned()),
+            ("saml_idp_entity_id", "".to_owned()),
+            ("saml_idp_cert", "".to_owned()),
+            ("saml_sp_entity_id", "".to_owned()),
+            ("saml_sp_audience", "".to_owned()),
+            ("saml_nameid_format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".to_owned()),
+            ("saml_nameid_field", "".to_owned()),
+            ("saml_authn_context", "".to_owned()),
+            ("saml_force_authn", "false".to_owned()),
+            ("saml_want_response_signed", "true".to_owned()),
+            ("saml_want_assertion_signed", "true".to_owned()),
+            ("default_protocol", "oidc".to_owned()),
             ("status_enabled", "false".to_owned()),
             ("max_logins_per_ten_seconds", "10000".to_owned()),
             ("auth_providers", "".to_owned()),
@@ -472,7 +504,7 @@ mod tests {
 
     fn oidc(config: &Config) -> &OidcConfig {
         let Some(provider) = config.providers.iter().next() else { panic!("no provider") };
-        let Protocol::Oidc(oidc) = &provider.protocol;
+        let Protocol::Oidc(oidc) = &provider.protocol else { panic!("not OIDC") };
         oidc
     }
 
@@ -550,10 +582,10 @@ mod tests {
         let providers: Vec<&IdentityProvider> = config.providers.iter().collect();
         assert_eq!(providers.len(), 2);
         assert_eq!((providers[0].label.as_str(), providers[1].label.as_str()), ("Corporate SSO", "partners"));
-        let Protocol::Oidc(corp) = &providers[0].protocol;
+        let Protocol::Oidc(corp) = &providers[0].protocol else { panic!("not OIDC") };
         assert_eq!(corp.scopes, ["profile", "groups"]);
         assert_eq!(corp.client_secret.secret(), "first-secret-value");
-        let Protocol::Oidc(partners) = &providers[1].protocol;
+        let Protocol::Oidc(partners) = &providers[1].protocol else { panic!("not OIDC") };
         assert!(partners.force_authn);
         assert_eq!((partners.max_age_secs, partners.token_auth), (Some(600), TokenEndpointAuth::Post));
         assert_eq!(config.providers.choose(None), Choice::AskTheUser, "several and no default");
@@ -562,6 +594,57 @@ mod tests {
         let bare_list_with_default = TWO_PROVIDERS.replace(r#""forceAuthn""#, r#""default": true, "forceAuthn""#);
         let config = parse_with(&two_providers(&bare_list_with_default)).unwrap();
         assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "partners"));
+    }
+
+    fn idp_cert() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/saml-idp-cert.pem")).unwrap()
+    }
+
+    #[test]
+    fn a_saml_identity_provider_is_configured_by_variables_or_in_auth_providers() {
+        let cert = idp_cert();
+        let saml = [
+            ("saml_idp_sso_url", "https://idp.example.com/sso"),
+            ("saml_idp_entity_id", "https://idp.example.com/metadata"),
+            ("saml_idp_cert", cert.as_str()),
+        ];
+        let config = parse_with(&saml).unwrap();
+        let Choice::Provider(only) = config.providers.choose(None) else { panic!("the only provider") };
+        let Protocol::Saml(settings) = &only.protocol else { panic!("SAML") };
+        assert_eq!((only.id.as_str(), settings.keys.len()), ("saml", 1));
+        assert!(settings.want_response_signed && settings.want_assertion_signed, "both signatures by default, as in HAS");
+
+        let both: Vec<(&str, &str)> = with_provider(&saml);
+        let config = parse_with(&both).unwrap();
+        assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "oidc"), "OIDC by default");
+        let saml_first: Vec<(&str, &str)> = both.iter().copied().chain([("default_protocol", "saml")]).collect();
+        assert!(matches!(parse_with(&saml_first).unwrap().providers.choose(None), Choice::Provider(p) if p.id.as_str() == "saml"));
+
+        let cases: [(&str, &str, &str); 4] = [
+            ("saml_idp_cert", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----", "saml_idp_cert"),
+            ("saml_idp_metadata_url", "https://elsewhere.example.net/metadata", "saml_idp_metadata_url"),
+            ("saml_want_response_signed", "false", "saml_want_assertion_signed"),
+            ("default_protocol", "ldap", "default_protocol"),
+        ];
+        for (variable, value, rejected) in cases {
+            let mut bad: Vec<(&str, &str)> = saml.to_vec();
+            bad.push((variable, value));
+            if variable == "saml_want_response_signed" {
+                bad.push(("saml_want_assertion_signed", "false"));
+            }
+            assert_eq!(rejected_variables(&bad), [rejected], "{variable}={value}");
+        }
+
+        let entry = format!(
+            r#"[{{"id": "corp-saml", "protocol": "saml", "label": "Corporate SAML", "signonUrl": "https://idp.example.com/sso",
+                "idpEntityId": "https://idp.example.com/metadata", "idpCert": {}, "wantResponseSigned": false, "forceAuthn": true}}]"#,
+            serde_json::to_string(&cert).unwrap()
+        );
+        let config = parse_with(&two_providers(&entry)).unwrap();
+        let Choice::Provider(corp) = config.providers.choose(None) else { panic!("the only provider") };
+        let Protocol::Saml(settings) = &corp.protocol else { panic!("SAML") };
+        assert_eq!(corp.label, "Corporate SAML");
+        assert!(!settings.want_response_signed && settings.want_assertion_signed && settings.force_authn);
     }
 
     #[test]
@@ -573,7 +656,8 @@ mod tests {
                 r#"[{"id": "a b", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#,
                 "an id",
             ),
-            (r#"[{"id": "s", "protocol": "saml"}]"#, "not supported yet"),
+            (r#"[{"id": "s", "protocol": "saml"}]"#, "in provider 1 (s), `idpEntityId` as a value, or metadata"),
+            (r#"[{"id": "l", "protocol": "ldap"}]"#, "not `ldap`"),
             (
                 r#"[{"id": "far", "issuerUri": "https://elsewhere.example.net", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#,
                 "auth_provider_origin_a",

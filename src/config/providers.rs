@@ -1,10 +1,12 @@
 //! Identity providers: `auth_providers` (HAS's `AUTH_PROVIDERS`, as JSON), or the
-//! `oidc_*` variables as the shorthand for a single OpenID provider.
+//! `oidc_*` and `saml_*` variables as the shorthand for one OpenID provider and one
+//! SAML identity provider (`default_protocol` picks between them, as in HAS).
 
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientSecret, IssuerUrl};
 use serde::Deserialize;
 
+use super::saml::{SamlConfig, SamlSettings, Setting};
 use super::{ConfigError, MAX_CACHE_TTL_SECS, check, comma_list, parse_bool, parse_seconds};
 use crate::ids::ProviderId;
 
@@ -16,11 +18,12 @@ use crate::ids::ProviderId;
 /// could otherwise have the broker hand them to a provider of their choosing.
 const BROKER_SECRETS: [&str; 3] = ["state_key", "state_key_previous", "client_tokens"];
 
-pub const ORIGIN_VARIABLES: [&str; 4] =
-    ["oidc_provider_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
+pub const ORIGIN_VARIABLES: [&str; 5] =
+    ["oidc_provider_origin", "saml_idp_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
 
-/// The provider id the single-provider shorthand gets.
+/// The provider ids the shorthands get.
 const SHORTHAND_ID: &str = "oidc";
+const SAML_SHORTHAND_ID: &str = "saml";
 
 /// The configured identity providers, in the order the operator listed them.
 #[derive(Debug, Default)]
@@ -35,16 +38,18 @@ pub struct IdentityProvider {
     pub protocol: Protocol,
 }
 
-/// How the broker talks to a provider. SAML will be a second variant.
+/// How the broker talks to a provider.
 #[derive(Debug)]
 pub enum Protocol {
     Oidc(OidcConfig),
+    Saml(SamlConfig),
 }
 
 impl Protocol {
     pub fn name(&self) -> &'static str {
         match self {
             Protocol::Oidc(_) => "oidc",
+            Protocol::Saml(_) => "saml",
         }
     }
 }
@@ -157,6 +162,42 @@ struct ProviderEntry {
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     verified_email_only: bool,
+    // SAML entries (`"protocol": "saml"`), HAS's names.
+    metadata_url: Option<String>,
+    metadata: Option<String>,
+    signon_url: Option<String>,
+    idp_entity_id: Option<String>,
+    idp_cert: Option<String>,
+    sp_entity_id: Option<String>,
+    audience: Option<String>,
+    name_id_format: Option<String>,
+    name_id_field: Option<String>,
+    authn_context: Option<String>,
+    want_assertion_signed: Option<bool>,
+    want_response_signed: Option<bool>,
+}
+
+impl ProviderEntry {
+    /// A SAML entry's setting, as text.
+    fn saml_setting(&self, setting: Setting) -> String {
+        let text = |value: &Option<String>| value.clone().unwrap_or_default();
+        let flag = |value: Option<bool>| value.map(|value| value.to_string()).unwrap_or_default();
+        match setting {
+            Setting::MetadataUrl => text(&self.metadata_url),
+            Setting::Metadata => text(&self.metadata),
+            Setting::SsoUrl => text(&self.signon_url),
+            Setting::EntityId => text(&self.idp_entity_id),
+            Setting::Cert => text(&self.idp_cert),
+            Setting::SpEntityId => text(&self.sp_entity_id),
+            Setting::Audience => text(&self.audience),
+            Setting::NameIdFormat => text(&self.name_id_format),
+            Setting::NameIdField => text(&self.name_id_field),
+            Setting::AuthnContext => text(&self.authn_context),
+            Setting::ForceAuthn => self.force_authn.to_string(),
+            Setting::WantResponseSigned => flag(self.want_response_signed),
+            Setting::WantAssertionSigned => flag(self.want_assertion_signed),
+        }
+    }
 }
 
 fn oidc() -> String {
@@ -196,13 +237,25 @@ pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Provid
     let origins: Vec<String> =
         ORIGIN_VARIABLES.iter().filter_map(|name| get(name).ok()).map(|origin| origin.trim().trim_end_matches('/').to_owned()).collect();
     let shorthand_issuer = get("oidc_issuer_uri").map_err(|error| vec![error])?;
+    let mut saml_values = std::collections::HashMap::new();
+    for setting in SAML_SETTINGS {
+        saml_values.insert(setting.names().0, get(setting.names().0).map_err(|error| vec![error])?);
+    }
+    let saml_get = |setting: Setting| saml_values.get(setting.names().0).cloned().unwrap_or_default();
+    let saml_shorthand = SamlSettings { get: &saml_get, entry: false, origins: &origins };
     if auth_providers.trim().is_empty() {
-        return parse_shorthand(get, &shorthand_issuer);
+        return parse_shorthands(get, &shorthand_issuer, &saml_shorthand);
     }
     if !shorthand_issuer.trim().is_empty() {
         return Err(vec![ConfigError::new(
             "oidc_issuer_uri",
             "to be empty when auth_providers is set (list the provider in auth_providers instead)",
+        )]);
+    }
+    if saml_shorthand.configured() {
+        return Err(vec![ConfigError::new(
+            "saml_idp_metadata_url",
+            "saml_idp_metadata_url, saml_idp_metadata and saml_idp_sso_url to be empty when auth_providers is set (list the provider in auth_providers instead)",
         )]);
     }
     let entries = parse_list(&auth_providers).map_err(|error| {
@@ -234,7 +287,58 @@ pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Provid
     if errors.is_empty() { Ok(Providers(providers)) } else { Err(errors) }
 }
 
-fn parse_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issuer: &str) -> Result<Providers, Vec<ConfigError>> {
+const SAML_SETTINGS: [Setting; 13] = [
+    Setting::MetadataUrl,
+    Setting::Metadata,
+    Setting::SsoUrl,
+    Setting::EntityId,
+    Setting::Cert,
+    Setting::SpEntityId,
+    Setting::Audience,
+    Setting::NameIdFormat,
+    Setting::NameIdField,
+    Setting::AuthnContext,
+    Setting::ForceAuthn,
+    Setting::WantResponseSigned,
+    Setting::WantAssertionSigned,
+];
+
+/// The `oidc_*` and `saml_*` shorthands: either, or both with `default_protocol` (HAS's
+/// `DEFAULT_PROTOCOL`) naming the one a login goes to.
+fn parse_shorthands(
+    get: &dyn Fn(&str) -> Result<String, ConfigError>,
+    issuer: &str,
+    saml: &SamlSettings<'_>,
+) -> Result<Providers, Vec<ConfigError>> {
+    let default_protocol = get("default_protocol").map_err(|error| vec![error])?;
+    let default_protocol = match default_protocol.trim() {
+        "" | "oidc" => "oidc",
+        "saml" => "saml",
+        _ => return Err(vec![ConfigError::new("default_protocol", "`oidc` or `saml`")]),
+    };
+    let mut providers = parse_oidc_shorthand(get, issuer)?.0;
+    if saml.configured() {
+        let config = saml.parse().map_err(|problem| vec![ConfigError::new(saml.name(problem.setting), problem.expected)])?;
+        providers.push(IdentityProvider {
+            id: ProviderId::parse(SAML_SHORTHAND_ID).expect("a valid constant id"),
+            label: config.sso_url.as_deref().and_then(host_of).unwrap_or("your identity provider (SAML)").to_owned(),
+            is_default: false,
+            protocol: Protocol::Saml(config),
+        });
+    }
+    if let [first, second] = providers.as_mut_slice() {
+        first.is_default = default_protocol == "oidc";
+        second.is_default = default_protocol == "saml";
+    }
+    Ok(Providers(providers))
+}
+
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    rest.split(['/', '?', '#']).next().map(|authority| authority.rsplit('@').next().unwrap_or(authority))
+}
+
+fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issuer: &str) -> Result<Providers, Vec<ConfigError>> {
     if issuer.trim().is_empty() {
         return Ok(Providers::default());
     }
@@ -306,11 +410,17 @@ fn parse_entry(
 ) -> Result<IdentityProvider, ConfigError> {
     let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, entry.id));
     let id = ProviderId::parse(&entry.id).map_err(|error| problem(format!("an id: {error}")))?;
-    if entry.protocol != "oidc" {
-        return Err(problem(format!(
-            "`\"protocol\": \"oidc\"`; `{}` is not supported yet",
-            entry.protocol.chars().take(16).collect::<String>()
-        )));
+    let label = entry.label.clone().filter(|label| !label.trim().is_empty()).unwrap_or_else(|| id.as_str().to_owned());
+    match entry.protocol.as_str() {
+        "oidc" => {}
+        "saml" => {
+            let settings = SamlSettings { get: &|setting| entry.saml_setting(setting), entry: true, origins };
+            let config = settings.parse().map_err(|error| problem(format!("`{}` as {}", settings.name(error.setting), error.expected)))?;
+            return Ok(IdentityProvider { id, label, is_default: entry.default, protocol: Protocol::Saml(config) });
+        }
+        other => {
+            return Err(problem(format!("`\"protocol\": \"oidc\"` or `\"saml\"`, not `{}`", other.chars().take(16).collect::<String>())));
+        }
     }
     let issuer = parse_issuer(entry.issuer_uri.as_deref().unwrap_or(""), "auth_providers")
         .map_err(|error| problem(format!("an issuerUri: {}", error.expected)))?;
@@ -358,7 +468,7 @@ fn parse_entry(
         return Err(problem("scopes as words of visible ASCII characters".into()));
     }
     Ok(IdentityProvider {
-        label: entry.label.filter(|label| !label.trim().is_empty()).unwrap_or_else(|| id.as_str().to_owned()),
+        label,
         id,
         is_default: entry.default,
         protocol: Protocol::Oidc(OidcConfig {

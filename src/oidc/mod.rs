@@ -76,6 +76,14 @@ impl SignInProtocol for Oidc<'_> {
         LOGIN_PATH
     }
 
+    fn return_path(&self) -> &'static str {
+        CALLBACK_PATH
+    }
+
+    fn answer_is_cross_site_post(&self) -> bool {
+        false
+    }
+
     fn issuer(&self) -> &str {
         self.config.issuer.as_str()
     }

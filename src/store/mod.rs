@@ -218,15 +218,23 @@ impl<K: KeyValue> StateStore<K> {
     /// minute is claimed, asking again costs one read and writes nothing, so that a
     /// flood of askers cannot fill the store (or the bound on logins per window).
     pub async fn claim_minute(&self, name: &str, now: UnixTime) -> Result<bool, StoreError> {
-        use sha2::{Digest, Sha256};
         let minute = now / 60;
-        let digest = Sha256::digest(format!("lb:minute:{name}:{minute}").as_bytes());
-        let Some(slot) = LoginId::from_parts(&URL_SAFE_NO_PAD.encode(&digest[..16]), (minute + 1) * 60) else {
+        let Some(slot) = claim_slot(&format!("lb:minute:{name}:{minute}"), (minute + 1) * 60) else {
             return Ok(false);
         };
         if read_counter(&self.kv, &keys::finish_claim(&slot)).await?.is_some() {
             return Ok(false);
         }
+        self.claim_finish(&slot, now).await
+    }
+
+    /// True for the first caller per `name` until `until`, across instances: for what
+    /// may be accepted once, such as a SAML assertion's ID. Kept and reclaimed as a
+    /// login's finish claim is, under an id derived from `name`, expiring at `until`.
+    pub async fn claim_once(&self, name: &str, until: UnixTime, now: UnixTime) -> Result<bool, StoreError> {
+        let Some(slot) = claim_slot(&format!("lb:once:{name}"), until) else {
+            return Ok(false);
+        };
         self.claim_finish(&slot, now).await
     }
 
@@ -256,6 +264,13 @@ impl<K: KeyValue> StateStore<K> {
             None => Ok(None),
         }
     }
+}
+
+/// The login-shaped slot a claim on `name` is kept under, expiring at `expires_at`.
+fn claim_slot(name: &str, expires_at: UnixTime) -> Option<LoginId> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    LoginId::from_parts(&URL_SAFE_NO_PAD.encode(&digest[..16]), expires_at)
 }
 
 /// Where a protocol keeps one cache entry (see [`keys::cache`]).

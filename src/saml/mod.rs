@@ -1,0 +1,292 @@
+//! SAML 2.0 sign-in, as a Service Provider of the Web Browser SSO profile: an
+//! AuthnRequest by the HTTP-Redirect binding (`request`), the Response by the
+//! HTTP-POST binding to `/saml/sso`, checked by `response` on one parse with a narrow
+//! XML-DSig verifier (`signature`), and each assertion accepted once across instances.
+//! The [`Saml`] connector implements the login core's [`SignInProtocol`].
+
+pub mod metadata;
+mod request;
+mod response;
+mod signature;
+mod xml;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rsa_fast::PublicKey;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::config::SamlConfig;
+use crate::connector::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
+use crate::context::Context;
+use crate::failure::{SignInFailure, SignInFailureKind};
+use crate::ids::random_token;
+use crate::outbound;
+use crate::secret::Secret;
+use crate::store::{Identity, KeyValue, Record, StoreError, UnixTime, cache_key};
+use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
+use request::AuthnRequest;
+use response::{Asserted, Expected};
+
+/// Where the browser starts a SAML login, where the identity provider posts its
+/// answer (the Assertion Consumer Service), and where our metadata is.
+pub const LOGIN_PATH: &str = "/saml/login";
+pub const ACS_PATH: &str = "/saml/sso";
+pub const METADATA_PATH: &str = "/saml/metadata";
+
+/// The largest form `/saml/sso` reads: a [`response::MAX_RESPONSE_BYTES`] Response,
+/// base64 and URL-encoded.
+pub const MAX_ANSWER_FORM_BYTES: usize = response::MAX_RESPONSE_BYTES * 2 + 1024;
+
+/// How long fetched metadata is trusted before it is fetched again.
+const METADATA_CACHE_SECS: u64 = 3600;
+
+/// The longest an assertion ID is remembered: longer than any login lasts, and a
+/// replay must also match a live sign-in (`InResponseTo`), so this bounds the store only.
+const MAX_REPLAY_MEMORY_SECS: u64 = 3600;
+
+/// One configured SAML identity provider, as a connector.
+pub struct Saml<'a> {
+    config: &'a SamlConfig,
+}
+
+/// What a sign-in keeps between the AuthnRequest and the answer: the request's ID,
+/// which the answer must name as `InResponseTo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    request_id: String,
+}
+
+/// The identity provider's answer as posted to `/saml/sso`.
+pub struct PostedAnswer {
+    /// The decoded `SAMLResponse`.
+    pub response: String,
+    pub relay_state: String,
+}
+
+impl PostedAnswer {
+    /// `SAMLResponse` (base64, decoded to UTF-8 XML) and `RelayState`, or why not.
+    pub fn parse(form: &[u8]) -> Result<Self, &'static str> {
+        let field = |wanted: &str| form_urlencoded::parse(form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned());
+        let encoded = field("SAMLResponse").ok_or("it carries no SAMLResponse")?;
+        let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let bytes = STANDARD.decode(compact).map_err(|_| "its SAMLResponse is not base64")?;
+        let response = String::from_utf8(bytes).map_err(|_| "its SAMLResponse is not UTF-8 text")?;
+        Ok(Self { response, relay_state: field("RelayState").ok_or("it carries no RelayState")? })
+    }
+}
+
+/// The identity provider as a sign-in uses it: its metadata, with the settings applied.
+struct Idp {
+    entity_id: String,
+    sso_url: String,
+    keys: Vec<PublicKey>,
+}
+
+/// Fetched metadata, cached for every instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MetadataCache {
+    metadata: IdpMetadata,
+    expires_at: UnixTime,
+}
+
+impl Record for MetadataCache {
+    const KIND: &'static str = "saml_metadata";
+    fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+}
+
+impl<'a> Saml<'a> {
+    pub fn new(config: &'a SamlConfig) -> Self {
+        Self { config }
+    }
+
+    pub fn acs_url<K>(ctx: &Context<K>) -> String {
+        format!("{}{ACS_PATH}", ctx.config.base_url)
+    }
+
+    pub fn sp_entity_id<K>(&self, ctx: &Context<K>) -> String {
+        self.config.sp_entity_id.clone().unwrap_or_else(|| format!("{}{METADATA_PATH}", ctx.config.base_url))
+    }
+
+    /// Our metadata, for the identity provider's administrator.
+    pub fn sp_metadata<K>(&self, ctx: &Context<K>) -> String {
+        metadata::sp_metadata(&self.sp_entity_id(ctx), &Self::acs_url(ctx), &self.config.name_id_format, self.config.want_assertion_signed)
+    }
+
+    /// The configured settings over the metadata (fetched once per cache lifetime).
+    async fn idp<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Idp, SignInFailure> {
+        let config = self.config;
+        let fetched = match &config.metadata_url {
+            Some(url) => Some(self.fetched_metadata(ctx, url).await?),
+            None => None,
+        };
+        let from_metadata = |pick: fn(&IdpMetadata) -> &String| fetched.as_ref().map(|metadata| pick(metadata).clone());
+        let keys = if config.keys.is_empty() {
+            fetched.as_ref().map(|metadata| metadata.certificates.iter().filter_map(|c| certificate_key(c)).collect()).unwrap_or_default()
+        } else {
+            config.keys.clone()
+        };
+        let unusable =
+            |what: &str| SignInFailure::new(SignInFailureKind::ServerError, format!("the SAML identity provider's {what} is not known"));
+        Ok(Idp {
+            entity_id: config.entity_id.clone().or_else(|| from_metadata(|m| &m.entity_id)).ok_or_else(|| unusable("entity id"))?,
+            sso_url: config.sso_url.clone().or_else(|| from_metadata(|m| &m.sso_url)).ok_or_else(|| unusable("sign-on URL"))?,
+            keys: if keys.is_empty() { return Err(unusable("signing certificate")) } else { keys },
+        })
+    }
+
+    async fn fetched_metadata<K: KeyValue>(&self, ctx: &Context<K>, url: &str) -> Result<IdpMetadata, SignInFailure> {
+        let key = cache_key("saml-metadata", url);
+        if let Some(cached) = ctx.store.load_cached::<MetadataCache>(&key, ctx.now).await.map_err(SignInFailure::from)? {
+            return Ok(cached.metadata);
+        }
+        let unreadable = |why: String| {
+            SignInFailure::new(
+                SignInFailureKind::ProviderUnavailable,
+                format!("the SAML identity provider's metadata could not be read: {why}"),
+            )
+        };
+        let request = http::Request::get(url).header(http::header::ACCEPT, "application/samlmetadata+xml, application/xml, text/xml");
+        let request = request.body(Vec::new()).map_err(|error| unreadable(error.to_string()))?;
+        let answer = outbound::send(request).await.map_err(|error| unreadable(error.to_string()))?;
+        if answer.status() != http::StatusCode::OK {
+            return Err(unreadable(format!("{url} answered {}", answer.status())));
+        }
+        let text = std::str::from_utf8(answer.body()).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
+        let metadata = parse_idp_metadata(text, self.config.entity_id.as_deref()).map_err(unreadable)?;
+        let cache = MetadataCache { metadata, expires_at: ctx.now + METADATA_CACHE_SECS };
+        ctx.store.save_cached(&key, &cache).await.map_err(SignInFailure::from)?;
+        Ok(cache.metadata)
+    }
+}
+
+impl SignInProtocol for Saml<'_> {
+    type State = Kept;
+    type Answer = PostedAnswer;
+
+    fn login_path(&self) -> &'static str {
+        LOGIN_PATH
+    }
+
+    fn return_path(&self) -> &'static str {
+        ACS_PATH
+    }
+
+    /// The answer is a form the identity provider's page posts across sites.
+    fn answer_is_cross_site_post(&self) -> bool {
+        true
+    }
+
+    fn issuer(&self) -> &str {
+        self.config.entity_id.as_deref().or(self.config.metadata_url.as_deref()).unwrap_or("")
+    }
+
+    async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Kept>, SignInFailure> {
+        let idp = self.idp(ctx).await?;
+        // An xsd:ID (an NCName): base64url characters, after a letter-like `_`.
+        let request_id = format!("_{}", random_token()?.expose());
+        let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
+        let request = AuthnRequest {
+            id: &request_id,
+            issued_at: ctx.now,
+            sso_url: &idp.sso_url,
+            acs_url: &acs_url,
+            sp_entity_id: &sp_entity_id,
+            name_id_format: &self.config.name_id_format,
+            authn_context: &self.config.authn_context,
+            force_authn: start.force_authn || self.config.force_authn,
+        };
+        Ok(Departure { url: request.redirect_url(start.state.as_str()), kept: Kept { request_id } })
+    }
+
+    /// The Response, checked; then its assertion's ID is claimed, once across instances.
+    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &PostedAnswer) -> Result<SignedIn, SignInFailure> {
+        let idp = self.idp(ctx).await?;
+        let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
+        let expected = Expected {
+            idp_entity_id: &idp.entity_id,
+            acs_url: &acs_url,
+            audience: self.config.audience.as_deref().unwrap_or(&sp_entity_id),
+            request_id: &kept.request_id,
+            keys: &idp.keys,
+            want_response_signed: self.config.want_response_signed,
+            want_assertion_signed: self.config.want_assertion_signed,
+            now: ctx.now,
+        };
+        let asserted = response::check(&answer.response, &expected)?;
+        let remember_until = asserted.usable_until.min(ctx.now + MAX_REPLAY_MEMORY_SECS);
+        let replay_name = format!("saml-assertion:{}:{}", idp.entity_id, asserted.assertion_id);
+        if !ctx.store.claim_once(&replay_name, remember_until, ctx.now).await.map_err(SignInFailure::from)? {
+            return Err(SignInFailure::new(SignInFailureKind::InvalidAssertion, "the SAML assertion was already used"));
+        }
+        Ok(SignedIn { identity: identity(asserted, self.config.name_id_field.as_deref())?, logout_hint: None })
+    }
+
+    async fn logout_url<K: KeyValue>(&self, _ctx: &Context<K>, _hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
+        Ok(None)
+    }
+
+    /// Usable when the identity provider is known: from the settings alone, or from
+    /// its metadata, which a fresh look fetches (and caches).
+    async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError> {
+        match self.idp(ctx).await {
+            Ok(_) => Ok(Health { reachable: true, problem: None }),
+            Err(failure) if failure.kind == SignInFailureKind::TemporarilyUnavailable => Err(StoreError::Unavailable(failure.description)),
+            Err(failure) => {
+                crate::log::warn("provider_not_ready").outcome(failure.kind.code()).detail(&failure.description).emit();
+                Ok(Health { reachable: false, problem: None })
+            }
+        }
+    }
+
+    /// The sign-on URL's origin, known from the settings or the metadata's URL, read
+    /// without contacting the identity provider.
+    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError> {
+        let origin = |url: &str| {
+            let uri: http::Uri = url.parse().ok()?;
+            Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+        };
+        let mut origins: Vec<String> = self.config.sso_url.iter().chain(&self.config.metadata_url).filter_map(|url| origin(url)).collect();
+        if let Some(url) = &self.config.metadata_url
+            && let Some(cached) = ctx.store.load_cached::<MetadataCache>(&cache_key("saml-metadata", url), ctx.now).await?
+            && let Some(sso) = origin(&cached.metadata.sso_url)
+        {
+            origins.push(sso);
+        }
+        origins.dedup();
+        Ok(origins.join(" "))
+    }
+}
+
+/// The identity the client receives, in HAS's profile shape: `nameID`,
+/// `nameIDFormat`, `sessionIndex`, and each attribute by name (a list when it has
+/// several values). Ours win over attributes of the same names.
+fn identity(asserted: Asserted, name_id_field: Option<&str>) -> Result<Identity, SignInFailure> {
+    let mut claims = Map::new();
+    for (name, mut values) in asserted.attributes {
+        let value = if values.len() == 1 { Value::String(values.remove(0)) } else { values.into_iter().map(Value::String).collect() };
+        claims.insert(name, value);
+    }
+    let name_id = match name_id_field {
+        Some(field) => match claims.get(field) {
+            Some(Value::String(value)) if !value.trim().is_empty() => value.clone(),
+            _ => {
+                return Err(SignInFailure::new(
+                    SignInFailureKind::InvalidAssertion,
+                    format!("the SAML assertion has no single `{field}` attribute to name the user by (saml_nameid_field)"),
+                ));
+            }
+        },
+        None => asserted.name_id,
+    };
+    claims.insert("nameID".into(), name_id.into());
+    if let Some(format) = asserted.name_id_format {
+        claims.insert("nameIDFormat".into(), format.into());
+    }
+    if let Some(index) = asserted.session_index {
+        claims.insert("sessionIndex".into(), index.into());
+    }
+    Ok(Identity::from_claims(claims))
+}

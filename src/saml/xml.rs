@@ -1,0 +1,97 @@
+//! The one XML parser the SAML code uses (`uppsala`, with DTDs refused and depth
+//! bounded), and the few ways it reads a parsed document: by namespace and local name,
+//! never by a prefix and never by a search for an `ID`.
+
+use bergshamra_xml::uppsala::{Document, NodeId, NodeKind, Parser};
+
+pub const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub const METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+pub const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+
+/// Deeper than any SAML answer nests (a Response is about 6 levels deep).
+const MAX_DEPTH: u32 = 32;
+
+/// Parses `text`, refusing any DOCTYPE (so no entity can expand) and deep nesting.
+pub fn parse(text: &str) -> Result<Document<'_>, String> {
+    Parser::new().with_forbid_dtd(true).with_max_depth(MAX_DEPTH).parse(text).map_err(|error| {
+        let error = error.to_string();
+        if error.to_ascii_lowercase().contains("doctype") || error.to_ascii_lowercase().contains("dtd") {
+            "it holds a DOCTYPE, which SAML never needs".to_owned()
+        } else {
+            format!("it is not well-formed XML ({})", shown(&error))
+        }
+    })
+}
+
+pub fn in_namespace(doc: &Document<'_>, node: NodeId, namespace: &str) -> bool {
+    doc.element(node).is_some_and(|element| element.name.namespace_uri.as_deref() == Some(namespace))
+}
+
+pub fn is(doc: &Document<'_>, node: NodeId, namespace: &str, local: &str) -> bool {
+    doc.element(node).is_some_and(|element| element.name.matches(Some(namespace), local))
+}
+
+pub fn local_name<'d>(doc: &'d Document<'_>, node: NodeId) -> &'d str {
+    doc.element(node).map_or("", |element| &element.name.local_name)
+}
+
+/// The element children of `node`, in order.
+pub fn element_children(doc: &Document<'_>, node: NodeId) -> Vec<NodeId> {
+    doc.children(node).into_iter().filter(|child| doc.element(*child).is_some()).collect()
+}
+
+/// The children of `node` named `local` in `namespace`.
+pub fn children(doc: &Document<'_>, node: NodeId, namespace: &str, local: &str) -> Vec<NodeId> {
+    doc.children(node).into_iter().filter(|child| is(doc, *child, namespace, local)).collect()
+}
+
+/// The one child of `node` so named; `None` when there is none or more than one.
+pub fn only_child(doc: &Document<'_>, node: NodeId, namespace: &str, local: &str) -> Option<NodeId> {
+    match children(doc, node, namespace, local).as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    }
+}
+
+/// Every element in the document so named, wherever it is.
+pub fn everywhere(doc: &Document<'_>, namespace: &str, local: &str) -> Vec<NodeId> {
+    doc.descendants(doc.root()).into_iter().filter(|node| is(doc, *node, namespace, local)).collect()
+}
+
+/// An attribute without a namespace (SAML's own attributes have none).
+pub fn attribute<'d>(doc: &'d Document<'_>, node: NodeId, name: &str) -> Option<&'d str> {
+    let element = doc.element(node)?;
+    element
+        .attributes
+        .iter()
+        .find(|attribute| attribute.name.namespace_uri.is_none() && *attribute.name.local_name == *name)
+        .map(|a| &*a.value)
+}
+
+/// The text of an element that holds only text: `None` when it holds anything else.
+/// A comment inside a value is refused, not skipped: the signature (C14N without
+/// comments) covers the text around it as one, while a reader that stops at the
+/// comment would see a shorter value (the NameID truncation attack).
+pub fn text(doc: &Document<'_>, node: NodeId) -> Option<String> {
+    let mut text = String::new();
+    for child in doc.children(node) {
+        match doc.node_kind(child)? {
+            NodeKind::Text(part) | NodeKind::CData(part) => text.push_str(part),
+            _ => return None,
+        }
+    }
+    Some(text)
+}
+
+/// Whether `node` holds a comment or processing instruction anywhere below it.
+pub fn holds_comments(doc: &Document<'_>, node: NodeId) -> bool {
+    doc.descendants(node)
+        .into_iter()
+        .any(|child| matches!(doc.node_kind(child), Some(NodeKind::Comment(_) | NodeKind::ProcessingInstruction(_))))
+}
+
+/// `text` as an error message may show it: printable ASCII, at most 80 characters.
+pub fn shown(text: &str) -> String {
+    text.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(80).collect()
+}
