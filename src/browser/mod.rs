@@ -158,6 +158,10 @@ pub async fn saml_answer(request: Incoming) -> Result<Reply, HttpError> {
         request.body_up_to(saml::MAX_ANSWER_FORM_BYTES).await.ok_or_else(|| HttpError::payload_too_large(saml::MAX_ANSWER_FORM_BYTES))?;
     let answer = PostedAnswer::parse(&form)
         .map_err(|why| HttpError::invalid_request(format!("This sign-in answer is unusable: {why}. {RESTART}")))?;
+    // Refused before anything is claimed: an oversized answer spends no login.
+    if answer.response.len() > saml::MAX_RESPONSE_BYTES {
+        return Err(HttpError::payload_too_large(saml::MAX_RESPONSE_BYTES));
+    }
     let state = SignInState::parse(&answer.relay_state)
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;

@@ -26,6 +26,7 @@ use crate::secret::Secret;
 use crate::store::{Identity, KeyValue, Record, StoreError, UnixTime, cache_key};
 use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
 use request::AuthnRequest;
+pub use response::MAX_RESPONSE_BYTES;
 use response::{Asserted, Expected};
 
 /// Where the browser starts a SAML login, where the identity provider posts its

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod saml;
+
 pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
 
 /// The `state_key` every test instance seals its records with (32 bytes, base64).

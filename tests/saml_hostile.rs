@@ -1,0 +1,339 @@
+//! The Assertion Consumer Service under real Spin, against SAML Responses signed by the
+//! independent `xmlsec1` (tests/support/saml.rs): a well-formed one hands the identity
+//! to the client; every hostile one is refused with a clear page, the login marked
+//! failed (the client told at once), and no identity stored. The same documents are
+//! verified by `xmlsec1`, which must agree with the broker on every document that
+//! differs only in its signatures.
+
+mod support;
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use support::saml::{self, Answer, Signed, Signer};
+use support::{Broker, Redis, Reply, Store};
+
+const IDP: &str = "https://idp.example.com/metadata";
+const ACS: &str = "http://127.0.0.1:3000/saml/sso";
+const AUDIENCE: &str = "http://127.0.0.1:3000/saml/metadata";
+const SSO: &str = "http://127.0.0.1:9/sso";
+
+fn idp_cert_pem() -> String {
+    std::fs::read_to_string(saml::idp_cert()).unwrap()
+}
+
+fn start(store: Store) -> Broker {
+    let cert = idp_cert_pem();
+    Broker::start(store, &[("saml_idp_sso_url", SSO), ("saml_idp_entity_id", IDP), ("saml_idp_cert", &cert)])
+}
+
+/// A sign-in sent to the identity provider: what its answer must name and carry.
+struct SignIn {
+    request: String,
+    /// The AuthnRequest's ID, as the identity provider read it.
+    authn_request_id: String,
+    relay_state: String,
+    cookie: String,
+}
+
+fn begin(broker: &Broker, user: &str) -> SignIn {
+    let login = broker.login(user);
+    let reply = broker.follow_login_link(&login);
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
+    assert_eq!(&location.as_str()[..SSO.len()], SSO, "to the identity provider's sign-on URL");
+    let param = |name: &str| location.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).unwrap();
+    let deflated = STANDARD.decode(param("SAMLRequest")).unwrap();
+    let request = String::from_utf8(miniz_oxide::inflate::decompress_to_vec(&deflated).unwrap()).unwrap();
+    let authn_request_id = request.split(" ID=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_owned();
+    let set_cookie = reply.header("set-cookie").unwrap();
+    for attribute in ["HttpOnly", "Path=/saml/sso", "SameSite=Lax"] {
+        assert!(set_cookie.contains(attribute), "over plain http, a Lax cookie for the ACS: {set_cookie}");
+    }
+    SignIn {
+        request: login.request,
+        authn_request_id,
+        relay_state: param("RelayState"),
+        cookie: set_cookie.split(';').next().unwrap().to_owned(),
+    }
+}
+
+fn answer_for(sign_in: &SignIn, user: &str) -> Answer {
+    Answer::new(IDP, ACS, AUDIENCE, &sign_in.authn_request_id, user, saml::now())
+}
+
+fn post(broker: &Broker, sign_in: &SignIn, xml: &str) -> Reply {
+    let headers =
+        [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), sign_in.cookie.clone())];
+    broker.send("POST", "/saml/sso", &headers, saml::form_body(xml, &sign_in.relay_state).into_bytes())
+}
+
+/// Posts `xml` for a fresh sign-in; asserts the refusal names `why` and the client
+/// hears of a failed login, not an identity.
+fn assert_refused(broker: &Broker, name: &str, make: impl Fn(&SignIn) -> String, why: &str) {
+    let sign_in = begin(broker, "alice@example.com");
+    let page = post(broker, &sign_in, &make(&sign_in));
+    assert_eq!(page.status, 400, "{name}: {}", page.body);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"), "{name}: a page for the browser");
+    assert!(page.body.contains(why), "{name}: expected {why:?} in {}", page.body);
+    let status = broker.status(&sign_in.request);
+    assert_eq!((status.status, status.error_code()), (403, "invalid_assertion".to_owned()), "{name}: {}", status.body);
+    assert!(!status.body.contains("alice@example.com") || status.body.contains("error_description"), "{name}: no identity");
+}
+
+#[test]
+fn a_signed_response_hands_the_profile_to_the_client_once() {
+    let broker = start(Store::Memory);
+    let sign_in = begin(&broker, "jdoe");
+    let xml = saml::signed(&answer_for(&sign_in, "jdoe@example.com"), &Signed::Both, &Signer::idp());
+    let page = post(&broker, &sign_in, &xml);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("You are signed in"));
+    assert!(page.header("set-cookie").unwrap().contains("Max-Age=0"), "the sign-in cookie is cleared");
+
+    let identity = broker.status(&sign_in.request).json();
+    assert_eq!(identity["nameID"], "jdoe@example.com");
+    assert_eq!(identity["nameIDFormat"], saml::EMAIL_FORMAT);
+    assert!(identity["sessionIndex"].as_str().unwrap().starts_with("_s"));
+    assert_eq!(identity["groups"], serde_json::json!(["engineers", "staff"]));
+    assert_eq!((&identity["providerId"], &identity["userId"]), (&serde_json::json!("saml"), &serde_json::json!("jdoe")));
+
+    // The same answer again: the login has ended, and nothing changes.
+    let replay = post(&broker, &sign_in, &xml);
+    assert_eq!(replay.status, 409, "{}", replay.body);
+    assert!(replay.body.contains("already ended"));
+}
+
+#[test]
+fn every_hostile_answer_is_refused_and_ends_its_login_failed() {
+    let broker = start(Store::Memory);
+    let user = "alice@example.com";
+    let signed = |answer: &Answer| saml::signed(answer, &Signed::Both, &Signer::idp());
+    let with = |change: fn(&mut Answer)| {
+        move |sign_in: &SignIn| {
+            let mut answer = answer_for(sign_in, user);
+            change(&mut answer);
+            signed(&answer)
+        }
+    };
+    let signed_assertion_of = |xml: &str| {
+        let start = xml.find("<saml:Assertion ").unwrap();
+        let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+        xml[start..end].to_owned()
+    };
+    // An attacker's unsigned assertion for another user, placed beside or around the signed one.
+    let evil_assertion = |sign_in: &SignIn| {
+        let mut evil = answer_for(sign_in, "admin@example.com");
+        evil.assertion_id = "_evil".into();
+        signed_assertion_of(&saml::template(&evil, &Signed::Neither, &saml::Algorithm::RsaSha256))
+    };
+
+    assert_refused(
+        &broker,
+        "unsigned",
+        |s| saml::template(&answer_for(s, user), &Signed::Neither, &saml::Algorithm::RsaSha256),
+        "is not signed",
+    );
+    assert_refused(
+        &broker,
+        "assertion unsigned",
+        |s| saml::signed(&answer_for(s, user), &Signed::Response, &Signer::idp()),
+        "the assertion is not signed",
+    );
+    assert_refused(
+        &broker,
+        "response unsigned",
+        |s| saml::signed(&answer_for(s, user), &Signed::Assertion, &Signer::idp()),
+        "the Response is not signed",
+    );
+    // xmlsec1 puts the signer's certificate in KeyInfo: the key there is never used.
+    assert_refused(
+        &broker,
+        "another key, given in KeyInfo",
+        |s| saml::signed(&answer_for(s, user), &Signed::Both, &Signer::other()),
+        "identity provider&#39;s key",
+    );
+    assert_refused(&broker, "SHA-1", |s| saml::signed(&answer_for(s, user), &Signed::Both, &Signer::sha1()), "rsa-sha1");
+
+    // Signature wrapping: the signed assertion moved, duplicated, wrapped, or joined by another.
+    assert_refused(
+        &broker,
+        "second unsigned assertion beside the signed one",
+        |s| {
+            let xml = saml::signed(&answer_for(s, user), &Signed::Assertion, &Signer::idp());
+            xml.replacen("<saml:Assertion ", &format!("{}<saml:Assertion ", evil_assertion(s)), 1)
+        },
+        "exactly one assertion",
+    );
+    assert_refused(
+        &broker,
+        "signed assertion moved into Extensions",
+        |s| {
+            let xml = saml::signed(&answer_for(s, user), &Signed::Assertion, &Signer::idp());
+            let original = signed_assertion_of(&xml);
+            xml.replace(&original, &format!("<samlp:Extensions>{original}</samlp:Extensions>{}", evil_assertion(s)))
+        },
+        "exactly one assertion",
+    );
+    assert_refused(
+        &broker,
+        "assertion duplicated",
+        |s| {
+            let xml = signed(&answer_for(s, user));
+            let original = signed_assertion_of(&xml);
+            xml.replace(&original, &format!("{original}{original}"))
+        },
+        "appears twice",
+    );
+    assert_refused(
+        &broker,
+        "assertion wrapped in the signature's Object",
+        |s| {
+            let xml = saml::signed(&answer_for(s, user), &Signed::Assertion, &Signer::idp());
+            let original = signed_assertion_of(&xml);
+            let wrapped = original.replacen("</ds:Signature>", &format!("<ds:Object>{}</ds:Object></ds:Signature>", evil_assertion(s)), 1);
+            xml.replace(&original, &wrapped)
+        },
+        "exactly one assertion",
+    );
+    assert_refused(
+        &broker,
+        "comment in the NameID",
+        |s| signed(&answer_for(s, user)).replace(&format!("{user}</saml:NameID>"), "alice<!---->@example.com</saml:NameID>"),
+        "holds a comment",
+    );
+    assert_refused(
+        &broker,
+        "NameID changed after signing",
+        |s| signed(&answer_for(s, user)).replace(&format!("{user}</saml:NameID>"), "admin@example.com</saml:NameID>"),
+        "changed after signing",
+    );
+
+    // What the answer says must fit this broker and this sign-in.
+    assert_refused(&broker, "another audience", with(|a| a.audience = "https://other-sp.example.com".into()), "another audience");
+    assert_refused(
+        &broker,
+        "another destination",
+        with(|a| a.destination = Some("https://other-sp.example.com/acs".into())),
+        "addressed to",
+    );
+    assert_refused(&broker, "another recipient", with(|a| a.recipient = "https://other-sp.example.com/acs".into()), "another recipient");
+    assert_refused(&broker, "another sign-in", with(|a| a.in_response_to = Some("_someone_elses_request".into())), "InResponseTo");
+    assert_refused(&broker, "another issuer", with(|a| a.idp_entity_id = "https://evil.example.com".into()), "issued by");
+    assert_refused(&broker, "expired", with(|a| a.not_on_or_after = a.issue_instant - 120), "expired");
+    assert_refused(&broker, "not yet valid", with(|a| a.not_before = a.issue_instant + 600), "not valid yet");
+
+    // Hostile XML.
+    assert_refused(
+        &broker,
+        "DOCTYPE with entities",
+        |s| {
+            let laughs = "<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]>";
+            signed(&answer_for(s, user))
+                .replacen("<samlp:Response", &format!("{laughs}<samlp:Response"), 1)
+                .replace(&format!("{user}<"), "&c;<")
+        },
+        "DOCTYPE",
+    );
+    assert_refused(
+        &broker,
+        "deeply nested",
+        |s| {
+            let deep = format!("{}{}", "<samlp:Extensions>".repeat(100), "</samlp:Extensions>".repeat(100));
+            signed(&answer_for(s, user)).replacen("<samlp:Status>", &format!("{deep}<samlp:Status>"), 1)
+        },
+        "not well-formed",
+    );
+}
+
+#[test]
+fn an_oversized_answer_is_refused_unread_and_the_login_stays_open() {
+    let broker = start(Store::Memory);
+    let sign_in = begin(&broker, "alice");
+    // Within what the form may carry (read whole, so the client is not cut off), past what a Response may be.
+    let xml = format!("<samlp:Response>{}</samlp:Response>", "x".repeat(150 * 1024));
+    let page = post(&broker, &sign_in, &xml);
+    assert_eq!(page.status, 413, "{}", page.body);
+    // Nothing was claimed: the real answer still finishes the login.
+    let good = saml::signed(&answer_for(&sign_in, "alice@example.com"), &Signed::Both, &Signer::idp());
+    assert_eq!(post(&broker, &sign_in, &good).status, 200);
+    assert_eq!(broker.status(&sign_in.request).json()["nameID"], "alice@example.com");
+}
+
+#[test]
+fn an_answer_without_this_browsers_cookie_is_refused_and_spends_nothing() {
+    let broker = start(Store::Memory);
+    let sign_in = begin(&broker, "alice");
+    let good = saml::signed(&answer_for(&sign_in, "alice@example.com"), &Signed::Both, &Signer::idp());
+    let stranger = SignIn { cookie: "lb_other=1".into(), ..begin(&broker, "mallory") };
+    let forwarded = SignIn { relay_state: sign_in.relay_state.clone(), ..stranger };
+    let page = post(&broker, &forwarded, &good);
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("started in another browser"), "{}", page.body);
+    assert_eq!(post(&broker, &sign_in, &good).status, 200, "the owner's browser still finishes it");
+}
+
+#[test]
+fn a_replayed_assertion_is_refused_on_another_instance_too() {
+    let redis = Redis::start();
+    let (a, b) = (start(Store::Redis(&redis)), start(Store::Redis(&redis)));
+    let sign_in = begin(&a, "alice");
+    let xml = saml::signed(&answer_for(&sign_in, "alice@example.com"), &Signed::Both, &Signer::idp());
+    assert_eq!(post(&b, &sign_in, &xml).status, 200, "an instance that did not start the login finishes it");
+    let replay = post(&a, &sign_in, &xml);
+    assert_eq!(replay.status, 409, "{}", replay.body);
+    assert_eq!(a.status(&sign_in.request).json()["nameID"], "alice@example.com");
+}
+
+/// On documents that differ only in their signatures, the broker and `xmlsec1` (trusting
+/// only the identity provider's certificate) agree; the one intended difference is
+/// SHA-1, which `xmlsec1` accepts and the broker's allow-list does not.
+#[test]
+fn the_broker_and_xmlsec1_agree_on_which_signatures_hold() {
+    let broker = start(Store::Memory);
+    let idp_cert: PathBuf = saml::idp_cert();
+    let user = "alice@example.com";
+    type Variant = (&'static str, fn(&Answer) -> String, bool);
+    let variants: [Variant; 6] = [
+        ("both signed", |a| saml::signed(a, &Signed::Both, &Signer::idp()), true),
+        ("another key", |a| saml::signed(a, &Signed::Both, &Signer::other()), false),
+        ("attribute changed", |a| saml::signed(a, &Signed::Both, &Signer::idp()).replace(">staff<", ">admins<"), false),
+        (
+            "digest changed",
+            |a| {
+                let xml = saml::signed(a, &Signed::Both, &Signer::idp());
+                let digest = xml.split("<ds:DigestValue>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+                let flipped = if digest.starts_with('A') { digest.replacen('A', "B", 1) } else { format!("A{}", &digest[1..]) };
+                xml.replacen(&digest, &flipped, 1)
+            },
+            false,
+        ),
+        (
+            "signature value changed",
+            |a| {
+                let xml = saml::signed(a, &Signed::Both, &Signer::idp());
+                let value = xml.split("<ds:SignatureValue>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+                let flipped = if value.starts_with('A') { value.replacen('A', "B", 1) } else { format!("A{}", &value[1..]) };
+                xml.replacen(&value, &flipped, 1)
+            },
+            false,
+        ),
+        (
+            "issue instant changed",
+            |a| saml::signed(a, &Signed::Both, &Signer::idp()).replacen("IssueInstant=\"", "IssueInstant=\"1", 1),
+            false,
+        ),
+    ];
+    for (name, make, valid) in variants {
+        let sign_in = begin(&broker, "alice");
+        let xml = make(&answer_for(&sign_in, user));
+        let broker_accepts = post(&broker, &sign_in, &xml).status == 200;
+        assert_eq!(saml::xmlsec1_verifies(&xml, &idp_cert), valid, "{name}: xmlsec1");
+        assert_eq!(broker_accepts, valid, "{name}: the broker");
+    }
+    let sign_in = begin(&broker, "alice");
+    let sha1 = saml::signed(&answer_for(&sign_in, user), &Signed::Both, &Signer::sha1());
+    assert!(saml::xmlsec1_verifies(&sha1, &idp_cert), "xmlsec1 accepts SHA-1");
+    assert_eq!(post(&broker, &sign_in, &sha1).status, 400, "the broker does not");
+}
