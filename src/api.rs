@@ -144,18 +144,6 @@ fn client_address(headers: &HeaderMap) -> Option<String> {
 
 const MALFORMED_REQUEST: &str = "the request id is malformed: pass the `request` that /requests/new returned, as it is";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn polling_starts_fast_and_settles_at_100_ms() {
-        let delays: Vec<u64> = (0..6).map(|n| poll_delay(n).as_millis() as u64).collect();
-        assert_eq!(delays, [20, 40, 80, 100, 100, 100]);
-        assert_eq!(poll_delay(u32::MAX), Duration::from_millis(100));
-    }
-}
-
 /// `GET /saml/metadata[?providerId=…]`: our SAML metadata (entity id, Assertion
 /// Consumer Service, NameID format), for the identity provider's administrator: the
 /// named SAML provider's, else the default's, else the first SAML provider's.
@@ -176,4 +164,16 @@ pub async fn saml_metadata(query: &str) -> Result<Reply, HttpError> {
         return Err(HttpError::not_found("no SAML identity provider of that id is configured"));
     };
     Ok(response::document("application/samlmetadata+xml", Saml::new(config).sp_metadata(&ctx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_starts_fast_and_settles_at_100_ms() {
+        let delays: Vec<u64> = (0..6).map(|n| poll_delay(n).as_millis() as u64).collect();
+        assert_eq!(delays, [20, 40, 80, 100, 100, 100]);
+        assert_eq!(poll_delay(u32::MAX), Duration::from_millis(100));
+    }
 }

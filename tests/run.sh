@@ -48,11 +48,14 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 # An OCI registry on loopback, for the `spin registry push` / `spin up --from` test.
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+# The independent XML-DSig implementation that signs and checks the SAML test answers.
+command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/saml --no-audit --no-fund --loglevel=error
 
 # The store conformance suite as a component of its own (tests/store_conformance.rs),
 # then the product with the manifest's own build command (cargo build --target

@@ -170,10 +170,10 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
         if attr("InResponseTo").is_some_and(|id| id != expected.request_id) {
             return Err(refused("its subject confirmation answers another sign-in (InResponseTo)"));
         }
-        if let Some(not_before) = attr("NotBefore") {
-            if time(not_before)? > now + skew {
-                return Err(refused("its subject confirmation is not valid yet"));
-            }
+        if let Some(not_before) = attr("NotBefore")
+            && time(not_before)? > now + skew
+        {
+            return Err(refused("its subject confirmation is not valid yet"));
         }
         let until = time(attr("NotOnOrAfter").ok_or_else(|| refused("its subject confirmation has no NotOnOrAfter"))?)?;
         if until <= now - skew {

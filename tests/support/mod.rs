@@ -572,9 +572,97 @@ fn process_group_stats(group: u32) -> Vec<Vec<String>> {
 
 /// The Node kit under `tests/oidc` (installed by the test command with `npm ci`).
 fn node_script(name: &str) -> PathBuf {
-    let script = project_dir().join("tests/oidc").join(name);
-    assert!(project_dir().join("tests/oidc/node_modules").exists(), "run `npm ci --prefix tests/oidc` (the test command does)");
+    node_script_in("tests/oidc", name)
+}
+
+fn node_script_in(kit: &str, name: &str) -> PathBuf {
+    let script = project_dir().join(kit).join(name);
+    assert!(project_dir().join(kit).join("node_modules").exists(), "run `npm ci --prefix {kit}` (the test command does)");
     script
+}
+
+/// A real SAML 2.0 identity provider (`samlify`, scripted in `tests/saml/idp.mjs`) on
+/// loopback, for a broker at `broker_base_url`; stopped on drop.
+pub struct SamlIdp {
+    child: Child,
+    _stdin: ChildStdin,
+    pub entity_id: String,
+    pub sso_url: String,
+    pub metadata_url: String,
+    pub origin: String,
+}
+
+impl SamlIdp {
+    /// `extra` are further `idp.mjs` flags, such as `--sign assertion`.
+    pub fn start(broker_base_url: &str, extra: &[&str]) -> SamlIdp {
+        let (acs, sp_entity_id) = (format!("{broker_base_url}/saml/sso"), format!("{broker_base_url}/saml/metadata"));
+        let mut command = Command::new("node");
+        command
+            .arg(node_script_in("tests/saml", "idp.mjs"))
+            .args(["--port", "0", "--acs-url", &acs, "--sp-entity-id", &sp_entity_id])
+            .args(extra)
+            .stderr(Stdio::null());
+        let (child, stdin, ready) = spawn_until_ready(&mut command, "idp.mjs");
+        let field = |name: &str| ready[name].as_str().unwrap_or_else(|| panic!("idp.mjs says no {name}: {ready}")).to_owned();
+        let port = ready["port"].as_u64().expect("idp.mjs names its port");
+        SamlIdp {
+            child,
+            _stdin: stdin,
+            entity_id: field("entityId"),
+            sso_url: field("ssoUrl"),
+            metadata_url: field("metadataUrl"),
+            origin: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The broker variables that point at this identity provider by its metadata.
+    pub fn variables(&self) -> [(&'static str, &str); 2] {
+        [("saml_idp_metadata_url", self.metadata_url.as_str()), ("saml_idp_origin", self.origin.as_str())]
+    }
+
+    /// A user agent without a browser: from the broker's redirect to the identity
+    /// provider (`sso_redirect`), signs `username` in, and returns the form its page
+    /// would post to the broker (`SAMLResponse` and `RelayState`, URL-encoded).
+    pub fn sign_in(&self, sso_redirect: &str, username: &str) -> String {
+        let login_page = get_url(sso_redirect);
+        assert_eq!(login_page.status, 200, "{}", login_page.body);
+        let key = hidden_inputs(&login_page.body).into_iter().find(|(name, _)| name == "key").expect("the login form's key").1;
+        let form: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("key", key.as_str()), ("username", username), ("password", "password")])
+            .finish();
+        let request = ureq::http::Request::post(format!("{}/sso/login", self.origin))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form.into_bytes())
+            .unwrap();
+        let answer_page = read_reply(agent().run(request));
+        assert_eq!(answer_page.status, 200, "{}", answer_page.body);
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(hidden_inputs(&answer_page.body)).finish()
+    }
+
+    /// The AuthnRequest it last received, as it read it.
+    pub fn last_request(&self) -> Value {
+        get_url(&format!("{}/last-request", self.origin)).json()
+    }
+}
+
+/// `(name, value)` of each hidden input of an HTML page (values unescaped).
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let attribute =
+        |tag: &str, name: &str| tag.split(&format!("{name}=\"")).nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned);
+    let unescape =
+        |text: String| text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    html.split("<input")
+        .skip(1)
+        .filter(|tag| tag.contains("type=\"hidden\""))
+        .filter_map(|tag| Some((attribute(tag, "name")?, unescape(attribute(tag, "value").unwrap_or_default()))))
+        .collect()
+}
+
+impl Drop for SamlIdp {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
 }
 
 /// A real OpenID provider (the `oidc-provider` npm package), stopped on drop.
