@@ -78,6 +78,10 @@ cargo test --release -- --test-threads 4 --show-output
 # RUSTC_BOOTSTRAP lets the machine's stable toolchain take them. No sanitizer: the
 # code is safe Rust, so a panic or a failed assertion is what a finding looks like.
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# A target with seeds (fuzz/seeds/<target>: the signed SAML fixtures) starts from them;
+# new inputs go to fuzz/corpus/<target>, never into the seeds.
 for target in $(cd fuzz && cargo fuzz list); do
-  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" -- -max_total_time=20)
+  seeds=()
+  [ -d "fuzz/seeds/$target" ] && seeds=("corpus/$target" "seeds/$target") && mkdir -p "fuzz/corpus/$target"
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" "${seeds[@]}" -- -max_total_time=20)
 done
