@@ -22,6 +22,7 @@ mod host;
 mod ids;
 mod log;
 mod login;
+mod markup;
 mod oauth;
 mod oidc;
 mod operations;

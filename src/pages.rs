@@ -3,21 +3,20 @@
 
 use http::StatusCode;
 
-use crate::response::{Reply, escape_html, html_page, page};
+use crate::markup::escape;
+use crate::response::{Reply, html_page, page};
 use crate::store::{Requester, UnixTime};
 
 /// `/multi/login/:id`: one link per provider (`(href, label)`), in the operator's order.
 pub fn choose_provider(user: &str, choices: &[(String, &str)]) -> Reply {
     let choices: String = choices
         .iter()
-        .map(|(href, label)| {
-            format!("<li><a class=\"provider\" href=\"{}\">Sign in with {}</a></li>", escape_html(href), escape_html(label))
-        })
+        .map(|(href, label)| format!("<li><a class=\"provider\" href=\"{}\">Sign in with {}</a></li>", escape(href), escape(label)))
         .collect();
     let body = format!(
         "<p>An application asked to sign in <bdi class=\"user\">{user}</bdi>. Choose where you have an account.</p>\
          <ul class=\"choices\">{choices}</ul>",
-        user = escape_html(user),
+        user = escape(user),
     );
     html_page(StatusCode::OK, "Choose how to sign in", &body)
 }
@@ -45,25 +44,24 @@ pub fn confirm_login(status: StatusCode, confirmation: &Confirmation<'_>) -> Rep
     } else {
         ""
     };
-    let notice =
-        confirmation.notice.map(|text| format!("<p class=\"notice\" role=\"alert\">{}</p>", escape_html(text))).unwrap_or_default();
+    let notice = confirmation.notice.map(|text| format!("<p class=\"notice\" role=\"alert\">{}</p>", escape(text))).unwrap_or_default();
     let requester = confirmation.requested_by;
     let client = match &requester.client {
-        Some(label) => format!("<bdi>{}</bdi>", escape_html(label)),
+        Some(label) => format!("<bdi>{}</bdi>", escape(label)),
         None => "an application that did not identify itself".into(),
     };
-    let address = requester.address.as_deref().map_or_else(|| "unknown".into(), escape_html);
+    let address = requester.address.as_deref().map_or_else(|| "unknown".into(), escape);
     let body = format!(
         "<p>An application asked to sign in <bdi class=\"user\">{user}</bdi>.</p>\
          <ul class=\"facts\"><li>Asked {ago}, at {time} UTC</li><li>By {client}</li><li>From address {address}</li></ul>\
          <p>Continue only if you started this login yourself, just now, from an application in front of you.</p>{notice}\
          <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"confirmation\" value=\"{token}\">\
          {code_field}<p><button type=\"submit\">Continue to sign in</button></p></form>",
-        user = escape_html(confirmation.user),
+        user = escape(confirmation.user),
         ago = time_ago(confirmation.now.saturating_sub(confirmation.requested_at)),
         time = time_of_day(confirmation.requested_at),
-        action = escape_html(confirmation.form_action),
-        token = escape_html(confirmation.token),
+        action = escape(confirmation.form_action),
+        token = escape(confirmation.token),
     );
     html_page(status, "Confirm this login", &body)
 }

@@ -1,5 +1,6 @@
 //! Building responses: JSON for API routes, small HTML pages for browser routes.
 
+use crate::markup::escape;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
@@ -22,14 +23,14 @@ pub fn document(content_type: &'static str, body: String) -> Reply {
 
 /// A plain, self-contained page. `title` and `message` are text, escaped here.
 pub fn page(status: StatusCode, title: &str, message: &str) -> Reply {
-    html_page(status, title, &format!("<p>{}</p>", escape_html(message)))
+    html_page(status, title, &format!("<p>{}</p>", escape(message)))
 }
 
-/// A page around `body_html`, which the caller built with [`escape_html`]. Every page
+/// A page around `body_html`, which the caller built with [`escape`]. Every page
 /// of the broker shares this layout: a landmark, one heading, readable contrast
 /// (at least 7:1 for text), a visible keyboard focus, and no script.
 pub fn html_page(status: StatusCode, title: &str, body_html: &str) -> Reply {
-    let title = escape_html(title);
+    let title = escape(title);
     let text = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -114,21 +115,6 @@ fn with_common_headers(status: StatusCode, content_type: &'static str, body: Str
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     reply
-}
-
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]

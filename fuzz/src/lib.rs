@@ -7,6 +7,8 @@ pub mod failure;
 pub mod ids;
 #[path = "../../src/parse.rs"]
 pub mod parse;
+#[path = "../../src/markup.rs"]
+pub mod markup;
 #[path = "../../src/secret.rs"]
 pub mod secret;
 #[path = "../../src/signing_key.rs"]

@@ -8,6 +8,7 @@ use rsa_fast::PublicKey;
 use serde::{Deserialize, Serialize};
 
 use super::xml::{self, DSIG, METADATA};
+use crate::markup::escape;
 use crate::signing_key::rsa_key_from_certificate;
 
 pub const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -99,20 +100,4 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str, name_id_format: &str, want_as
         post = POST_BINDING,
         acs = e(acs_url),
     )
-}
-
-/// Text for an XML attribute or element.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }

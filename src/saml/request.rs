@@ -7,8 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::metadata::{POST_BINDING, escape};
+use super::metadata::POST_BINDING;
 use super::xml::{ASSERTION, PROTOCOL};
+use crate::markup::escape;
 use crate::store::UnixTime;
 
 /// What the request asks for.
