@@ -7,7 +7,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Broker, Redis, SamlIdp, Store, browser_login, free_port, get_url};
+use support::{
+    Broker, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OidcProvider, Redis, SamlIdp, Store, browser, browser_login, free_port, get_url,
+};
 
 fn assert_signed_in(page: &Value) {
     assert_eq!(page["status"], 200, "{page}");
@@ -45,6 +47,7 @@ fn sign_in_once(store: Store, query: &str) -> Value {
     assert_signed_in(&browser_login(login_url, "alice@example.com"));
     assert_profile(&broker, request["request"].as_str().unwrap(), "alice");
 
+    assert_eq!(broker.get("/readiness").status, 200, "the identity provider's metadata is readable");
     let metadata = broker.get("/saml/metadata");
     assert_eq!(metadata.status, 200);
     assert!(metadata.header("content-type").unwrap().starts_with("application/samlmetadata+xml"));
@@ -95,4 +98,36 @@ fn a_saml_login_begun_on_a_killed_instance_finishes_on_another() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert_profile(&b, &login.request, "bob");
     assert_eq!(get_url(&format!("{}/metadata", idp.origin)).status, 200);
+}
+
+#[test]
+fn the_person_chooses_a_saml_provider_listed_beside_an_openid_one() {
+    let port = free_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let idp = SamlIdp::start(&base_url, &[]);
+    let oidc = OidcProvider::start(&[format!("{base_url}/oidc/callback")], &[]);
+    let providers = json!([
+        {"id": "corp-oidc", "label": "Corporate OpenID", "issuerUri": oidc.issuer, "clientId": OIDC_CLIENT_ID,
+         "clientSecretVariable": "auth_provider_secret_a"},
+        {"id": "corp-saml", "protocol": "saml", "label": "Corporate SAML", "metadataUrl": idp.metadata_url},
+    ])
+    .to_string();
+    let variables = [
+        ("svc_base_uri", base_url.as_str()),
+        ("auth_providers", &providers),
+        ("auth_provider_origin_a", &oidc.origin),
+        ("auth_provider_secret_a", OIDC_CLIENT_SECRET),
+        ("auth_provider_origin_b", &idp.origin),
+    ];
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+    let request = broker.new_request("carol");
+    let login_url = request["loginUrl"].as_str().unwrap();
+    assert!(login_url.contains("/multi/login/"), "{login_url}");
+    let page = browser(&["--url", login_url, "--username", "carol@example.com", "--provider", "Corporate SAML"]);
+    assert_signed_in(&page);
+    let identity = broker.status(request["request"].as_str().unwrap()).json();
+    assert_eq!((&identity["nameID"], &identity["providerId"]), (&json!("carol@example.com"), &json!("corp-saml")), "{identity}");
+    let metadata = broker.get("/saml/metadata?providerId=corp-saml");
+    assert!(metadata.body.contains(&format!("entityID=\"{base_url}/saml/metadata\"")), "{}", metadata.body);
+    assert_eq!(broker.get("/saml/metadata?providerId=corp-oidc").status, 404, "an OpenID provider has no SAML metadata");
 }
