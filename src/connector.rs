@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::failure::SignInFailure;
 use crate::ids::SignInState;
 use crate::secret::Secret;
-use crate::store::{Identity, KeyValue, StoreError};
+use crate::store::{Identity, KeyValue, StoreError, UnixTime};
 
 /// What a protocol is asked to do, and nothing more.
 pub trait SignInProtocol {
@@ -56,6 +56,8 @@ pub struct SignInStart<'a> {
     pub state: &'a SignInState,
     /// The client asked that the user sign in again, even with a live session.
     pub force_authn: bool,
+    /// When the login this sign-in may finish expires.
+    pub login_expires_at: UnixTime,
 }
 
 pub struct Departure<S> {

@@ -117,7 +117,7 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
     pub async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Departure, HttpError> {
         let (ctx, request) = (self.ctx, &self.request);
         let state = SignInState::new().map_err(|_| HttpError::no_randomness())?;
-        let start = SignInStart { state: &state, force_authn: request.force_authn };
+        let start = SignInStart { state: &state, force_authn: request.force_authn, login_expires_at: request.id.expires_at() };
         let departure = Connector::of(provider).begin(ctx, &start).await.map_err(|failure| HttpError::sign_in_failed(&failure))?;
         let sign_in = SignIn {
             login: request.id.clone(),

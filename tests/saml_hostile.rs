@@ -326,3 +326,35 @@ fn the_broker_and_xmlsec1_agree_on_which_signatures_hold() {
     assert!(saml::xmlsec1_verifies(&sha1, &idp_cert), "xmlsec1 accepts SHA-1");
     assert_eq!(post(&broker, &sign_in, &sha1).status, 400, "the broker does not");
 }
+
+/// Counted by Redis itself (`INFO commandstats`), as `tests/api.rs` counts an OpenID
+/// login: what the Assertion Consumer Service asks of the store for a SAML answer.
+#[test]
+fn a_saml_answer_costs_these_store_operations() {
+    let redis = Redis::start();
+    let broker = start(Store::Redis(&redis));
+    // Early in a 10 s expiry window, so that every key below falls in one bucket.
+    let phase = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 10_000;
+    while phase() > 3_000 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let finish = |user: &str| {
+        let sign_in = begin(&broker, user);
+        let xml = saml::signed(&answer_for(&sign_in, &format!("{user}@example.com")), &Signed::Both, &Signer::idp());
+        (sign_in, xml)
+    };
+    // A first login warms the instance and takes the bucket's sweep turn.
+    let (warm_up, xml) = finish("warm-up");
+    assert_eq!(post(&broker, &warm_up, &xml).status, 200);
+
+    redis.reset_stats();
+    let (sign_in, xml) = finish("alice");
+    assert_eq!(redis.kv_operations().values().sum::<u64>(), 0, "sending the browser to the identity provider costs nothing");
+    assert_eq!(post(&broker, &sign_in, &xml).status, 200);
+    // Has the login ended; enter it for the sweep (count, entry) and claim its end; the
+    // same for the assertion's ID; store the outcome.
+    let counted = redis.kv_operations();
+    let expected: std::collections::BTreeMap<&str, u64> =
+        [("get", 1), ("set", 3), ("delete", 0), ("exists", 0), ("increment", 4)].into_iter().collect();
+    assert_eq!(counted, expected);
+}

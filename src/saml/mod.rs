@@ -42,20 +42,17 @@ pub const MAX_ANSWER_FORM_BYTES: usize = response::MAX_RESPONSE_BYTES * 2 + 1024
 /// How long fetched metadata is trusted before it is fetched again.
 const METADATA_CACHE_SECS: u64 = 3600;
 
-/// The longest an assertion ID is remembered: longer than any login lasts, and a
-/// replay must also match a live sign-in (`InResponseTo`), so this bounds the store only.
-const MAX_REPLAY_MEMORY_SECS: u64 = 3600;
-
 /// One configured SAML identity provider, as a connector.
 pub struct Saml<'a> {
     config: &'a SamlConfig,
 }
 
 /// What a sign-in keeps between the AuthnRequest and the answer: the request's ID,
-/// which the answer must name as `InResponseTo`.
+/// which the answer must name as `InResponseTo`, and when its login expires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
     request_id: String,
+    login_expires_at: UnixTime,
 }
 
 /// The identity provider's answer as posted to `/saml/sso`.
@@ -199,10 +196,15 @@ impl SignInProtocol for Saml<'_> {
             authn_context: &self.config.authn_context,
             force_authn: start.force_authn || self.config.force_authn,
         };
-        Ok(Departure { url: request.redirect_url(start.state.as_str()), kept: Kept { request_id } })
+        Ok(Departure {
+            url: request.redirect_url(start.state.as_str()),
+            kept: Kept { request_id, login_expires_at: start.login_expires_at },
+        })
     }
 
     /// The Response, checked; then its assertion's ID is claimed, once across instances.
+    /// The claim lives as long as the login: past that no sign-in opens to take the
+    /// assertion again, and it is kept (and reclaimed) with the login's own keys.
     async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &PostedAnswer) -> Result<SignedIn, SignInFailure> {
         let idp = self.idp(ctx).await?;
         let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
@@ -217,9 +219,8 @@ impl SignInProtocol for Saml<'_> {
             now: ctx.now,
         };
         let asserted = response::check(&answer.response, &expected)?;
-        let remember_until = asserted.usable_until.min(ctx.now + MAX_REPLAY_MEMORY_SECS);
         let replay_name = format!("saml-assertion:{}:{}", idp.entity_id, asserted.assertion_id);
-        if !ctx.store.claim_once(&replay_name, remember_until, ctx.now).await.map_err(SignInFailure::from)? {
+        if !ctx.store.claim_once(&replay_name, kept.login_expires_at, ctx.now).await.map_err(SignInFailure::from)? {
             return Err(SignInFailure::new(SignInFailureKind::InvalidAssertion, "the SAML assertion was already used"));
         }
         Ok(SignedIn { identity: identity(asserted, self.config.name_id_field.as_deref())?, logout_hint: None })

@@ -41,8 +41,6 @@ pub struct Asserted {
     pub session_index: Option<String>,
     /// Each attribute by name, with its text values in order.
     pub attributes: Vec<(String, Vec<String>)>,
-    /// Until when the assertion may be presented: how long its ID must be remembered.
-    pub usable_until: UnixTime,
 }
 
 fn refused(why: impl Into<String>) -> SignInFailure {
@@ -157,7 +155,7 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
     }
 
     // Bearer confirmation (profiles §4.1.4.2): for us, from this sign-in, still usable.
-    let mut confirmed_until = None;
+    let mut confirmed = false;
     for confirmation in xml::children(doc, subject, ASSERTION, "SubjectConfirmation") {
         let Some(data) = xml::only_child(doc, confirmation, ASSERTION, "SubjectConfirmationData") else { continue };
         let attr = |name| xml::attribute(doc, data, name);
@@ -179,17 +177,18 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
         if until <= now - skew {
             return Err(refused("its subject confirmation has expired"));
         }
-        confirmed_until = Some(until);
+        confirmed = true;
     }
-    let confirmed_until = confirmed_until.ok_or_else(|| refused("its subject has no bearer confirmation"))?;
+    if !confirmed {
+        return Err(refused("its subject has no bearer confirmation"));
+    }
 
     let conditions = child(assertion, "Conditions")?;
     let condition = |name| xml::attribute(doc, conditions, name).map(time).transpose();
     if condition("NotBefore")?.is_some_and(|not_before| not_before > now + skew) {
         return Err(refused("it is not valid yet (NotBefore)"));
     }
-    let valid_until = condition("NotOnOrAfter")?;
-    if valid_until.is_some_and(|until| until <= now - skew) {
+    if condition("NotOnOrAfter")?.is_some_and(|until| until <= now - skew) {
         return Err(refused("it has expired (NotOnOrAfter)"));
     }
     let restrictions = xml::children(doc, conditions, ASSERTION, "AudienceRestriction");
@@ -232,14 +231,12 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
         }
     }
 
-    let usable_until = valid_until.map_or(confirmed_until, |until| until.min(confirmed_until)) + skew;
     Ok(Asserted {
         assertion_id: assertion_id.to_owned(),
         name_id,
         name_id_format: xml::attribute(doc, name_id_node, "Format").map(str::to_owned),
         session_index: xml::attribute(doc, authn, "SessionIndex").map(str::to_owned),
         attributes,
-        usable_until: usable_until.max(0) as UnixTime,
     })
 }
 
@@ -305,7 +302,6 @@ mod tests {
         assert_eq!(asserted.name_id_format.as_deref(), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"));
         assert_eq!(asserted.session_index.as_deref(), Some("_s_fixture"));
         assert_eq!(asserted.attributes[2], ("groups".to_owned(), vec!["engineers".to_owned(), "staff".to_owned()]));
-        assert_eq!(asserted.usable_until, ISSUED + 300 + LEEWAY_SECS as u64);
     }
 
     #[test]
