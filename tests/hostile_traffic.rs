@@ -19,7 +19,7 @@ const REQUESTS: usize = 100_000;
 const THREADS: usize = 4;
 
 const METHODS: [&str; 8] = ["GET", "GET", "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
-const ROUTES: [&str; 14] = [
+const ROUTES: [&str; 17] = [
     "/requests/new/",
     "/requests/status/",
     "/oidc/login/",
@@ -28,6 +28,9 @@ const ROUTES: [&str; 14] = [
     "/oidc/logout",
     "/oidc/logged_out",
     "/oauth/validate",
+    "/saml/login/",
+    "/saml/sso",
+    "/saml/metadata",
     "/liveness",
     "/readiness",
     "/status",
@@ -137,7 +140,12 @@ fn storm(broker: &Broker, seed: u64, count: usize, known_id: &Login, callbacks: 
             broker.get_with(&path[..cut], &[("Cookie", cookie)])
         } else {
             let method = METHODS[rng.gen_range(0..METHODS.len())];
-            let body: Vec<u8> = if method == "GET" { Vec::new() } else { (0..rng.gen_range(0..2048)).map(|_| rng.r#gen()).collect() };
+            let body: Vec<u8> = match (method, rng.gen_range(0..4)) {
+                ("GET", _) => Vec::new(),
+                // A SAML answer's shape, holding XML-ish junk.
+                (_, 0) => saml_like_form(&mut rng).into_bytes(),
+                _ => (0..rng.gen_range(0..2048)).map(|_| rng.r#gen()).collect(),
+            };
             broker.send(method, &random_path(&mut rng, known_id), &random_headers(&mut rng), body)
         };
         assert!(reply.status < 500, "{} for a hostile request: {}", reply.status, reply.body);
@@ -156,7 +164,14 @@ fn a_hundred_thousand_hostile_requests_break_nothing() {
         ("oauth_issuer", provider.issuer.as_str()),
         ("oauth_audience", "api://helix-core"),
     ];
+    let cert = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/saml-idp-cert.pem")).unwrap();
+    let saml = [
+        ("saml_idp_sso_url", "http://127.0.0.1:9/sso"),
+        ("saml_idp_entity_id", "https://idp.example.com"),
+        ("saml_idp_cert", cert.as_str()),
+    ];
     let mut variables = vec![("login_timeout", "1"), ("status_enabled", "true")];
+    variables.extend(saml);
     variables.extend(oauth);
     let broker = start_broker(Store::Memory, &provider, &variables);
     let known_id = broker.login("victim");
@@ -189,6 +204,31 @@ fn a_hundred_thousand_hostile_requests_break_nothing() {
     assert_eq!(broker.status(&id).json()["sub"], "alice");
     finish_login(&broker, &known_id, "victim");
     assert_eq!(broker.status(&known_id).json()["sub"], "victim");
+}
+
+/// `SAMLResponse` (base64 of tags, text and entities in random order) and `RelayState`.
+fn saml_like_form(rng: &mut StdRng) -> String {
+    use base64::Engine;
+    const PIECES: [&str; 12] = [
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" Version=\"2.0\" ID=\"_a\">",
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_a\">",
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">",
+        "</samlp:Response>",
+        "</saml:Assertion>",
+        "<!DOCTYPE x [<!ENTITY e \"e\">]>",
+        "&e;",
+        "<!-- -->",
+        "<![CDATA[x]]>",
+        "<?pi?>",
+        "\u{202e}",
+        "<saml:NameID>admin</saml:NameID>",
+    ];
+    let xml: String = (0..rng.gen_range(0..40)).map(|_| PIECES[rng.gen_range(0..PIECES.len())]).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLResponse", &encoded)
+        .append_pair("RelayState", &random_text(rng, 50))
+        .finish()
 }
 
 fn base64_url(text: &str) -> String {

@@ -119,10 +119,11 @@ fn check_response(doc: &Document<'_>, response: NodeId, signed: bool, expected: 
     if xml::attribute(doc, response, "InResponseTo") != Some(expected.request_id) {
         return Err(refused("it does not answer the sign-in this browser started (InResponseTo)"));
     }
-    if let Some(issuer) = xml::only_child(doc, response, ASSERTION, "Issuer") {
-        check_issuer(doc, issuer, expected)?;
+    match xml::children(doc, response, ASSERTION, "Issuer").as_slice() {
+        [] => Ok(()),
+        [issuer] => check_issuer(doc, *issuer, expected),
+        _ => Err(refused("it names more than one Issuer")),
     }
-    Ok(())
 }
 
 fn check_issuer(doc: &Document<'_>, issuer: NodeId, expected: &Expected<'_>) -> Result<(), SignInFailure> {

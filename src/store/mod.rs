@@ -304,6 +304,23 @@ mod tests {
     }
 
     #[test]
+    fn a_name_is_claimed_once_until_its_claim_expires_and_is_swept_with_its_bucket() {
+        block_on(async {
+            let store = test_store();
+            assert!(store.claim_once("saml-assertion:idp:_a1", NOW + 300, NOW).await.unwrap());
+            assert!(!store.claim_once("saml-assertion:idp:_a1", NOW + 300, NOW + 1).await.unwrap(), "not twice");
+            assert!(store.claim_once("saml-assertion:idp:_a2", NOW + 300, NOW).await.unwrap(), "another name is its own");
+            let claimed = store.kv.keys().into_iter().filter(|key| key.contains(":login")).count();
+            // Once the claim's bucket has expired, a sweep clears it like a login's keys.
+            for step in 0..40 {
+                store.sweep(NOW + 400 + step).await.unwrap();
+            }
+            let left: Vec<String> = store.kv.keys().into_iter().filter(|key| key.contains(":login")).collect();
+            assert!(left.is_empty() && claimed > 0, "{left:?}");
+        });
+    }
+
+    #[test]
     fn a_login_owns_keys_only_once_it_ends_and_is_registered_first() {
         block_on(async {
             let store = test_store();
