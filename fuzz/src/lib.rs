@@ -5,10 +5,10 @@
 pub mod failure;
 #[path = "../../src/ids.rs"]
 pub mod ids;
-#[path = "../../src/parse.rs"]
-pub mod parse;
 #[path = "../../src/markup.rs"]
 pub mod markup;
+#[path = "../../src/parse.rs"]
+pub mod parse;
 #[path = "../../src/secret.rs"]
 pub mod secret;
 #[path = "../../src/signing_key.rs"]
