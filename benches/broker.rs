@@ -20,7 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use double::{Key, ProviderDouble, alice_claims, issuing, provider_with, start_broker, variables_for};
-use support::{Broker, Build, Login, OidcProvider, Redis, Spin, Store, sign_in_at_oidc_provider};
+use support::{Broker, Build, Login, OidcProvider, Redis, SamlIdp, Spin, Store, sign_in_at_oidc_provider};
 
 const CLIENT_THREADS: usize = 4;
 const LATENCY_SAMPLES: usize = 60;
@@ -64,7 +64,9 @@ fn main() {
 
     builds(&redis, &provider);
     logins(&redis);
+    login_floor(&redis);
     legs(&redis);
+    saml_logins(&redis);
 
     println!("\nRedis floor (redis-benchmark, same machine, 50 clients):");
     let floor = Command::new("redis-benchmark").args(["-p", &redis.port.to_string(), "-t", "get,set", "-n", "100000", "-q"]).output();
@@ -253,6 +255,73 @@ fn login_row(name: &str, first: &Broker, second: &Broker, redis: Option<&Redis>)
         millis((cpu_after - cpu_before) / logins),
         millis(latency[latency.len() / 2]),
         millis(latency[latency.len() * 99 / 100]),
+    );
+}
+
+/// What Spin itself charges for a login's traffic, whatever the broker does: the
+/// reference component answering as many requests as a login makes of the broker (the
+/// client's new request and status call; the browser's login link, confirmation click
+/// and callback), each with one key-value write, two of them with an outbound GET to
+/// the bundled `oidc-provider` (where the callback exchanges the code and reads
+/// userinfo). Same clients, threads and store as `logins`.
+fn login_floor(redis: &Redis) {
+    let provider = OidcProvider::start(&["http://127.0.0.1:3000/oidc/callback".to_owned()], &[]);
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference/spin.toml");
+    let reference = Broker::start_app(&manifest, 0, Store::Redis(redis), &[("fetch_origin", &provider.origin)]);
+    let fetch = format!("/?fetch={}/.well-known/openid-configuration", provider.issuer);
+    let one = || {
+        for path in ["/", "/", "/", fetch.as_str(), fetch.as_str()] {
+            assert_eq!(reference.get(path).status, 200, "{path}");
+        }
+    };
+    one();
+    let before = reference.cpu_time();
+    thread::scope(|scope| {
+        for _ in 0..CLIENT_THREADS {
+            scope.spawn(|| (0..LOGINS_PER_THREAD).for_each(|_| one()));
+        }
+    });
+    let logins = (CLIENT_THREADS * LOGINS_PER_THREAD) as u32;
+    println!(
+        "
+The platform's floor for a login's traffic (the reference component: 5 requests with one KV write each, 2 of them with an outbound GET to the provider; Redis): {:.2} ms of CPU per login.",
+        millis((reference.cpu_time() - before) / logins)
+    );
+}
+
+/// Complete SAML logins at the bundled `samlify` identity provider (its CPU is not
+/// counted): the client's new request and status call, the browser's login link, its
+/// confirmation click, and the Response posted to the Assertion Consumer Service.
+fn saml_logins(redis: &Redis) {
+    const LOGINS: u32 = 100;
+    // The identity provider posts to the default `svc_base_uri`; the benchmark delivers
+    // the answer to the instance it measures.
+    let idp = SamlIdp::start("http://127.0.0.1:3000", &[]);
+    let broker = Broker::start(Store::Redis(redis), &idp.variables());
+    let one = |user: &str| {
+        let login = broker.login(user);
+        let sent = broker.follow_login_link(&login);
+        assert_eq!(sent.status, 303, "{}", sent.body);
+        let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+        let answer = idp.sign_in(sent.header("location").unwrap(), &format!("{user}@example.com"));
+        let headers = [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), cookie)];
+        assert_eq!(broker.send("POST", "/saml/sso", &headers, answer.into_bytes()).status, 200);
+        assert_eq!(broker.status(&login).json()["nameID"], format!("{user}@example.com"));
+    };
+    one("warm-up");
+    let mut cpu = Duration::ZERO;
+    for n in 0..LOGINS {
+        let before = broker.cpu_time();
+        one(&format!("saml-{n}"));
+        cpu += broker.cpu_time() - before;
+    }
+    redis.reset_stats();
+    one("counted");
+    println!(
+        "
+Complete SAML logins at the bundled samlify identity provider ({LOGINS} one after another, Redis, metadata by URL, both signatures): {:.2} ms of broker CPU per login, {} KV ops per login.",
+        millis(cpu / LOGINS),
+        total(redis)
     );
 }
 

@@ -10,6 +10,8 @@ mod response;
 mod signature;
 mod xml;
 
+use std::cell::RefCell;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rsa_fast::PublicKey;
@@ -95,6 +97,36 @@ impl Record for MetadataCache {
     }
 }
 
+thread_local! {
+    /// This component instance's fetched metadata, by URL, each good until its cache
+    /// expires: a login's three legs that need it then read no store. A component
+    /// instance is single-threaded.
+    static REMEMBERED: RefCell<Vec<(String, MetadataCache)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Metadata fetched from `url`, from this instance's memory, else the store's cache.
+async fn cached_metadata<K: KeyValue>(ctx: &Context<K>, url: &str) -> Result<Option<IdpMetadata>, StoreError> {
+    let remembered = REMEMBERED.with_borrow(|entries| {
+        entries.iter().find(|(known, cache)| known == url && cache.expires_at > ctx.now).map(|(_, cache)| cache.metadata.clone())
+    });
+    if remembered.is_some() {
+        return Ok(remembered);
+    }
+    let Some(cached) = ctx.store.load_cached::<MetadataCache>(&cache_key("saml-metadata", url), ctx.now).await? else {
+        return Ok(None);
+    };
+    let metadata = cached.metadata.clone();
+    remember(url, cached);
+    Ok(Some(metadata))
+}
+
+fn remember(url: &str, cache: MetadataCache) {
+    REMEMBERED.with_borrow_mut(|entries| {
+        entries.retain(|(known, _)| known != url);
+        entries.push((url.to_owned(), cache));
+    });
+}
+
 impl<'a> Saml<'a> {
     pub fn new(config: &'a SamlConfig) -> Self {
         Self { config }
@@ -136,9 +168,8 @@ impl<'a> Saml<'a> {
     }
 
     async fn fetched_metadata<K: KeyValue>(&self, ctx: &Context<K>, url: &str) -> Result<IdpMetadata, SignInFailure> {
-        let key = cache_key("saml-metadata", url);
-        if let Some(cached) = ctx.store.load_cached::<MetadataCache>(&key, ctx.now).await.map_err(SignInFailure::from)? {
-            return Ok(cached.metadata);
+        if let Some(metadata) = cached_metadata(ctx, url).await.map_err(SignInFailure::from)? {
+            return Ok(metadata);
         }
         let unreadable = |why: String| {
             SignInFailure::new(
@@ -155,8 +186,10 @@ impl<'a> Saml<'a> {
         let text = std::str::from_utf8(answer.body()).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
         let metadata = parse_idp_metadata(text, self.config.entity_id.as_deref()).map_err(unreadable)?;
         let cache = MetadataCache { metadata, expires_at: ctx.now + METADATA_CACHE_SECS };
-        ctx.store.save_cached(&key, &cache).await.map_err(SignInFailure::from)?;
-        Ok(cache.metadata)
+        ctx.store.save_cached(&cache_key("saml-metadata", url), &cache).await.map_err(SignInFailure::from)?;
+        let metadata = cache.metadata.clone();
+        remember(url, cache);
+        Ok(metadata)
     }
 }
 
@@ -252,8 +285,8 @@ impl SignInProtocol for Saml<'_> {
         };
         let mut origins: Vec<String> = self.config.sso_url.iter().chain(&self.config.metadata_url).filter_map(|url| origin(url)).collect();
         if let Some(url) = &self.config.metadata_url
-            && let Some(cached) = ctx.store.load_cached::<MetadataCache>(&cache_key("saml-metadata", url), ctx.now).await?
-            && let Some(sso) = origin(&cached.metadata.sso_url)
+            && let Some(cached) = cached_metadata(ctx, url).await?
+            && let Some(sso) = origin(&cached.sso_url)
         {
             origins.push(sso);
         }
