@@ -227,6 +227,7 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
 }
 
 /// Which runtime-config file an instance starts with.
+#[derive(Clone, Copy)]
 pub enum Store<'a> {
     /// The project's own `runtime-config.toml`.
     Memory,
