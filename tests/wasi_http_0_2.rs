@@ -143,3 +143,28 @@ fn a_login_begun_on_a_killed_instance_finishes_on_another_under_spin_3_and_spin_
         assert_eq!((identity.status, identity.json()["sub"].as_str()), (200, Some("bob")), "{spin:?}: {}", identity.body);
     }
 }
+
+/// SpinKube users sign in by SAML too: under Spin 3.6.3 over Redis, the 0.2 build reads
+/// the real identity provider's metadata, sends the browser there, and takes the posted
+/// Response (a ~10 KiB form, read whole by spin-sdk 5's body stream) on another instance.
+#[test]
+fn a_saml_login_finishes_under_spin_3_on_another_instance() {
+    let redis = Redis::start();
+    let port = free_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let idp = support::SamlIdp::start(&base_url, &[]);
+    let mut variables = idp.variables().to_vec();
+    variables.push(("svc_base_uri", &base_url));
+    let start = |port| Broker::start_under(Spin::Three, &Build::WasiHttp02.manifest(), port, Store::Redis(&redis), &variables);
+    let (a, b) = (start(port), start(0));
+    let login = a.login("dana");
+    let departure = a.follow_login_link(&login);
+    assert_eq!(departure.status, 303, "{}", departure.body);
+    let cookie = departure.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let answer = idp.sign_in(departure.header("location").unwrap(), "dana@example.com");
+    let headers = [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), cookie)];
+    let page = b.send("POST", "/saml/sso", &headers, answer.into_bytes());
+    assert_eq!(page.status, 200, "{}", page.body);
+    let identity = a.status(&login.request).json();
+    assert_eq!((&identity["nameID"], &identity["providerId"]), (&serde_json::json!("dana@example.com"), &serde_json::json!("saml")));
+}
