@@ -44,7 +44,7 @@ pub async fn send(mut request: HttpRequest) -> Result<HttpResponse, OutboundErro
         .map_err(|error| {
             OutboundError(match error {
                 FetchError::Failed(why) => format!(
-                    "request to {origin} failed ({why}); is its origin allowed (`oidc_provider_origin`, `auth_provider_origin_*`, `oauth_jwks_origin`)?"
+                    "request to {origin} failed ({why}); is its origin allowed (`oidc_provider_origin`, `auth_provider_origin_*`, `oauth_jwks_origin`, `saml_idp_origin`)?"
                 ),
                 FetchError::TooLarge => format!("the answer of {origin} is larger than {MAX_RESPONSE_BYTES} bytes"),
                 FetchError::Unreadable(why) => format!("reading the answer of {origin} failed ({why})"),
