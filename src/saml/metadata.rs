@@ -101,3 +101,60 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str, name_id_format: &str, want_as
         acs = e(acs_url),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `samlify`'s metadata for the test identity provider (tests/saml/idp.mjs).
+    fn samlify_metadata() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/saml/idp-metadata.xml")).unwrap()
+    }
+
+    #[test]
+    fn an_identity_providers_metadata_gives_its_entity_id_sign_on_url_and_key() {
+        let metadata = parse_idp_metadata(&samlify_metadata(), None).unwrap();
+        assert_eq!(
+            (metadata.entity_id.as_str(), metadata.sso_url.as_str()),
+            ("https://idp.example.com/metadata", "https://idp.example.com/sso")
+        );
+        let pem = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/saml-idp-cert.pem")).unwrap();
+        assert_eq!(metadata.certificates, pem_certificates(&pem).unwrap(), "the signing certificate, and only it");
+        assert!(parse_idp_metadata(&samlify_metadata(), Some("https://other.example.com")).is_err(), "not another entity's");
+    }
+
+    #[test]
+    fn of_several_entities_the_configured_one_is_taken() {
+        let one = samlify_metadata();
+        let other = one
+            .replace("https://idp.example.com/metadata", "https://second.example.com/metadata")
+            .replace("idp.example.com/sso", "second.example.com/sso");
+        let both = format!(r#"<EntitiesDescriptor xmlns="{METADATA}">{one}{other}</EntitiesDescriptor>"#);
+        assert!(parse_idp_metadata(&both, None).unwrap_err().contains("several"));
+        let second = parse_idp_metadata(&both, Some("https://second.example.com/metadata")).unwrap();
+        assert_eq!(second.sso_url, "https://second.example.com/sso");
+    }
+
+    #[test]
+    fn metadata_without_what_a_sign_in_needs_is_refused_saying_what_is_missing() {
+        let metadata = samlify_metadata();
+        let post_only = metadata.replace(REDIRECT_BINDING, POST_BINDING);
+        assert!(parse_idp_metadata(&post_only, None).unwrap_err().contains("HTTP-Redirect"));
+        let start = metadata.find("<KeyDescriptor").unwrap();
+        let end = metadata.find("</KeyDescriptor>").unwrap() + "</KeyDescriptor>".len();
+        let keyless = format!("{}{}", &metadata[..start], &metadata[end..]);
+        assert!(parse_idp_metadata(&keyless, None).unwrap_err().contains("no signing certificate"));
+        assert!(parse_idp_metadata("<!DOCTYPE x><x/>", None).unwrap_err().contains("DOCTYPE"));
+    }
+
+    #[test]
+    fn our_metadata_names_the_assertion_consumer_service_and_escapes_what_it_quotes() {
+        let xml = sp_metadata("https://broker.example.com/saml/metadata?a=1&b=2", "https://broker.example.com/saml/sso", "urn:x", true);
+        let doc = xml::parse(&xml).unwrap();
+        let root = doc.document_element().unwrap();
+        assert_eq!(xml::attribute(&doc, root, "entityID"), Some("https://broker.example.com/saml/metadata?a=1&b=2"));
+        let acs = xml::everywhere(&doc, METADATA, "AssertionConsumerService");
+        assert_eq!(xml::attribute(&doc, acs[0], "Location"), Some("https://broker.example.com/saml/sso"));
+        assert_eq!(xml::attribute(&doc, acs[0], "Binding"), Some(POST_BINDING));
+    }
+}
