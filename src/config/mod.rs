@@ -132,6 +132,53 @@ const VARIABLES: [&str; 53] = [
     "default_protocol",
 ];
 
+/// Variables that matter only when one of their gates is set: with every gate empty the
+/// feature is off and its parser never reads them (a test says so), so they are not read
+/// from Spin. Each variable read is a host call, and the wasi:http 0.2 build reads the
+/// configuration for every request: it then pays for the features a deployment uses.
+const GATED: [(&[&str], &[&str]); 3] = [
+    (
+        &["oidc_issuer_uri"],
+        &[
+            "oidc_client_id",
+            "oidc_client_secret",
+            "oidc_code_challenge_method",
+            "oidc_token_signing_algo",
+            "oidc_token_endpoint_auth_method",
+            "oidc_max_age",
+            "oidc_select_account",
+        ],
+    ),
+    (
+        &["saml_idp_metadata_url", "saml_idp_metadata", "saml_idp_sso_url"],
+        &[
+            "saml_idp_entity_id",
+            "saml_idp_cert",
+            "saml_sp_entity_id",
+            "saml_sp_audience",
+            "saml_nameid_format",
+            "saml_nameid_field",
+            "saml_authn_context",
+            "saml_force_authn",
+            "saml_want_response_signed",
+            "saml_want_assertion_signed",
+        ],
+    ),
+    (
+        &["oauth_jwks_uri", "oauth_signing_key"],
+        &["oauth_jwks_origin", "oauth_jwks_keyid", "oauth_issuer", "oauth_audience", "oauth_algorithm", "oauth_tenant_id"],
+    ),
+];
+
+/// The variables of the gated features that are off: parsed as empty, never read.
+fn skipped_variables(gate_value: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
+    GATED
+        .iter()
+        .filter(|(gates, _)| gates.iter().all(|gate| gate_value(gate).is_none_or(|value| value.trim().is_empty())))
+        .flat_map(|(_, dependents)| dependents.iter().copied())
+        .collect()
+}
+
 const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
 const MAX_CACHE_TTL_SECS: u64 = 86_400;
 const MAX_LOGINS_PER_TEN_SECONDS: u64 = 1_000_000;
@@ -142,8 +189,16 @@ impl Config {
     /// names) and validates them together.
     pub async fn load() -> Result<Config, ConfigErrors> {
         let mut values = HashMap::new();
-        for name in VARIABLES {
+        let dependents: Vec<&str> = GATED.iter().flat_map(|(_, dependents)| dependents.iter().copied()).collect();
+        for name in VARIABLES.iter().filter(|name| !dependents.contains(name)) {
             if let Some(value) = read_variable(name).await {
+                values.insert(name.to_string(), value);
+            }
+        }
+        let skipped = skipped_variables(|gate| values.get(gate).cloned());
+        for name in dependents {
+            let value = if skipped.contains(&name) { Some(String::new()) } else { read_variable(name).await };
+            if let Some(value) = value {
                 values.insert(name.to_owned(), value);
             }
         }
@@ -645,6 +700,24 @@ mod tests {
         let Protocol::Saml(settings) = &corp.protocol else { panic!("SAML") };
         assert_eq!(corp.label, "Corporate SAML");
         assert!(!settings.want_response_signed && settings.want_assertion_signed && settings.force_authn);
+    }
+
+    #[test]
+    fn the_variables_of_a_feature_that_is_off_change_nothing_so_they_go_unread() {
+        // Every gated variable set to something unusable, with every gate empty.
+        let junk: Vec<(&'static str, &str)> =
+            GATED.iter().flat_map(|(_, dependents)| dependents.iter().map(|name| (*name, "?? junk ??"))).collect();
+        let defaults = parse_with(&[]).unwrap();
+        let with_junk = parse_with(&junk).unwrap();
+        assert_eq!(format!("{defaults:?}"), format!("{with_junk:?}"));
+        assert_eq!(skipped_variables(|_| None).len(), junk.len());
+        // A gate that is set brings its feature's variables back, and only those.
+        let saml_on = skipped_variables(|gate| (gate == "saml_idp_sso_url").then(|| "https://idp.example.com/sso".to_owned()));
+        assert!(!saml_on.contains(&"saml_idp_cert") && saml_on.contains(&"oidc_client_id") && saml_on.contains(&"oauth_issuer"));
+        // With a feature on, its variables count: junk in one is refused.
+        let mut oidc_on: Vec<(&'static str, &str)> = with_provider(&[]);
+        oidc_on.push(("oidc_token_signing_algo", "?? junk ??"));
+        assert_eq!(rejected_variable(&oidc_on), "oidc_token_signing_algo");
     }
 
     #[test]
