@@ -165,11 +165,13 @@ fn status_gives_408_when_the_login_does_not_finish_in_time(start: Start) {
 }
 
 fn expired_requests_are_gone(start: Start) {
-    let broker = start(&[("login_timeout", "1"), ("cache_ttl", "1")]);
+    // Expiry is in whole seconds from the second a request was made: with a `cache_ttl`
+    // of 3 the login has at least 2 s to finish on a loaded machine, and is gone 4 s on.
+    let broker = start(&[("login_timeout", "1"), ("cache_ttl", "3")]);
     let finished = broker.login("alice");
     let pending = broker.login("bob");
     finish_login(&broker, &finished, "alice");
-    thread::sleep(Duration::from_millis(2100));
+    thread::sleep(Duration::from_millis(4100));
     for id in [&finished, &pending] {
         let reply = broker.status(id);
         assert_eq!(reply.status, 404, "{}", reply.body);
