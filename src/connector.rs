@@ -37,7 +37,15 @@ pub trait SignInProtocol {
     async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Self::State>, SignInFailure>;
 
     /// Checks the provider's answer against what `begin` kept; the verified identity.
-    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Self::State, answer: &Self::Answer) -> Result<SignedIn, SignInFailure>;
+    /// `login_expires_at`: when the login the answer finishes expires, for a protocol
+    /// that remembers what it accepted (SAML's assertion IDs) as long as that.
+    async fn finish<K: KeyValue>(
+        &self,
+        ctx: &Context<K>,
+        kept: &Self::State,
+        answer: &Self::Answer,
+        login_expires_at: UnixTime,
+    ) -> Result<SignedIn, SignInFailure>;
 
     /// Where to send the browser to sign out at the provider, if it offers that.
     async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure>;
@@ -56,8 +64,6 @@ pub struct SignInStart<'a> {
     pub state: &'a SignInState,
     /// The client asked that the user sign in again, even with a live session.
     pub force_authn: bool,
-    /// When the login this sign-in may finish expires.
-    pub login_expires_at: UnixTime,
 }
 
 pub struct Departure<S> {

@@ -117,7 +117,7 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
     pub async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Departure, HttpError> {
         let (ctx, request) = (self.ctx, &self.request);
         let state = SignInState::new().map_err(|_| HttpError::no_randomness())?;
-        let start = SignInStart { state: &state, force_authn: request.force_authn, login_expires_at: request.id.expires_at() };
+        let start = SignInStart { state: &state, force_authn: request.force_authn };
         let departure = Connector::of(provider).begin(ctx, &start).await.map_err(|failure| HttpError::sign_in_failed(&failure))?;
         let sign_in = SignIn {
             login: request.id.clone(),
@@ -186,7 +186,7 @@ pub async fn take_answer<K: KeyValue>(
     if ctx.store.load_outcome(&sign_in.login, ctx.now).await?.is_some() || !ctx.store.claim_finish(&sign_in.login, ctx.now).await? {
         return Err(ended());
     }
-    let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer).await;
+    let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer, sign_in.login.expires_at()).await;
     let at_provider_secs = ctx.now.saturating_sub(sign_in.started_at);
     match result {
         Ok(signed_in) => {

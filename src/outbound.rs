@@ -29,6 +29,12 @@ impl fmt::Display for OutboundError {
 
 impl std::error::Error for OutboundError {}
 
+/// `scheme://host[:port]` of an absolute URL, as `allowed_outbound_hosts` names it.
+pub fn origin_of(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+}
+
 pub async fn send(mut request: HttpRequest) -> Result<HttpResponse, OutboundError> {
     let origin = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
     // Spin sends a body of unknown length chunked, and some providers (WSGI servers,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::saml::{SamlConfig, SamlSettings, Setting};
 use super::{ConfigError, MAX_CACHE_TTL_SECS, check, comma_list, parse_bool, parse_seconds};
 use crate::ids::ProviderId;
+use crate::outbound::origin_of;
 
 /// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
 /// the component reach no other host, and a template expands to one entry only, so
@@ -238,7 +239,7 @@ pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Provid
         ORIGIN_VARIABLES.iter().filter_map(|name| get(name).ok()).map(|origin| origin.trim().trim_end_matches('/').to_owned()).collect();
     let shorthand_issuer = get("oidc_issuer_uri").map_err(|error| vec![error])?;
     let mut saml_values = std::collections::HashMap::new();
-    for setting in SAML_SETTINGS {
+    for setting in Setting::ALL {
         saml_values.insert(setting.names().0, get(setting.names().0).map_err(|error| vec![error])?);
     }
     let saml_get = |setting: Setting| saml_values.get(setting.names().0).cloned().unwrap_or_default();
@@ -287,22 +288,6 @@ pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Provid
     if errors.is_empty() { Ok(Providers(providers)) } else { Err(errors) }
 }
 
-const SAML_SETTINGS: [Setting; 13] = [
-    Setting::MetadataUrl,
-    Setting::Metadata,
-    Setting::SsoUrl,
-    Setting::EntityId,
-    Setting::Cert,
-    Setting::SpEntityId,
-    Setting::Audience,
-    Setting::NameIdFormat,
-    Setting::NameIdField,
-    Setting::AuthnContext,
-    Setting::ForceAuthn,
-    Setting::WantResponseSigned,
-    Setting::WantAssertionSigned,
-];
-
 /// The `oidc_*` and `saml_*` shorthands: either, or both with `default_protocol` (HAS's
 /// `DEFAULT_PROTOCOL`) naming the one a login goes to.
 fn parse_shorthands(
@@ -321,7 +306,7 @@ fn parse_shorthands(
         let config = saml.parse().map_err(|problem| vec![ConfigError::new(saml.name(problem.setting), problem.expected)])?;
         providers.push(IdentityProvider {
             id: ProviderId::parse(SAML_SHORTHAND_ID).expect("a valid constant id"),
-            label: config.sso_url.as_deref().and_then(host_of).unwrap_or("your identity provider (SAML)").to_owned(),
+            label: config.sso_url.as_deref().and_then(host_of).unwrap_or_else(|| "your identity provider (SAML)".to_owned()),
             is_default: false,
             protocol: Protocol::Saml(config),
         });
@@ -333,9 +318,9 @@ fn parse_shorthands(
     Ok(Providers(providers))
 }
 
-fn host_of(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    rest.split(['/', '?', '#']).next().map(|authority| authority.rsplit('@').next().unwrap_or(authority))
+/// `host[:port]` of a URL, for a label.
+fn host_of(url: &str) -> Option<String> {
+    origin_of(url)?.split_once("://").map(|(_, host)| host.rsplit('@').next().unwrap_or(host).to_owned())
 }
 
 fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issuer: &str) -> Result<Providers, Vec<ConfigError>> {

@@ -5,6 +5,7 @@
 use rsa_fast::PublicKey;
 
 use super::parse_bool;
+use crate::outbound::origin_of;
 use crate::saml::metadata::{IdpMetadata, certificate_key, parse_idp_metadata, pem_certificates};
 
 const UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
@@ -57,6 +58,22 @@ pub enum Setting {
 }
 
 impl Setting {
+    pub const ALL: [Setting; 13] = [
+        Self::MetadataUrl,
+        Self::Metadata,
+        Self::SsoUrl,
+        Self::EntityId,
+        Self::Cert,
+        Self::SpEntityId,
+        Self::Audience,
+        Self::NameIdFormat,
+        Self::NameIdField,
+        Self::AuthnContext,
+        Self::ForceAuthn,
+        Self::WantResponseSigned,
+        Self::WantAssertionSigned,
+    ];
+
     /// The variable, and the `auth_providers` key (where an entry has one).
     pub fn names(self) -> (&'static str, &'static str) {
         match self {
@@ -105,11 +122,9 @@ impl SamlSettings<'_> {
 
         let metadata_url = optional(Setting::MetadataUrl);
         if let Some(url) = &metadata_url {
-            let parsed: http::Uri = url.parse().map_err(|_| problem(Setting::MetadataUrl, "an http:// or https:// URL"))?;
-            let origin = match (parsed.scheme_str(), parsed.authority()) {
-                (Some(scheme @ ("http" | "https")), Some(authority)) => format!("{scheme}://{authority}"),
-                _ => return Err(problem(Setting::MetadataUrl, "an http:// or https:// URL")),
-            };
+            let origin = origin_of(url)
+                .filter(|origin| origin.starts_with("http://") || origin.starts_with("https://"))
+                .ok_or_else(|| problem(Setting::MetadataUrl, "an http:// or https:// URL"))?;
             if !self.origins.contains(&origin) {
                 let origins = if self.entry { "auth_provider_origin_a/_b/_c or saml_idp_origin" } else { "saml_idp_origin" };
                 return Err(problem(

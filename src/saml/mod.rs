@@ -50,11 +50,10 @@ pub struct Saml<'a> {
 }
 
 /// What a sign-in keeps between the AuthnRequest and the answer: the request's ID,
-/// which the answer must name as `InResponseTo`, and when its login expires.
+/// which the answer must name as `InResponseTo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
     request_id: String,
-    login_expires_at: UnixTime,
 }
 
 /// The identity provider's answer as posted to `/saml/sso`.
@@ -112,12 +111,17 @@ async fn cached_metadata<K: KeyValue>(ctx: &Context<K>, url: &str) -> Result<Opt
     if remembered.is_some() {
         return Ok(remembered);
     }
-    let Some(cached) = ctx.store.load_cached::<MetadataCache>(&cache_key("saml-metadata", url), ctx.now).await? else {
+    let Some(cached) = ctx.store.load_cached::<MetadataCache>(&metadata_key(url), ctx.now).await? else {
         return Ok(None);
     };
     let metadata = cached.metadata.clone();
     remember(url, cached);
     Ok(Some(metadata))
+}
+
+/// Where every instance finds the metadata fetched from `url`.
+fn metadata_key(url: &str) -> crate::store::CacheKey {
+    cache_key("saml-metadata", url)
 }
 
 fn remember(url: &str, cache: MetadataCache) {
@@ -186,7 +190,7 @@ impl<'a> Saml<'a> {
         let text = std::str::from_utf8(answer.body()).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
         let metadata = parse_idp_metadata(text, self.config.entity_id.as_deref()).map_err(unreadable)?;
         let cache = MetadataCache { metadata, expires_at: ctx.now + METADATA_CACHE_SECS };
-        ctx.store.save_cached(&cache_key("saml-metadata", url), &cache).await.map_err(SignInFailure::from)?;
+        ctx.store.save_cached(&metadata_key(url), &cache).await.map_err(SignInFailure::from)?;
         let metadata = cache.metadata.clone();
         remember(url, cache);
         Ok(metadata)
@@ -229,16 +233,19 @@ impl SignInProtocol for Saml<'_> {
             authn_context: &self.config.authn_context,
             force_authn: start.force_authn || self.config.force_authn,
         };
-        Ok(Departure {
-            url: request.redirect_url(start.state.as_str()),
-            kept: Kept { request_id, login_expires_at: start.login_expires_at },
-        })
+        Ok(Departure { url: request.redirect_url(start.state.as_str()), kept: Kept { request_id } })
     }
 
     /// The Response, checked; then its assertion's ID is claimed, once across instances.
     /// The claim lives as long as the login: past that no sign-in opens to take the
     /// assertion again, and it is kept (and reclaimed) with the login's own keys.
-    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &PostedAnswer) -> Result<SignedIn, SignInFailure> {
+    async fn finish<K: KeyValue>(
+        &self,
+        ctx: &Context<K>,
+        kept: &Kept,
+        answer: &PostedAnswer,
+        login_expires_at: UnixTime,
+    ) -> Result<SignedIn, SignInFailure> {
         let idp = self.idp(ctx).await?;
         let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
         let expected = Expected {
@@ -253,7 +260,7 @@ impl SignInProtocol for Saml<'_> {
         };
         let asserted = response::check(&answer.response, &expected)?;
         let replay_name = format!("saml-assertion:{}:{}", idp.entity_id, asserted.assertion_id);
-        if !ctx.store.claim_once(&replay_name, kept.login_expires_at, ctx.now).await.map_err(SignInFailure::from)? {
+        if !ctx.store.claim_once(&replay_name, login_expires_at, ctx.now).await.map_err(SignInFailure::from)? {
             return Err(SignInFailure::new(SignInFailureKind::InvalidAssertion, "the SAML assertion was already used"));
         }
         Ok(SignedIn { identity: identity(asserted, self.config.name_id_field.as_deref())?, logout_hint: None })
@@ -279,14 +286,11 @@ impl SignInProtocol for Saml<'_> {
     /// The sign-on URL's origin, known from the settings or the metadata's URL, read
     /// without contacting the identity provider.
     async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError> {
-        let origin = |url: &str| {
-            let uri: http::Uri = url.parse().ok()?;
-            Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
-        };
-        let mut origins: Vec<String> = self.config.sso_url.iter().chain(&self.config.metadata_url).filter_map(|url| origin(url)).collect();
+        let mut origins: Vec<String> =
+            self.config.sso_url.iter().chain(&self.config.metadata_url).filter_map(|url| outbound::origin_of(url)).collect();
         if let Some(url) = &self.config.metadata_url
             && let Some(cached) = cached_metadata(ctx, url).await?
-            && let Some(sso) = origin(&cached.sso_url)
+            && let Some(sso) = outbound::origin_of(&cached.sso_url)
         {
             origins.push(sso);
         }
