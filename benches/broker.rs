@@ -304,8 +304,7 @@ fn saml_logins(redis: &Redis) {
         assert_eq!(sent.status, 303, "{}", sent.body);
         let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
         let answer = idp.sign_in(sent.header("location").unwrap(), &format!("{user}@example.com"));
-        let headers = [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), cookie)];
-        assert_eq!(broker.send("POST", "/saml/sso", &headers, answer.into_bytes()).status, 200);
+        assert_eq!(broker.post_form("/saml/sso", &cookie, answer).status, 200);
         assert_eq!(broker.status(&login).json()["nameID"], format!("{user}@example.com"));
     };
     one("warm-up");

@@ -97,8 +97,7 @@ fn a_saml_login_begun_on_a_killed_instance_finishes_on_another() {
 
     // B has never served a request; the load balancer sends the identity provider's post to it.
     let b = broker_for(free_port(), port, Store::Redis(&redis), &idp);
-    let headers = [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), cookie)];
-    let page = b.send("POST", "/saml/sso", &headers, answer.into_bytes());
+    let page = b.post_form("/saml/sso", &cookie, answer);
     assert_eq!(page.status, 200, "{}", page.body);
     assert_profile(&b, &login.request, "bob");
     assert_eq!(get_url(&format!("{}/metadata", idp.origin)).status, 200);

@@ -64,9 +64,7 @@ fn answer_for(sign_in: &SignIn, user: &str) -> Answer {
 }
 
 fn post(broker: &Broker, sign_in: &SignIn, xml: &str) -> Reply {
-    let headers =
-        [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), sign_in.cookie.clone())];
-    broker.send("POST", "/saml/sso", &headers, saml::form_body(xml, &sign_in.relay_state).into_bytes())
+    broker.post_form("/saml/sso", &sign_in.cookie, saml::form_body(xml, &sign_in.relay_state))
 }
 
 /// Posts `xml` for a fresh sign-in; asserts the refusal names `why` and the client

@@ -162,8 +162,7 @@ fn a_saml_login_finishes_under_spin_3_on_another_instance() {
     assert_eq!(departure.status, 303, "{}", departure.body);
     let cookie = departure.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
     let answer = idp.sign_in(departure.header("location").unwrap(), "dana@example.com");
-    let headers = [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), cookie)];
-    let page = b.send("POST", "/saml/sso", &headers, answer.into_bytes());
+    let page = b.post_form("/saml/sso", &cookie, answer);
     assert_eq!(page.status, 200, "{}", page.body);
     let identity = a.status(&login.request).json();
     assert_eq!((&identity["nameID"], &identity["providerId"]), (&serde_json::json!("dana@example.com"), &serde_json::json!("saml")));

@@ -488,6 +488,14 @@ impl Broker {
         self.send("POST", &login.login_path, &headers, format!("confirmation={token}").into_bytes())
     }
 
+    /// Posts `form` (URL-encoded) to `path` as the browser holding `cookie` would: a
+    /// SAML identity provider's answer to `/saml/sso`, say.
+    pub fn post_form(&self, path: &str, cookie: &str, form: String) -> Reply {
+        let headers =
+            [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), cookie.to_owned())];
+        self.send("POST", path, &headers, form.into_bytes())
+    }
+
     pub fn status(&self, request_id: &str) -> Reply {
         self.get_with_token(&format!("/requests/status/{request_id}"), CLIENT_TOKEN)
     }
