@@ -55,7 +55,9 @@ pub trait SignInProtocol {
 
     /// Origins a confirmation form may lead to (the confirmation page's CSP), read
     /// without contacting the provider: nothing reaches it before the user confirms.
-    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError>;
+    /// The page needs no store: what a store that does not answer would have added is
+    /// left out (the form's next step then fails on that store anyway).
+    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String;
 }
 
 /// A sign-in about to start.

@@ -117,7 +117,7 @@ impl<'a> Connector<'a> {
         }
     }
 
-    pub async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError> {
+    pub async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String {
         match self {
             Connector::Oidc(oidc) => oidc.form_origins(ctx).await,
             Connector::Saml(saml) => saml.form_origins(ctx).await,

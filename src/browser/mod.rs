@@ -113,7 +113,7 @@ async fn confirmation_page(
 ) -> Result<Reply, HttpError> {
     let (ctx, request) = (pending.ctx, &pending.request);
     let connector = Connector::of(provider);
-    let provider_origins = connector.form_origins(ctx).await?;
+    let provider_origins = connector.form_origins(ctx).await;
     let token = random_token().map_err(|_| HttpError::no_randomness())?;
     let id = pending.handle.as_str();
     // Keep a choice made on the choice page; a named or default provider needs none.

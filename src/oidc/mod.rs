@@ -176,13 +176,13 @@ impl SignInProtocol for Oidc<'_> {
 
     /// The issuer's origin, and the authorization endpoint's when discovery is cached
     /// (`/readiness` probes and logins keep the cache warm).
-    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> Result<String, StoreError> {
+    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String {
         let issuer_origin = self.config.issuer.url().origin().ascii_serialization();
-        let endpoint_origin = provider::cached_authorization_origin(&ctx.store, self.config, ctx.now).await?;
-        Ok(match endpoint_origin {
+        let endpoint_origin = provider::cached_authorization_origin(&ctx.store, self.config, ctx.now).await.ok().flatten();
+        match endpoint_origin {
             Some(origin) if origin != issuer_origin => format!("{issuer_origin} {origin}"),
             _ => issuer_origin,
-        })
+        }
     }
 }
 
