@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::failure::SignInFailure;
 use crate::ids::SignInState;
 use crate::secret::Secret;
-use crate::store::{Identity, KeyValue, StoreError, UnixTime};
+use crate::store::{Identity, KeyValue, StoreError};
 
 /// What a protocol is asked to do, and nothing more.
 pub trait SignInProtocol {
@@ -37,15 +37,7 @@ pub trait SignInProtocol {
     async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Self::State>, SignInFailure>;
 
     /// Checks the provider's answer against what `begin` kept; the verified identity.
-    /// `login_expires_at`: when the login the answer finishes expires, for a protocol
-    /// that remembers what it accepted (SAML's assertion IDs) as long as that.
-    async fn finish<K: KeyValue>(
-        &self,
-        ctx: &Context<K>,
-        kept: &Self::State,
-        answer: &Self::Answer,
-        login_expires_at: UnixTime,
-    ) -> Result<SignedIn, SignInFailure>;
+    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Self::State, answer: &Self::Answer) -> Result<SignedIn, SignInFailure>;
 
     /// Where to send the browser to sign out at the provider, if it offers that.
     async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure>;

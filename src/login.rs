@@ -186,7 +186,7 @@ pub async fn take_answer<K: KeyValue>(
     if ctx.store.load_outcome(&sign_in.login, ctx.now).await?.is_some() || !ctx.store.claim_finish(&sign_in.login, ctx.now).await? {
         return Err(ended());
     }
-    let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer, sign_in.login.expires_at()).await;
+    let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer).await;
     let at_provider_secs = ctx.now.saturating_sub(sign_in.started_at);
     match result {
         Ok(signed_in) => {

@@ -11,7 +11,7 @@ use crate::failure::SignInFailure;
 use crate::oidc::{self, Oidc};
 use crate::saml::{self, Saml};
 use crate::secret::Secret;
-use crate::store::{KeyValue, StoreError, UnixTime};
+use crate::store::{KeyValue, StoreError};
 
 /// The protocol a configured provider speaks.
 pub enum Connector<'a> {
@@ -87,15 +87,10 @@ impl<'a> Connector<'a> {
         ctx: &Context<K>,
         kept: &KeptState,
         answer: &ProviderAnswer<'_>,
-        login_expires_at: UnixTime,
     ) -> Result<SignedIn, SignInFailure> {
         match (self, kept, answer) {
-            (Connector::Oidc(oidc), KeptState::Oidc(kept), ProviderAnswer::Oidc(answer)) => {
-                oidc.finish(ctx, kept, answer, login_expires_at).await
-            }
-            (Connector::Saml(saml), KeptState::Saml(kept), ProviderAnswer::Saml(answer)) => {
-                saml.finish(ctx, kept, answer, login_expires_at).await
-            }
+            (Connector::Oidc(oidc), KeptState::Oidc(kept), ProviderAnswer::Oidc(answer)) => oidc.finish(ctx, kept, answer).await,
+            (Connector::Saml(saml), KeptState::Saml(kept), ProviderAnswer::Saml(answer)) => saml.finish(ctx, kept, answer).await,
             _ => Err(SignInFailure::new(
                 crate::failure::SignInFailureKind::InvalidRequest,
                 "the answer arrived by another protocol than the sign-in's",

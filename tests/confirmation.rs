@@ -153,3 +153,53 @@ fn without_the_prompt_the_login_url_goes_straight_to_the_provider() {
     let reply = post_form(&broker, &id, None, "confirmation=x");
     assert_eq!(reply.status, 405);
 }
+
+/// Types the right code: the browser is sent to the provider, its sign-in in a cookie.
+fn confirm(broker: &Broker, id: &Login, code: &str, cookie: &str, token: &str) -> double::SignIn {
+    let redirect = post_form(broker, id, Some(cookie), &format!("confirmation={token}&user_code={code}"));
+    assert_eq!(redirect.status, 303, "{}", redirect.body);
+    let set_cookie = redirect.header("set-cookie").unwrap().to_owned();
+    double::SignIn {
+        request_id: id.request.clone(),
+        authorize_url: url::Url::parse(redirect.header("location").unwrap()).unwrap(),
+        cookie: set_cookie.split(';').next().unwrap().to_owned(),
+        set_cookie,
+    }
+}
+
+/// `max_logins_per_ten_seconds` bounds how many logins may own keys per 10 s of
+/// expiry. An attacker's own logins cannot fill it: a login is entered once, however
+/// often its stopped confirmation form is replayed or forged error answers arrive for
+/// its sign-in (many at once), so a real login in the same window still finishes.
+#[test]
+fn a_flood_of_wrong_codes_and_forged_error_answers_leaves_a_real_login_unharmed() {
+    let provider = provider();
+    let broker = start_broker(Store::Memory, &provider, &[("user_code_required", "true"), ("max_logins_per_ten_seconds", "4")]);
+    // Logins are grouped by 10 s of expiry: start early in a window so all three fall in one.
+    let phase = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 10_000;
+    while phase() > 2_000 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (guessed, code, cookie, token) = opened_request(&broker, "mallory");
+    let wrong = if code == "BCDF-GHJK" { "BCDF-GHJL" } else { "BCDF-GHJK" };
+    let statuses: Vec<u16> =
+        (0..20).map(|_| post_form(&broker, &guessed, Some(&cookie), &format!("confirmation={token}&user_code={wrong}")).status).collect();
+    assert_eq!(statuses[..4], [400; 4], "{statuses:?}");
+    assert!(statuses[4..].iter().all(|status| *status == 403), "stopped, and replays stay stopped: {statuses:?}");
+
+    let (forged, code, cookie, token) = opened_request(&broker, "mallory");
+    let sign_in = confirm(&broker, &forged, &code, &cookie, &token);
+    let error_answer = format!("/oidc/callback?state={}&error=access_denied", sign_in.param("state"));
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let calls: Vec<_> =
+            (0..20).map(|_| scope.spawn(|| broker.get_with(&error_answer, &[("Cookie", &sign_in.cookie)]).status)).collect();
+        calls.into_iter().map(|call| call.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|status| [403, 409].contains(status)), "refused, never 503: {statuses:?}");
+
+    let (real, code, cookie, token) = opened_request(&broker, "alice");
+    let sign_in = confirm(&broker, &real, &code, &cookie, &token);
+    let page = broker.get_with(&authorize_as(&sign_in, "alice"), &[("Cookie", &sign_in.cookie)]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(broker.status(&real).json()["sub"], "alice");
+}

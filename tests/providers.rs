@@ -254,3 +254,23 @@ fn with_a_default_provider_the_browser_cannot_pick_another() {
     assert_eq!(to_default.status, 303, "{}", to_default.body);
     assert!(to_default.header("location").unwrap().starts_with(&partners.issuer), "{:?}", to_default.header("location"));
 }
+
+/// A provider's client secret goes to its token endpoint: `clientSecretVariable` may
+/// name a provider secret variable, never one of the broker's own secrets (here the
+/// TLS proxy's), which would then be sent to whoever runs that provider.
+#[test]
+fn a_provider_cannot_be_given_one_of_the_brokers_own_secrets() {
+    let providers = r#"[{"id": "corp", "issuerUri": "https://idp.example.com", "clientId": "broker", "clientSecretVariable": "client_cert_proxy_secret"}]"#;
+    let broker = Broker::start(
+        Store::Memory,
+        &[
+            ("auth_providers", providers),
+            ("auth_provider_origin_a", "https://idp.example.com"),
+            ("client_cert_proxy_secret", "proxy-secret-0123456789abcdef"),
+        ],
+    );
+    let reply = broker.get("/readiness");
+    assert_eq!((reply.status, reply.error_code().as_str()), (503, "server_misconfigured"), "{}", reply.body);
+    assert!(reply.body.contains("not `client_cert_proxy_secret`"), "{}", reply.body);
+    assert!(!reply.body.contains("proxy-secret-0123456789abcdef") && !broker.log().contains("proxy-secret-0123456789abcdef"));
+}

@@ -35,6 +35,8 @@ struct SignIn {
     authn_request_id: String,
     relay_state: String,
     cookie: String,
+    /// Where the browser was sent: the identity provider's sign-on URL.
+    sign_on_url: String,
 }
 
 fn begin(broker: &Broker, user: &str) -> SignIn {
@@ -56,7 +58,15 @@ fn begin(broker: &Broker, user: &str) -> SignIn {
         authn_request_id,
         relay_state: param("RelayState"),
         cookie: set_cookie.split(';').next().unwrap().to_owned(),
+        sign_on_url: location.as_str().split('?').next().unwrap().to_owned(),
     }
+}
+
+/// The first assertion of `xml`, signature and all, as it stands in the document.
+fn signed_assertion_of(xml: &str) -> String {
+    let start = xml.find("<saml:Assertion ").unwrap();
+    let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+    xml[start..end].to_owned()
 }
 
 fn answer_for(sign_in: &SignIn, user: &str) -> Answer {
@@ -114,11 +124,6 @@ fn every_hostile_answer_is_refused_and_ends_its_login_failed() {
             change(&mut answer);
             signed(&answer)
         }
-    };
-    let signed_assertion_of = |xml: &str| {
-        let start = xml.find("<saml:Assertion ").unwrap();
-        let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
-        xml[start..end].to_owned()
     };
     // An attacker's unsigned assertion for another user, placed beside or around the signed one.
     let evil_assertion = |sign_in: &SignIn| {
@@ -217,7 +222,15 @@ fn every_hostile_answer_is_refused_and_ends_its_login_failed() {
         "addressed to",
     );
     assert_refused(&broker, "another recipient", with(|a| a.recipient = "https://other-sp.example.com/acs".into()), "another recipient");
-    assert_refused(&broker, "another sign-in", with(|a| a.in_response_to = Some("_someone_elses_request".into())), "InResponseTo");
+    assert_refused(
+        &broker,
+        "another sign-in",
+        with(|a| {
+            a.in_response_to = Some("_someone_elses_request".into());
+            a.subject_in_response_to = a.in_response_to.clone();
+        }),
+        "InResponseTo",
+    );
     assert_refused(&broker, "another issuer", with(|a| a.idp_entity_id = "https://evil.example.com".into()), "issued by");
     assert_refused(&broker, "expired", with(|a| a.not_on_or_after = a.issue_instant - 120), "expired");
     assert_refused(&broker, "not yet valid", with(|a| a.not_before = a.issue_instant + 600), "not valid yet");
@@ -323,6 +336,13 @@ fn the_broker_and_xmlsec1_agree_on_which_signatures_hold() {
     let sha1 = saml::signed(&answer_for(&sign_in, user), &Signed::Both, &Signer::sha1());
     assert!(saml::xmlsec1_verifies(&sha1, &idp_cert), "xmlsec1 accepts SHA-1");
     assert_eq!(post(&broker, &sign_in, &sha1).status, 400, "the broker does not");
+    // A prefix declared for no namespace: libxml2 reports it and reads on, and its C14N
+    // leaves the declaration out, so xmlsec1 verifies the signatures; the broker refuses
+    // the document before it checks any, since its reader would skip the element.
+    let sign_in = begin(&broker, "alice");
+    let hidden = hide_in_no_namespace(&saml::signed(&answer_for(&sign_in, user), &Signed::Both, &Signer::idp()), GROUPS);
+    assert!(saml::xmlsec1_verifies(&hidden, &idp_cert), "xmlsec1 verifies it");
+    assert_eq!(post(&broker, &sign_in, &hidden).status, 400, "the broker does not read it");
 }
 
 /// Counted by Redis itself (`INFO commandstats`), as `tests/api.rs` counts an OpenID
@@ -355,4 +375,157 @@ fn a_saml_answer_costs_these_store_operations() {
     let expected: std::collections::BTreeMap<&str, u64> =
         [("get", 1), ("set", 3), ("delete", 0), ("exists", 0), ("increment", 4)].into_iter().collect();
     assert_eq!(counted, expected);
+}
+
+/// The signed `groups` attribute, as the template writes it.
+const GROUPS: &str = "<saml:Attribute Name=\"groups\"";
+
+/// `xml` with the first element starting as `element` (a start tag, and maybe what
+/// follows it) declaring the `saml` prefix for no namespace.
+fn hide_in_no_namespace(xml: &str, element: &str) -> String {
+    let at = xml.find(element).unwrap_or_else(|| panic!("{element}"));
+    let name_end = at + xml[at..].find([' ', '>', '/']).unwrap();
+    format!("{} xmlns:saml=\"\"{}", &xml[..name_end], &xml[name_end..])
+}
+
+/// `xmlns:saml=""` on a signed element keeps the digest (exclusive C14N leaves the
+/// declaration out) but would take the element out of SAML's namespace for a reader:
+/// a user could delete signed values (a group, a competing `saml_nameid_field` value)
+/// from their own answer. Refused before any signature is checked.
+#[test]
+fn a_prefix_declared_for_no_namespace_cannot_hide_signed_content() {
+    let broker = start(Store::Memory);
+    let user = "alice@example.com";
+    let signed = |s: &SignIn| saml::signed(&answer_for(s, user), &Signed::Both, &Signer::idp());
+    assert_refused(&broker, "a whole attribute", |s| hide_in_no_namespace(&signed(s), GROUPS), "for no namespace");
+    assert_refused(
+        &broker,
+        "one value",
+        |s| hide_in_no_namespace(&signed(s), "<saml:AttributeValue>staff"),
+        "prefix `saml` for no namespace",
+    );
+    assert_refused(&broker, "an element of the Response", |s| hide_in_no_namespace(&signed(s), "<saml:Issuer"), "for no namespace");
+}
+
+/// With `saml_want_response_signed=false`, the Response's `InResponseTo` is anyone's to
+/// write: an identity provider's unsolicited answer for a victim (a portal click the
+/// broker refused, a HAR file, a proxy log), wrapped in a Response naming the
+/// attacker's own sign-in, must not finish it. The signed assertion must name the sign-in.
+#[test]
+fn with_the_response_unsigned_only_an_assertion_naming_the_sign_in_finishes_it() {
+    let cert = idp_cert_pem();
+    let broker = Broker::start(
+        Store::Memory,
+        &[("saml_idp_sso_url", SSO), ("saml_idp_entity_id", IDP), ("saml_idp_cert", &cert), ("saml_want_response_signed", "false")],
+    );
+    let attacker = begin(&broker, "mallory");
+    let mut unsolicited = answer_for(&attacker, "victim@example.com");
+    (unsolicited.in_response_to, unsolicited.subject_in_response_to) = (None, None);
+    let victims_assertion = signed_assertion_of(&saml::signed(&unsolicited, &Signed::Assertion, &Signer::idp()));
+    let wrapper = saml::template(&answer_for(&attacker, "mallory@example.com"), &Signed::Neither, &saml::Algorithm::RsaSha256);
+    let wrapped = wrapper.replace(&signed_assertion_of(&wrapper), &victims_assertion);
+    let page = post(&broker, &attacker, &wrapped);
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("must name the sign-in it answers"), "{}", page.body);
+    let status = broker.status(&attacker.request);
+    assert_eq!((status.status, status.error_code()), (403, "invalid_assertion".to_owned()), "{}", status.body);
+
+    // The identity provider's own answer, signed the same way and naming the sign-in, finishes it.
+    let sign_in = begin(&broker, "alice");
+    let xml = saml::signed(&answer_for(&sign_in, "alice@example.com"), &Signed::Assertion, &Signer::idp());
+    assert_eq!(post(&broker, &sign_in, &xml).status, 200);
+    assert_eq!(broker.status(&sign_in.request).json()["nameID"], "alice@example.com");
+}
+
+/// An assertion's single use is remembered under its own ID for as long as it could
+/// pass the checks (its NotOnOrAfter and the clock skew), not in the expiry window of
+/// the login it happened to finish, where a login in another window would not see it.
+#[test]
+fn an_assertion_is_remembered_by_itself_until_it_expires_not_with_its_login() {
+    let redis = Redis::start();
+    let broker = start(Store::Redis(&redis));
+    let sign_in = begin(&broker, "alice");
+    let mut answer = answer_for(&sign_in, "alice@example.com");
+    answer.not_on_or_after = answer.issue_instant + 3600;
+    assert_eq!(post(&broker, &sign_in, &saml::signed(&answer, &Signed::Both, &Signer::idp())).status, 200);
+    // Registered for reclamation in the window where it stops passing: NotOnOrAfter + 60 s skew.
+    let window = format!("lb:v2:reg:{}:", (answer.not_on_or_after + 60) / 10);
+    let keys = redis.keys();
+    assert!(keys.iter().any(|key| key.starts_with(&window)), "{window}* in {keys:?}");
+}
+
+/// With `forceAuthn`, the assertion must show a sign-in made after the broker asked for
+/// one (AuthnInstant), or the identity provider ignored the demand.
+#[test]
+fn a_demanded_fresh_sign_in_must_be_one() {
+    let broker = start(Store::Memory);
+    let stale = |sign_in: &SignIn| {
+        let mut answer = answer_for(sign_in, "alice@example.com");
+        answer.authn_instant = answer.issue_instant - 3600;
+        saml::signed(&answer, &Signed::Both, &Signer::idp())
+    };
+    let forced = begin(&broker, "alice?forceAuthn=true");
+    let page = post(&broker, &forced, &stale(&forced));
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("forceAuthn"), "{}", page.body);
+    let fresh = begin(&broker, "alice?forceAuthn=true");
+    let xml = saml::signed(&answer_for(&fresh, "alice@example.com"), &Signed::Both, &Signer::idp());
+    assert_eq!(post(&broker, &fresh, &xml).status, 200, "a sign-in made just now");
+    let unforced = begin(&broker, "alice");
+    assert_eq!(post(&broker, &unforced, &stale(&unforced)).status, 200, "without forceAuthn, the session at the IdP is fine");
+}
+
+/// Serves `body` as SAML metadata at the returned URL (one thread, for the test's life).
+fn serve_metadata(body: String) -> (String, String) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let origin = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let _ = request.respond(tiny_http::Response::from_string(body.clone()));
+        }
+    });
+    (format!("{origin}/federation.xml"), origin)
+}
+
+fn entity(entity_id: &str, cert: &std::path::Path, sso: &str) -> String {
+    let pem = std::fs::read_to_string(cert).unwrap();
+    let der: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    format!(
+        r#"<EntityDescriptor entityID="{entity_id}"><IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{der}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></KeyDescriptor><SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso}"/></IDPSSODescriptor></EntityDescriptor>"#
+    )
+}
+
+/// Two providers read from one federation's metadata document, each for its own
+/// entity: whichever is fetched first must not stand in for the other, or the first
+/// one's operator could sign answers in the second one's name.
+#[test]
+fn two_providers_on_one_metadata_document_each_keep_their_own_keys() {
+    const X: &str = "https://x.example.com/idp";
+    const Y: &str = "https://y.example.com/idp";
+    let federation = format!(
+        r#"<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">{}{}</EntitiesDescriptor>"#,
+        entity(X, &saml::idp_cert(), &format!("{SSO}-x")),
+        entity(Y, &saml::other_cert(), &format!("{SSO}-y")),
+    );
+    let (metadata_url, origin) = serve_metadata(federation);
+    let providers = serde_json::json!([
+        {"id": "x", "protocol": "saml", "metadataUrl": metadata_url, "idpEntityId": X},
+        {"id": "y", "protocol": "saml", "metadataUrl": metadata_url, "idpEntityId": Y},
+    ])
+    .to_string();
+    let broker = Broker::start(Store::Memory, &[("auth_providers", &providers), ("auth_provider_origin_a", &origin)]);
+    assert_eq!(broker.get("/readiness").status, 200, "both read from the one document");
+
+    let sign_in = begin(&broker, "alice?providerId=y");
+    assert_eq!(sign_in.sign_on_url, format!("{SSO}-y"), "y's own sign-on URL");
+    let forged = Answer { idp_entity_id: Y.into(), ..answer_for(&sign_in, "alice@y.example.com") };
+    let page = post(&broker, &sign_in, &saml::signed(&forged, &Signed::Both, &Signer::idp()));
+    assert_eq!(page.status, 400, "x's key signing in y's name: {}", page.body);
+    assert!(page.body.contains("identity provider&#39;s key"), "{}", page.body);
+
+    let sign_in = begin(&broker, "alice?providerId=y");
+    let genuine = Answer { idp_entity_id: Y.into(), ..answer_for(&sign_in, "alice@y.example.com") };
+    assert_eq!(post(&broker, &sign_in, &saml::signed(&genuine, &Signed::Both, &Signer::other())).status, 200);
+    let identity = broker.status(&sign_in.request).json();
+    assert_eq!((&identity["nameID"], &identity["providerId"]), (&serde_json::json!("alice@y.example.com"), &serde_json::json!("y")));
 }

@@ -25,6 +25,8 @@ fuzz_target!(|data: &[u8]| {
         keys: &KEYS,
         want_response_signed: true,
         want_assertion_signed: true,
+        // As the fixtures' AuthnInstant: the fresh-sign-in check is reached too.
+        fresh_sign_in_since: Some(1_800_007_200),
         // The fixtures' instant (2027-01-15T10:00:00Z) and a little after.
         now: 1_800_007_210,
     };

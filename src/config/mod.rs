@@ -740,8 +740,12 @@ mod tests {
                 "clientSecretVariable",
             ),
             (
-                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "undeclared"}]"#,
-                "`undeclared` is not",
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_z"}]"#,
+                "`auth_provider_secret_z` is not",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "client_cert_proxy_secret"}]"#,
+                "not `client_cert_proxy_secret`: the broker sends that secret to the provider",
             ),
             (
                 r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "state_key"}]"#,
@@ -773,6 +777,8 @@ mod tests {
     #[test]
     fn secret_variables_named_by_auth_providers_are_read() {
         assert_eq!(providers::secret_variables(TWO_PROVIDERS), ["auth_provider_secret_a", "auth_provider_secret_b"]);
+        let foreign = TWO_PROVIDERS.replace("auth_provider_secret_b", "client_cert_proxy_secret");
+        assert_eq!(providers::secret_variables(&foreign), ["auth_provider_secret_a"], "a broker secret is not even read");
         assert!(providers::secret_variables("garbage").is_empty());
     }
 

@@ -14,10 +14,14 @@ use crate::outbound::origin_of;
 /// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
 /// the component reach no other host, and a template expands to one entry only, so
 /// spin.toml declares a fixed number of them.
-/// The broker's own secrets, which a `clientSecretVariable` may not name: the client
-/// secret goes to the provider's token endpoint, so whoever can edit `auth_providers`
-/// could otherwise have the broker hand them to a provider of their choosing.
-const BROKER_SECRETS: [&str; 3] = ["state_key", "state_key_previous", "client_tokens"];
+/// What a `clientSecretVariable` may name: a variable meant for a provider's secret,
+/// and no other. The client secret goes to the provider's token endpoint, so whoever can
+/// edit `auth_providers` could otherwise have the broker hand one of its own secrets
+/// (`state_key`, `client_tokens`, `client_cert_proxy_secret`…) to a provider of their
+/// choosing.
+fn is_provider_secret_variable(name: &str) -> bool {
+    name == "oidc_client_secret" || name.strip_prefix("auth_provider_secret_").is_some_and(|suffix| !suffix.is_empty())
+}
 
 pub const ORIGIN_VARIABLES: [&str; 5] =
     ["oidc_provider_origin", "saml_idp_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
@@ -129,11 +133,14 @@ impl PartialEq for IdentityProvider {
     }
 }
 
-/// The variables `auth_providers` entries may name for their client secret: any
-/// variable may be named, as long as spin.toml declares it (Spin refuses the rest).
+/// The variables `auth_providers` entries name for their client secret, to be read:
+/// only provider secret variables (the others are refused unread), and only those
+/// spin.toml declares (Spin refuses the rest).
 pub fn secret_variables(auth_providers: &str) -> Vec<String> {
     parse_list(auth_providers)
-        .map(|entries| entries.into_iter().filter_map(|entry| entry.client_secret_variable).collect())
+        .map(|entries| {
+            entries.into_iter().filter_map(|entry| entry.client_secret_variable).filter(|name| is_provider_secret_variable(name)).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -424,9 +431,10 @@ fn parse_entry(
         ));
     }
     let secret_variable = entry.client_secret_variable.as_deref().unwrap_or("");
-    if BROKER_SECRETS.contains(&secret_variable) {
+    if !is_provider_secret_variable(secret_variable) {
         return Err(problem(format!(
-            "clientSecretVariable to name the provider's secret, not `{secret_variable}`: the broker sends that secret to the provider"
+            "clientSecretVariable to name a provider's secret variable (auth_provider_secret_a, auth_provider_secret_b…, or oidc_client_secret), not `{}`: the broker sends that secret to the provider",
+            secret_variable.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect::<String>()
         )));
     }
     let client_secret =

@@ -123,13 +123,7 @@ impl SignInProtocol for Oidc<'_> {
     /// The callback: RFC 9207's `iss` first (an exact string, required when the
     /// provider advertises it, on error answers too), then the provider's error, or the
     /// code exchange, the ID token's validation and userinfo.
-    async fn finish<K: KeyValue>(
-        &self,
-        ctx: &Context<K>,
-        kept: &Kept,
-        answer: &CallbackParams,
-        _login_expires_at: UnixTime,
-    ) -> Result<SignedIn, SignInFailure> {
+    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &CallbackParams) -> Result<SignedIn, SignInFailure> {
         let provider = self.provider(ctx).await?;
         match answer.iss.as_deref() {
             Some(iss) if iss != self.config.issuer.as_str() => {

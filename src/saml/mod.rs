@@ -50,10 +50,14 @@ pub struct Saml<'a> {
 }
 
 /// What a sign-in keeps between the AuthnRequest and the answer: the request's ID,
-/// which the answer must name as `InResponseTo`.
+/// which the answer must name as `InResponseTo`, and when a fresh sign-in was demanded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
     request_id: String,
+    /// With `forceAuthn`: when the browser was sent out. The assertion's `AuthnInstant`
+    /// must not be older, or the identity provider ignored the demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fresh_sign_in_since: Option<UnixTime>,
 }
 
 /// The identity provider's answer as posted to `/saml/sso`.
@@ -96,38 +100,52 @@ impl Record for MetadataCache {
     }
 }
 
+/// Which metadata a provider uses: the document at `url`, read for one entity. Two
+/// providers may share a federation's metadata URL and differ in the entity they
+/// trust, so the URL alone must never name what was parsed from it.
+#[derive(Clone, PartialEq)]
+struct MetadataSource<'a> {
+    url: &'a str,
+    /// The entity the document is read for (`idpEntityId`), or `None`: its only one.
+    entity_id: Option<&'a str>,
+}
+
+impl MetadataSource<'_> {
+    /// The name the per-instance memo and the store's cache keep it under.
+    fn name(&self) -> String {
+        // A newline is in no URL and no entity id: the two parts cannot run together.
+        format!("{}\n{}", self.url, self.entity_id.unwrap_or(""))
+    }
+}
+
 thread_local! {
-    /// This component instance's fetched metadata, by URL, each good until its cache
-    /// expires: a login's three legs that need it then read no store. A component
-    /// instance is single-threaded.
+    /// This component instance's fetched metadata, by [`MetadataSource::name`], each
+    /// good until its cache expires: a login's three legs that need it then read no
+    /// store. A component instance is single-threaded.
     static REMEMBERED: RefCell<Vec<(String, MetadataCache)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Metadata fetched from `url`, from this instance's memory, else the store's cache.
-async fn cached_metadata<K: KeyValue>(ctx: &Context<K>, url: &str) -> Result<Option<IdpMetadata>, StoreError> {
+/// Metadata fetched from `source`, from this instance's memory, else the store's cache.
+async fn cached_metadata<K: KeyValue>(ctx: &Context<K>, source: &MetadataSource<'_>) -> Result<Option<IdpMetadata>, StoreError> {
+    let name = source.name();
     let remembered = REMEMBERED.with_borrow(|entries| {
-        entries.iter().find(|(known, cache)| known == url && cache.expires_at > ctx.now).map(|(_, cache)| cache.metadata.clone())
+        entries.iter().find(|(known, cache)| *known == name && cache.expires_at > ctx.now).map(|(_, cache)| cache.metadata.clone())
     });
     if remembered.is_some() {
         return Ok(remembered);
     }
-    let Some(cached) = ctx.store.load_cached::<MetadataCache>(&metadata_key(url), ctx.now).await? else {
+    let Some(cached) = ctx.store.load_cached::<MetadataCache>(&cache_key("saml-metadata", &name), ctx.now).await? else {
         return Ok(None);
     };
     let metadata = cached.metadata.clone();
-    remember(url, cached);
+    remember(name, cached);
     Ok(Some(metadata))
 }
 
-/// Where every instance finds the metadata fetched from `url`.
-fn metadata_key(url: &str) -> crate::store::CacheKey {
-    cache_key("saml-metadata", url)
-}
-
-fn remember(url: &str, cache: MetadataCache) {
+fn remember(name: String, cache: MetadataCache) {
     REMEMBERED.with_borrow_mut(|entries| {
-        entries.retain(|(known, _)| known != url);
-        entries.push((url.to_owned(), cache));
+        entries.retain(|(known, _)| *known != name);
+        entries.push((name, cache));
     });
 }
 
@@ -152,8 +170,8 @@ impl<'a> Saml<'a> {
     /// The configured settings over the metadata (fetched once per cache lifetime).
     async fn idp<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Idp, SignInFailure> {
         let config = self.config;
-        let fetched = match &config.metadata_url {
-            Some(url) => Some(self.fetched_metadata(ctx, url).await?),
+        let fetched = match self.metadata_source() {
+            Some(source) => Some(self.fetched_metadata(ctx, &source).await?),
             None => None,
         };
         let from_metadata = |pick: fn(&IdpMetadata) -> &String| fetched.as_ref().map(|metadata| pick(metadata).clone());
@@ -171,8 +189,13 @@ impl<'a> Saml<'a> {
         })
     }
 
-    async fn fetched_metadata<K: KeyValue>(&self, ctx: &Context<K>, url: &str) -> Result<IdpMetadata, SignInFailure> {
-        if let Some(metadata) = cached_metadata(ctx, url).await.map_err(SignInFailure::from)? {
+    fn metadata_source(&self) -> Option<MetadataSource<'_>> {
+        let config = self.config;
+        config.metadata_url.as_deref().map(|url| MetadataSource { url, entity_id: config.entity_id.as_deref() })
+    }
+
+    async fn fetched_metadata<K: KeyValue>(&self, ctx: &Context<K>, source: &MetadataSource<'_>) -> Result<IdpMetadata, SignInFailure> {
+        if let Some(metadata) = cached_metadata(ctx, source).await.map_err(SignInFailure::from)? {
             return Ok(metadata);
         }
         let unreadable = |why: String| {
@@ -181,6 +204,7 @@ impl<'a> Saml<'a> {
                 format!("the SAML identity provider's metadata could not be read: {why}"),
             )
         };
+        let url = source.url;
         let request = http::Request::get(url).header(http::header::ACCEPT, "application/samlmetadata+xml, application/xml, text/xml");
         let request = request.body(Vec::new()).map_err(|error| unreadable(error.to_string()))?;
         let answer = outbound::send(request).await.map_err(|error| unreadable(error.to_string()))?;
@@ -188,11 +212,12 @@ impl<'a> Saml<'a> {
             return Err(unreadable(format!("{url} answered {}", answer.status())));
         }
         let text = std::str::from_utf8(answer.body()).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
-        let metadata = parse_idp_metadata(text, self.config.entity_id.as_deref()).map_err(unreadable)?;
+        let metadata = parse_idp_metadata(text, source.entity_id).map_err(unreadable)?;
         let cache = MetadataCache { metadata, expires_at: ctx.now + METADATA_CACHE_SECS };
-        ctx.store.save_cached(&metadata_key(url), &cache).await.map_err(SignInFailure::from)?;
+        let name = source.name();
+        ctx.store.save_cached(&cache_key("saml-metadata", &name), &cache).await.map_err(SignInFailure::from)?;
         let metadata = cache.metadata.clone();
-        remember(url, cache);
+        remember(name, cache);
         Ok(metadata)
     }
 }
@@ -222,6 +247,7 @@ impl SignInProtocol for Saml<'_> {
         let idp = self.idp(ctx).await?;
         // An xsd:ID (an NCName): base64url characters, after a letter-like `_`.
         let request_id = format!("_{}", random_token()?.expose());
+        let force_authn = start.force_authn || self.config.force_authn;
         let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
         let request = AuthnRequest {
             id: &request_id,
@@ -231,21 +257,16 @@ impl SignInProtocol for Saml<'_> {
             sp_entity_id: &sp_entity_id,
             name_id_format: &self.config.name_id_format,
             authn_context: &self.config.authn_context,
-            force_authn: start.force_authn || self.config.force_authn,
+            force_authn,
         };
-        Ok(Departure { url: request.redirect_url(start.state.as_str()), kept: Kept { request_id } })
+        let url = request.redirect_url(start.state.as_str());
+        Ok(Departure { url, kept: Kept { request_id, fresh_sign_in_since: force_authn.then_some(ctx.now) } })
     }
 
     /// The Response, checked; then its assertion's ID is claimed, once across instances.
-    /// The claim lives as long as the login: past that no sign-in opens to take the
-    /// assertion again, and it is kept (and reclaimed) with the login's own keys.
-    async fn finish<K: KeyValue>(
-        &self,
-        ctx: &Context<K>,
-        kept: &Kept,
-        answer: &PostedAnswer,
-        login_expires_at: UnixTime,
-    ) -> Result<SignedIn, SignInFailure> {
+    /// The claim names the assertion alone (never the login it would finish) and lives
+    /// as long as the assertion could pass the checks, then is reclaimed.
+    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &PostedAnswer) -> Result<SignedIn, SignInFailure> {
         let idp = self.idp(ctx).await?;
         let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
         let expected = Expected {
@@ -256,11 +277,12 @@ impl SignInProtocol for Saml<'_> {
             keys: &idp.keys,
             want_response_signed: self.config.want_response_signed,
             want_assertion_signed: self.config.want_assertion_signed,
+            fresh_sign_in_since: kept.fresh_sign_in_since,
             now: ctx.now,
         };
         let asserted = response::check(&answer.response, &expected)?;
         let replay_name = format!("saml-assertion:{}:{}", idp.entity_id, asserted.assertion_id);
-        if !ctx.store.claim_once(&replay_name, login_expires_at, ctx.now).await.map_err(SignInFailure::from)? {
+        if !ctx.store.claim_once(&replay_name, asserted.usable_until, ctx.now).await.map_err(SignInFailure::from)? {
             return Err(SignInFailure::new(SignInFailureKind::InvalidAssertion, "the SAML assertion was already used"));
         }
         Ok(SignedIn { identity: identity(asserted, self.config.name_id_field.as_deref())?, logout_hint: None })
@@ -288,8 +310,8 @@ impl SignInProtocol for Saml<'_> {
     async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String {
         let mut origins: Vec<String> =
             self.config.sso_url.iter().chain(&self.config.metadata_url).filter_map(|url| outbound::origin_of(url)).collect();
-        if let Some(url) = &self.config.metadata_url
-            && let Ok(Some(cached)) = cached_metadata(ctx, url).await
+        if let Some(source) = self.metadata_source()
+            && let Ok(Some(cached)) = cached_metadata(ctx, &source).await
             && let Some(sso) = outbound::origin_of(&cached.sso_url)
         {
             origins.push(sso);

@@ -29,6 +29,9 @@ pub struct Expected<'a> {
     pub keys: &'a [PublicKey],
     pub want_response_signed: bool,
     pub want_assertion_signed: bool,
+    /// With `forceAuthn`: when the browser was sent out. The user must have signed in
+    /// since (`AuthnInstant`), or the identity provider ignored the demand.
+    pub fresh_sign_in_since: Option<UnixTime>,
     pub now: UnixTime,
 }
 
@@ -36,6 +39,9 @@ pub struct Expected<'a> {
 #[derive(Debug, PartialEq)]
 pub struct Asserted {
     pub assertion_id: String,
+    /// The last second the assertion passes these checks: how long its single use
+    /// must be remembered.
+    pub usable_until: UnixTime,
     pub name_id: String,
     pub name_id_format: Option<String>,
     pub session_index: Option<String>,
@@ -92,8 +98,9 @@ pub fn check(xml: &str, expected: &Expected<'_>) -> Result<Asserted, SignInFailu
         _ => {}
     }
 
-    check_response(&doc, response, matches!(response_signed, Signed::Yes), expected)?;
-    read_assertion(&doc, assertion, expected)
+    let response_signed = matches!(response_signed, Signed::Yes);
+    check_response(&doc, response, response_signed, expected)?;
+    read_assertion(&doc, assertion, response_signed, expected)
 }
 
 /// Signature wrapping hides a second element under a signed one's `ID`: no ID may
@@ -133,7 +140,15 @@ fn check_issuer(doc: &Document<'_>, issuer: NodeId, expected: &Expected<'_>) -> 
     }
 }
 
-fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>) -> Result<Asserted, SignInFailure> {
+/// `response_signed`: whether the Response around the assertion is signed; if not, its
+/// `InResponseTo` is anyone's to write, and only the signed assertion can say which
+/// sign-in it answers.
+fn read_assertion(
+    doc: &Document<'_>,
+    assertion: NodeId,
+    response_signed: bool,
+    expected: &Expected<'_>,
+) -> Result<Asserted, SignInFailure> {
     let (now, skew) = (expected.now as i64, LEEWAY_SECS);
     let child = |parent: NodeId, name: &str| {
         xml::only_child(doc, parent, ASSERTION, name).ok_or_else(|| refused(format!("its assertion needs exactly one {name}")))
@@ -157,6 +172,7 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
 
     // Bearer confirmation (profiles §4.1.4.2): for us, from this sign-in, still usable.
     let mut confirmed = false;
+    let mut usable_until = i64::MAX;
     for confirmation in xml::children(doc, subject, ASSERTION, "SubjectConfirmation") {
         let Some(data) = xml::only_child(doc, confirmation, ASSERTION, "SubjectConfirmationData") else { continue };
         let attr = |name| xml::attribute(doc, data, name);
@@ -166,8 +182,17 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
         if attr("Recipient") != Some(expected.acs_url) {
             return Err(refused("its subject confirmation names another recipient"));
         }
-        if attr("InResponseTo").is_some_and(|id| id != expected.request_id) {
-            return Err(refused("its subject confirmation answers another sign-in (InResponseTo)"));
+        match attr("InResponseTo") {
+            Some(id) if id != expected.request_id => {
+                return Err(refused("its subject confirmation answers another sign-in (InResponseTo)"));
+            }
+            // An unsolicited assertion, wrapped in an unsigned Response naming this sign-in.
+            None if !response_signed => {
+                return Err(refused(
+                    "its Response is not signed, so its signed assertion must name the sign-in it answers (SubjectConfirmationData InResponseTo), and it does not",
+                ));
+            }
+            _ => {}
         }
         if let Some(not_before) = attr("NotBefore")
             && time(not_before)? > now + skew
@@ -178,6 +203,7 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
         if until <= now - skew {
             return Err(refused("its subject confirmation has expired"));
         }
+        usable_until = usable_until.min(until);
         confirmed = true;
     }
     if !confirmed {
@@ -189,8 +215,11 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
     if condition("NotBefore")?.is_some_and(|not_before| not_before > now + skew) {
         return Err(refused("it is not valid yet (NotBefore)"));
     }
-    if condition("NotOnOrAfter")?.is_some_and(|until| until <= now - skew) {
-        return Err(refused("it has expired (NotOnOrAfter)"));
+    if let Some(until) = condition("NotOnOrAfter")? {
+        if until <= now - skew {
+            return Err(refused("it has expired (NotOnOrAfter)"));
+        }
+        usable_until = usable_until.min(until);
     }
     let restrictions = xml::children(doc, conditions, ASSERTION, "AudienceRestriction");
     if restrictions.is_empty() {
@@ -207,10 +236,22 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
         }
     }
 
-    let authn = xml::children(doc, assertion, ASSERTION, "AuthnStatement");
-    let Some(&authn) = authn.first() else {
+    let authn_statements = xml::children(doc, assertion, ASSERTION, "AuthnStatement");
+    let Some(&authn) = authn_statements.first() else {
         return Err(refused("it has no AuthnStatement"));
     };
+    if let Some(since) = expected.fresh_sign_in_since {
+        // Every statement, so that a stale one cannot stand beside a fresh one.
+        for statement in authn_statements {
+            let instant =
+                time(xml::attribute(doc, statement, "AuthnInstant").ok_or_else(|| refused("its AuthnStatement has no AuthnInstant"))?)?;
+            if instant < since as i64 - skew {
+                return Err(refused(
+                    "the user signed in before this login demanded a fresh sign-in (forceAuthn), so the identity provider ignored it",
+                ));
+            }
+        }
+    }
     let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
     for statement in xml::children(doc, assertion, ASSERTION, "AttributeStatement") {
         for attribute in xml::children(doc, statement, ASSERTION, "Attribute") {
@@ -234,6 +275,8 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, expected: &Expected<'_>
 
     Ok(Asserted {
         assertion_id: assertion_id.to_owned(),
+        // Accepted while `now - skew < until`: remembered a second past the last such second.
+        usable_until: u64::try_from(usable_until.saturating_add(skew)).unwrap_or(0),
         name_id,
         name_id_format: xml::attribute(doc, name_id_node, "Format").map(str::to_owned),
         session_index: xml::attribute(doc, authn, "SessionIndex").map(str::to_owned),
@@ -283,6 +326,7 @@ mod tests {
             keys,
             want_response_signed: true,
             want_assertion_signed: true,
+            fresh_sign_in_since: None,
             now: ISSUED + 10,
         }
     }
@@ -303,6 +347,26 @@ mod tests {
         assert_eq!(asserted.name_id_format.as_deref(), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"));
         assert_eq!(asserted.session_index.as_deref(), Some("_s_fixture"));
         assert_eq!(asserted.attributes[2], ("groups".to_owned(), vec!["engineers".to_owned(), "staff".to_owned()]));
+    }
+
+    #[test]
+    fn an_assertion_is_usable_until_its_earliest_not_on_or_after_and_the_skew() {
+        let keys = keys("saml-idp-cert.pem");
+        let asserted = check(&fixture("signed-both.xml"), &expected(&keys)).unwrap();
+        // NotOnOrAfter 10:05:00 (confirmation and Conditions alike), plus 60 s of skew.
+        assert_eq!(asserted.usable_until, ISSUED + 300 + LEEWAY_SECS as u64);
+        let last = Expected { now: asserted.usable_until - 1, ..expected(&keys) };
+        assert!(check(&fixture("signed-both.xml"), &last).is_ok());
+        assert!(check(&fixture("signed-both.xml"), &Expected { now: asserted.usable_until, ..expected(&keys) }).is_err());
+    }
+
+    #[test]
+    fn a_demanded_fresh_sign_in_needs_an_authn_instant_since_then() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("signed-both.xml");
+        // AuthnInstant is ISSUED; a minute of clock skew is allowed.
+        assert!(check(&xml, &Expected { fresh_sign_in_since: Some(ISSUED + 60), ..expected(&keys) }).is_ok());
+        assert!(refusal(&xml, &Expected { fresh_sign_in_since: Some(ISSUED + 61), ..expected(&keys) }).contains("forceAuthn"));
     }
 
     #[test]

@@ -12,16 +12,33 @@ pub const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 /// Deeper than any SAML answer nests (a Response is about 6 levels deep).
 const MAX_DEPTH: u32 = 32;
 
-/// Parses `text`, refusing any DOCTYPE (so no entity can expand) and deep nesting.
+/// Parses `text`, refusing any DOCTYPE (so no entity can expand), deep nesting, and
+/// a prefix declared for no namespace.
 pub fn parse(text: &str) -> Result<Document<'_>, String> {
-    Parser::new().with_forbid_dtd(true).with_max_depth(MAX_DEPTH).parse(text).map_err(|error| {
+    let doc = Parser::new().with_forbid_dtd(true).with_max_depth(MAX_DEPTH).parse(text).map_err(|error| {
         let error = error.to_string();
         if error.to_ascii_lowercase().contains("doctype") || error.to_ascii_lowercase().contains("dtd") {
             "it holds a DOCTYPE, which SAML never needs".to_owned()
         } else {
             format!("it is not well-formed XML ({})", shown(&error))
         }
-    })
+    })?;
+    refuse_empty_prefix_declarations(&doc)?;
+    Ok(doc)
+}
+
+/// `xmlns:p=""` is forbidden by Namespaces in XML 1.0 (§3), yet the parser takes it and
+/// puts `p:` elements in no namespace, where every reader here skips them, while
+/// exclusive C14N leaves it out, so the digest still holds: a signed element could be
+/// hidden from the checks that read it. No document that declares one is read further.
+fn refuse_empty_prefix_declarations(doc: &Document<'_>) -> Result<(), String> {
+    for node in doc.descendants(doc.root()) {
+        let Some(element) = doc.element(node) else { continue };
+        if let Some((prefix, _)) = element.namespace_declarations.iter().find(|(prefix, uri)| !prefix.is_empty() && uri.is_empty()) {
+            return Err(format!("it declares the prefix `{}` for no namespace, which XML forbids", shown(prefix)));
+        }
+    }
+    Ok(())
 }
 
 pub fn in_namespace(doc: &Document<'_>, node: NodeId, namespace: &str) -> bool {
@@ -94,4 +111,18 @@ pub fn holds_comments(doc: &Document<'_>, node: NodeId) -> bool {
 /// `text` as an error message may show it: printable ASCII, at most 80 characters.
 pub fn shown(text: &str) -> String {
     text.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_declared_for_no_namespace_is_refused_wherever_it_is() {
+        let signed = r#"<r xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:a><saml:b xmlns:saml="">x</saml:b></saml:a></r>"#;
+        assert!(parse(signed).unwrap_err().contains("prefix `saml` for no namespace"));
+        assert!(parse(r#"<r xmlns:p=''/>"#).unwrap_err().contains("prefix `p`"));
+        // The default namespace may be undeclared: unprefixed names are in no namespace alike for every reader.
+        assert!(parse(r#"<r xmlns="urn:x"><a xmlns="">x</a></r>"#).is_ok());
+    }
 }

@@ -33,8 +33,9 @@ pub fn outcome(id: &LoginId) -> String {
     login_key(id, "")
 }
 
-/// The claim on finishing the login (a counter).
-pub fn finish_claim(id: &LoginId) -> String {
+/// The login's counter: the claim on finishing it and its confirmation attempts (see
+/// `StateStore::count`).
+pub fn counter(id: &LoginId) -> String {
     login_key(id, "-finish")
 }
 
@@ -43,14 +44,9 @@ pub fn identity_claim(id: &LoginId) -> String {
     login_key(id, "-claim")
 }
 
-/// The login's wrong confirmation codes (a counter).
-pub fn wrong_codes(id: &LoginId) -> String {
-    login_key(id, "-attempts")
-}
-
 /// Every key a login may own: what the sweeper deletes.
-pub fn login_keys(id: &LoginId) -> [String; 4] {
-    [outcome(id), finish_claim(id), identity_claim(id), wrong_codes(id)]
+pub fn login_keys(id: &LoginId) -> [String; 3] {
+    [outcome(id), counter(id), identity_claim(id)]
 }
 
 fn login_key(id: &LoginId, suffix: &str) -> String {

@@ -37,6 +37,11 @@ use records::FinishedLogin;
 /// Registrations per bucket between two sweep steps (see `take_turn_at_sweeping`).
 const SWEEP_EVERY: u64 = 4;
 
+/// What claiming a login's end adds to its counter; each confirmation attempt adds
+/// one. One counter for both, so that whichever comes first enters the login in its
+/// bucket's registry, and nothing after it does.
+const END_CLAIM: i64 = 1 << 32;
+
 /// Seconds since the Unix epoch; passed in explicitly so expiry is testable.
 pub type UnixTime = u64;
 
@@ -175,16 +180,32 @@ impl<K: KeyValue> StateStore<K> {
     /// Counts one more confirmation attempt for `id`; returns how many so far. Counted
     /// before the code is compared, so concurrent guesses cannot pass the limit.
     pub async fn count_code_attempt(&self, id: &LoginId, now: UnixTime) -> Result<u64, StoreError> {
-        self.register(id, now).await?;
-        Ok(self.kv.increment(&keys::wrong_codes(id), 1).await?.max(0) as u64)
+        Ok((self.count(id, 1, now).await? % END_CLAIM).max(0) as u64)
     }
 
     /// Claims the right to end the login, exactly once across instances: true for the
     /// first caller (a second tab's sign-in, a replayed answer, a finish after the
     /// client gave up find it taken). The winner then stores the outcome.
     pub async fn claim_finish(&self, id: &LoginId, now: UnixTime) -> Result<bool, StoreError> {
-        self.register(id, now).await?;
-        self.claim(&keys::finish_claim(id)).await
+        Ok(self.count(id, END_CLAIM, now).await? / END_CLAIM == 1)
+    }
+
+    /// Adds `delta` to the login's counter; its new value. `increment` is atomic in
+    /// every Spin backend (compare-and-swap is not, on Redis), so exactly one caller
+    /// moves the counter from zero: that one enters the login in its bucket's registry,
+    /// and no replay, flood or later step of the same login enters it again. Past the
+    /// bound the counter is deleted again (nothing of the login stays) and the caller
+    /// refused.
+    async fn count(&self, id: &LoginId, delta: i64, now: UnixTime) -> Result<i64, StoreError> {
+        let counter = keys::counter(id);
+        let value = self.kv.increment(&counter, delta).await?;
+        if value == delta
+            && let Err(error) = self.register(id, now).await
+        {
+            self.kv.delete(&counter).await?;
+            return Err(error);
+        }
+        Ok(value)
     }
 
     /// Stores how a claimed login ended, for its client to read.
@@ -192,9 +213,8 @@ impl<K: KeyValue> StateStore<K> {
         self.save(&keys::outcome(id), &FinishedLogin { outcome, expires_at: id.expires_at() }).await
     }
 
-    /// Enters `id` in its bucket's registry, before any key of the login is written, so
-    /// that the sweeper finds everything the login comes to own. A login may be entered
-    /// more than once (a wrong code, then a finish): the sweeper clears each entry.
+    /// Enters `id` in its bucket's registry, so that the sweeper finds everything the
+    /// login comes to own: its counter, written just before, and what follows it.
     async fn register(&self, id: &LoginId, now: UnixTime) -> Result<(), StoreError> {
         let bucket = keys::bucket_of(id);
         let index = self.kv.increment(&keys::allocated(bucket), 1).await?;
@@ -222,7 +242,7 @@ impl<K: KeyValue> StateStore<K> {
         let Some(slot) = claim_slot(&format!("lb:minute:{name}:{minute}"), (minute + 1) * 60) else {
             return Ok(false);
         };
-        if read_counter(&self.kv, &keys::finish_claim(&slot)).await?.is_some() {
+        if read_counter(&self.kv, &keys::counter(&slot)).await?.is_some() {
             return Ok(false);
         }
         self.claim_finish(&slot, now).await
@@ -359,6 +379,27 @@ mod tests {
             assert!(!store.kv.keys().iter().any(|key| key.contains(refused.nonce())), "nothing written for the refused login");
             let later = LoginId::new(NOW + 310).unwrap();
             assert!(store.claim_finish(&later, NOW).await.unwrap(), "the next bucket takes logins again");
+        });
+    }
+
+    #[test]
+    fn a_login_is_entered_once_whatever_happens_to_it() {
+        block_on(async {
+            let store = test_store();
+            let id = LoginId::new(NOW + 300).unwrap();
+            let bucket = (NOW + 300) / keys::BUCKET_SECS;
+            for attempt in 1..=3 {
+                assert_eq!(store.count_code_attempt(&id, NOW).await.unwrap(), attempt);
+            }
+            assert!(store.claim_finish(&id, NOW).await.unwrap(), "attempts do not take the end");
+            assert!(!store.claim_finish(&id, NOW).await.unwrap(), "the end is taken once");
+            assert_eq!(store.count_code_attempt(&id, NOW).await.unwrap(), 4, "the end does not count as an attempt");
+            assert_eq!(read_counter(&store.kv, &keys::allocated(bucket)).await.unwrap(), Some(1), "one registry entry");
+
+            let ended_first = LoginId::new(NOW + 300).unwrap();
+            assert!(store.claim_finish(&ended_first, NOW).await.unwrap());
+            assert_eq!(store.count_code_attempt(&ended_first, NOW).await.unwrap(), 1);
+            assert_eq!(read_counter(&store.kv, &keys::allocated(bucket)).await.unwrap(), Some(2));
         });
     }
 

@@ -49,14 +49,18 @@ pub struct Answer {
     pub response_id: String,
     /// "_a" + random hex.
     pub assertion_id: String,
-    /// Response@IssueInstant, Assertion@IssueInstant and AuthnStatement@AuthnInstant.
+    /// Response@IssueInstant and Assertion@IssueInstant.
     pub issue_instant: i64,
+    /// AuthnStatement@AuthnInstant: when the user signed in at the identity provider.
+    pub authn_instant: i64,
     /// `<saml:Issuer>` of the Response and the Assertion.
     pub idp_entity_id: String,
     /// Response@Destination (the ACS URL).
     pub destination: Option<String>,
-    /// Response@InResponseTo and SubjectConfirmationData@InResponseTo.
+    /// Response@InResponseTo.
     pub in_response_to: Option<String>,
+    /// SubjectConfirmationData@InResponseTo (inside the assertion).
+    pub subject_in_response_to: Option<String>,
     /// SubjectConfirmationData@Recipient (the ACS URL).
     pub recipient: String,
     /// Conditions/AudienceRestriction/Audience.
@@ -85,9 +89,11 @@ impl Answer {
             response_id: format!("_r{}", random_hex()),
             assertion_id: format!("_a{}", random_hex()),
             issue_instant: now,
+            authn_instant: now,
             idp_entity_id: idp_entity_id.to_owned(),
             destination: Some(acs_url.to_owned()),
             in_response_to: Some(in_response_to.to_owned()),
+            subject_in_response_to: Some(in_response_to.to_owned()),
             recipient: acs_url.to_owned(),
             audience: audience.to_owned(),
             name_id: name_id.to_owned(),
@@ -227,7 +233,7 @@ pub fn template(answer: &Answer, signed: &Signed, algorithm: &Algorithm) -> Stri
         esc(&a.name_id_format),
         esc(&a.name_id)
     );
-    if let Some(in_response_to) = &a.in_response_to {
+    if let Some(in_response_to) = &a.subject_in_response_to {
         let _ = write!(x, r#" InResponseTo="{}""#, esc(in_response_to));
     }
     let _ = write!(
@@ -246,7 +252,7 @@ pub fn template(answer: &Answer, signed: &Signed, algorithm: &Algorithm) -> Stri
     let _ = write!(
         x,
         r#"<saml:AuthnStatement AuthnInstant="{}" SessionIndex="{}"><saml:AuthnContext><saml:AuthnContextClassRef>{PASSWORD_PROTECTED_TRANSPORT}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"#,
-        xs_datetime(a.issue_instant),
+        xs_datetime(a.authn_instant),
         esc(&a.session_index)
     );
     if !a.attributes.is_empty() {
