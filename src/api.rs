@@ -57,8 +57,9 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
         created_at: now,
         requested_by: Requester { client: client.as_ref().map(|client| client.label.clone()), address: client_address(headers) },
     };
-    let ticket = RequestTicket { id: request.id.clone(), bound_to: client.map(|client| client.binding) };
-    let (status_handle, login_handle) = (request_handle(&config.sealer, &ticket)?, login_handle(&config.sealer, &request)?);
+    let login_handle = login_handle(&config.sealer, &request)?;
+    let ticket = RequestTicket { login: request.clone(), bound_to: client.map(|client| client.binding) };
+    let status_handle = request_handle(&config.sealer, &ticket)?;
 
     let base = config.base_url.as_str();
     // HAS's rule: the provider-choice page when there is something to choose; with no
@@ -89,9 +90,12 @@ pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, 
     let ctx = Context::load().await?;
     let (config, store) = (ctx.config, &ctx.store);
     let client = config.client_auth.authorize(headers, ctx.now)?;
-    let presented = SealedText::parse(handle).ok_or_else(|| HttpError::invalid_request(MALFORMED_REQUEST))?;
+    // A malformed id is as unknown as any other (HAS's answer, which its p4d extension's
+    // `test-ssl` expects: 404 once the client certificate is accepted).
+    let presented = SealedText::parse(handle).ok_or_else(|| HttpError::not_found(MALFORMED_REQUEST))?;
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
-    let RequestTicket { id, bound_to } = open_request(&presented, &config.sealer, ctx.now).ok_or_else(unknown)?;
+    let RequestTicket { login: LoginRequest { id, .. }, bound_to } =
+        open_request(&presented, &config.sealer, ctx.now).ok_or_else(unknown)?;
     if bound_to.is_some() && bound_to != client.map(|client| client.binding) {
         return Err(HttpError::forbidden("this login was requested by another client: only that client may read its outcome"));
     }
@@ -142,7 +146,8 @@ fn client_address(headers: &HeaderMap) -> Option<String> {
     Some(reported.parse::<std::net::SocketAddr>().ok()?.ip().to_string())
 }
 
-const MALFORMED_REQUEST: &str = "the request id is malformed: pass the `request` that /requests/new returned, as it is";
+const MALFORMED_REQUEST: &str =
+    "no such login request: the request id is malformed; pass the `request` that /requests/new returned, as it is";
 
 /// `GET /saml/metadata[?providerId=…]`: our SAML metadata (entity id, Assertion
 /// Consumer Service, NameID format), for the identity provider's administrator: the

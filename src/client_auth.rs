@@ -38,14 +38,36 @@ impl ClientToken {
 }
 
 /// A client that may not read login outcomes. The reasons are for the operator's log;
-/// the caller learns only that it was refused.
+/// the caller learns only which of HAS's answers applies.
 #[derive(Debug)]
 pub struct Refusal {
     /// Whether a bearer token was presented (RFC 6750: it decides the challenge).
     pub token_was_sent: bool,
     pub reason: &'static str,
     /// Why a forwarded certificate was not accepted, when one was presented.
-    pub certificate: Option<&'static str>,
+    pub certificate: Option<CertificateRefusal>,
+}
+
+/// Why a forwarded certificate was not accepted, as HAS tells them apart (its p4d
+/// extension reads 403 as "certificate not accepted").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateRefusal {
+    /// It did not come from the proxy (more than one copy, or without the proxy's
+    /// secret): as good as no certificate (401).
+    NotFromTheProxy(&'static str),
+    /// It cannot be read as a certificate (400).
+    Unreadable(&'static str),
+    /// A certificate, but not one the broker accepts (403).
+    NotPermitted(&'static str),
+}
+
+impl CertificateRefusal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotFromTheProxy(reason) | Self::Unreadable(reason) | Self::NotPermitted(reason) => reason,
+        }
+    }
 }
 
 pub struct ClientAuth {
@@ -60,8 +82,11 @@ pub struct ClientAuth {
 /// Which forwarded client certificates are accepted.
 #[derive(Debug)]
 pub struct CertificateRule {
-    /// Where the proxy puts the certificate: PEM, URL-encoded (nginx's `$ssl_client_escaped_cert`).
+    /// Where the proxy puts the certificate (see [`forwarded_certificate`] for its forms).
     pub header: HeaderName,
+    /// Consulted only when there are no `common_names`, as HAS does. With neither, any
+    /// certificate the proxy forwards (with its secret) is accepted, as HAS accepts any:
+    /// the proxy checked it against the CA.
     pub fingerprints: Vec<[u8; 32]>,
     /// Patterns for the subject's common name; `*` matches any run of characters.
     pub common_names: Vec<String>,
@@ -150,31 +175,37 @@ impl ClientAuth {
 }
 
 impl CertificateRule {
-    fn accepts(&self, headers: &HeaderMap, now: UnixTime) -> Result<Client, &'static str> {
+    fn accepts(&self, headers: &HeaderMap, now: UnixTime) -> Result<Client, CertificateRefusal> {
+        use CertificateRefusal::{NotFromTheProxy, NotPermitted, Unreadable};
         // A second copy could come from the client, ahead of or behind the proxy's.
         let mut copies = headers.get_all(&self.header).iter();
         let (Some(forwarded), None) = (copies.next(), copies.next()) else {
-            return Err("more than one forwarded certificate header");
+            return Err(NotFromTheProxy("more than one forwarded certificate header"));
         };
         if let Some(expected) = &self.proxy_secret_digest {
             let presented = headers.get(PROXY_SECRET_HEADER).map(|value| Sha256::digest(value.as_bytes()));
             if !presented.is_some_and(|digest| bool::from(digest.as_slice().ct_eq(expected))) {
-                return Err("forwarded certificate without the proxy's secret");
+                return Err(NotFromTheProxy("forwarded certificate without the proxy's secret"));
             }
         }
-        let certificate = forwarded_certificate(forwarded.to_str().unwrap_or_default())?;
+        let certificate = forwarded_certificate(forwarded.to_str().unwrap_or_default()).map_err(Unreadable)?;
         if now < certificate.valid_from || now >= certificate.valid_until {
-            return Err("forwarded certificate is expired or not yet valid");
+            return Err(NotPermitted("forwarded certificate is expired or not yet valid"));
         }
-        let known =
-            self.fingerprints.iter().fold(subtle::Choice::from(0), |found, accepted| found | accepted.ct_eq(&certificate.fingerprint));
-        let by_name =
-            certificate.common_name.as_ref().is_some_and(|name| self.common_names.iter().any(|pattern| glob_matches(pattern, name)));
-        if !bool::from(known) && !by_name {
-            return Err(match certificate.common_name {
-                Some(_) => "certificate fingerprint and common name are not accepted",
-                None => "certificate fingerprint not accepted and no common name",
-            });
+        // HAS's order: the common name when patterns are set (fingerprints are then not
+        // consulted), else the fingerprint, else any certificate.
+        let permitted = if !self.common_names.is_empty() {
+            certificate.common_name.as_ref().is_some_and(|name| self.common_names.iter().any(|pattern| glob_matches(pattern, name)))
+        } else {
+            let known = self.fingerprints.iter().fold(subtle::Choice::from(0), |found, fp| found | fp.ct_eq(&certificate.fingerprint));
+            self.fingerprints.is_empty() || bool::from(known)
+        };
+        if !permitted {
+            return Err(NotPermitted(match (self.common_names.is_empty(), &certificate.common_name) {
+                (false, Some(_)) => "certificate common name is not accepted",
+                (false, None) => "certificate has no common name",
+                (true, _) => "certificate fingerprint is not accepted",
+            }));
         }
         let fingerprint: String = certificate.fingerprint.iter().map(|byte| format!("{byte:02x}")).collect();
         let label = match &certificate.common_name {
@@ -275,11 +306,51 @@ mod tests {
         assert!(client.binding.starts_with("certificate:") && client.binding.len() == "certificate:".len() + 64);
         assert_eq!(rule(vec![], &["build-server-*"]).authorize(&forwarded(CERTIFICATE), NOW).unwrap(), Some(client));
         assert!(rule(vec![[0; 32]], &["deploy-*"]).authorize(&forwarded(CERTIFICATE), NOW).is_err());
+        // HAS's precedence: with patterns set, the fingerprint is not consulted.
+        assert!(rule(vec![fingerprint], &["deploy-*"]).authorize(&forwarded(CERTIFICATE), NOW).is_err());
         assert!(rule(vec![fingerprint], &["*"]).authorize(&forwarded("not a certificate"), NOW).is_err());
         assert!(rule(vec![fingerprint], &["*"]).authorize(&HeaderMap::new(), NOW).is_err());
         assert!(rule(vec![fingerprint], &[]).authorize(&forwarded(CERTIFICATE), 4_102_444_800).is_err(), "in 2100, it has expired");
         let mut twice = forwarded(CERTIFICATE);
         twice.append("x-client-cert", twice["x-client-cert"].clone());
         assert!(rule(vec![fingerprint], &[]).authorize(&twice, NOW).is_err(), "two copies of the header");
+    }
+
+    fn refusal(auth: &ClientAuth, headers: &HeaderMap) -> Option<CertificateRefusal> {
+        auth.authorize(headers, NOW).unwrap_err().certificate
+    }
+
+    #[test]
+    fn refusals_are_told_apart_as_has_tells_them() {
+        let accepts = rule(vec![], &["build-server-*"]);
+        assert!(matches!(refusal(&accepts, &forwarded("not a certificate")), Some(CertificateRefusal::Unreadable(_))));
+        assert!(matches!(refusal(&rule(vec![], &["deploy-*"]), &forwarded(CERTIFICATE)), Some(CertificateRefusal::NotPermitted(_))));
+        let mut twice = forwarded(CERTIFICATE);
+        twice.append("x-client-cert", twice["x-client-cert"].clone());
+        assert!(matches!(refusal(&accepts, &twice), Some(CertificateRefusal::NotFromTheProxy(_))));
+        assert_eq!(refusal(&accepts, &HeaderMap::new()), None, "no certificate at all");
+    }
+
+    #[test]
+    fn every_form_a_proxy_forwards_in_is_read() {
+        let body: String = CERTIFICATE.lines().filter(|line| !line.starts_with("-----")).collect();
+        // Each raw, and URL-encoded (so also PEM with its line breaks, which no header can carry raw).
+        let forms = [CERTIFICATE.trim().replace('\n', " "), CERTIFICATE.trim().replace('\n', "\t"), body.clone(), format!("{body},{body}")];
+        let expected = forwarded_certificate(CERTIFICATE).unwrap().fingerprint;
+        for form in forms {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-client-cert", http::HeaderValue::from_str(&form).unwrap());
+            let client = rule(vec![expected], &[]).authorize(&headers, NOW);
+            assert!(client.is_ok(), "{form:?}");
+            assert_eq!(rule(vec![expected], &[]).authorize(&forwarded(&form), NOW).unwrap(), client.unwrap(), "URL-encoded too");
+        }
+        assert!(rule(vec![expected], &[]).authorize(&forwarded(CERTIFICATE), NOW).is_ok());
+    }
+
+    #[test]
+    fn with_nothing_to_match_any_certificate_from_the_proxy_is_accepted() {
+        let client = rule(vec![], &[]).authorize(&forwarded(CERTIFICATE), NOW).unwrap().unwrap();
+        assert_eq!(client.label, "certificate CN=build-server-2");
+        assert!(rule(vec![], &[]).authorize(&forwarded(CERTIFICATE), 4_102_444_800).is_err(), "within its dates only");
     }
 }

@@ -10,7 +10,7 @@
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::client_auth::Refusal;
+use crate::client_auth::{CertificateRefusal, Refusal};
 use crate::config::ConfigErrors;
 use crate::failure::{SignInFailure, SignInFailureKind};
 use crate::log;
@@ -283,10 +283,17 @@ impl From<StoreError> for HttpError {
     }
 }
 
+/// HAS's answers: a certificate that cannot be read is 400, one not permitted 403, and
+/// no credentials (or a certificate that did not come from the proxy) 401.
 impl From<Refusal> for HttpError {
     fn from(refusal: Refusal) -> Self {
-        let mut answer = Self::unauthorized(refusal.token_was_sent, "the client is not authorized for this route");
-        answer.log = Some(log::warn("client_refused").detail(refusal.reason).field("certificate", refusal.certificate));
+        let mut answer = match refusal.certificate {
+            Some(CertificateRefusal::Unreadable(_)) => Self::invalid_request("the forwarded client certificate cannot be read"),
+            Some(CertificateRefusal::NotPermitted(_)) => Self::forbidden("this client certificate is not permitted"),
+            _ => Self::unauthorized(refusal.token_was_sent, "the client is not authorized for this route"),
+        };
+        let certificate = refusal.certificate.map(CertificateRefusal::reason);
+        answer.log = Some(log::warn("client_refused").detail(refusal.reason).field("certificate", certificate));
         answer
     }
 }

@@ -2,11 +2,12 @@
 //! client certificates. Plain functions over plain types, so that `fuzz/` can run them
 //! natively (the component itself builds for wasm32-wasip2 only).
 
+use base64::Engine;
 use http::{HeaderMap, header};
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
-use x509_cert::der::{DecodePem, Encode};
+use x509_cert::der::Decode;
 
 use crate::ids::ProviderId;
 
@@ -94,11 +95,20 @@ pub struct ForwardedCertificate {
     pub valid_until: u64,
 }
 
-/// Reads a PEM certificate, URL-encoded as proxies forward it (nginx's `$ssl_client_escaped_cert`).
+/// Reads a certificate as proxies forward it, in every form HAS reads: PEM, URL-encoded
+/// (nginx's `$ssl_client_escaped_cert`, ingress-nginx's `ssl-client-cert`) or not, its
+/// line breaks kept, or turned into spaces or tabs (headers cannot carry them); or
+/// bare base64 DER (Azure's, Traefik's). Only the first certificate of a chain is read.
 pub fn forwarded_certificate(header_value: &str) -> Result<ForwardedCertificate, &'static str> {
-    let pem = percent_decode_str(header_value).decode_utf8().map_err(|_| "forwarded certificate is not UTF-8")?;
-    let certificate = Certificate::from_pem(pem.trim().as_bytes()).map_err(|_| "forwarded certificate is not a PEM X.509 certificate")?;
-    let der = certificate.to_der().map_err(|_| "forwarded certificate does not re-encode")?;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    let text = percent_decode_str(header_value).decode_utf8().map_err(|_| "forwarded certificate is not UTF-8")?;
+    let base64 = match text.split_once(BEGIN) {
+        Some((_, rest)) => rest.split_once("-----END CERTIFICATE-----").ok_or("forwarded certificate's PEM has no end")?.0,
+        None => text.split(',').next().unwrap_or_default(),
+    };
+    let compact: String = base64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| "forwarded certificate is neither PEM nor base64")?;
+    let certificate = Certificate::from_der(&der).map_err(|_| "forwarded certificate is not an X.509 certificate")?;
     let validity = &certificate.tbs_certificate.validity;
     Ok(ForwardedCertificate {
         fingerprint: Sha256::digest(&der).into(),

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use double::{Key, ProviderDouble, alice_claims, finish_login, issuing, provider_with, start_broker};
-use support::{Broker, CLIENT_TOKEN, Redis, Store, UNKNOWN_REQUEST_ID};
+use support::{Broker, CLIENT_TOKEN, Login, Redis, Store, UNKNOWN_REQUEST_ID};
 
 /// A broker over one kind of store and its provider; they live as long as the broker.
 struct Fixture {
@@ -68,7 +68,7 @@ on_every_store!(
     without_a_state_key_only_liveness_serves,
     login_url_leads_to_a_readable_page,
     every_answer_carries_the_browser_hardening_headers,
-    the_login_link_grants_no_status_and_the_request_opens_no_login,
+    the_login_link_grants_no_status_and_the_request_leads_to_its_login,
     a_handle_from_another_broker_opens_nothing,
 );
 
@@ -181,16 +181,23 @@ fn expired_requests_are_gone(start: Start) {
 
 /// Whoever sees a login link (browser history, a proxy's log, a screenshot) cannot
 /// claim the login with it, and the client's `request` is no login link.
-fn the_login_link_grants_no_status_and_the_request_opens_no_login(start: Start) {
+/// The login link grants no status. The client's `request` does lead to its login, as
+/// HAS's does: the p4d extension, with its `Auth-Protocol` setting, builds
+/// `{baseUrl}/{protocol}/login/{request}?instanceId={instanceId}` itself, and its client
+/// holds both handles anyway.
+fn the_login_link_grants_no_status_and_the_request_leads_to_its_login(start: Start) {
     let broker = start(&[("login_timeout", "1")]);
-    let id = broker.login("alice");
+    let created = broker.new_request("alice");
+    let id = Login::from_reply(&created);
     let from_link = id.login_path.trim_start_matches("/oidc/login/");
-    finish_login(&broker, &id, "alice");
+    let instance = created["instanceId"].as_str().unwrap();
+    let as_the_extension_builds_it = Login { login_path: format!("/oidc/login/{}?instanceId={instance}", id.request), ..id.clone() };
+    finish_login(&broker, &as_the_extension_builds_it, "alice");
     let stolen = broker.status(from_link);
     assert_eq!(stolen.status, 404, "{}", stolen.body);
     assert!(!stolen.body.contains("alice"));
-    assert_eq!(broker.get(&format!("/oidc/login/{}", id.request)).status, 404, "the request is not a login link");
-    assert!(is_alice(&broker.status(&id)), "the rightful client still gets the identity");
+    let status = broker.get_with_token(&format!("/requests/status/{}?instanceId={instance}", id.request), CLIENT_TOKEN);
+    assert!(is_alice(&status), "the rightful client gets the identity: {}", status.body);
 }
 
 /// Handles are sealed under `state_key`: one broker's handles open nowhere else, so
@@ -210,8 +217,8 @@ fn unknown_and_malformed_request_ids_are_refused(start: Start) {
     assert_eq!(unknown.error_code(), "not_found");
     for malformed in ["short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%2F", "%00", "", "not+base64=at~all"] {
         let reply = broker.status(malformed);
-        assert_eq!(reply.status, 400, "{malformed:?}: {}", reply.body);
-        assert_eq!(reply.error_code(), "invalid_request");
+        assert_eq!(reply.status, 404, "{malformed:?}: {}", reply.body);
+        assert_eq!(reply.error_code(), "not_found");
         assert!(reply.json()["error_description"].as_str().unwrap().contains("request id"));
     }
 }

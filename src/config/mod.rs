@@ -340,20 +340,25 @@ fn parse_certificate_rule(
     }
     let header = http::HeaderName::from_bytes(header.as_bytes())
         .map_err(|_| ConfigError { variable: "client_cert_header", expected: "an HTTP header name, such as x-client-cert".into() })?;
-    let fingerprints = comma_list(fingerprints).map(parse_fingerprint).collect::<Option<Vec<_>>>().ok_or_else(|| ConfigError {
+    let fingerprints = has_list(fingerprints).map(parse_fingerprint).collect::<Option<Vec<_>>>().ok_or_else(|| ConfigError {
         variable: "client_cert_fp",
         expected: "comma-separated SHA-256 fingerprints in hex, colons allowed (`openssl x509 -noout -fingerprint -sha256`)".into(),
     })?;
-    let common_names: Vec<String> = comma_list(common_names).map(str::to_owned).collect();
-    if fingerprints.is_empty() && common_names.is_empty() {
-        return Err(ConfigError { variable: "client_cert_header", expected: "to be used with client_cert_fp or client_cert_cn".into() });
-    }
+    let common_names: Vec<String> = has_list(common_names).map(str::to_owned).collect();
     use sha2::Digest;
     let proxy_secret = proxy_secret.trim();
     if !proxy_secret.is_empty() && proxy_secret.len() < 16 {
         return Err(ConfigError {
             variable: "client_cert_proxy_secret",
             expected: "at least 16 characters (`openssl rand -hex 32`)".into(),
+        });
+    }
+    // HAS then accepts any certificate, trusting the proxy to have checked it against
+    // the CA. That is safe only when nothing but the proxy can forward one.
+    if fingerprints.is_empty() && common_names.is_empty() && proxy_secret.is_empty() {
+        return Err(ConfigError {
+            variable: "client_cert_header",
+            expected: "to be used with client_cert_fp or client_cert_cn, or with client_cert_proxy_secret (then any certificate the proxy forwards is accepted, as HAS accepts any): without either, a self-signed certificate sent straight to the broker would pass".into(),
         });
     }
     let proxy_secret_digest = (!proxy_secret.is_empty()).then(|| sha2::Sha256::digest(proxy_secret.as_bytes()).into());
@@ -396,6 +401,12 @@ fn parse_key(text: &str) -> Option<StateKey> {
 /// The non-empty, trimmed items of a comma-separated variable.
 fn comma_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|item| !item.is_empty())
+}
+
+/// A list as HAS's `CLIENT_CERT_CN` and `CLIENT_CERT_FP` take it: comma-separated,
+/// optionally written as a JSON-like array (`["a", "b"]`).
+fn has_list(value: &str) -> impl Iterator<Item = &str> {
+    comma_list(value).map(|item| item.trim_matches(|c: char| c == '[' || c == ']' || c == '"' || c == '\'' || c.is_whitespace()))
 }
 
 fn parse_seconds(variable: &'static str, value: &str, max: u64) -> Result<u64, ConfigError> {
@@ -923,6 +934,19 @@ mod tests {
         assert_eq!(rejected_variable(&[("client_cert_header", "x-client-cert")]), "client_cert_header");
         assert_eq!(rejected_variable(&[("client_cert_header", "bad header")]), "client_cert_header");
         assert_eq!(rejected_variable(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", "1C:EC")]), "client_cert_fp");
+        // HAS's rule when neither is set (any certificate), where only the proxy can forward one.
+        let any = parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_proxy_secret", "0123456789abcdef0123")]);
+        assert!(any.is_ok());
+    }
+
+    #[test]
+    fn certificate_lists_are_read_as_has_writes_them() {
+        let names: Vec<&str> = has_list(r#"["build-*", "deploy-1"]"#).collect();
+        assert_eq!(names, ["build-*", "deploy-1"]);
+        assert_eq!(has_list("one").collect::<Vec<_>>(), ["one"]);
+        let fp = "1C:EC:5E:B8:E6:68:8D:6D:3E:2D:AA:42:D7:8C:70:31:A6:80:FC:4B:D1:10:78:A0:4E:70:98:83:B2:97:E8:EE";
+        let listed = format!(r#"["{}", "{fp}"]"#, fp.to_lowercase());
+        assert!(parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", &listed)]).is_ok());
     }
 
     #[test]

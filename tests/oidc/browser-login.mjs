@@ -4,7 +4,7 @@
 //   node browser-login.mjs --url URL --username NAME [--mode login]
 //        [--password PW] [--expect-text TEXT] [--provider LABEL] [--user-code CODE]
 //        [--logout-url URL] [--logout-expect-text TEXT]
-//        [--screenshot FILE.png] [--screenshots DIR] [--timeout-ms MS]
+//        [--screenshot FILE.png] [--screenshots DIR] [--timeout-ms MS] [--ignore-https-errors]
 //   node browser-login.mjs --url URL --mode visit [--screenshot FILE.png] [--screenshots DIR] [--timeout-ms MS]
 //
 // Options
@@ -13,6 +13,8 @@
 //                          for the load event, record the page, print the report; exit 1 only
 //                          when the navigation fails or times out (an HTTP error status is exit 0).
 //                          Login-only options (--provider, --user-code, --logout-url...) are ignored.
+//   --ignore-https-errors  Accept the test CA's server certificates (a broker behind the test's
+//                          TLS front). The browser presents no client certificate either way.
 //   --username NAME        Provider username (required in login mode).
 //   --password PW          Provider password (default "password").
 //   --expect-text TEXT     Login is done when the page text contains TEXT (case-insensitive;
@@ -100,6 +102,7 @@ try {
       'logout-url': { type: 'string' },
       'logout-expect-text': { type: 'string', default: 'signed out' },
       'timeout-ms': { type: 'string', default: '30000' },
+      'ignore-https-errors': { type: 'boolean', default: false },
     },
   }));
 } catch (err) {
@@ -537,7 +540,7 @@ try {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
-  page = await (await browser.newContext()).newPage();
+  page = await (await browser.newContext({ ignoreHTTPSErrors: args['ignore-https-errors'] })).newPage();
   page.setDefaultTimeout(remaining());
   const mainFrame = (r) => { try { return r.frame() === page.mainFrame(); } catch { return false; } };
   page.on('request', (r) => {
