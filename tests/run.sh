@@ -50,6 +50,11 @@ command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 # The independent XML-DSig implementation that signs and checks the SAML test answers.
 command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
+# The reference TLS front (deploy/tls-proxy/nginx.conf) under test, the certificates its
+# clients present, and the client that presents them, as HAS's p4d loginhook does.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

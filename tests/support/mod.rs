@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod saml;
+pub mod tls;
 
 pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
 
