@@ -8,8 +8,9 @@ use serde::Serialize;
 use crate::config::{Choice, Protocol};
 use crate::context::Context;
 use crate::error::HttpError;
-use crate::handles::{RequestTicket, login_handle, open_request, request_handle};
-use crate::ids::{LoginId, UserId, user_code};
+use crate::handles::{LinkToken, RequestTicket, login_handle, open_request, request_handle};
+use crate::host::SpinKeyValue;
+use crate::ids::{UserId, user_code};
 use crate::log;
 use crate::parse::NewRequestOptions;
 use crate::protocols::Connector;
@@ -32,10 +33,10 @@ struct NewRequestReply<'a> {
     user_code: &'a str,
 }
 
-/// `GET /requests/new/:userId[?forceAuthn=…&providerId=…]`: no store call. The
-/// request lives in the two handles it answers with (see `handles`), until the
-/// browser or the client acts on it. A client that identifies itself (as on status
-/// calls) is named on the confirmation page, and only it may claim the login.
+/// `GET /requests/new/:userId[?forceAuthn=…&providerId=…]`: the request lives in the
+/// client's `request` (see `handles`), and in the store for the short login link
+/// (`short_login_link`). A client that identifies itself (as on status calls) is named
+/// on the confirmation page, and only it may claim the login.
 pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let user_id = UserId::from_path_segment(user_segment).map_err(HttpError::invalid_request)?;
     let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
@@ -48,8 +49,9 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
         let known = config.providers.ids();
         return Err(HttpError::invalid_request(format!("providerId `{}` is not configured; configured: {known}", named.as_str())));
     }
-    let request = LoginRequest {
-        id: LoginId::new(now + config.cache_ttl_secs).map_err(|_| HttpError::no_randomness())?,
+    let link = LinkToken::new(now + config.cache_ttl_secs).map_err(|_| HttpError::no_randomness())?;
+    let mut request = LoginRequest {
+        id: link.login().clone(),
         user_id,
         provider_id: options.provider_id,
         force_authn: options.force_authn,
@@ -57,7 +59,7 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
         created_at: now,
         requested_by: Requester { client: client.as_ref().map(|client| client.label.clone()), address: client_address(headers) },
     };
-    let login_handle = login_handle(&config.sealer, &request)?;
+    let login_link = stored_for_its_link(&ctx, &mut request, &link).await?;
     let ticket = RequestTicket { login: request.clone(), bound_to: client.map(|client| client.binding) };
     let status_handle = request_handle(&config.sealer, &ticket)?;
 
@@ -73,7 +75,7 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
         StatusCode::OK,
         &NewRequestReply {
             request: &status_handle,
-            login_url: format!("{base}{login_path}/{login_handle}"),
+            login_url: format!("{base}{login_path}/{login_link}"),
             status_url: format!("{base}/requests/status/{status_handle}"),
             base_url: base,
             user_id: request.user_id.as_str(),
@@ -82,6 +84,20 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
             user_code: request.user_code.expose(),
         },
     ))
+}
+
+/// The login link's handle: `link`, with the request stored for it (one write, and
+/// the registry's two); or, when the store cannot take it (down, or full for this
+/// window), the request sealed whole, which needs no store.
+async fn stored_for_its_link(ctx: &Context<SpinKeyValue>, request: &mut LoginRequest, link: &LinkToken) -> Result<String, HttpError> {
+    match ctx.store.save_login_request(request, &link.secret(), ctx.now).await {
+        Ok(()) => Ok(link.as_text()),
+        Err(error) => {
+            log::warn("short_link_not_stored").login(&request.id).detail(&error.to_string()).emit();
+            request.id = request.id.clone().with_entered(false);
+            login_handle(&ctx.config.sealer, request)
+        }
+    }
 }
 
 /// `GET /requests/status/:request`: waits up to `login_timeout` for the login to

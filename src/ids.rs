@@ -16,7 +16,7 @@ pub const MAX_USER_ID_BYTES: usize = 256;
 const MAX_PROVIDER_ID_BYTES: usize = 64;
 
 /// 16 random bytes (as HAS's request ids), base64url without padding.
-const NONCE_BYTES: usize = 16;
+pub const NONCE_BYTES: usize = 16;
 const NONCE_LEN: usize = 22;
 
 /// A login's identity inside the broker: 128 random bits and the time the login
@@ -28,20 +28,33 @@ const NONCE_LEN: usize = 22;
 pub struct LoginId {
     nonce: String,
     expires_at: UnixTime,
+    /// Entered in its bucket's registry when it was made (with its short login link's
+    /// record), so that its first stored step does not enter it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    entered: bool,
 }
 
 impl LoginId {
-    pub fn new(expires_at: UnixTime) -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; NONCE_BYTES];
-        getrandom::fill(&mut bytes)?;
-        Ok(Self { nonce: URL_SAFE_NO_PAD.encode(bytes), expires_at })
+
+    /// The id of a login a short link names: entered in the registry when it was made.
+    pub fn from_link(nonce: [u8; NONCE_BYTES], expires_at: UnixTime) -> Self {
+        Self { nonce: URL_SAFE_NO_PAD.encode(nonce), expires_at, entered: true }
+    }
+
+    pub fn entered(&self) -> bool {
+        self.entered
+    }
+
+    /// The same login, marked as entered in the registry (or not).
+    pub fn with_entered(self, entered: bool) -> Self {
+        Self { entered, ..self }
     }
 
     /// Rebuilds an id from its parts as the store's registry keeps them; `None` unless
     /// the nonce has exactly the shape `new` gives it.
     pub fn from_parts(nonce: &str, expires_at: UnixTime) -> Option<Self> {
         let well_formed = nonce.len() == NONCE_LEN && URL_SAFE_NO_PAD.decode(nonce).is_ok_and(|bytes| bytes.len() == NONCE_BYTES);
-        well_formed.then(|| Self { nonce: nonce.to_owned(), expires_at })
+        well_formed.then(|| Self { nonce: nonce.to_owned(), expires_at, entered: false })
     }
 
     pub fn nonce(&self) -> &str {
@@ -202,7 +215,7 @@ mod tests {
 
     #[test]
     fn login_ids_differ_and_keep_their_nonce_out_of_debug_output() {
-        let (a, b) = (LoginId::new(1_800_000_000).unwrap(), LoginId::new(1_800_000_000).unwrap());
+        let (a, b) = (crate::store::conformance::login(1_800_000_000).unwrap(), crate::store::conformance::login(1_800_000_000).unwrap());
         assert_ne!(a, b, "the random part differs");
         assert_eq!(LoginId::from_parts(a.nonce(), a.expires_at()), Some(a.clone()));
         assert_eq!(format!("{a:?}"), "LoginId(expires 1800000000)");

@@ -11,7 +11,7 @@ use crate::connector::SignInStart;
 use crate::context::Context;
 use crate::error::{HttpError, RESTART};
 use crate::failure::{SignInFailure, SignInFailureKind};
-use crate::handles::open_login;
+use crate::handles::{LinkToken, login_handle, open_login};
 use crate::ids::{LoginId, ProviderId, SignInState, UserId, user_code_matches};
 use crate::log;
 use crate::protocols::{Connector, KeptState, ProviderAnswer};
@@ -78,12 +78,19 @@ pub enum CodeCheck {
 }
 
 impl<'c, K: KeyValue> PendingLogin<'c, K> {
-    /// Opens the login link's handle; no store call.
-    pub fn open(ctx: &'c Context<K>, handle: &str) -> Result<Self, HttpError> {
+    /// Opens the login link's handle: a short link reads its request from the store
+    /// (one read); a sealed handle, or the client's `request`, carries it whole. The
+    /// pages that follow carry the request sealed, so that no later step reads it again.
+    pub async fn open(ctx: &'c Context<K>, handle: &str) -> Result<Self, HttpError> {
+        let unknown = || HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}"));
+        if let Some(link) = LinkToken::parse(handle) {
+            let request = ctx.store.load_login_request(link.login(), &link.secret(), ctx.now).await?.ok_or_else(unknown)?;
+            let handle = login_handle(&ctx.config.sealer, &request)?;
+            return Ok(Self { ctx, request, handle });
+        }
         let presented =
             SealedText::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
-        let request = open_login(&presented, &ctx.config.sealer, ctx.now)
-            .ok_or_else(|| HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}")))?;
+        let request = open_login(&presented, &ctx.config.sealer, ctx.now).ok_or_else(unknown)?;
         Ok(Self { ctx, request, handle: handle.to_owned() })
     }
 
@@ -242,16 +249,16 @@ mod tests {
         Context::new(config, MemoryKeyValue::default(), NOW)
     }
 
-    fn pending<'c>(ctx: &'c Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'c, MemoryKeyValue> {
+    async fn pending<'c>(ctx: &'c Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'c, MemoryKeyValue> {
         let request = LoginRequest { provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()), ..LoginRequest::example(NOW) };
         let handle = crate::handles::login_handle(&ctx.config.sealer, &request).unwrap();
-        PendingLogin::open(ctx, &handle).unwrap()
+        PendingLogin::open(ctx, &handle).await.unwrap()
     }
 
     #[test]
     fn the_provider_a_client_named_cannot_be_swapped_by_the_browser() {
         let ctx = context();
-        let pending = pending(&ctx, Some("oidc"));
+        let pending = block_on(pending(&ctx, Some("oidc")));
         let other = ProviderId::parse("other").unwrap();
         assert!(pending.provider(Some(&other)).is_err());
         assert_eq!(pending.provider(None).unwrap().map(|p| p.id.as_str()), Some("oidc"));
@@ -261,7 +268,7 @@ mod tests {
     fn every_attempt_counts_and_the_last_wrong_one_stops_the_login_for_good() {
         block_on(async {
             let ctx = context();
-            let pending = pending(&ctx, None);
+            let pending = pending(&ctx, None).await;
             let provider = pending.provider(None).unwrap().unwrap();
             assert!(matches!(pending.check_user_code("bcdf ghjk", provider).await.unwrap(), CodeCheck::Accepted));
             for left in (1..MAX_CODE_ATTEMPTS - 1).rev() {
@@ -279,7 +286,25 @@ mod tests {
     #[test]
     fn a_login_link_that_is_malformed_or_not_ours_is_refused() {
         let ctx = context();
-        assert_eq!(PendingLogin::open(&ctx, "short").err().map(|e| e.status()), Some(http::StatusCode::BAD_REQUEST));
-        assert_eq!(PendingLogin::open(&ctx, &"A".repeat(120)).err().map(|e| e.status()), Some(http::StatusCode::NOT_FOUND));
+        let status = |handle: &str| block_on(PendingLogin::open(&ctx, handle)).err().map(|e| e.status());
+        assert_eq!(status("short"), Some(http::StatusCode::BAD_REQUEST));
+        assert_eq!(status(&"A".repeat(120)), Some(http::StatusCode::NOT_FOUND));
+        assert_eq!(status(&"A".repeat(27)), Some(http::StatusCode::NOT_FOUND), "a short link nobody made");
+    }
+
+    #[test]
+    fn a_short_link_opens_its_stored_request_with_its_secret_only() {
+        block_on(async {
+            let ctx = context();
+            let link = LinkToken::new(NOW + 300).unwrap();
+            let request = LoginRequest { id: link.login().clone(), ..LoginRequest::example(NOW) };
+            ctx.store.save_login_request(&request, &link.secret(), NOW).await.unwrap();
+            let pending = PendingLogin::open(&ctx, &link.as_text()).await.unwrap();
+            assert_eq!(pending.request, request);
+            let sealed = SealedText::parse(&pending.handle).unwrap();
+            assert_eq!(open_login(&sealed, &ctx.config.sealer, NOW), Some(request.clone()), "the pages after it carry it sealed");
+            let guessed = LinkToken::new(NOW + 300).unwrap();
+            assert!(PendingLogin::open(&ctx, &guessed.as_text()).await.is_err(), "another link opens nothing");
+        });
     }
 }

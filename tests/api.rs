@@ -99,7 +99,11 @@ fn new_request_answers_with_has_fields(start: Start) {
     let id = body["request"].as_str().unwrap();
     let login_url = body["loginUrl"].as_str().unwrap();
     let handle = login_url.strip_prefix("https://login.example.com/oidc/login/").unwrap_or_else(|| panic!("{login_url}"));
-    assert!(handle.len() > 100 && id.len() > 100, "sealed handles: {id} {handle}");
+    assert!(id.len() > 100, "a sealed handle: {id}");
+    // Short, for a person to read: the request is stored for the link.
+    assert_eq!(handle.len(), 27, "{login_url}");
+    let twenty_characters = broker.new_request("alice.person@corp.io");
+    assert!(twenty_characters["loginUrl"].as_str().unwrap().len() <= 128, "{twenty_characters}");
     assert_ne!(handle, id, "the login link does not carry the client's request");
     assert!(!handle.contains(id) && !id.contains(handle));
     assert_eq!(body["statusUrl"], format!("https://login.example.com/requests/status/{id}"));
@@ -369,10 +373,11 @@ fn each_route_and_a_whole_login_cost_these_store_operations() {
         eprintln!("{what}: {counted:?}");
         counted
     };
-    // A first login warms the instance (configuration, provider metadata) and starts
-    // the sweep cursor.
+    // A first login warms the instance (configuration, provider metadata), starts the
+    // sweep cursor and takes this window's first sweep turn.
     finish_login(&broker, &broker.login("warm-up"), "warm-up");
-    assert_eq!(measured("new request", &|| drop(broker.login("alice"))), ops(0, 0, 0, 0, 0), "creating a request costs nothing");
+    // Stored for its short link, and entered in its window's registry (count, entry).
+    assert_eq!(measured("new request", &|| drop(broker.login("alice"))), ops(0, 2, 0, 0, 1), "creating a request");
     assert_eq!(measured("liveness", &|| assert_eq!(broker.get("/liveness").status, 200)), ops(1, 0, 0, 0, 0), "the sweep cursor");
 
     // A waiting client: one read, then re-reads every 100 ms at most.
@@ -383,12 +388,13 @@ fn each_route_and_a_whole_login_cost_these_store_operations() {
 
     let id = broker.login("alice");
     let sign_in = measured("login link", &|| drop(double::sign_in_for(&broker, &id)));
-    assert_eq!(sign_in, ops(0, 0, 0, 0, 0), "sending the browser to the provider costs nothing");
+    // The link's request, read once: the confirmation form carries it sealed.
+    assert_eq!(sign_in, ops(1, 0, 0, 0, 0), "sending the browser to the provider");
     let sign_in = double::sign_in_for(&broker, &id);
     let callback = double::authorize_as(&sign_in, "alice");
-    // Has the login ended; enter it for the sweep (count, entry); claim its end; store the outcome.
+    // Has the login ended; claim its end (it was entered for the sweep when it was made); store the outcome.
     let answered = measured("callback", &|| assert_eq!(broker.get_with(&callback, &[("Cookie", &sign_in.cookie)]).status, 200));
-    assert_eq!(answered, ops(1, 2, 0, 0, 2), "the sweep's turn came at the warm-up's callback, the first in this bucket");
+    assert_eq!(answered, ops(1, 1, 0, 0, 1), "the sweep's turn came at the warm-up's request, the first in this bucket");
     // Read the outcome, claim the identity.
     assert_eq!(measured("status, finished", &|| assert!(is_alice(&broker.status(&id)))), ops(1, 0, 0, 0, 1));
 }

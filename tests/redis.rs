@@ -107,7 +107,12 @@ fn keys_are_stored_raw_and_namespaced_in_redis() {
     let (redis, provider) = (Redis::start(), provider());
     let broker = start_broker(Store::Redis(&redis), &provider, &[]);
     let id = broker.login("alice");
-    assert_eq!(redis.keys(), Vec::<String>::new(), "a login request nobody acted on costs the store nothing");
+    // A login request is kept for its short link, and entered in its window's registry.
+    let kept = redis.keys();
+    assert!(
+        kept.iter().any(|key| key.starts_with("lb:v2:login-link:")) && kept.iter().any(|key| key.starts_with("lb:v2:reg:")),
+        "{kept:?}"
+    );
 
     // Finished but not yet collected: the identity is in Redis, sealed.
     finish_login(&broker, &id, "alice");
@@ -117,10 +122,13 @@ fn keys_are_stored_raw_and_namespaced_in_redis() {
     assert!(keys.iter().any(|k| k.starts_with("lb:v2:reg:")), "registered for the sweep: {keys:?}");
     for key in &keys {
         let nonce = key.rsplit(':').next().unwrap();
-        for handle in [id.request.as_str(), id.login_path.trim_start_matches("/oidc/login/")] {
+        let link = id.login_path.trim_start_matches("/oidc/login/");
+        for handle in [id.request.as_str(), link] {
             assert!(!key.contains(handle), "{key}");
             assert!(!key.starts_with("lb:v2:login") || !handle.contains(nonce), "handles do not show the nonce in the clear: {key}");
         }
+        // The link's secret opens its stored request: neither keys nor values hold it.
+        assert!(!key.contains(&link[6..]) && !redis.command(&["GET", key]).unwrap_or_default().contains(&link[6..]), "{key}");
         let value = redis.command(&["GET", key]).unwrap();
         for secret in ["alice", "example.com", id.request.as_str()] {
             assert!(!value.contains(secret), "{key} reveals {secret:?}");
@@ -159,15 +167,22 @@ fn redis_killed_and_restarted_under_a_running_instance() {
         ("/readiness".to_owned(), vec![]),
         (format!("/requests/status/{}", pending.request), vec![("Authorization", token.as_str())]),
     ];
-    let pages = [(callback.clone(), vec![("Cookie", sign_in.cookie.as_str())])];
+    // A short login link's request is in the store.
+    let pages = [(callback.clone(), vec![("Cookie", sign_in.cookie.as_str())]), (pending.login_path.clone(), vec![])];
     for round in 0..2 {
-        // What needs no store keeps serving: new requests and the login link's
-        // confirmation page (sending the browser on needs the provider's metadata, which
-        // a fresh instance must read from the store: that answers 503 like the rest).
+        // What needs no store keeps serving: new requests (whose login links then carry
+        // the request sealed) and their confirmation pages, and the confirmation page
+        // the client's `request` opens (sending the browser on needs the provider's
+        // metadata, which a fresh instance must read from the store: that answers 503
+        // like the rest).
         let (created, took) = timed("/requests/new/bob", &[]);
         assert_eq!((created.status, took < BOUND), (200, true), "round {round}: {}", created.body);
-        let (confirming, took) = timed(&pending.login_path, &[]);
-        assert_eq!((confirming.status, took < BOUND), (200, true), "round {round}: {}", confirming.body);
+        let created = support::Login::from_reply(&created.json());
+        assert!(created.login_path.len() > 100, "round {round}: a sealed link while the store is down: {}", created.login_path);
+        for login_path in [created.login_path, format!("/oidc/login/{}", pending.request)] {
+            let (confirming, took) = timed(&login_path, &[]);
+            assert_eq!((confirming.status, took < BOUND), (200, true), "round {round}: {}", confirming.body);
+        }
         for (path, headers) in api.iter().chain(&pages) {
             let (reply, took) = timed(path, headers);
             assert!(took < BOUND, "round {round}, {path}: answered after {took:?}");

@@ -29,9 +29,9 @@ const MAX_FORM_BYTES: usize = 2048;
 /// `prompt_for_authorization`, to a page where the user confirms the login first.
 pub async fn start(handle: &str, query: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let pending = PendingLogin::open(&ctx, handle)?;
+    let pending = PendingLogin::open(&ctx, handle).await?;
     let Some(provider) = pending.provider(chosen_provider(query)?.as_ref())? else {
-        return Ok(response::redirect(&format!("/multi/login/{handle}"), vec![]));
+        return Ok(response::redirect(&format!("/multi/login/{}", pending.handle), vec![]));
     };
     if ctx.config.prompt_for_authorization {
         return confirmation_page(&pending, provider, StatusCode::OK, None).await;
@@ -43,8 +43,8 @@ pub async fn start(handle: &str, query: &str) -> Result<Reply, HttpError> {
 /// login when there is nothing to choose.
 pub async fn choose_provider(handle: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let pending = PendingLogin::open(&ctx, handle)?;
-    let id = handle;
+    let pending = PendingLogin::open(&ctx, handle).await?;
+    let id = pending.handle.as_str();
     match ctx.config.providers.choose(pending.request.provider_id.as_ref()) {
         Choice::AskTheUser => {
             let choices: Vec<(String, &str)> = ctx
@@ -67,7 +67,7 @@ pub async fn confirm(handle: &str, query: &str, request: Incoming) -> Result<Rep
     let headers = request.headers().clone();
     let form = request.body_up_to(MAX_FORM_BYTES).await.ok_or_else(|| HttpError::payload_too_large(MAX_FORM_BYTES))?;
     let ctx = Context::load().await?;
-    let pending = PendingLogin::open(&ctx, handle)?;
+    let pending = PendingLogin::open(&ctx, handle).await?;
     if !ctx.config.prompt_for_authorization {
         return Err(HttpError::method_not_allowed("GET"));
     }

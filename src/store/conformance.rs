@@ -97,8 +97,13 @@ async fn a_counter_reads_back_with_get<K: KeyValue>(store: &StateStore<K>, _: Un
     kv.delete(key).await.map_err(store_error)
 }
 
-fn login(expires_at: UnixTime) -> Result<LoginId, String> {
-    LoginId::new(expires_at).map_err(|e| e.to_string())
+/// A new login's id, as no link names it (the product's come from its short link).
+pub fn login(expires_at: UnixTime) -> Result<LoginId, String> {
+    use base64::Engine;
+    let mut nonce = [0u8; crate::ids::NONCE_BYTES];
+    getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
+    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce);
+    LoginId::from_parts(&nonce, expires_at).ok_or_else(|| "a nonce of the wrong shape".to_owned())
 }
 
 fn authenticated() -> LoginOutcome {

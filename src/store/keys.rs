@@ -44,9 +44,14 @@ pub fn identity_claim(id: &LoginId) -> String {
     login_key(id, "-claim")
 }
 
+/// The login request its short login link opens (see `handles::LinkToken`).
+pub fn login_link(id: &LoginId) -> String {
+    login_key(id, "-link")
+}
+
 /// Every key a login may own: what the sweeper deletes.
-pub fn login_keys(id: &LoginId) -> [String; 3] {
-    [outcome(id), counter(id), identity_claim(id)]
+pub fn login_keys(id: &LoginId) -> [String; 4] {
+    [outcome(id), counter(id), identity_claim(id), login_link(id)]
 }
 
 fn login_key(id: &LoginId, suffix: &str) -> String {

@@ -159,6 +159,30 @@ impl<K: KeyValue> StateStore<K> {
         }
     }
 
+    /// Keeps a new login's request for its short login link, sealed so that it opens
+    /// only with the link's `secret` (which the store never sees), and enters the login
+    /// in its bucket's registry: one write, then the registry's two. Past the bound the
+    /// record is deleted again and the caller refused (the login can still be carried
+    /// whole, sealed, as a long link).
+    pub async fn save_login_request(&self, request: &LoginRequest, secret: &str, now: UnixTime) -> Result<(), StoreError> {
+        let key = keys::login_link(&request.id);
+        self.kv.set(&key, &self.sealer.seal(&link_binding(&key, secret), &envelope::seal(request))?).await?;
+        if let Err(error) = self.register(&request.id, now).await {
+            self.kv.delete(&key).await?;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// The request a short login link names, if its `secret` opens it and it has not expired.
+    pub async fn load_login_request(&self, id: &LoginId, secret: &str, now: UnixTime) -> Result<Option<LoginRequest>, StoreError> {
+        let key = keys::login_link(id);
+        let Some(sealed) = self.kv.get(&key).await? else { return Ok(None) };
+        // Any other secret is a link nobody was given: as unknown as no record at all.
+        let Ok(opened) = self.sealer.open(&link_binding(&key, secret), &sealed) else { return Ok(None) };
+        envelope::open(&opened, now)
+    }
+
     /// How the login ended, if it has.
     pub async fn load_outcome(&self, id: &LoginId, now: UnixTime) -> Result<Option<LoginOutcome>, StoreError> {
         let finished: Option<FinishedLogin> = self.load(&keys::outcome(id), now).await?;
@@ -192,14 +216,15 @@ impl<K: KeyValue> StateStore<K> {
 
     /// Adds `delta` to the login's counter; its new value. `increment` is atomic in
     /// every Spin backend (compare-and-swap is not, on Redis), so exactly one caller
-    /// moves the counter from zero: that one enters the login in its bucket's registry,
-    /// and no replay, flood or later step of the same login enters it again. Past the
-    /// bound the counter is deleted again (nothing of the login stays) and the caller
-    /// refused.
+    /// moves the counter from zero: that one enters the login in its bucket's registry
+    /// (unless it was entered when it was made), and no replay, flood or later step of
+    /// the same login enters it again. Past the bound the counter is deleted again
+    /// (nothing of the login stays) and the caller refused.
     async fn count(&self, id: &LoginId, delta: i64, now: UnixTime) -> Result<i64, StoreError> {
         let counter = keys::counter(id);
         let value = self.kv.increment(&counter, delta).await?;
         if value == delta
+            && !id.entered()
             && let Err(error) = self.register(id, now).await
         {
             self.kv.delete(&counter).await?;
@@ -286,6 +311,11 @@ impl<K: KeyValue> StateStore<K> {
     }
 }
 
+/// What a login's stored request is sealed to: its key, and its link's secret.
+fn link_binding(key: &str, secret: &str) -> String {
+    format!("{key} {secret}")
+}
+
 /// The login-shaped slot a claim on `name` is kept under, expiring at `expires_at`.
 fn claim_slot(name: &str, expires_at: UnixTime) -> Option<LoginId> {
     use sha2::{Digest, Sha256};
@@ -344,7 +374,7 @@ mod tests {
     fn a_login_owns_keys_only_once_it_ends_and_is_registered_first() {
         block_on(async {
             let store = test_store();
-            let id = LoginId::new(NOW + 300).unwrap();
+            let id = conformance::login(NOW + 300).unwrap();
             assert!(store.load_outcome(&id, NOW).await.unwrap().is_none());
             assert!(store.kv.keys().is_empty(), "reading a pending login writes nothing");
             assert!(store.claim_finish(&id, NOW).await.unwrap());
@@ -369,15 +399,15 @@ mod tests {
         block_on(async {
             let store = test_store().holding_at_most(2);
             for _ in 0..2 {
-                assert!(store.claim_finish(&LoginId::new(NOW + 300).unwrap(), NOW).await.unwrap());
+                assert!(store.claim_finish(&conformance::login(NOW + 300).unwrap(), NOW).await.unwrap());
             }
-            let refused = LoginId::new(NOW + 300).unwrap();
+            let refused = conformance::login(NOW + 300).unwrap();
             assert!(matches!(store.claim_finish(&refused, NOW).await, Err(StoreError::Full { limit: 2 })));
             assert!(matches!(store.count_code_attempt(&refused, NOW).await, Err(StoreError::Full { limit: 2 })));
             let bucket = (NOW + 300) / keys::BUCKET_SECS;
             assert_eq!(read_counter(&store.kv, &keys::allocated(bucket)).await.unwrap(), Some(2), "the sweeper walks two entries");
             assert!(!store.kv.keys().iter().any(|key| key.contains(refused.nonce())), "nothing written for the refused login");
-            let later = LoginId::new(NOW + 310).unwrap();
+            let later = conformance::login(NOW + 310).unwrap();
             assert!(store.claim_finish(&later, NOW).await.unwrap(), "the next bucket takes logins again");
         });
     }
@@ -386,7 +416,7 @@ mod tests {
     fn a_login_is_entered_once_whatever_happens_to_it() {
         block_on(async {
             let store = test_store();
-            let id = LoginId::new(NOW + 300).unwrap();
+            let id = conformance::login(NOW + 300).unwrap();
             let bucket = (NOW + 300) / keys::BUCKET_SECS;
             for attempt in 1..=3 {
                 assert_eq!(store.count_code_attempt(&id, NOW).await.unwrap(), attempt);
@@ -396,7 +426,7 @@ mod tests {
             assert_eq!(store.count_code_attempt(&id, NOW).await.unwrap(), 4, "the end does not count as an attempt");
             assert_eq!(read_counter(&store.kv, &keys::allocated(bucket)).await.unwrap(), Some(1), "one registry entry");
 
-            let ended_first = LoginId::new(NOW + 300).unwrap();
+            let ended_first = conformance::login(NOW + 300).unwrap();
             assert!(store.claim_finish(&ended_first, NOW).await.unwrap());
             assert_eq!(store.count_code_attempt(&ended_first, NOW).await.unwrap(), 1);
             assert_eq!(read_counter(&store.kv, &keys::allocated(bucket)).await.unwrap(), Some(2));
@@ -447,7 +477,7 @@ mod tests {
             let store = test_store();
             store.sweep(NOW).await.unwrap();
             for _ in 0..200 {
-                let id = LoginId::new(NOW + 10).unwrap();
+                let id = conformance::login(NOW + 10).unwrap();
                 assert!(store.claim_finish(&id, NOW).await.unwrap());
                 store.save_outcome(&id, authenticated()).await.unwrap();
             }
@@ -465,7 +495,7 @@ mod tests {
             let store = test_store();
             store.kv.set_down(true);
             assert!(matches!(ping(&store.kv).await, Err(StoreError::Unavailable(_))));
-            let id = LoginId::new(NOW + 300).unwrap();
+            let id = conformance::login(NOW + 300).unwrap();
             assert!(matches!(store.save_outcome(&id, authenticated()).await, Err(StoreError::Unavailable(_))));
         });
     }
@@ -474,7 +504,7 @@ mod tests {
     fn a_foreign_value_under_our_key_is_reported_corrupt() {
         block_on(async {
             let store = test_store();
-            let id = LoginId::new(NOW + 300).unwrap();
+            let id = conformance::login(NOW + 300).unwrap();
             store.kv.set(&keys::outcome(&id), b"not sealed").await.unwrap();
             let error = store.load_outcome(&id, NOW).await.unwrap_err();
             assert!(matches!(error, StoreError::Corrupt { kind: "sealed value", .. }));

@@ -12,8 +12,8 @@ use crate::failure::SignInFailureKind;
 use crate::ids::{LoginId, ProviderId, UserId};
 use crate::secret::Secret;
 
-/// One login a client asked for: what the browser's login link carries, sealed, so
-/// that a request nobody acts on costs the store nothing.
+/// One login a client asked for: what the browser's login link opens (stored for a
+/// short link, or carried sealed), and the client's `request` carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub id: LoginId,
@@ -41,7 +41,7 @@ impl LoginRequest {
     /// For unit tests: a request for `alice`, made at `now`, expiring 300 s later.
     pub fn example(now: UnixTime) -> Self {
         Self {
-            id: LoginId::new(now + 300).unwrap(),
+            id: crate::store::conformance::login(now + 300).unwrap(),
             user_id: UserId::from_path_segment("alice").unwrap(),
             provider_id: None,
             force_authn: false,

@@ -476,17 +476,19 @@ impl Broker {
     }
 
     /// What a person does with a login link under the default configuration: opens it
-    /// and, on the confirmation page, clicks "Continue to sign in". Returns the answer
-    /// that sends the browser on (303 to the provider when all went well).
+    /// and, on the confirmation page, clicks "Continue to sign in" (the form posts to
+    /// its `action`, as a browser's would). Returns the answer that sends the browser on
+    /// (303 to the provider when all went well).
     pub fn follow_login_link(&self, login: &Login) -> Reply {
         let page = self.get(&login.login_path);
         let Some(token) = page.body.split("name=\"confirmation\" value=\"").nth(1).and_then(|rest| rest.split('"').next()) else {
             return page;
         };
         assert_eq!(page.status, 200, "{}", page.body);
+        let action = page.body.split(" action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("the form's action");
         let cookie = page.header("set-cookie").expect("the confirmation cookie").split(';').next().unwrap().to_owned();
         let headers = [("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()), ("Cookie".to_owned(), cookie)];
-        self.send("POST", &login.login_path, &headers, format!("confirmation={token}").into_bytes())
+        self.send("POST", &action.replace("&amp;", "&"), &headers, format!("confirmation={token}").into_bytes())
     }
 
     /// Posts `form` (URL-encoded) to `path` as the browser holding `cookie` would: a
