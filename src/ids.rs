@@ -35,7 +35,6 @@ pub struct LoginId {
 }
 
 impl LoginId {
-
     /// The id of a login a short link names: entered in the registry when it was made.
     pub fn from_link(nonce: [u8; NONCE_BYTES], expires_at: UnixTime) -> Self {
         Self { nonce: URL_SAFE_NO_PAD.encode(nonce), expires_at, entered: true }
