@@ -1,4 +1,4 @@
-//! The README's configuration table and `spin.toml` cannot drift apart: every
+//! The configuration table (docs/configuration.md) and `spin.toml` cannot drift apart: every
 //! variable is declared, passed to the component, documented, and read by the code;
 //! and the real `spin up` accepts the project's own manifest and runtime configs.
 
@@ -30,11 +30,11 @@ fn spin_toml_variables(table: &str) -> BTreeSet<String> {
     names
 }
 
-/// Names in the first column of the README's configuration table.
-fn readme_variables() -> BTreeSet<String> {
-    let readme = project_file("README.md");
-    // The table comes before the section's first subheading.
-    let section = readme.split("## Configuration").nth(1).unwrap().split("\n#").next().unwrap();
+/// Names in the first column of the configuration table.
+fn documented_variables() -> BTreeSet<String> {
+    let reference = project_file("docs/configuration.md");
+    // The table comes before the page's first subheading.
+    let section = reference.split("# Configuration").nth(1).unwrap().split("\n#").next().unwrap();
     section
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
@@ -48,7 +48,7 @@ fn every_variable_is_declared_passed_documented_and_read() {
     let declared = spin_toml_variables("[variables]");
     assert!(declared.len() >= 20, "{declared:?}");
     assert_eq!(spin_toml_variables("[component.login-broker.variables]"), declared, "passed to the component");
-    assert_eq!(readme_variables(), declared, "README's configuration table vs spin.toml");
+    assert_eq!(documented_variables(), declared, "docs/configuration.md's table vs spin.toml");
     let config = project_file("src/config/mod.rs") + &project_file("src/config/providers.rs");
     // Secret variables are read when `auth_providers` names them, not by a name in the code.
     for name in declared.iter().filter(|name| !name.starts_with("auth_provider_secret_")) {
@@ -77,9 +77,9 @@ fn the_wasi_http_0_2_manifest_differs_from_spin_toml_only_in_source_and_build() 
     assert_eq!(body, expected, "deploy/wasi-http-0.2/spin.toml drifted from spin.toml");
 }
 
-/// Each variable's default as `spin.toml` declares it and as the README's table says.
+/// Each variable's default as `spin.toml` declares it and as the configuration table says.
 #[test]
-fn the_readme_states_each_default_as_spin_toml_declares_it() {
+fn the_configuration_table_states_each_default_as_spin_toml_declares_it() {
     let manifest = project_file("spin.toml");
     let declared: Vec<(String, String)> = manifest
         .lines()
@@ -89,11 +89,14 @@ fn the_readme_states_each_default_as_spin_toml_declares_it() {
         })
         .collect();
     assert!(declared.len() >= 20, "{declared:?}");
-    let readme = project_file("README.md");
+    let reference = project_file("docs/configuration.md");
     for (name, default) in declared {
         let shown = if default.is_empty() { "*(empty)*".to_owned() } else { format!("`{default}`") };
         let row = format!("| `{name}` | {shown} |");
-        assert!(readme.contains(&row), "README should have the row `{row} …`: spin.toml declares `{name}` defaulting to {default:?}");
+        assert!(
+            reference.contains(&row),
+            "docs/configuration.md should have the row `{row} …`: spin.toml declares `{name}` defaulting to {default:?}"
+        );
     }
 }
 

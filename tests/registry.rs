@@ -1,4 +1,4 @@
-//! Deployment as the README writes it: each build pushed with `spin registry push` to an
+//! Deployment as docs/deployment.md writes it: each build pushed with `spin registry push` to an
 //! OCI registry (Debian's `docker-registry`, on loopback), then run with
 //! `spin up --from <reference>` over Redis: the Spin 4 build under Spin 4.0.2, the
 //! `wasi:http` 0.2 build under Spin 3.6.3. A login finishes on each.
