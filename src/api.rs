@@ -53,7 +53,8 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
     let mut request = LoginRequest {
         id: link.login().clone(),
         user_id,
-        provider_id: options.provider_id,
+        // As configured, also when the client named it by the id HAS gives it.
+        provider_id: options.provider_id.as_ref().and_then(|named| config.providers.get(named)).map(|provider| provider.id.clone()),
         force_authn: options.force_authn,
         user_code: user_code().map_err(|_| HttpError::no_randomness())?,
         created_at: now,

@@ -274,3 +274,39 @@ fn a_provider_cannot_be_given_one_of_the_brokers_own_secrets() {
     assert!(reply.body.contains("not `client_cert_proxy_secret`"), "{}", reply.body);
     assert!(!reply.body.contains("proxy-secret-0123456789abcdef") && !broker.log().contains("proxy-secret-0123456789abcdef"));
 }
+
+/// `AUTH_PROVIDERS` copied from a HAS deployment as HAS writes it: wrapped in
+/// `{"providers": …}`, no ids and no protocols, the client secrets inline, flags and
+/// numbers as strings, a field the broker does not know. A client moved from HAS names
+/// a provider by the id HAS gives it (`oidc-1`: the second by label), and the login
+/// finishes there.
+#[test]
+fn auth_providers_copied_from_has_work_and_has_ids_name_the_providers() {
+    let port = free_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let (acme, partners) = (start_provider(port), start_provider(port));
+    let entry = |label: &str, provider: &OidcProvider| {
+        json!({"label": label, "issuerUri": provider.issuer, "clientId": support::OIDC_CLIENT_ID, "clientSecret": OIDC_CLIENT_SECRET,
+               "selectAccount": "false", "maxAge": "3600", "codeChallenge": "S256"})
+    };
+    let providers = json!({"providers": [entry("Partner Network", &partners), entry("Acme Corporate SSO", &acme)]}).to_string();
+    let variables = [
+        ("svc_base_uri", base_url.as_str()),
+        ("auth_providers", &providers),
+        ("auth_provider_origin_a", &acme.origin),
+        ("auth_provider_origin_b", &partners.origin),
+    ];
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+    assert_eq!(broker.get("/readiness").status, 200);
+
+    let request = broker.get("/requests/new/carol?providerId=oidc-1").json();
+    let login_url = request["loginUrl"].as_str().unwrap();
+    assert!(login_url.starts_with(&format!("{base_url}/oidc/login/")), "straight to the named provider: {login_url}");
+    let report = browser(&["--url", login_url, "--username", "carol"]);
+    assert!(report["text"].as_str().unwrap().contains("You are signed in"), "{report}");
+    let identity = identity_of(&broker, &request);
+    assert_eq!((&identity["iss"], &identity["providerId"]), (&json!(partners.issuer), &json!("oidc-1")), "{identity}");
+    assert!(!broker.log().contains(OIDC_CLIENT_SECRET), "the inline secrets stay out of the log");
+    let unknown = broker.get("/requests/new/carol?providerId=oidc-2");
+    assert!(unknown.body.contains("oidc-1") && unknown.body.contains("oidc-0"), "{}", unknown.body);
+}

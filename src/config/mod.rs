@@ -647,7 +647,8 @@ mod tests {
         let config = parse_with(&two_providers(TWO_PROVIDERS)).unwrap();
         let providers: Vec<&IdentityProvider> = config.providers.iter().collect();
         assert_eq!(providers.len(), 2);
-        assert_eq!((providers[0].label.as_str(), providers[1].label.as_str()), ("Corporate SSO", "partners"));
+        // Without a label, HAS's: the issuer's host.
+        assert_eq!((providers[0].label.as_str(), providers[1].label.as_str()), ("Corporate SSO", "partners.example.org"));
         let Protocol::Oidc(corp) = &providers[0].protocol else { panic!("not OIDC") };
         assert_eq!(corp.scopes, ["profile", "groups"]);
         assert_eq!(corp.client_secret.secret(), "first-secret-value");
@@ -713,6 +714,81 @@ mod tests {
         assert!(!settings.want_response_signed && settings.want_assertion_signed && settings.force_authn);
     }
 
+    /// A SAML entry as HAS's examples write one: no id, no protocol, HAS's field names.
+    fn has_saml_entry(label: &str, host: &str) -> String {
+        format!(
+            r#"{{"label": "{label}", "signonUrl": "https://{host}/sso", "idpEntityId": "https://{host}/metadata", "idpCert": {}, "nameIdFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "authnContext": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"}}"#,
+            serde_json::to_string(&idp_cert()).unwrap()
+        )
+    }
+
+    fn ids(config: &Config) -> Vec<(String, Option<String>)> {
+        config.providers.iter().map(|p| (p.id.as_str().to_owned(), p.has_id.as_ref().map(|id| id.as_str().to_owned()))).collect()
+    }
+
+    fn chosen(config: &Config, named: &str) -> String {
+        match config.providers.choose(Some(&crate::ids::ProviderId::parse(named).unwrap())) {
+            Choice::Provider(provider) => provider.id.as_str().to_owned(),
+            other => panic!("{named}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn auth_providers_as_has_writes_them_get_the_ids_has_gives() {
+        // No ids, no protocols: an issuerUri makes OpenID Connect; ordered by label, numbered from 0.
+        let list = format!(
+            r#"{{"providers": [{{"label": "Okta", "issuerUri": "https://idp.example.com", "clientId": "broker", "clientSecret": "okta-secret", "selectAccount": "TRUE", "maxAge": "600"}}, {}]}}"#,
+            has_saml_entry("Azure", "partners.example.org")
+        );
+        let config = parse_with(&two_providers(&list)).unwrap();
+        assert_eq!(ids(&config), [("oidc-1".to_owned(), None), ("saml-0".to_owned(), None)]);
+        let Protocol::Oidc(okta) = &config.providers.iter().next().unwrap().protocol else { panic!("OIDC") };
+        assert_eq!((okta.client_secret.secret().as_str(), okta.select_account, okta.max_age_secs), ("okta-secret", true, Some(600)));
+        assert!(!format!("{config:?}").contains("okta-secret"), "never in debug output");
+
+        // Explicit ids are HAS's own only for the lone entry of a protocol named after it;
+        // the broker keeps every explicit id, and answers to HAS's too.
+        let list = format!(
+            r#"[{{"id": "oidc", "issuerUri": "https://idp.example.com/abc", "clientId": "a", "clientSecret": "s1"}},
+                {{"issuerUri": "https://idp.example.com/xyz", "clientId": "b", "clientSecret": "s2", "label": "xyz"}},
+                {}]"#,
+            has_saml_entry("samla", "partners.example.org").replacen('{', r#"{"id": "sammy", "#, 1)
+        );
+        let config = parse_with(&two_providers(&list)).unwrap();
+        assert_eq!(
+            ids(&config),
+            [("oidc".to_owned(), Some("oidc-0".to_owned())), ("oidc-2".to_owned(), None), ("sammy".to_owned(), Some("saml-1".to_owned())),],
+            "idp.example.com, samla, xyz"
+        );
+        assert_eq!(
+            (chosen(&config, "saml-1"), chosen(&config, "sammy"), chosen(&config, "oidc-0")),
+            ("sammy".into(), "sammy".into(), "oidc".into())
+        );
+
+        // One of each protocol, each named after it: kept.
+        let list = format!(
+            r#"[{{"id": "oidc", "issuerUri": "https://idp.example.com", "clientId": "a", "clientSecret": "s", "default": "true"}}, {}]"#,
+            has_saml_entry("", "partners.example.org").replacen('{', r#"{"id": "saml", "#, 1)
+        );
+        let config = parse_with(&two_providers(&list)).unwrap();
+        assert_eq!(ids(&config), [("oidc".to_owned(), None), ("saml".to_owned(), None)]);
+        assert_eq!(config.providers.iter().nth(1).unwrap().label, "partners.example.org", "HAS's label: the sign-on URL's host");
+        assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "oidc"), "\"default\": \"true\"");
+    }
+
+    #[test]
+    fn fields_has_knows_or_not_are_taken_or_ignored_and_files_refused_with_what_to_write() {
+        let list = r#"[{"issuerUri": "https://idp.example.com", "clientId": "a", "clientSecret": "s", "codeChallenge": "S256", "futureField": {"x": 1}}]"#;
+        assert!(parse_with(&two_providers(list)).is_ok(), "unknown fields are ignored, as HAS ignores them");
+        for (field, instead) in
+            [("metadataFile", "metadata XML itself"), ("idpCertFile", "PEM certificate itself"), ("clientKeyFile", "not supported yet")]
+        {
+            let list = format!(r#"[{{"protocol": "saml", "metadataUrl": "https://partners.example.org/md", "{field}": "/etc/has/x"}}]"#);
+            let text = parse_with(&two_providers(&list)).unwrap_err().to_string();
+            assert!(text.contains(&format!("no {field}")) && text.contains(instead), "{text}");
+        }
+    }
+
     #[test]
     fn the_variables_of_a_feature_that_is_off_change_nothing_so_they_go_unread() {
         // Every gated variable set to something unusable, with every gate empty.
@@ -747,8 +823,20 @@ mod tests {
                 "auth_provider_origin_a",
             ),
             (
-                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret"}]"#,
-                "clientSecretVariable",
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretFile": "/etc/has/secret"}]"#,
+                "no clientSecretFile (the broker reads no files): the secret itself in clientSecret",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret", "signingAlgo": "HS256"}]"#,
+                "never none or HS",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret", "clientSecretVariable": "auth_provider_secret_a"}]"#,
+                "clientSecret or clientSecretVariable, not both",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret", "forceAuthn": "yes"}]"#,
+                "`forceAuthn` as true or false",
             ),
             (
                 r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_z"}]"#,
@@ -761,10 +849,6 @@ mod tests {
             (
                 r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "state_key"}]"#,
                 "not `state_key`: the broker sends that secret to the provider",
-            ),
-            (
-                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "typo": 1}]"#,
-                "unknown field",
             ),
             (
                 r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "signingAlgo": "HS256"}]"#,

@@ -37,6 +37,9 @@ pub struct Providers(Vec<IdentityProvider>);
 #[derive(Debug)]
 pub struct IdentityProvider {
     pub id: ProviderId,
+    /// The id HAS gives this entry, when it is not `id` (see [`has_ids`]): clients
+    /// moved from HAS may name the provider by it.
+    pub has_id: Option<ProviderId>,
     /// Shown on the provider-choice page.
     pub label: String,
     pub is_default: bool,
@@ -104,8 +107,9 @@ impl Providers {
         self.0.iter()
     }
 
+    /// The provider of id `id`, else the one HAS would have called so.
     pub fn get(&self, id: &ProviderId) -> Option<&IdentityProvider> {
-        self.0.iter().find(|provider| &provider.id == id)
+        self.0.iter().find(|provider| &provider.id == id).or_else(|| self.0.iter().find(|provider| provider.has_id.as_ref() == Some(id)))
     }
 
     /// The provider a login named, else the default, else the only one.
@@ -144,32 +148,47 @@ pub fn secret_variables(auth_providers: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// One entry of `auth_providers`, in HAS's camelCase.
+/// One entry of `auth_providers`, in HAS's camelCase, taking every value HAS takes:
+/// no `id` (HAS makes one), no `protocol` (an `issuerUri` makes it OpenID Connect, as
+/// in HAS), flags and numbers as strings, the client secret inline, fields it does not
+/// know (ignored, and logged).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct ProviderEntry {
-    id: String,
-    #[serde(default = "oidc")]
-    protocol: String,
+    id: Option<String>,
+    protocol: Option<String>,
     label: Option<String>,
     issuer_uri: Option<String>,
     client_id: Option<String>,
-    /// Refused with advice: a secret inside a JSON variable ends up in too many places.
-    client_secret: Option<serde::de::IgnoredAny>,
+    /// Inline, as HAS takes it (declare `auth_providers` secret in spin.toml then), or
+    /// in a secret variable that `client_secret_variable` names.
+    client_secret: Option<String>,
     client_secret_variable: Option<String>,
     #[serde(default)]
-    default: bool,
+    default: Flag,
     #[serde(default)]
-    force_authn: bool,
-    max_age: Option<u64>,
+    force_authn: Flag,
+    max_age: Option<Number>,
     #[serde(default)]
-    select_account: bool,
+    select_account: Flag,
     #[serde(default)]
     scopes: Scopes,
     signing_algo: Option<String>,
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
-    verified_email_only: bool,
+    verified_email_only: Flag,
+    /// HAS reads these files; a component reads none (refused with what to write instead).
+    client_secret_file: Option<String>,
+    metadata_file: Option<String>,
+    idp_cert_file: Option<String>,
+    client_cert_file: Option<String>,
+    client_key_file: Option<String>,
+    /// HAS's `SAML_DISABLE_CONTEXT` for this provider: no authentication context asked.
+    #[serde(default)]
+    disable_context: Flag,
+    /// Everything else HAS would keep: ignored, and named in the log.
+    #[serde(flatten)]
+    unknown: std::collections::BTreeMap<String, serde_json::Value>,
     // SAML entries (`"protocol": "saml"`), HAS's names.
     metadata_url: Option<String>,
     metadata: Option<String>,
@@ -181,15 +200,79 @@ struct ProviderEntry {
     name_id_format: Option<String>,
     name_id_field: Option<String>,
     authn_context: Option<String>,
-    want_assertion_signed: Option<bool>,
-    want_response_signed: Option<bool>,
+    #[serde(default)]
+    want_assertion_signed: Flag,
+    #[serde(default)]
+    want_response_signed: Flag,
+}
+
+/// A flag as HAS takes it: `true`, or `"true"` in any case (and `false` alike).
+#[derive(Deserialize, Default, Clone)]
+#[serde(untagged)]
+enum Flag {
+    #[default]
+    Unset,
+    Bool(bool),
+    Text(String),
+}
+
+impl Flag {
+    /// `None` when unset; `field` names it in the problem when it is no flag.
+    fn value(&self, field: &str) -> Result<Option<bool>, String> {
+        match self {
+            Flag::Unset => Ok(None),
+            Flag::Bool(value) => Ok(Some(*value)),
+            Flag::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(format!("`{field}` as true or false (a JSON boolean, or the string \"true\" or \"false\")")),
+            },
+        }
+    }
+}
+
+/// A number as HAS takes it: `600`, or `"600"`.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum Number {
+    Integer(u64),
+    Text(String),
+}
+
+impl Number {
+    fn as_text(&self) -> String {
+        match self {
+            Number::Integer(value) => value.to_string(),
+            Number::Text(text) => text.trim().to_owned(),
+        }
+    }
 }
 
 impl ProviderEntry {
+    /// `protocol`, or as HAS infers it when absent: an `issuerUri` means OpenID Connect.
+    fn protocol(&self) -> &str {
+        self.protocol.as_deref().unwrap_or(if self.issuer_uri.is_some() { "oidc" } else { "saml" })
+    }
+
+    /// The label HAS gives an entry without one: its issuer's host, else (SAML) the host
+    /// (or the whole text) of its metadata URL, entity id or sign-on URL.
+    fn default_label(&self) -> Option<String> {
+        let host_or_text = |text: &String| url_host(text).filter(|host| !host.is_empty()).unwrap_or_else(|| text.trim().to_owned());
+        let candidates = match self.protocol() {
+            "oidc" => vec![&self.issuer_uri],
+            _ => vec![&self.metadata_url, &self.idp_entity_id, &self.signon_url],
+        };
+        candidates.into_iter().flatten().map(host_or_text).find(|label| !label.is_empty())
+    }
+
     /// A SAML entry's setting, as text.
     fn saml_setting(&self, setting: Setting) -> String {
         let text = |value: &Option<String>| value.clone().unwrap_or_default();
-        let flag = |value: Option<bool>| value.map(|value| value.to_string()).unwrap_or_default();
+        let flag = |value: &Flag| match value {
+            Flag::Unset => String::new(),
+            Flag::Bool(value) => value.to_string(),
+            Flag::Text(text) => text.clone(),
+        };
         match setting {
             Setting::MetadataUrl => text(&self.metadata_url),
             Setting::Metadata => text(&self.metadata),
@@ -200,16 +283,44 @@ impl ProviderEntry {
             Setting::Audience => text(&self.audience),
             Setting::NameIdFormat => text(&self.name_id_format),
             Setting::NameIdField => text(&self.name_id_field),
+            Setting::AuthnContext if matches!(self.disable_context.value("disableContext"), Ok(Some(true))) => String::new(),
             Setting::AuthnContext => text(&self.authn_context),
-            Setting::ForceAuthn => self.force_authn.to_string(),
-            Setting::WantResponseSigned => flag(self.want_response_signed),
-            Setting::WantAssertionSigned => flag(self.want_assertion_signed),
+            Setting::ForceAuthn => flag(&self.force_authn),
+            Setting::WantResponseSigned => flag(&self.want_response_signed),
+            Setting::WantAssertionSigned => flag(&self.want_assertion_signed),
         }
     }
 }
 
-fn oidc() -> String {
-    "oidc".into()
+/// The host of `text` when it is an absolute URL.
+fn url_host(text: &str) -> Option<String> {
+    let (_, rest) = text.trim().split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    Some(match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next()?.to_owned(),
+        None => host.split(':').next()?.to_owned(),
+    })
+}
+
+/// The ids HAS gives the entries of its `AUTH_PROVIDERS`, which its clients send as
+/// `providerId`: the entries ordered by label (JavaScript's `localeCompare`, which puts
+/// `a` before `B`), each called `<protocol>-<index in that order>`; an entry whose id is
+/// its protocol's name keeps it when it is the only one of that protocol. `labels[i]`
+/// and `protocols[i]` describe entry `i`; the ids come back in the entries' order.
+fn has_ids(labels: &[String], protocols: &[&str], given: &[Option<&str>]) -> Vec<String> {
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&labels[a], &labels[b]);
+        a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| b.cmp(a))
+    });
+    let mut ids = vec![String::new(); labels.len()];
+    for (position, &entry) in order.iter().enumerate() {
+        let protocol = protocols[entry];
+        let alone = protocols.iter().filter(|other| **other == protocol).count() == 1;
+        ids[entry] = if alone && given[entry] == Some(protocol) { protocol.to_owned() } else { format!("{protocol}-{position}") };
+    }
+    ids
 }
 
 /// Scopes as a JSON list or a space-separated string.
@@ -272,10 +383,20 @@ pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Provid
             format!("a JSON list of providers, such as [{{\"id\": \"corp\", \"issuerUri\": \"https://…\", \"clientId\": \"…\", \"clientSecretVariable\": \"auth_provider_secret_a\"}}] ({error})"),
         )]
     })?;
+    let labels: Vec<String> = entries
+        .iter()
+        .map(|entry| {
+            let given = entry.label.clone().filter(|label| !label.trim().is_empty());
+            given.or_else(|| entry.default_label()).unwrap_or_else(|| entry.protocol().to_owned())
+        })
+        .collect();
+    let protocols: Vec<&str> = entries.iter().map(ProviderEntry::protocol).collect();
+    let given_ids: Vec<Option<&str>> = entries.iter().map(|entry| entry.id.as_deref()).collect();
+    let has_ids = has_ids(&labels, &protocols, &given_ids);
     let mut errors = Vec::new();
     let mut providers = Vec::new();
-    for (index, entry) in entries.into_iter().enumerate() {
-        match parse_entry(index, entry, get, &origins) {
+    for (index, ((entry, label), has_id)) in entries.into_iter().zip(labels).zip(has_ids).enumerate() {
+        match parse_entry(index, entry, label, &has_id, get, &origins) {
             Ok(provider) => providers.push(provider),
             Err(error) => errors.push(error),
         }
@@ -312,6 +433,7 @@ fn parse_shorthands(
     if saml.configured() {
         let config = saml.parse().map_err(|problem| vec![ConfigError::new(saml.name(problem.setting), problem.expected)])?;
         providers.push(IdentityProvider {
+            has_id: None,
             id: ProviderId::parse(SAML_SHORTHAND_ID).expect("a valid constant id"),
             label: config.sso_url.as_deref().and_then(host_of).unwrap_or_else(|| "your identity provider (SAML)".to_owned()),
             is_default: false,
@@ -376,6 +498,7 @@ fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issue
     let label = issuer.url().host_str().unwrap_or("your identity provider").to_owned();
     Ok(Providers(vec![IdentityProvider {
         id: ProviderId::parse(SHORTHAND_ID).expect("a valid constant id"),
+        has_id: None,
         label,
         is_default: true,
         protocol: Protocol::Oidc(OidcConfig {
@@ -393,25 +516,45 @@ fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issue
     }]))
 }
 
-/// One `auth_providers` entry; the first problem found is reported, naming the entry.
+/// One `auth_providers` entry, called `has_id` by HAS; the first problem found is
+/// reported, naming the entry.
 fn parse_entry(
     index: usize,
     entry: ProviderEntry,
+    label: String,
+    has_id: &str,
     get: &dyn Fn(&str) -> Result<String, ConfigError>,
     origins: &[String],
 ) -> Result<IdentityProvider, ConfigError> {
-    let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, entry.id));
-    let id = ProviderId::parse(&entry.id).map_err(|error| problem(format!("an id: {error}")))?;
-    let label = entry.label.clone().filter(|label| !label.trim().is_empty()).unwrap_or_else(|| id.as_str().to_owned());
-    match entry.protocol.as_str() {
+    let name = entry.id.clone().unwrap_or_else(|| has_id.to_owned());
+    let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, shown(&name)));
+    let id = ProviderId::parse(&name).map_err(|error| problem(format!("an id: {error}")))?;
+    let has_id = ProviderId::parse(has_id).ok().filter(|has_id| *has_id != id);
+    refuse_files(&entry).map_err(problem)?;
+    if !entry.unknown.is_empty() {
+        let names: Vec<String> = entry.unknown.keys().map(|name| shown(name)).collect();
+        crate::log::warn("auth_providers_fields_ignored").field("provider", id.as_str()).field("fields", names).emit();
+    }
+    let flag = |value: &Flag, field: &str| value.value(field).map(|value| value.unwrap_or(false)).map_err(&problem);
+    let is_default = flag(&entry.default, "default")?;
+    match entry.protocol() {
         "oidc" => {}
         "saml" => {
+            let saml_flags = [
+                (&entry.force_authn, "forceAuthn"),
+                (&entry.want_assertion_signed, "wantAssertionSigned"),
+                (&entry.want_response_signed, "wantResponseSigned"),
+                (&entry.disable_context, "disableContext"),
+            ];
+            for (value, field) in saml_flags {
+                flag(value, field)?;
+            }
             let settings = SamlSettings { get: &|setting| entry.saml_setting(setting), entry: true, origins };
             let config = settings.parse().map_err(|error| problem(format!("`{}` as {}", settings.name(error.setting), error.expected)))?;
-            return Ok(IdentityProvider { id, label, is_default: entry.default, protocol: Protocol::Saml(config) });
+            return Ok(IdentityProvider { id, has_id, label, is_default, protocol: Protocol::Saml(config) });
         }
         other => {
-            return Err(problem(format!("`\"protocol\": \"oidc\"` or `\"saml\"`, not `{}`", other.chars().take(16).collect::<String>())));
+            return Err(problem(format!("`\"protocol\": \"oidc\"` or `\"saml\"`, not `{}`", shown(other))));
         }
     }
     let issuer = parse_issuer(entry.issuer_uri.as_deref().unwrap_or(""), "auth_providers")
@@ -424,30 +567,19 @@ fn parse_entry(
         )));
     }
     let client_id = entry.client_id.as_deref().map(str::trim).filter(|id| !id.is_empty()).ok_or_else(|| problem("a clientId".into()))?;
-    if entry.client_secret.is_some() {
-        return Err(problem(
-            "no clientSecret: put the secret in a secret variable (such as auth_provider_secret_a) and name it in clientSecretVariable"
-                .into(),
-        ));
-    }
-    let secret_variable = entry.client_secret_variable.as_deref().unwrap_or("");
-    if !is_provider_secret_variable(secret_variable) {
-        return Err(problem(format!(
-            "clientSecretVariable to name a provider's secret variable (auth_provider_secret_a, auth_provider_secret_b…, or oidc_client_secret), not `{}`: the broker sends that secret to the provider",
-            secret_variable.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect::<String>()
-        )));
-    }
-    let client_secret =
-        get(secret_variable).ok().map(|secret| secret.trim().to_owned()).filter(|secret| !secret.is_empty()).ok_or_else(|| {
-            problem(format!("clientSecretVariable to name a secret variable declared in spin.toml and set; `{secret_variable}` is not"))
-        })?;
+    let client_secret = match (entry.client_secret.as_deref().map(str::trim), &entry.client_secret_variable) {
+        (Some(_), Some(_)) => return Err(problem("clientSecret or clientSecretVariable, not both".into())),
+        (Some(""), None) => return Err(problem("a clientSecret that is not empty".into())),
+        (Some(inline), None) => inline.to_owned(),
+        (None, _) => secret_from_variable(&entry, get).map_err(&problem)?,
+    };
     let signing_algs = parse_signing_algs(entry.signing_algo.as_deref().unwrap_or("RS256,ES256"), "auth_providers")
         .map_err(|error| problem(format!("a signingAlgo of {}", error.expected)))?;
     let token_auth = parse_token_auth(entry.token_endpoint_auth_method.as_deref().unwrap_or(""), "auth_providers")
         .map_err(|error| problem(format!("a tokenEndpointAuthMethod of {}", error.expected)))?;
-    let max_age_secs = match entry.max_age {
+    let max_age_secs = match &entry.max_age {
         Some(seconds) => Some(
-            parse_seconds("auth_providers", &seconds.to_string(), MAX_MAX_AGE_SECS)
+            parse_seconds("auth_providers", &seconds.as_text(), MAX_MAX_AGE_SECS)
                 .map_err(|error| problem(format!("a maxAge in {}", error.expected)))?,
         ),
         None => None,
@@ -463,20 +595,62 @@ fn parse_entry(
     Ok(IdentityProvider {
         label,
         id,
-        is_default: entry.default,
+        has_id,
+        is_default,
         protocol: Protocol::Oidc(OidcConfig {
             issuer,
             client_id: client_id.to_owned(),
             client_secret: ClientSecret::new(client_secret),
             signing_algs,
             max_age_secs,
-            select_account: entry.select_account,
-            force_authn: entry.force_authn,
+            select_account: flag(&entry.select_account, "selectAccount")?,
+            force_authn: flag(&entry.force_authn, "forceAuthn")?,
             scopes: scopes.into_iter().filter(|scope| scope != "openid").collect(),
             token_auth,
-            verified_email_only: entry.verified_email_only,
+            verified_email_only: flag(&entry.verified_email_only, "verifiedEmailOnly")?,
         }),
     })
+}
+
+/// The client secret from the variable `clientSecretVariable` names.
+fn secret_from_variable(entry: &ProviderEntry, get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<String, String> {
+    let secret_variable = entry.client_secret_variable.as_deref().unwrap_or("");
+    if !is_provider_secret_variable(secret_variable) {
+        return Err(format!(
+            "clientSecret, or clientSecretVariable naming a provider's secret variable (auth_provider_secret_a, auth_provider_secret_b…, or oidc_client_secret), not `{}`: the broker sends that secret to the provider",
+            shown(secret_variable)
+        ));
+    }
+    get(secret_variable)
+        .ok()
+        .map(|secret| secret.trim().to_owned())
+        .filter(|secret| !secret.is_empty())
+        .ok_or_else(|| format!("clientSecretVariable to name a secret variable declared in spin.toml and set; `{secret_variable}` is not"))
+}
+
+/// HAS reads a file for each of these fields; a component reads none, so each is
+/// refused with what to write in its place.
+fn refuse_files(entry: &ProviderEntry) -> Result<(), String> {
+    let files = [
+        (
+            &entry.client_secret_file,
+            "clientSecretFile",
+            "the secret itself in clientSecret, or in a secret variable named by clientSecretVariable",
+        ),
+        (&entry.metadata_file, "metadataFile", "the metadata XML itself in metadata"),
+        (&entry.idp_cert_file, "idpCertFile", "the PEM certificate itself in idpCert"),
+        (&entry.client_cert_file, "clientCertFile", "a client secret: certificate client credentials are not supported yet"),
+        (&entry.client_key_file, "clientKeyFile", "a client secret: certificate client credentials are not supported yet"),
+    ];
+    match files.into_iter().find(|(value, _, _)| value.is_some()) {
+        Some((_, field, instead)) => Err(format!("no {field} (the broker reads no files): {instead}")),
+        None => Ok(()),
+    }
+}
+
+/// `text` as a problem may show it: the characters of names, at most 64.
+fn shown(text: &str) -> String {
+    text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).take(64).collect()
 }
 
 const MAX_MAX_AGE_SECS: u64 = MAX_CACHE_TTL_SECS * 365;
