@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use crate::config::{Choice, Protocol};
+use crate::config::{Choice, IdentityProvider, Protocol, SamlConfig};
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::handles::{LinkToken, RequestTicket, login_handle, open_request, request_handle};
-use crate::host::SpinKeyValue;
+use crate::host::{Incoming, SpinKeyValue};
 use crate::ids::{UserId, user_code};
 use crate::log;
 use crate::parse::NewRequestOptions;
@@ -167,25 +167,48 @@ const MALFORMED_REQUEST: &str =
     "no such login request: the request id is malformed; pass the `request` that /requests/new returned, as it is";
 
 /// `GET /saml/metadata[?providerId=…]`: our SAML metadata (entity id, Assertion
-/// Consumer Service, NameID format), for the identity provider's administrator: the
-/// named SAML provider's, else the default's, else the first SAML provider's.
+/// Consumer Service, NameID format), for the identity provider's administrator.
 pub async fn saml_metadata(query: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
+    let (_, config) = saml_provider(&ctx, query)?;
+    Ok(response::document("application/samlmetadata+xml", Saml::new(config).sp_metadata(&ctx)))
+}
+
+/// `POST /saml/validate[?providerId=…&instanceId=…]` (HAS's, which the p4d extension
+/// calls for Helix Swarm's one-step login): a SAML Response that another service
+/// provider received, in the form's `SAMLResponse`, checked by the SAML provider and
+/// accepted once; 200 with the identity it asserts. Clients authorize as on the status
+/// route; a refused answer is 400 with its reason, as in HAS.
+pub async fn validate_saml(query: &str, request: Incoming) -> Result<Reply, HttpError> {
+    let headers = request.headers().clone();
+    let limit = crate::saml::MAX_ANSWER_FORM_BYTES;
+    let form = request.body_up_to(limit).await.ok_or_else(|| HttpError::payload_too_large(limit))?;
+    let ctx = Context::load().await?;
+    ctx.config.client_auth.authorize(&headers, ctx.now)?;
+    let answer = crate::saml::posted_response(&form).map_err(|why| HttpError::invalid_request(format!("this form is unusable: {why}")))?;
+    if answer.len() > crate::saml::MAX_RESPONSE_BYTES {
+        return Err(HttpError::payload_too_large(crate::saml::MAX_RESPONSE_BYTES));
+    }
+    let (provider, config) = saml_provider(&ctx, query)?;
+    let identity = Saml::new(config).validate(&ctx, &answer).await.map_err(|failure| HttpError::answer_refused(&failure))?;
+    log::info("saml_answer_validated").provider(&provider.id).emit();
+    Ok(response::json(StatusCode::OK, &identity.vouched_by(&provider.id)))
+}
+
+/// The SAML provider a route means: the one `?providerId=` names, else the default,
+/// else the first SAML provider.
+fn saml_provider<'c>(ctx: &'c Context<SpinKeyValue>, query: &str) -> Result<(&'c IdentityProvider, &'c SamlConfig), HttpError> {
     let named = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?.provider_id;
-    let saml_providers = || {
-        ctx.config.providers.iter().filter_map(|provider| match &provider.protocol {
-            Protocol::Saml(config) => Some((provider, config)),
-            Protocol::Oidc(_) => None,
-        })
+    let saml = |provider: &'c IdentityProvider| match &provider.protocol {
+        Protocol::Saml(config) => Some((provider, config)),
+        Protocol::Oidc(_) => None,
     };
+    let saml_providers = || ctx.config.providers.iter().filter_map(saml);
     let chosen = match &named {
-        Some(id) => saml_providers().find(|(provider, _)| &provider.id == id),
+        Some(id) => ctx.config.providers.get(id).and_then(saml),
         None => saml_providers().find(|(provider, _)| provider.is_default).or_else(|| saml_providers().next()),
     };
-    let Some((_, config)) = chosen else {
-        return Err(HttpError::not_found("no SAML identity provider of that id is configured"));
-    };
-    Ok(response::document("application/samlmetadata+xml", Saml::new(config).sp_metadata(&ctx)))
+    chosen.ok_or_else(|| HttpError::not_found("no SAML identity provider of that id is configured"))
 }
 
 #[cfg(test)]

@@ -142,6 +142,12 @@ impl HttpError {
         error
     }
 
+    /// A client's view of an answer it brought that was refused (`/saml/validate`): the
+    /// failure's code, with the status the browser's page would have.
+    pub fn answer_refused(failure: &SignInFailure) -> Self {
+        Self::new(page_status(failure.kind), failure.kind.code(), failure.description.clone())
+    }
+
     /// The browser's view of a login the broker itself ended (too many wrong codes).
     pub fn login_stopped(reason: &str) -> Self {
         let mut error = Self::new(

@@ -88,6 +88,8 @@ async fn route(request: Incoming) -> Reply {
         ["requests", "status", handle] if get => api::request_status(handle, request.headers()).await.unwrap_or_else(HttpError::json),
         ["oauth", "validate"] if get => oauth::validate(request.headers()).await.unwrap_or_else(HttpError::json),
         ["saml", "metadata"] if get => api::saml_metadata(query).await.unwrap_or_else(HttpError::json),
+        ["saml", "validate"] if post => api::validate_saml(query, request).await.unwrap_or_else(HttpError::json),
+        ["saml", "validate"] => HttpError::method_not_allowed("POST").json(),
         ["liveness"] if get => operations::liveness().await.unwrap_or_else(HttpError::json),
         ["readiness"] if get => operations::readiness().await.unwrap_or_else(|error| error.unavailable().json()),
         ["status"] if get => operations::status().await.unwrap_or_else(HttpError::json),

@@ -532,3 +532,55 @@ fn two_providers_on_one_metadata_document_each_keep_their_own_keys() {
     let identity = broker.status(&sign_in.request).json();
     assert_eq!((&identity["nameID"], &identity["providerId"]), (&serde_json::json!("alice@y.example.com"), &serde_json::json!("y")));
 }
+
+/// HAS's `/saml/validate`, which the p4d extension calls for Helix Swarm's one-step
+/// login: an answer another service provider received (its Assertion Consumer Service,
+/// its audience, its request) that an authorized client brings is checked as every
+/// answer is but for those, and its identity handed back, once.
+#[test]
+fn another_service_providers_answer_is_validated_for_an_authorized_client_once() {
+    let broker = start(Store::Memory);
+    let swarm = |user: &str| {
+        let now = saml::now();
+        Answer::new(IDP, "https://swarm.example.com/api/v10/session", "urn:swarm-example:sp", "_swarm_request", user, now)
+    };
+    let validate = |xml: &str, token: Option<&str>| {
+        let mut headers = vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())];
+        headers.extend(token.map(|token| ("Authorization".to_owned(), format!("Bearer {token}"))));
+        let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("SAMLResponse", &STANDARD.encode(xml)).finish();
+        broker.send("POST", "/saml/validate?instanceId=none", &headers, form.into_bytes())
+    };
+    let xml = saml::signed(&swarm("alice@example.com"), &Signed::Both, &Signer::idp());
+    assert_eq!(validate(&xml, None).status, 401, "clients authorize as on the status route");
+    let reply = validate(&xml, Some(support::CLIENT_TOKEN));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let identity = reply.json();
+    assert_eq!((&identity["nameID"], &identity["providerId"]), (&"alice@example.com".into(), &"saml".into()), "{identity}");
+    let again = validate(&xml, Some(support::CLIENT_TOKEN));
+    assert_eq!((again.status, again.error_code()), (400, "invalid_assertion".to_owned()), "{}", again.body);
+    assert!(again.body.contains("already used"), "{}", again.body);
+
+    let refused = [
+        ("another key", saml::signed(&swarm("bob@example.com"), &Signed::Both, &Signer::other()), "identity provider's key"),
+        (
+            "expired",
+            saml::signed(&Answer { not_on_or_after: saml::now() - 120, ..swarm("bob@example.com") }, &Signed::Both, &Signer::idp()),
+            "expired",
+        ),
+        (
+            "another issuer",
+            saml::signed(
+                &Answer { idp_entity_id: "https://evil.example.com".into(), ..swarm("bob@example.com") },
+                &Signed::Both,
+                &Signer::idp(),
+            ),
+            "issued by",
+        ),
+    ];
+    for (name, xml, why) in refused {
+        let reply = validate(&xml, Some(support::CLIENT_TOKEN));
+        assert_eq!(reply.status, 400, "{name}: {}", reply.body);
+        assert!(reply.body.contains(why), "{name}: {}", reply.body);
+    }
+    assert_eq!(broker.get("/saml/validate").status, 405);
+}

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use login_broker_fuzz::saml::metadata::{certificate_key, parse_idp_metadata, pem_certificates};
-use login_broker_fuzz::saml::response::{Expected, check};
+use login_broker_fuzz::saml::response::{Answering, Expected, check};
 
 static KEYS: LazyLock<Vec<rsa_fast::PublicKey>> = LazyLock::new(|| {
     let pem = include_str!("../../tests/fixtures/saml-idp-cert.pem");
@@ -19,9 +19,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let expected = Expected {
         idp_entity_id: "https://idp.example.com/metadata",
-        acs_url: "https://broker.example.com/saml/sso",
-        audience: "https://broker.example.com/saml/metadata",
-        request_id: "_lb_test_request",
+        answering: Answering::ThisSignIn {
+            acs_url: "https://broker.example.com/saml/sso",
+            audience: "https://broker.example.com/saml/metadata",
+            request_id: "_lb_test_request",
+        },
         keys: &KEYS,
         want_response_signed: true,
         want_assertion_signed: true,

@@ -29,7 +29,7 @@ use crate::store::{Identity, KeyValue, Record, StoreError, UnixTime, cache_key};
 use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
 use request::AuthnRequest;
 pub use response::MAX_RESPONSE_BYTES;
-use response::{Asserted, Expected};
+use response::{Answering, Asserted, Expected};
 
 /// Where the browser starts a SAML login, where the identity provider posts its
 /// answer (the Assertion Consumer Service), and where our metadata is.
@@ -70,13 +70,21 @@ pub struct PostedAnswer {
 impl PostedAnswer {
     /// `SAMLResponse` (base64, decoded to UTF-8 XML) and `RelayState`, or why not.
     pub fn parse(form: &[u8]) -> Result<Self, &'static str> {
-        let field = |wanted: &str| form_urlencoded::parse(form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned());
-        let encoded = field("SAMLResponse").ok_or("it carries no SAMLResponse")?;
-        let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let bytes = STANDARD.decode(compact).map_err(|_| "its SAMLResponse is not base64")?;
-        let response = String::from_utf8(bytes).map_err(|_| "its SAMLResponse is not UTF-8 text")?;
-        Ok(Self { response, relay_state: field("RelayState").ok_or("it carries no RelayState")? })
+        let relay_state = form_field(form, "RelayState").ok_or("it carries no RelayState")?;
+        Ok(Self { response: posted_response(form)?, relay_state })
     }
+}
+
+fn form_field(form: &[u8], wanted: &str) -> Option<String> {
+    form_urlencoded::parse(form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned())
+}
+
+/// A form's `SAMLResponse`, decoded from base64 to UTF-8 XML, or why not.
+pub fn posted_response(form: &[u8]) -> Result<String, &'static str> {
+    let encoded = form_field(form, "SAMLResponse").ok_or("it carries no SAMLResponse")?;
+    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = STANDARD.decode(compact).map_err(|_| "its SAMLResponse is not base64")?;
+    String::from_utf8(bytes).map_err(|_| "its SAMLResponse is not UTF-8 text")
 }
 
 /// The identity provider as a sign-in uses it: its metadata, with the settings applied.
@@ -194,6 +202,36 @@ impl<'a> Saml<'a> {
         config.metadata_url.as_deref().map(|url| MetadataSource { url, entity_id: config.entity_id.as_deref() })
     }
 
+    /// HAS's `/saml/validate`, for Helix Swarm's one-step login through the p4d
+    /// extension: another service provider's answer, checked as every answer is but for
+    /// where it was posted, for whom and to which request (that service provider's, which
+    /// HAS does not check either), and accepted once; the identity it asserts.
+    pub async fn validate<K: KeyValue>(&self, ctx: &Context<K>, response: &str) -> Result<Identity, SignInFailure> {
+        let idp = self.idp(ctx).await?;
+        let expected = Expected {
+            idp_entity_id: &idp.entity_id,
+            answering: Answering::AnotherServiceProvider,
+            keys: &idp.keys,
+            want_response_signed: self.config.want_response_signed,
+            want_assertion_signed: self.config.want_assertion_signed,
+            fresh_sign_in_since: None,
+            now: ctx.now,
+        };
+        let asserted = response::check(response, &expected)?;
+        self.accepted_once(ctx, &idp, asserted).await
+    }
+
+    /// The identity a checked assertion asserts, once: its ID is claimed across
+    /// instances, by itself (never by what it would finish), for as long as it could
+    /// pass the checks.
+    async fn accepted_once<K: KeyValue>(&self, ctx: &Context<K>, idp: &Idp, asserted: Asserted) -> Result<Identity, SignInFailure> {
+        let replay_name = format!("saml-assertion:{}:{}", idp.entity_id, asserted.assertion_id);
+        if !ctx.store.claim_once(&replay_name, asserted.usable_until, ctx.now).await.map_err(SignInFailure::from)? {
+            return Err(SignInFailure::new(SignInFailureKind::InvalidAssertion, "the SAML assertion was already used"));
+        }
+        identity(asserted, self.config.name_id_field.as_deref())
+    }
+
     async fn fetched_metadata<K: KeyValue>(&self, ctx: &Context<K>, source: &MetadataSource<'_>) -> Result<IdpMetadata, SignInFailure> {
         if let Some(metadata) = cached_metadata(ctx, source).await.map_err(SignInFailure::from)? {
             return Ok(metadata);
@@ -271,9 +309,11 @@ impl SignInProtocol for Saml<'_> {
         let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
         let expected = Expected {
             idp_entity_id: &idp.entity_id,
-            acs_url: &acs_url,
-            audience: self.config.audience.as_deref().unwrap_or(&sp_entity_id),
-            request_id: &kept.request_id,
+            answering: Answering::ThisSignIn {
+                acs_url: &acs_url,
+                audience: self.config.audience.as_deref().unwrap_or(&sp_entity_id),
+                request_id: &kept.request_id,
+            },
             keys: &idp.keys,
             want_response_signed: self.config.want_response_signed,
             want_assertion_signed: self.config.want_assertion_signed,
@@ -281,11 +321,7 @@ impl SignInProtocol for Saml<'_> {
             now: ctx.now,
         };
         let asserted = response::check(&answer.response, &expected)?;
-        let replay_name = format!("saml-assertion:{}:{}", idp.entity_id, asserted.assertion_id);
-        if !ctx.store.claim_once(&replay_name, asserted.usable_until, ctx.now).await.map_err(SignInFailure::from)? {
-            return Err(SignInFailure::new(SignInFailureKind::InvalidAssertion, "the SAML assertion was already used"));
-        }
-        Ok(SignedIn { identity: identity(asserted, self.config.name_id_field.as_deref())?, logout_hint: None })
+        Ok(SignedIn { identity: self.accepted_once(ctx, &idp, asserted).await?, logout_hint: None })
     }
 
     async fn logout_url<K: KeyValue>(&self, _ctx: &Context<K>, _hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {

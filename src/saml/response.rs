@@ -21,11 +21,7 @@ const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 /// What the Response must say, from the configuration and the sign-in it answers.
 pub struct Expected<'a> {
     pub idp_entity_id: &'a str,
-    /// Where the answer was posted: our Assertion Consumer Service URL.
-    pub acs_url: &'a str,
-    pub audience: &'a str,
-    /// The ID of the AuthnRequest this browser's sign-in sent.
-    pub request_id: &'a str,
+    pub answering: Answering<'a>,
     pub keys: &'a [PublicKey],
     pub want_response_signed: bool,
     pub want_assertion_signed: bool,
@@ -33,6 +29,17 @@ pub struct Expected<'a> {
     /// since (`AuthnInstant`), or the identity provider ignored the demand.
     pub fresh_sign_in_since: Option<UnixTime>,
     pub now: UnixTime,
+}
+
+/// Whose sign-in the answer is.
+pub enum Answering<'a> {
+    /// This broker's own: it must come to our Assertion Consumer Service, for our
+    /// audience, naming the AuthnRequest this browser's sign-in sent.
+    ThisSignIn { acs_url: &'a str, audience: &'a str, request_id: &'a str },
+    /// Another service provider's, that its client brings to be checked (HAS's
+    /// `/saml/validate`, for Helix Swarm): where it was posted, for whom and to which
+    /// request are that service provider's, so none is checked here, as HAS checks none.
+    AnotherServiceProvider,
 }
 
 /// What a checked assertion says.
@@ -115,16 +122,18 @@ fn refuse_repeated_ids(doc: &Document<'_>) -> Result<(), SignInFailure> {
 }
 
 fn check_response(doc: &Document<'_>, response: NodeId, signed: bool, expected: &Expected<'_>) -> Result<(), SignInFailure> {
-    match xml::attribute(doc, response, "Destination") {
-        Some(destination) if destination != expected.acs_url => {
-            return Err(refused(format!("it is addressed to `{}`, not to this broker", xml::shown(destination))));
+    if let Answering::ThisSignIn { acs_url, request_id, .. } = expected.answering {
+        match xml::attribute(doc, response, "Destination") {
+            Some(destination) if destination != acs_url => {
+                return Err(refused(format!("it is addressed to `{}`, not to this broker", xml::shown(destination))));
+            }
+            // SAML bindings §3.5.5.2: a signed Response names where it goes.
+            None if signed => return Err(refused("it is signed but names no Destination")),
+            _ => {}
         }
-        // SAML bindings §3.5.5.2: a signed Response names where it goes.
-        None if signed => return Err(refused("it is signed but names no Destination")),
-        _ => {}
-    }
-    if xml::attribute(doc, response, "InResponseTo") != Some(expected.request_id) {
-        return Err(refused("it does not answer the sign-in this browser started (InResponseTo)"));
+        if xml::attribute(doc, response, "InResponseTo") != Some(request_id) {
+            return Err(refused("it does not answer the sign-in this browser started (InResponseTo)"));
+        }
     }
     match xml::children(doc, response, ASSERTION, "Issuer").as_slice() {
         [] => Ok(()),
@@ -179,20 +188,22 @@ fn read_assertion(
         if xml::attribute(doc, confirmation, "Method") != Some(BEARER) {
             continue;
         }
-        if attr("Recipient") != Some(expected.acs_url) {
-            return Err(refused("its subject confirmation names another recipient"));
-        }
-        match attr("InResponseTo") {
-            Some(id) if id != expected.request_id => {
-                return Err(refused("its subject confirmation answers another sign-in (InResponseTo)"));
+        if let Answering::ThisSignIn { acs_url, request_id, .. } = expected.answering {
+            if attr("Recipient") != Some(acs_url) {
+                return Err(refused("its subject confirmation names another recipient"));
             }
-            // An unsolicited assertion, wrapped in an unsigned Response naming this sign-in.
-            None if !response_signed => {
-                return Err(refused(
-                    "its Response is not signed, so its signed assertion must name the sign-in it answers (SubjectConfirmationData InResponseTo), and it does not",
-                ));
+            match attr("InResponseTo") {
+                Some(id) if id != request_id => {
+                    return Err(refused("its subject confirmation answers another sign-in (InResponseTo)"));
+                }
+                // An unsolicited assertion, wrapped in an unsigned Response naming this sign-in.
+                None if !response_signed => {
+                    return Err(refused(
+                        "its Response is not signed, so its signed assertion must name the sign-in it answers (SubjectConfirmationData InResponseTo), and it does not",
+                    ));
+                }
+                _ => {}
             }
-            _ => {}
         }
         if let Some(not_before) = attr("NotBefore")
             && time(not_before)? > now + skew
@@ -221,18 +232,20 @@ fn read_assertion(
         }
         usable_until = usable_until.min(until);
     }
-    let restrictions = xml::children(doc, conditions, ASSERTION, "AudienceRestriction");
-    if restrictions.is_empty() {
-        return Err(refused("it names no audience"));
-    }
-    for restriction in restrictions {
-        let audiences = xml::children(doc, restriction, ASSERTION, "Audience");
-        let mut ours = false;
-        for audience in audiences {
-            ours |= value(doc, audience, "Audience")?.trim() == expected.audience;
+    if let Answering::ThisSignIn { audience: expected_audience, .. } = expected.answering {
+        let restrictions = xml::children(doc, conditions, ASSERTION, "AudienceRestriction");
+        if restrictions.is_empty() {
+            return Err(refused("it names no audience"));
         }
-        if !ours {
-            return Err(refused(format!("it is meant for another audience than `{}`", xml::shown(expected.audience))));
+        for restriction in restrictions {
+            let audiences = xml::children(doc, restriction, ASSERTION, "Audience");
+            let mut ours = false;
+            for audience in audiences {
+                ours |= value(doc, audience, "Audience")?.trim() == expected_audience;
+            }
+            if !ours {
+                return Err(refused(format!("it is meant for another audience than `{}`", xml::shown(expected_audience))));
+            }
         }
     }
 
@@ -317,12 +330,14 @@ mod tests {
         pem_certificates(&pem).unwrap().iter().filter_map(|c| certificate_key(c)).collect()
     }
 
+    const ACS: &str = "https://broker.example.com/saml/sso";
+    const AUDIENCE: &str = "https://broker.example.com/saml/metadata";
+    const REQUEST: &str = "_lb_test_request";
+
     fn expected(keys: &[PublicKey]) -> Expected<'_> {
         Expected {
             idp_entity_id: "https://idp.example.com/metadata",
-            acs_url: "https://broker.example.com/saml/sso",
-            audience: "https://broker.example.com/saml/metadata",
-            request_id: "_lb_test_request",
+            answering: Answering::ThisSignIn { acs_url: ACS, audience: AUDIENCE, request_id: REQUEST },
             keys,
             want_response_signed: true,
             want_assertion_signed: true,
@@ -394,9 +409,31 @@ mod tests {
         let keys = keys("saml-idp-cert.pem");
         let xml = fixture("signed-both.xml");
         let cases: [(Expected<'_>, &str); 6] = [
-            (Expected { request_id: "_another_sign_in", ..expected(&keys) }, "InResponseTo"),
-            (Expected { acs_url: "https://elsewhere.example.com/saml/sso", ..expected(&keys) }, "addressed to"),
-            (Expected { audience: "https://other-sp.example.com", ..expected(&keys) }, "another audience"),
+            (
+                Expected {
+                    answering: Answering::ThisSignIn { acs_url: ACS, audience: AUDIENCE, request_id: "_another" },
+                    ..expected(&keys)
+                },
+                "InResponseTo",
+            ),
+            (
+                Expected {
+                    answering: Answering::ThisSignIn {
+                        acs_url: "https://elsewhere.example.com/acs",
+                        audience: AUDIENCE,
+                        request_id: REQUEST,
+                    },
+                    ..expected(&keys)
+                },
+                "addressed to",
+            ),
+            (
+                Expected {
+                    answering: Answering::ThisSignIn { acs_url: ACS, audience: "https://other-sp.example.com", request_id: REQUEST },
+                    ..expected(&keys)
+                },
+                "another audience",
+            ),
             (Expected { idp_entity_id: "https://other-idp.example.com", ..expected(&keys) }, "issued by"),
             (Expected { now: ISSUED + 300 + 61, ..expected(&keys) }, "expired"),
             (Expected { now: ISSUED - 60 - 61, ..expected(&keys) }, "not valid yet"),
@@ -405,6 +442,18 @@ mod tests {
             assert!(refusal(&xml, &expected).contains(why), "{why}");
         }
         assert!(check(&xml, &Expected { now: ISSUED + 300 + 59, ..expected(&keys) }).is_ok(), "a minute of clock skew");
+    }
+
+    #[test]
+    fn another_service_providers_answer_is_checked_for_all_but_where_and_for_whom() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("signed-both.xml");
+        let theirs = || Expected { answering: Answering::AnotherServiceProvider, ..expected(&keys) };
+        assert_eq!(check(&xml, &theirs()).unwrap().name_id, "jdoe@example.com");
+        assert!(refusal(&xml, &Expected { idp_entity_id: "https://other-idp.example.com", ..theirs() }).contains("issued by"));
+        assert!(refusal(&xml, &Expected { now: ISSUED + 300 + 61, ..theirs() }).contains("expired"));
+        let other_keys = self::keys("saml-other-cert.pem");
+        assert!(refusal(&xml, &Expected { keys: &other_keys, ..theirs() }).contains("identity provider's key"));
     }
 
     #[test]

@@ -97,9 +97,16 @@ impl Identity {
     /// configured provider asserted them (`providerId`) and whom the client asked to
     /// sign in (`userId`, for the client to compare). Ours win over claims of the
     /// same names: a provider cannot name another provider.
-    pub fn asserted_by(mut self, provider: &ProviderId, requested: &UserId) -> Self {
+    pub fn asserted_by(self, provider: &ProviderId, requested: &UserId) -> Self {
+        let mut identity = self.vouched_by(provider);
+        identity.0.insert("userId".into(), requested.as_str().into());
+        identity
+    }
+
+    /// The identity with which configured provider asserted it (`providerId`), over any
+    /// claim of that name.
+    pub fn vouched_by(mut self, provider: &ProviderId) -> Self {
         self.0.insert("providerId".into(), provider.as_str().into());
-        self.0.insert("userId".into(), requested.as_str().into());
         self
     }
 }
