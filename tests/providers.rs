@@ -310,3 +310,28 @@ fn auth_providers_copied_from_has_work_and_has_ids_name_the_providers() {
     let unknown = broker.get("/requests/new/carol?providerId=oidc-2");
     assert!(unknown.body.contains("oidc-1") && unknown.body.contains("oidc-0"), "{}", unknown.body);
 }
+
+/// The converter (`from-has`) on a HAS `.env` that lists two providers in
+/// `AUTH_PROVIDERS`, one secret in a file: the broker starts with what it prints, is
+/// ready, and a login named by HAS's id reaches the right provider.
+#[test]
+fn a_has_dotenv_converted_by_from_has_starts_a_working_broker() {
+    let port = free_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let (acme, partners) = (start_provider(port), start_provider(port));
+    let providers = json!({"providers": [
+        {"label": "Partner Network", "issuerUri": partners.issuer, "clientId": support::OIDC_CLIENT_ID, "clientSecretFile": "partner-secret"},
+        {"label": "Acme Corporate SSO", "issuerUri": acme.issuer, "clientId": support::OIDC_CLIENT_ID, "clientSecret": OIDC_CLIENT_SECRET},
+    ]});
+    let dotenv = format!("SVC_BASE_URI={base_url}\nAUTH_PROVIDERS='{providers}'\nSESSION_SECRET=keyboard cat\nLOGIN_TIMEOUT=30\n");
+    let read_file = |name: &str| if name == "partner-secret" { Ok(format!("{OIDC_CLIENT_SECRET}\n")) } else { Err(name.to_owned()) };
+    let conversion = from_has::convert(&from_has::read_dotenv(&dotenv), &read_file);
+    let variables: Vec<(&str, &str)> = conversion.variables.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+    assert_eq!(broker.get("/readiness").status, 200, "{:?}", conversion.variables);
+
+    let request = broker.get("/requests/new/dave?providerId=oidc-1").json();
+    let report = browser(&["--url", request["loginUrl"].as_str().unwrap(), "--username", "dave"]);
+    assert!(report["text"].as_str().unwrap().contains("You are signed in"), "{report}");
+    assert_eq!(identity_of(&broker, &request)["iss"], partners.issuer, "oidc-1: the second by label, whose secret was in a file");
+}

@@ -40,7 +40,7 @@ cargo fmt --check
 cargo clippy --target wasm32-wasip2 --release -- -D warnings
 cargo clippy --target wasm32-wasip2 --release --features conformance -- -D warnings
 cargo clippy --target wasm32-wasip2 --release --no-default-features --features wasi-http-0-2 --target-dir target/wasi-http-0.2 -- -D warnings
-cargo clippy --release --tests --benches -- -D warnings
+cargo clippy --release --workspace --tests --benches -- -D warnings
 
 missing=()
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
@@ -75,9 +75,9 @@ spin build -f deploy/wasi-http-0.2/spin.toml
 spin build -f benches/reference/spin.toml
 # The tests and the benchmark in one release build. Not `--lib`: the component library
 # is built for wasm32-wasip2 only.
-cargo build --release --tests --benches
+cargo build --release --workspace --tests --benches
 # --show-output: some tests print what they measured (Spin's Redis reconnect time).
-cargo test --release -- --test-threads 4 --show-output
+cargo test --release --workspace -- --test-threads 4 --show-output
 
 # Fuzz every parser of outside input for a bounded time. cargo-fuzz needs -Z flags:
 # RUSTC_BOOTSTRAP lets the machine's stable toolchain take them. No sanitizer: the

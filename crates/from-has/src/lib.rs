@@ -1,0 +1,454 @@
+//! HAS's settings as login-broker's: reads a Helix Authentication Service `.env` or
+//! `config.toml` and says which Spin variables (and which runtime config) carry each
+//! setting over, and which settings cannot, and why. The broker's own configuration
+//! reference is docs/configuration.md; the mapping is docs/moving-from-has.md's table.
+
+use serde_json::{Map, Value};
+
+/// What a HAS configuration becomes.
+#[derive(Debug, Default, PartialEq)]
+pub struct Conversion {
+    /// Spin variables (lower-case names), in the order their settings were read.
+    pub variables: Vec<(String, String)>,
+    /// The runtime config that binds the key-value store to HAS's Redis.
+    pub runtime_config: Option<String>,
+    /// Settings that do not carry over: the setting, and why (and what to do instead).
+    pub left_out: Vec<(String, String)>,
+}
+
+/// Reads what a HAS `*_FILE` setting names.
+pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+
+/// The settings of a HAS `.env` file, in order: `NAME=value` (or `export NAME=value`),
+/// a value in single or double quotes (which may span lines), `#` comments.
+pub fn read_dotenv(text: &str) -> Vec<(String, String)> {
+    let mut settings = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else { continue };
+        let value = value.trim();
+        let value = match value.chars().next() {
+            Some(quote @ ('"' | '\'')) => {
+                let mut text = value[1..].to_owned();
+                while !text.trim_end().ends_with(quote) {
+                    match lines.next() {
+                        Some(next) => {
+                            text.push('\n');
+                            text.push_str(next);
+                        }
+                        None => break,
+                    }
+                }
+                text.trim_end().strip_suffix(quote).unwrap_or(&text).to_owned()
+            }
+            // An unquoted value ends at a comment.
+            _ => value.split(" #").next().unwrap_or_default().trim().to_owned(),
+        };
+        settings.push((name.trim().to_uppercase(), value));
+    }
+    settings
+}
+
+/// The settings of a HAS `config.toml`: top-level keys in any case, and
+/// `[[auth_providers]]` tables as `AUTH_PROVIDERS`'s JSON, in HAS's camelCase.
+pub fn read_toml(text: &str) -> Result<Vec<(String, String)>, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|error| format!("not TOML: {error}"))?;
+    let mut settings = Vec::new();
+    for (name, value) in table {
+        let name = name.to_uppercase();
+        let text = match (name.as_str(), value) {
+            ("AUTH_PROVIDERS", toml::Value::Array(tables)) => {
+                let providers: Vec<Value> = tables.into_iter().map(|table| camel_case_keys(toml_to_json(table))).collect();
+                serde_json::json!({ "providers": providers }).to_string()
+            }
+            (_, toml::Value::String(text)) => text,
+            (_, other) => other.to_string(),
+        };
+        settings.push((name, text));
+    }
+    Ok(settings)
+}
+
+fn toml_to_json(value: toml::Value) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// `issuer_uri` as HAS's `issuerUri`.
+fn camel_case_keys(value: Value) -> Value {
+    let Value::Object(fields) = value else { return value };
+    let camel = |name: &str| {
+        let mut parts = name.split('_');
+        let first = parts.next().unwrap_or_default().to_owned();
+        parts.fold(first, |mut text, part| {
+            let mut chars = part.chars();
+            text.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+            text.push_str(chars.as_str());
+            text
+        })
+    };
+    Value::Object(fields.into_iter().map(|(name, value)| (camel(&name), value)).collect())
+}
+
+/// Converts HAS's `settings` (as read above); `read_file` reads what its `*_FILE`
+/// settings name.
+pub fn convert(settings: &[(String, String)], read_file: ReadFile<'_>) -> Conversion {
+    let mut conversion = Conversion::default();
+    for (name, value) in settings {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if let Err(why) = convert_one(name, value, read_file, &mut conversion) {
+            conversion.left_out.push((name.clone(), why));
+        }
+    }
+    conversion
+}
+
+/// Settings whose variable is the same name in lower case, with the same meaning.
+const SAME_NAME: [&str; 28] = [
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_CODE_CHALLENGE_METHOD",
+    "OIDC_TOKEN_SIGNING_ALGO",
+    "OIDC_MAX_AGE",
+    "OIDC_SELECT_ACCOUNT",
+    "DEFAULT_PROTOCOL",
+    "LOGIN_TIMEOUT",
+    "CACHE_TTL",
+    "INSTANCE_ID",
+    "PROMPT_FOR_AUTHORIZATION",
+    "STATUS_ENABLED",
+    "CLIENT_CERT_HEADER",
+    "CLIENT_CERT_CN",
+    "CLIENT_CERT_FP",
+    "OAUTH_JWKS_KEYID",
+    "OAUTH_ALGORITHM",
+    "OAUTH_AUDIENCE",
+    "OAUTH_ISSUER",
+    "OAUTH_TENANT_ID",
+    "SAML_IDP_SSO_URL",
+    "SAML_IDP_ENTITY_ID",
+    "SAML_SP_ENTITY_ID",
+    "SAML_SP_AUDIENCE",
+    "SAML_NAMEID_FORMAT",
+    "SAML_NAMEID_FIELD",
+    "SAML_AUTHN_CONTEXT",
+    "SAML_FORCE_AUTHN",
+];
+
+/// Settings whose name is the same, and the two signature requirements.
+const SAME_NAME_FLAGS: [&str; 2] = ["SAML_WANT_ASSERTION_SIGNED", "SAML_WANT_RESPONSE_SIGNED"];
+
+/// Settings that do not carry over, by name or prefix, and why.
+const LEFT_OUT: [(&str, &str); 16] = [
+    ("SESSION_SECRET", "state_key replaces it (a new random key, printed above): it seals every record and cookie"),
+    (
+        "FORCE_AUTHN",
+        "the broker has no global one: ask per request (?forceAuthn=true), or per provider (forceAuthn in auth_providers, saml_force_authn)",
+    ),
+    ("CA_CERT_", "the TLS front checks client certificates against your CA: nginx's ssl_client_certificate (deploy/tls-proxy/)"),
+    ("PROTOCOL", "TLS ends at the TLS front (deploy/tls-proxy/), and `spin up --listen` takes the address"),
+    ("PORT", "`spin up --listen` takes the address"),
+    ("BIND_ADDRESS", "`spin up --listen` takes the address"),
+    ("CERT_FILE", "the TLS front holds the server certificate (deploy/tls-proxy/)"),
+    ("KEY_", "the TLS front holds the server key (deploy/tls-proxy/)"),
+    ("PFX_FILE", "the TLS front holds the server certificate (deploy/tls-proxy/)"),
+    ("SAML_IDP_SLO_URL", "not supported yet: SAML single logout"),
+    ("OIDC_CLIENT_CERT_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
+    ("OIDC_CLIENT_KEY_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
+    ("SAML_CERT_FILE", "not supported yet: signed AuthnRequests and encrypted assertions"),
+    ("SAML_KEY_FILE", "not supported yet: signed AuthnRequests and encrypted assertions"),
+    ("SP_KEY_ALGO", "not supported yet: signed AuthnRequests and encrypted assertions"),
+    ("REDIS_", "Spin's Redis store takes a URL only (rediss:// for TLS): no client certificates, no Sentinel"),
+];
+
+fn convert_one(name: &str, value: &str, read_file: ReadFile<'_>, into: &mut Conversion) -> Result<(), String> {
+    let mut set = |variable: &str, value: String| into.variables.push((variable.to_owned(), value));
+    match name {
+        _ if SAME_NAME.contains(&name) || SAME_NAME_FLAGS.contains(&name) => set(&name.to_lowercase(), value.to_owned()),
+        "SVC_BASE_URI" => {
+            let origin = origin_of(value).ok_or("not an http(s) URL")?;
+            if value.trim_end_matches('/') != origin {
+                return Err(format!(
+                    "the broker owns its host: serve it at an origin of its own (svc_base_uri={origin} would drop the path)"
+                ));
+            }
+            set("svc_base_uri", origin);
+        }
+        "OIDC_ISSUER_URI" => {
+            set("oidc_issuer_uri", value.to_owned());
+            set("oidc_provider_origin", origin_of(value).ok_or("not an http(s) URL")?);
+        }
+        "OIDC_CLIENT_SECRET_FILE" => set("oidc_client_secret", read_file(value)?.trim().to_owned()),
+        "OAUTH_JWKS_URI" => {
+            set("oauth_jwks_uri", value.to_owned());
+            set("oauth_jwks_origin", origin_of(value).ok_or("not an http(s) URL")?);
+        }
+        "OAUTH_SIGNING_KEY_FILE" => set("oauth_signing_key", read_file(value)?),
+        "SAML_IDP_METADATA_URL" => {
+            set("saml_idp_metadata_url", value.to_owned());
+            set("saml_idp_origin", origin_of(value).ok_or("not an http(s) URL")?);
+        }
+        "SAML_IDP_METADATA_FILE" => set("saml_idp_metadata", read_file(value)?),
+        "IDP_CERT_FILE" => set("saml_idp_cert", read_file(value)?),
+        "SAML_DISABLE_CONTEXT" if value.eq_ignore_ascii_case("true") => {
+            return Err("no setting needed: the broker asks for an authentication context only when saml_authn_context is set".into());
+        }
+        "AUTH_PROVIDERS" | "AUTH_PROVIDERS_FILE" => {
+            let text = if name == "AUTH_PROVIDERS_FILE" { read_file(value)? } else { value.to_owned() };
+            let (providers, notes) = providers(&text, read_file)?;
+            for (index, origin) in notes.origins.into_iter().enumerate() {
+                match ORIGIN_VARIABLES.get(index) {
+                    Some(variable) => set(variable, origin),
+                    None => into.left_out.push((
+                        name.to_owned(),
+                        format!("a provider's origin `{origin}`: spin.toml declares three origin variables; add one there"),
+                    )),
+                }
+            }
+            into.variables.push(("auth_providers".to_owned(), providers));
+            into.left_out.extend(notes.left_out.into_iter().map(|why| (name.to_owned(), why)));
+        }
+        "REDIS_URL" => {
+            if !(value.starts_with("redis://") || value.starts_with("rediss://")) {
+                return Err("a redis:// or rediss:// URL (Spin's Redis store takes no other)".into());
+            }
+            into.runtime_config = Some(format!("[key_value_store.default]\ntype = \"redis\"\nurl = {}\n", toml_string(value)));
+        }
+        _ => {
+            let why = LEFT_OUT.iter().find(|(setting, _)| name == *setting || (setting.ends_with('_') && name.starts_with(setting)));
+            return Err(why
+                .map_or(
+                    "not a setting the broker has: HAS's administration, SCIM, logging and identity-provider features stay with HAS",
+                    |(_, why)| why,
+                )
+                .to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The variables `auth_providers` entries take their origins from, in spin.toml's order.
+const ORIGIN_VARIABLES: [&str; 3] = ["auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
+
+#[derive(Default)]
+struct ProviderNotes {
+    /// The origins the broker must be let reach, each once.
+    origins: Vec<String>,
+    left_out: Vec<String>,
+}
+
+/// `AUTH_PROVIDERS` for the broker: as HAS wrote it, but with what its `*File` fields
+/// name read in (the broker reads no files), and the origins it must reach.
+fn providers(text: &str, read_file: ReadFile<'_>) -> Result<(String, ProviderNotes), String> {
+    let parsed: Value = serde_json::from_str(text).map_err(|_| "not JSON".to_owned())?;
+    let entries = match parsed {
+        Value::Object(mut wrapped) => wrapped.remove("providers").ok_or("no `providers` list")?,
+        list @ Value::Array(_) => list,
+        _ => return Err("neither {\"providers\": [...]} nor a list".into()),
+    };
+    let Value::Array(entries) = entries else { return Err("`providers` is not a list".into()) };
+    let mut notes = ProviderNotes::default();
+    let mut converted = Vec::new();
+    for entry in entries {
+        let Value::Object(mut fields) = entry else { return Err("a provider that is not an object".into()) };
+        for (file_field, field) in [("clientSecretFile", "clientSecret"), ("metadataFile", "metadata"), ("idpCertFile", "idpCert")] {
+            if let Some(Value::String(path)) = fields.remove(file_field) {
+                let contents = read_file(&path)?;
+                fields.insert(field.to_owned(), Value::String(if field == "clientSecret" { contents.trim().to_owned() } else { contents }));
+            }
+        }
+        for unsupported in ["clientCertFile", "clientKeyFile"] {
+            if fields.remove(unsupported).is_some() {
+                notes.left_out.push(format!("{unsupported}: not supported yet (private_key_jwt); the provider needs a client secret"));
+            }
+        }
+        for url_field in ["issuerUri", "metadataUrl"] {
+            if let Some(origin) = fields.get(url_field).and_then(Value::as_str).and_then(origin_of)
+                && !notes.origins.contains(&origin)
+            {
+                notes.origins.push(origin);
+            }
+        }
+        converted.push(Value::Object(fields));
+    }
+    let mut wrapped = Map::new();
+    wrapped.insert("providers".to_owned(), Value::Array(converted));
+    Ok((Value::Object(wrapped).to_string(), notes))
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    if !matches!(scheme, "http" | "https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().filter(|authority| !authority.is_empty())?;
+    Some(format!("{scheme}://{}", authority.rsplit('@').next()?))
+}
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// `text` as one word of POSIX shell.
+pub fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A HAS `.env` as its administrators write one: OpenID Connect and SAML classic
+    /// settings, client certificates, Redis, files for secrets.
+    const DOTENV: &str = r#"
+# Helix Authentication Service
+SVC_BASE_URI=https://auth.example.com
+LOGIN_TIMEOUT=60   # seconds
+export OIDC_ISSUER_URI=https://login.example.com/realms/p4
+OIDC_CLIENT_ID="p4-broker"
+OIDC_CLIENT_SECRET_FILE=secrets/oidc
+SAML_IDP_METADATA_URL='https://saml.example.com/metadata'
+SAML_WANT_ASSERTION_SIGNED=true
+DEFAULT_PROTOCOL=oidc
+CLIENT_CERT_CN=LoginExtension
+CA_CERT_FILE=certs/ca.crt
+REDIS_URL=redis://redis.internal:6379
+SESSION_SECRET=keyboard cat
+FORCE_AUTHN=true
+SAML_IDP_SLO_URL=https://saml.example.com/slo
+ADMIN_ENABLED=true
+"#;
+
+    fn files(name: &str) -> Result<String, String> {
+        match name {
+            "secrets/oidc" => Ok("oidc-secret-value\n".into()),
+            "secrets/partner" => Ok("partner-secret\n".into()),
+            "idp.pem" => Ok("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into()),
+            _ => Err(format!("cannot read {name}")),
+        }
+    }
+
+    fn variable<'c>(conversion: &'c Conversion, name: &str) -> Option<&'c str> {
+        conversion.variables.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.as_str())
+    }
+
+    fn left_out<'c>(conversion: &'c Conversion, setting: &str) -> Option<&'c str> {
+        conversion.left_out.iter().find(|(name, _)| name == setting).map(|(_, why)| why.as_str())
+    }
+
+    #[test]
+    fn a_has_dotenv_becomes_the_brokers_variables_and_runtime_config() {
+        let conversion = convert(&read_dotenv(DOTENV), &files);
+        let expected = [
+            ("svc_base_uri", "https://auth.example.com"),
+            ("login_timeout", "60"),
+            ("oidc_issuer_uri", "https://login.example.com/realms/p4"),
+            ("oidc_provider_origin", "https://login.example.com"),
+            ("oidc_client_id", "p4-broker"),
+            ("oidc_client_secret", "oidc-secret-value"),
+            ("saml_idp_metadata_url", "https://saml.example.com/metadata"),
+            ("saml_idp_origin", "https://saml.example.com"),
+            ("saml_want_assertion_signed", "true"),
+            ("default_protocol", "oidc"),
+            ("client_cert_cn", "LoginExtension"),
+        ];
+        for (name, value) in expected {
+            assert_eq!(variable(&conversion, name), Some(value), "{name}");
+        }
+        assert_eq!(
+            conversion.runtime_config.as_deref(),
+            Some("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://redis.internal:6379\"\n")
+        );
+        for (setting, why) in [
+            ("SESSION_SECRET", "state_key"),
+            ("FORCE_AUTHN", "?forceAuthn=true"),
+            ("CA_CERT_FILE", "ssl_client_certificate"),
+            ("SAML_IDP_SLO_URL", "single logout"),
+            ("ADMIN_ENABLED", "administration"),
+        ] {
+            assert!(left_out(&conversion, setting).is_some_and(|text| text.contains(why)), "{setting}: {:?}", conversion.left_out);
+        }
+        assert!(!conversion.variables.iter().any(|(_, value)| value.contains("keyboard cat")), "HAS's session secret is not reused");
+    }
+
+    #[test]
+    fn auth_providers_keep_has_form_with_files_read_in_and_their_origins_allowed() {
+        let settings = [(
+            "AUTH_PROVIDERS".to_owned(),
+            r#"{"providers": [
+                {"label": "Partners", "issuerUri": "https://login.partners.example/oauth2", "clientId": "p4", "clientSecretFile": "secrets/partner", "forceAuthn": "true"},
+                {"label": "Corporate", "metadataUrl": "https://saml.example.com/md", "idpCertFile": "idp.pem", "clientKeyFile": "k.pem"}
+            ]}"#
+                .to_owned(),
+        )];
+        let conversion = convert(&settings, &files);
+        let providers: Value = serde_json::from_str(variable(&conversion, "auth_providers").unwrap()).unwrap();
+        let entries = providers["providers"].as_array().unwrap();
+        assert_eq!((entries[0]["clientSecret"].as_str(), entries[0]["forceAuthn"].as_str()), (Some("partner-secret"), Some("true")));
+        assert!(entries[1]["idpCert"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(entries[0].get("clientSecretFile").is_none() && entries[1].get("clientKeyFile").is_none());
+        assert_eq!(variable(&conversion, "auth_provider_origin_a"), Some("https://login.partners.example"));
+        assert_eq!(variable(&conversion, "auth_provider_origin_b"), Some("https://saml.example.com"));
+        assert!(left_out(&conversion, "AUTH_PROVIDERS").is_some_and(|why| why.contains("clientKeyFile")));
+    }
+
+    #[test]
+    fn a_has_config_toml_reads_as_its_dotenv_would() {
+        let toml = r#"
+svc_base_uri = 'https://auth.example.com'
+OIDC_ISSUER_URI = 'https://login.example.com'
+login_timeout = 90
+saml_want_response_signed = false
+
+[logging]
+level = 'info'
+
+[[auth_providers]]
+issuer_uri = 'https://oidc.example.com'
+client_id = 'client-id'
+client_secret = 'client-secret'
+
+[[auth_providers]]
+sp_entity_id = 'urn:example:sp'
+want_assertion_signed = false
+metadata_url = 'https://saml.example.com'
+"#;
+        let conversion = convert(&read_toml(toml).unwrap(), &files);
+        assert_eq!(variable(&conversion, "login_timeout"), Some("90"));
+        assert_eq!(variable(&conversion, "saml_want_response_signed"), Some("false"));
+        assert_eq!(variable(&conversion, "oidc_provider_origin"), Some("https://login.example.com"));
+        let providers: Value = serde_json::from_str(variable(&conversion, "auth_providers").unwrap()).unwrap();
+        assert_eq!(providers["providers"][0]["issuerUri"], "https://oidc.example.com", "HAS's camelCase names");
+        assert_eq!(providers["providers"][1]["wantAssertionSigned"], false);
+        assert!(left_out(&conversion, "LOGGING").is_some());
+        assert!(read_toml("not = [toml").is_err());
+    }
+
+    #[test]
+    fn what_cannot_be_carried_says_why() {
+        let settings: Vec<(String, String)> = [
+            ("SVC_BASE_URI", "https://example.com/auth"),
+            ("REDIS_URL", "unix:///var/run/redis.sock"),
+            ("OIDC_CLIENT_SECRET_FILE", "missing"),
+            ("PROTOCOL", "https"),
+        ]
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+        let conversion = convert(&settings, &files);
+        assert!(conversion.variables.is_empty() && conversion.runtime_config.is_none(), "{conversion:?}");
+        assert!(left_out(&conversion, "SVC_BASE_URI").unwrap().contains("origin of its own"));
+        assert!(left_out(&conversion, "REDIS_URL").unwrap().contains("rediss://"));
+        assert!(left_out(&conversion, "OIDC_CLIENT_SECRET_FILE").unwrap().contains("cannot read missing"));
+        assert!(left_out(&conversion, "PROTOCOL").unwrap().contains("TLS front"));
+        assert_eq!(shell_quoted("it's"), r"'it'\''s'");
+    }
+}
