@@ -37,6 +37,8 @@ struct SignIn {
     cookie: String,
     /// Where the browser was sent: the identity provider's sign-on URL.
     sign_on_url: String,
+    /// The AuthnRequest, as the identity provider reads it.
+    authn_request: String,
 }
 
 fn begin(broker: &Broker, user: &str) -> SignIn {
@@ -59,6 +61,7 @@ fn begin(broker: &Broker, user: &str) -> SignIn {
         relay_state: param("RelayState"),
         cookie: set_cookie.split(';').next().unwrap().to_owned(),
         sign_on_url: location.as_str().split('?').next().unwrap().to_owned(),
+        authn_request: request,
     }
 }
 
@@ -583,4 +586,22 @@ fn another_service_providers_answer_is_validated_for_an_authorized_client_once()
         assert!(reply.body.contains(why), "{name}: {}", reply.body);
     }
     assert_eq!(broker.get("/saml/validate").status, 405);
+}
+
+/// HAS's `FORCE_AUTHN` as `force_authn`: every AuthnRequest asks for a fresh sign-in,
+/// and an assertion of an older one is refused, whatever the client asked.
+#[test]
+fn force_authn_asks_every_login_for_a_fresh_sign_in() {
+    let cert = idp_cert_pem();
+    let broker = Broker::start(
+        Store::Memory,
+        &[("saml_idp_sso_url", SSO), ("saml_idp_entity_id", IDP), ("saml_idp_cert", &cert), ("force_authn", "true")],
+    );
+    let sign_in = begin(&broker, "alice");
+    assert!(sign_in.authn_request.contains("ForceAuthn=\"true\""), "{}", sign_in.authn_request);
+    let mut answer = answer_for(&sign_in, "alice@example.com");
+    answer.authn_instant = answer.issue_instant - 3600;
+    let page = post(&broker, &sign_in, &saml::signed(&answer, &Signed::Both, &Signer::idp()));
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("forceAuthn"), "{}", page.body);
 }

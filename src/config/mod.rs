@@ -76,7 +76,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 53] = [
+const VARIABLES: [&str; 54] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
@@ -130,6 +130,7 @@ const VARIABLES: [&str; 53] = [
     "saml_want_response_signed",
     "saml_want_assertion_signed",
     "default_protocol",
+    "force_authn",
 ];
 
 /// Variables that matter only when one of their gates is set: with every gate empty the
@@ -548,6 +549,7 @@ mod tests {
             ("saml_want_response_signed", "true".to_owned()),
             ("saml_want_assertion_signed", "true".to_owned()),
             ("default_protocol", "oidc".to_owned()),
+            ("force_authn", "false".to_owned()),
             ("status_enabled", "false".to_owned()),
             ("max_logins_per_ten_seconds", "10000".to_owned()),
             ("auth_providers", "".to_owned()),
@@ -774,6 +776,32 @@ mod tests {
         assert_eq!(ids(&config), [("oidc".to_owned(), None), ("saml".to_owned(), None)]);
         assert_eq!(config.providers.iter().nth(1).unwrap().label, "partners.example.org", "HAS's label: the sign-on URL's host");
         assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "oidc"), "\"default\": \"true\"");
+    }
+
+    #[test]
+    fn force_authn_makes_every_provider_ask_for_a_fresh_sign_in() {
+        let cert = idp_cert();
+        let both = with_provider(&[
+            ("saml_idp_sso_url", "https://idp.example.com/sso"),
+            ("saml_idp_entity_id", "https://idp.example.com/metadata"),
+            ("saml_idp_cert", cert.as_str()),
+        ]);
+        let forced = |value: &str| {
+            let variables: Vec<(&str, &str)> = both.iter().copied().chain([("force_authn", value)]).collect();
+            parse_with(&variables).map(|config| {
+                config
+                    .providers
+                    .iter()
+                    .map(|provider| match &provider.protocol {
+                        Protocol::Oidc(oidc) => oidc.force_authn,
+                        Protocol::Saml(saml) => saml.force_authn,
+                    })
+                    .collect::<Vec<bool>>()
+            })
+        };
+        assert_eq!(forced("true").unwrap(), [true, true]);
+        assert_eq!(forced("false").unwrap(), [false, false]);
+        assert_eq!(rejected_variable(&[("force_authn", "sometimes")]), "force_authn");
     }
 
     #[test]

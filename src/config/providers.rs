@@ -131,6 +131,16 @@ impl Providers {
     }
 }
 
+impl IdentityProvider {
+    /// Every login at this provider asks the user to sign in again (HAS's `FORCE_AUTHN`).
+    fn force_authn(&mut self) {
+        match &mut self.protocol {
+            Protocol::Oidc(config) => config.force_authn = true,
+            Protocol::Saml(config) => config.force_authn = true,
+        }
+    }
+}
+
 impl PartialEq for IdentityProvider {
     fn eq(&self, other: &Self) -> bool {
         self.id == other.id
@@ -352,6 +362,16 @@ fn parse_list(text: &str) -> Result<Vec<ProviderEntry>, String> {
 /// Parses the providers from `auth_providers`, or from the `oidc_*` shorthand. All
 /// problems are reported, each naming its variable.
 pub fn parse(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Providers, Vec<ConfigError>> {
+    let force_authn = get("force_authn").and_then(|value| parse_bool("force_authn", &value)).map_err(|error| vec![error])?;
+    let mut providers = parse_providers(get)?;
+    if force_authn {
+        providers.0.iter_mut().for_each(IdentityProvider::force_authn);
+    }
+    Ok(providers)
+}
+
+/// The providers, each as configured.
+fn parse_providers(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Providers, Vec<ConfigError>> {
     let auth_providers = get("auth_providers").map_err(|error| vec![error])?;
     let origins: Vec<String> =
         ORIGIN_VARIABLES.iter().filter_map(|name| get(name).ok()).map(|origin| origin.trim().trim_end_matches('/').to_owned()).collect();

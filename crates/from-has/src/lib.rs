@@ -111,7 +111,7 @@ pub fn convert(settings: &[(String, String)], read_file: ReadFile<'_>) -> Conver
 }
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
-const SAME_NAME: [&str; 28] = [
+const SAME_NAME: [&str; 29] = [
     "OIDC_CLIENT_ID",
     "OIDC_CLIENT_SECRET",
     "OIDC_CODE_CHALLENGE_METHOD",
@@ -140,18 +140,15 @@ const SAME_NAME: [&str; 28] = [
     "SAML_NAMEID_FIELD",
     "SAML_AUTHN_CONTEXT",
     "SAML_FORCE_AUTHN",
+    "FORCE_AUTHN",
 ];
 
 /// Settings whose name is the same, and the two signature requirements.
 const SAME_NAME_FLAGS: [&str; 2] = ["SAML_WANT_ASSERTION_SIGNED", "SAML_WANT_RESPONSE_SIGNED"];
 
 /// Settings that do not carry over, by name or prefix, and why.
-const LEFT_OUT: [(&str, &str); 16] = [
+const LEFT_OUT: [(&str, &str); 15] = [
     ("SESSION_SECRET", "state_key replaces it (a new random key, printed above): it seals every record and cookie"),
-    (
-        "FORCE_AUTHN",
-        "the broker has no global one: ask per request (?forceAuthn=true), or per provider (forceAuthn in auth_providers, saml_force_authn)",
-    ),
     ("CA_CERT_", "the TLS front checks client certificates against your CA: nginx's ssl_client_certificate (deploy/tls-proxy/)"),
     ("PROTOCOL", "TLS ends at the TLS front (deploy/tls-proxy/), and `spin up --listen` takes the address"),
     ("PORT", "`spin up --listen` takes the address"),
@@ -359,6 +356,7 @@ ADMIN_ENABLED=true
             ("saml_want_assertion_signed", "true"),
             ("default_protocol", "oidc"),
             ("client_cert_cn", "LoginExtension"),
+            ("force_authn", "true"),
         ];
         for (name, value) in expected {
             assert_eq!(variable(&conversion, name), Some(value), "{name}");
@@ -369,7 +367,6 @@ ADMIN_ENABLED=true
         );
         for (setting, why) in [
             ("SESSION_SECRET", "state_key"),
-            ("FORCE_AUTHN", "?forceAuthn=true"),
             ("CA_CERT_FILE", "ssl_client_certificate"),
             ("SAML_IDP_SLO_URL", "single logout"),
             ("ADMIN_ENABLED", "administration"),
