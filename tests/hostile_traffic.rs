@@ -170,7 +170,8 @@ fn a_hundred_thousand_hostile_requests_break_nothing() {
         ("saml_idp_entity_id", "https://idp.example.com"),
         ("saml_idp_cert", cert.as_str()),
     ];
-    let mut variables = vec![("login_timeout", "1"), ("status_enabled", "true")];
+    // Both shorthands: logins that name no provider go to the OpenID one.
+    let mut variables = vec![("login_timeout", "1"), ("status_enabled", "true"), ("default_protocol", "oidc")];
     variables.extend(saml);
     variables.extend(oauth);
     let broker = start_broker(Store::Memory, &provider, &variables);

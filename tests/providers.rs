@@ -335,3 +335,31 @@ fn a_has_dotenv_converted_by_from_has_starts_a_working_broker() {
     assert!(report["text"].as_str().unwrap().contains("You are signed in"), "{report}");
     assert_eq!(identity_of(&broker, &request)["iss"], partners.issuer, "oidc-1: the second by label, whose secret was in a file");
 }
+
+/// HAS's `DEFAULT_PROTOCOL` left empty with both its OpenID and SAML settings: the
+/// person chooses, on a page naming each by HAS's `OIDC_INFO_LABEL` and `SAML_INFO_LABEL`.
+#[test]
+fn with_both_shorthands_and_no_default_protocol_the_person_chooses() {
+    let port = free_port();
+    let provider = start_provider(port);
+    let cert = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/saml-idp-cert.pem")).unwrap();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let mut variables = provider.variables().to_vec();
+    variables.extend([
+        ("svc_base_uri", base_url.as_str()),
+        ("saml_idp_sso_url", "http://127.0.0.1:9/sso"),
+        ("saml_idp_entity_id", "https://idp.example.com/metadata"),
+        ("saml_idp_cert", cert.as_str()),
+        ("oidc_info_label", "Corporate OpenID"),
+        ("saml_info_label", "Partner SAML"),
+    ]);
+    let broker = Broker::start_on(port, Store::Memory, &variables);
+    let request = broker.new_request("erin");
+    let login_url = request["loginUrl"].as_str().unwrap();
+    assert!(login_url.contains("/multi/login/"), "{login_url}");
+    let page = broker.get(&support::Login::from_reply(&request).login_path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Corporate OpenID") && page.body.contains("Partner SAML"), "{}", page.body);
+    let named = broker.get("/requests/new/erin?providerId=saml").json();
+    assert!(named["loginUrl"].as_str().unwrap().contains("/saml/login/"), "{named}");
+}

@@ -76,7 +76,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 54] = [
+const VARIABLES: [&str; 56] = [
     "prompt_for_authorization",
     "user_code_required",
     "client_cert_header",
@@ -107,6 +107,7 @@ const VARIABLES: [&str; 54] = [
     "oidc_token_endpoint_auth_method",
     "oidc_max_age",
     "oidc_select_account",
+    "oidc_info_label",
     "oauth_jwks_uri",
     "oauth_jwks_origin",
     "oauth_jwks_keyid",
@@ -129,6 +130,7 @@ const VARIABLES: [&str; 54] = [
     "saml_force_authn",
     "saml_want_response_signed",
     "saml_want_assertion_signed",
+    "saml_info_label",
     "default_protocol",
     "force_authn",
 ];
@@ -148,6 +150,7 @@ const GATED: [(&[&str], &[&str]); 3] = [
             "oidc_token_endpoint_auth_method",
             "oidc_max_age",
             "oidc_select_account",
+            "oidc_info_label",
         ],
     ),
     (
@@ -163,6 +166,7 @@ const GATED: [(&[&str], &[&str]); 3] = [
             "saml_force_authn",
             "saml_want_response_signed",
             "saml_want_assertion_signed",
+            "saml_info_label",
         ],
     ),
     (
@@ -526,6 +530,7 @@ mod tests {
             ("oidc_token_endpoint_auth_method", "client_secret_basic".to_owned()),
             ("oidc_max_age", "".to_owned()),
             ("oidc_select_account", "false".to_owned()),
+            ("oidc_info_label", "".to_owned()),
             ("oauth_jwks_uri", "".to_owned()),
             ("oauth_jwks_origin", "https://oauth-jwks.invalid".to_owned()),
             ("oauth_jwks_keyid", "".to_owned()),
@@ -548,7 +553,8 @@ mod tests {
             ("saml_force_authn", "false".to_owned()),
             ("saml_want_response_signed", "true".to_owned()),
             ("saml_want_assertion_signed", "true".to_owned()),
-            ("default_protocol", "oidc".to_owned()),
+            ("saml_info_label", "".to_owned()),
+            ("default_protocol", "".to_owned()),
             ("force_authn", "false".to_owned()),
             ("status_enabled", "false".to_owned()),
             ("max_logins_per_ten_seconds", "10000".to_owned()),
@@ -685,9 +691,17 @@ mod tests {
 
         let both: Vec<(&str, &str)> = with_provider(&saml);
         let config = parse_with(&both).unwrap();
-        assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "oidc"), "OIDC by default");
-        let saml_first: Vec<(&str, &str)> = both.iter().copied().chain([("default_protocol", "saml")]).collect();
-        assert!(matches!(parse_with(&saml_first).unwrap().providers.choose(None), Choice::Provider(p) if p.id.as_str() == "saml"));
+        assert_eq!(config.providers.choose(None), Choice::AskTheUser, "without default_protocol, the person chooses, as in HAS");
+        let labels: Vec<&str> = config.providers.iter().map(|provider| provider.label.as_str()).collect();
+        assert_eq!(labels, ["idp.example.com", "idp.example.com"], "each provider's host");
+        for protocol in ["oidc", "saml"] {
+            let chosen: Vec<(&str, &str)> = both.iter().copied().chain([("default_protocol", protocol)]).collect();
+            assert!(matches!(parse_with(&chosen).unwrap().providers.choose(None), Choice::Provider(p) if p.id.as_str() == protocol));
+        }
+        let labelled: Vec<(&str, &str)> =
+            both.iter().copied().chain([("oidc_info_label", "Corporate SSO"), ("saml_info_label", "Partner SAML")]).collect();
+        let labels: Vec<String> = parse_with(&labelled).unwrap().providers.iter().map(|provider| provider.label.clone()).collect();
+        assert_eq!(labels, ["Corporate SSO", "Partner SAML"], "HAS's OIDC_INFO_LABEL and SAML_INFO_LABEL");
 
         let cases: [(&str, &str, &str); 4] = [
             ("saml_idp_cert", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----", "saml_idp_cert"),

@@ -444,10 +444,10 @@ fn parse_shorthands(
     saml: &SamlSettings<'_>,
 ) -> Result<Providers, Vec<ConfigError>> {
     let default_protocol = get("default_protocol").map_err(|error| vec![error])?;
+    // Empty: with both, the person chooses, as in HAS.
     let default_protocol = match default_protocol.trim() {
-        "" | "oidc" => "oidc",
-        "saml" => "saml",
-        _ => return Err(vec![ConfigError::new("default_protocol", "`oidc` or `saml`")]),
+        protocol @ ("" | "oidc" | "saml") => protocol,
+        _ => return Err(vec![ConfigError::new("default_protocol", "`oidc`, `saml`, or empty (the person chooses)")]),
     };
     let mut providers = parse_oidc_shorthand(get, issuer)?.0;
     if saml.configured() {
@@ -455,7 +455,10 @@ fn parse_shorthands(
         providers.push(IdentityProvider {
             has_id: None,
             id: ProviderId::parse(SAML_SHORTHAND_ID).expect("a valid constant id"),
-            label: config.sso_url.as_deref().and_then(host_of).unwrap_or_else(|| "your identity provider (SAML)".to_owned()),
+            label: Some(get("saml_info_label").map_err(|error| vec![error])?.trim().to_owned())
+                .filter(|label| !label.is_empty())
+                .or_else(|| config.sso_url.as_deref().and_then(host_of))
+                .unwrap_or_else(|| "your identity provider (SAML)".to_owned()),
             is_default: false,
             protocol: Protocol::Saml(config),
         });
@@ -515,7 +518,8 @@ fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issue
     else {
         return Err(errors);
     };
-    let label = issuer.url().host_str().unwrap_or("your identity provider").to_owned();
+    let given_label = field("oidc_info_label")?.trim().to_owned();
+    let label = if given_label.is_empty() { issuer.url().host_str().unwrap_or("your identity provider").to_owned() } else { given_label };
     Ok(Providers(vec![IdentityProvider {
         id: ProviderId::parse(SHORTHAND_ID).expect("a valid constant id"),
         has_id: None,

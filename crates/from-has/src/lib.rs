@@ -111,7 +111,7 @@ pub fn convert(settings: &[(String, String)], read_file: ReadFile<'_>) -> Conver
 }
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
-const SAME_NAME: [&str; 29] = [
+const SAME_NAME: [&str; 31] = [
     "OIDC_CLIENT_ID",
     "OIDC_CLIENT_SECRET",
     "OIDC_CODE_CHALLENGE_METHOD",
@@ -141,6 +141,8 @@ const SAME_NAME: [&str; 29] = [
     "SAML_AUTHN_CONTEXT",
     "SAML_FORCE_AUTHN",
     "FORCE_AUTHN",
+    "OIDC_INFO_LABEL",
+    "SAML_INFO_LABEL",
 ];
 
 /// Settings whose name is the same, and the two signature requirements.
