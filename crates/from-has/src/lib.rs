@@ -107,8 +107,31 @@ pub fn convert(settings: &[(String, String)], read_file: ReadFile<'_>) -> Conver
             conversion.left_out.push((name.clone(), why));
         }
     }
+    keep_has_saml_defaults(settings, &mut conversion);
     conversion
 }
+
+/// HAS's defaults where the broker's differ, for a HAS that was a SAML service
+/// provider: the identity provider knows it by HAS's default entity id, and HAS asked
+/// for the PasswordProtectedTransport context unless told not to.
+fn keep_has_saml_defaults(settings: &[(String, String)], into: &mut Conversion) {
+    let set = |name: &str| settings.iter().any(|(setting, value)| setting == name && !value.trim().is_empty());
+    let is_true = |name: &str| settings.iter().any(|(setting, value)| setting == name && value.trim().eq_ignore_ascii_case("true"));
+    if !["SAML_IDP_METADATA_URL", "SAML_IDP_METADATA_FILE", "SAML_IDP_SSO_URL"].iter().any(|name| set(name)) {
+        return;
+    }
+    if !set("SAML_SP_ENTITY_ID") {
+        into.variables.push(("saml_sp_entity_id".to_owned(), HAS_SP_ENTITY_ID.to_owned()));
+    }
+    if !set("SAML_AUTHN_CONTEXT") && !is_true("SAML_DISABLE_CONTEXT") {
+        into.variables.push(("saml_authn_context".to_owned(), PASSWORD_PROTECTED_TRANSPORT.to_owned()));
+    }
+}
+
+/// HAS's `SAML_SP_ENTITY_ID` when none is set (its `defaults.env`).
+const HAS_SP_ENTITY_ID: &str = "https://has.example.com";
+/// HAS's `SAML_AUTHN_CONTEXT` when none is set.
+const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
 const SAME_NAME: [&str; 31] = [
@@ -359,6 +382,9 @@ ADMIN_ENABLED=true
             ("default_protocol", "oidc"),
             ("client_cert_cn", "LoginExtension"),
             ("force_authn", "true"),
+            // HAS's defaults, which its identity provider registration relies on.
+            ("saml_sp_entity_id", "https://has.example.com"),
+            ("saml_authn_context", "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"),
         ];
         for (name, value) in expected {
             assert_eq!(variable(&conversion, name), Some(value), "{name}");
@@ -448,6 +474,17 @@ metadata_url = 'https://saml.example.com'
         assert!(left_out(&conversion, "REDIS_URL").unwrap().contains("rediss://"));
         assert!(left_out(&conversion, "OIDC_CLIENT_SECRET_FILE").unwrap().contains("cannot read missing"));
         assert!(left_out(&conversion, "PROTOCOL").unwrap().contains("TLS front"));
+        // HAS's SAML defaults only for a HAS that was a SAML service provider, and only where not set.
+        let saml = |extra: (&str, &str)| {
+            let settings: Vec<(String, String)> = [("SAML_IDP_SSO_URL", "https://idp.example.com/sso"), extra]
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect();
+            convert(&settings, &files)
+        };
+        let own = saml(("SAML_SP_ENTITY_ID", "urn:p4:sp"));
+        assert_eq!(variable(&own, "saml_sp_entity_id"), Some("urn:p4:sp"));
+        assert!(variable(&saml(("SAML_DISABLE_CONTEXT", "true")), "saml_authn_context").is_none());
         assert_eq!(shell_quoted("it's"), r"'it'\''s'");
     }
 }
