@@ -134,7 +134,7 @@ const HAS_SP_ENTITY_ID: &str = "https://has.example.com";
 const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
-const SAME_NAME: [&str; 31] = [
+const SAME_NAME: [&str; 30] = [
     "OIDC_CLIENT_ID",
     "OIDC_CLIENT_SECRET",
     "OIDC_CODE_CHALLENGE_METHOD",
@@ -160,7 +160,6 @@ const SAME_NAME: [&str; 31] = [
     "SAML_SP_ENTITY_ID",
     "SAML_SP_AUDIENCE",
     "SAML_NAMEID_FORMAT",
-    "SAML_NAMEID_FIELD",
     "SAML_AUTHN_CONTEXT",
     "SAML_FORCE_AUTHN",
     "FORCE_AUTHN",
@@ -172,7 +171,7 @@ const SAME_NAME: [&str; 31] = [
 const SAME_NAME_FLAGS: [&str; 2] = ["SAML_WANT_ASSERTION_SIGNED", "SAML_WANT_RESPONSE_SIGNED"];
 
 /// Settings that do not carry over, by name or prefix, and why.
-const LEFT_OUT: [(&str, &str); 15] = [
+const LEFT_OUT: [(&str, &str); 16] = [
     ("SESSION_SECRET", "state_key replaces it (a new random key, printed above): it seals every record and cookie"),
     ("CA_CERT_", "the TLS front checks client certificates against your CA: nginx's ssl_client_certificate (deploy/tls-proxy/)"),
     ("PROTOCOL", "TLS ends at the TLS front (deploy/tls-proxy/), and `spin up --listen` takes the address"),
@@ -182,6 +181,10 @@ const LEFT_OUT: [(&str, &str); 15] = [
     ("KEY_", "the TLS front holds the server key (deploy/tls-proxy/)"),
     ("PFX_FILE", "the TLS front holds the server certificate (deploy/tls-proxy/)"),
     ("SAML_IDP_SLO_URL", "not supported yet: SAML single logout"),
+    (
+        "SAML_NAMEID_FIELD",
+        "HAS uses it only as an identity provider, to make up a missing nameID; the broker's saml_nameid_field means another thing (take nameID from this assertion attribute): set that only if you want it",
+    ),
     ("OIDC_CLIENT_CERT_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
     ("OIDC_CLIENT_KEY_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
     ("SAML_CERT_FILE", "not supported yet: signed AuthnRequests and encrypted assertions"),
@@ -346,6 +349,7 @@ REDIS_URL=redis://redis.internal:6379
 SESSION_SECRET=keyboard cat
 FORCE_AUTHN=true
 SAML_IDP_SLO_URL=https://saml.example.com/slo
+SAML_NAMEID_FIELD=email
 ADMIN_ENABLED=true
 "#;
 
@@ -397,6 +401,7 @@ ADMIN_ENABLED=true
             ("SESSION_SECRET", "state_key"),
             ("CA_CERT_FILE", "ssl_client_certificate"),
             ("SAML_IDP_SLO_URL", "single logout"),
+            ("SAML_NAMEID_FIELD", "only as an identity provider"),
             ("ADMIN_ENABLED", "administration"),
         ] {
             assert!(left_out(&conversion, setting).is_some_and(|text| text.contains(why)), "{setting}: {:?}", conversion.left_out);
