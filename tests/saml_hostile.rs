@@ -24,8 +24,15 @@ fn idp_cert_pem() -> String {
 }
 
 fn start(store: Store) -> Broker {
+    start_with(store, &[])
+}
+
+/// A broker trusting the test identity provider, with `extra` variables besides.
+fn start_with(store: Store, extra: &[(&str, &str)]) -> Broker {
     let cert = idp_cert_pem();
-    Broker::start(store, &[("saml_idp_sso_url", SSO), ("saml_idp_entity_id", IDP), ("saml_idp_cert", &cert)])
+    let mut variables = vec![("saml_idp_sso_url", SSO), ("saml_idp_entity_id", IDP), ("saml_idp_cert", cert.as_str())];
+    variables.extend_from_slice(extra);
+    Broker::start(store, &variables)
 }
 
 /// A sign-in sent to the identity provider: what its answer must name and carry.
@@ -419,11 +426,7 @@ fn a_prefix_declared_for_no_namespace_cannot_hide_signed_content() {
 /// attacker's own sign-in, must not finish it. The signed assertion must name the sign-in.
 #[test]
 fn with_the_response_unsigned_only_an_assertion_naming_the_sign_in_finishes_it() {
-    let cert = idp_cert_pem();
-    let broker = Broker::start(
-        Store::Memory,
-        &[("saml_idp_sso_url", SSO), ("saml_idp_entity_id", IDP), ("saml_idp_cert", &cert), ("saml_want_response_signed", "false")],
-    );
+    let broker = start_with(Store::Memory, &[("saml_want_response_signed", "false")]);
     let attacker = begin(&broker, "mallory");
     let mut unsolicited = answer_for(&attacker, "victim@example.com");
     (unsolicited.in_response_to, unsolicited.subject_in_response_to) = (None, None);
@@ -592,11 +595,7 @@ fn another_service_providers_answer_is_validated_for_an_authorized_client_once()
 /// and an assertion of an older one is refused, whatever the client asked.
 #[test]
 fn force_authn_asks_every_login_for_a_fresh_sign_in() {
-    let cert = idp_cert_pem();
-    let broker = Broker::start(
-        Store::Memory,
-        &[("saml_idp_sso_url", SSO), ("saml_idp_entity_id", IDP), ("saml_idp_cert", &cert), ("force_authn", "true")],
-    );
+    let broker = start_with(Store::Memory, &[("force_authn", "true")]);
     let sign_in = begin(&broker, "alice");
     assert!(sign_in.authn_request.contains("ForceAuthn=\"true\""), "{}", sign_in.authn_request);
     let mut answer = answer_for(&sign_in, "alice@example.com");
