@@ -35,7 +35,7 @@ struct NewRequestReply<'a> {
 
 /// `GET /requests/new/:userId[?forceAuthn=…&providerId=…]`: the request lives in the
 /// client's `request` (see `handles`), and in the store for the short login link
-/// (`short_login_link`). A client that identifies itself (as on status calls) is named
+/// (`stored_for_its_link`). A client that identifies itself (as on status calls) is named
 /// on the confirmation page, and only it may claim the login.
 pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
     let user_id = UserId::from_path_segment(user_segment).map_err(HttpError::invalid_request)?;
@@ -43,18 +43,19 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
     let ctx = Context::load().await?;
     let (config, now) = (ctx.config, ctx.now);
     let client = config.client_auth.identify(headers, now)?;
-    if let Some(named) = &options.provider_id
-        && config.providers.get(named).is_none()
-    {
-        let known = config.providers.ids();
-        return Err(HttpError::invalid_request(format!("providerId `{}` is not configured; configured: {known}", named.as_str())));
-    }
+    // As configured, also when the client named it by the id HAS gives it.
+    let provider_id = match &options.provider_id {
+        Some(named) => Some(config.providers.get(named).map(|provider| provider.id.clone()).ok_or_else(|| {
+            let known = config.providers.ids();
+            HttpError::invalid_request(format!("providerId `{}` is not configured; configured: {known}", named.as_str()))
+        })?),
+        None => None,
+    };
     let link = LinkToken::new(now + config.cache_ttl_secs).map_err(|_| HttpError::no_randomness())?;
     let mut request = LoginRequest {
         id: link.login().clone(),
         user_id,
-        // As configured, also when the client named it by the id HAS gives it.
-        provider_id: options.provider_id.as_ref().and_then(|named| config.providers.get(named)).map(|provider| provider.id.clone()),
+        provider_id,
         force_authn: options.force_authn,
         user_code: user_code().map_err(|_| HttpError::no_randomness())?,
         created_at: now,
@@ -95,7 +96,7 @@ async fn stored_for_its_link(ctx: &Context<SpinKeyValue>, request: &mut LoginReq
         Ok(()) => Ok(link.as_text()),
         Err(error) => {
             log::warn("short_link_not_stored").login(&request.id).detail(&error.to_string()).emit();
-            request.id = request.id.clone().with_entered(false);
+            request.id = request.id.clone().not_entered();
             login_handle(&ctx.config.sealer, request)
         }
     }

@@ -4,9 +4,10 @@
 //! link is short ([`LinkToken`]: the request is stored for it), or, when the store
 //! could not take it, the login request sealed whole. Any instance opens either. They
 //! are distinct on purpose: the login link travels through browser history, proxies,
-//! terminals and screenshots, and grants no status; the `request` stays with the client. The `request` also opens the login itself, as HAS's does
-//! (the p4d extension builds `/{protocol}/login/{request}` with its `Auth-Protocol`
-//! setting): its client holds both handles, so that grants it nothing new.
+//! terminals and screenshots, and grants no status; the `request` stays with the client.
+//! The `request` also opens the login itself, as HAS's does (the p4d extension builds
+//! `/{protocol}/login/{request}` with its `Auth-Protocol` setting): its client holds
+//! both handles, so that grants it nothing new.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

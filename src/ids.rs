@@ -44,9 +44,10 @@ impl LoginId {
         self.entered
     }
 
-    /// The same login, marked as entered in the registry (or not).
-    pub fn with_entered(self, entered: bool) -> Self {
-        Self { entered, ..self }
+    /// The same login, not entered in the registry when it was made (its first stored
+    /// step enters it).
+    pub fn not_entered(self) -> Self {
+        Self { entered: false, ..self }
     }
 
     /// Rebuilds an id from its parts as the store's registry keeps them; `None` unless

@@ -11,9 +11,6 @@ use super::{ConfigError, MAX_CACHE_TTL_SECS, check, comma_list, parse_bool, pars
 use crate::ids::ProviderId;
 use crate::outbound::origin_of;
 
-/// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
-/// the component reach no other host, and a template expands to one entry only, so
-/// spin.toml declares a fixed number of them.
 /// What a `clientSecretVariable` may name: a variable meant for a provider's secret,
 /// and no other. The client secret goes to the provider's token endpoint, so whoever can
 /// edit `auth_providers` could otherwise have the broker hand one of its own secrets
@@ -23,6 +20,9 @@ fn is_provider_secret_variable(name: &str) -> bool {
     name == "oidc_client_secret" || name.strip_prefix("auth_provider_secret_").is_some_and(|suffix| !suffix.is_empty())
 }
 
+/// Variables that may name a provider's origin in `allowed_outbound_hosts`: Spin lets
+/// the component reach no other host, and a template expands to one entry only, so
+/// spin.toml declares a fixed number of them.
 pub const ORIGIN_VARIABLES: [&str; 5] =
     ["oidc_provider_origin", "saml_idp_origin", "auth_provider_origin_a", "auth_provider_origin_b", "auth_provider_origin_c"];
 
