@@ -10,17 +10,12 @@
 //! `spin build -f benches/reference/spin.toml`; needs `wrk`. Prints Markdown tables
 //! for BENCHMARKS.md.
 
-#[path = "../tests/support/provider_double.rs"]
-mod double;
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use double::{Key, ProviderDouble, alice_claims, issuing, provider_with, start_broker, variables_for};
-use support::{Broker, Build, Login, OidcProvider, Redis, SamlIdp, Spin, Store, sign_in_at_oidc_provider};
+use testkit::provider_double::{Key, ProviderDouble, alice_claims, issuing, provider_with, start_broker, variables_for};
+use testkit::{Broker, Build, Login, OidcProvider, Redis, SamlIdp, Spin, Store, sign_in_at_oidc_provider};
 
 const CLIENT_THREADS: usize = 4;
 const LATENCY_SAMPLES: usize = 60;
@@ -31,12 +26,12 @@ const WRK_CONNECTIONS: u32 = 16;
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let size = |name: &str| std::fs::metadata(root.join("target/wasm32-wasip2/release").join(name)).map_or(0, |m| m.len() / 1024);
-    let wasi_http_0_2 = std::fs::metadata(Build::WasiHttp02.wasm()).map_or(0, |m| m.len() / 1024);
+    let kib = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len() / 1024);
     println!(
-        "components: login_broker.wasm {} KiB (wasi:http 0.2 build: {wasi_http_0_2} KiB), kv_write_reference.wasm {} KiB",
-        size("login_broker.wasm"),
-        size("kv_write_reference.wasm")
+        "components: login_broker.wasm {} KiB (wasi:http 0.2 build: {} KiB), kv_write_reference.wasm {} KiB",
+        kib(&Build::Spin4.wasm()),
+        kib(&Build::WasiHttp02.wasm()),
+        kib(&root.join("target/wasm32-wasip2/release/kv_write_reference.wasm"))
     );
 
     let redis = Redis::start();
@@ -90,8 +85,8 @@ fn loaded_routes() -> [(&'static str, String, Option<String>); 3] {
         ("GET /requests/new/:user", "/requests/new/bench-user".to_owned(), None),
         (
             "GET /requests/status/:id (unknown id: 404)",
-            format!("/requests/status/{}", support::UNKNOWN_REQUEST_ID),
-            Some(format!("Bearer {}", support::CLIENT_TOKEN)),
+            format!("/requests/status/{}", testkit::UNKNOWN_REQUEST_ID),
+            Some(format!("Bearer {}", testkit::CLIENT_TOKEN)),
         ),
         ("GET /liveness", "/liveness".to_owned(), None),
     ]

@@ -1,103 +1,45 @@
-//! login-broker: brokers browser logins for clients that cannot do one themselves,
-//! in the model of Perforce's Helix Authentication Service (HAS).
+//! The Spin component: a thin adapter that fills the broker's host port
+//! (`login_broker_core::host::Host`) with one build's spin-sdk and hands it each request.
+//! Everything else is `crates/core`, the same in every build.
 //!
-//! This file only wires routes to handlers; each concern lives in its own module. A
-//! failure becomes an answer here, as JSON on API routes and as a page on browser
-//! routes (`HttpError::json`, `HttpError::page`), which is also where it is logged.
+//! - `spin4` (the default feature): spin-sdk 6, `wasi:http@0.3.0-rc-2026-03-15`, for
+//!   Spin 4.0.x. Key-value calls are asynchronous and bounded by timers.
+//! - `wasi-http-0-2`: spin-sdk 5, `wasi:http` 0.2, for Spin 2.x/3.x hosts (SpinKube's
+//!   shim, managed platforms) and Spin 4 too. Key-value calls are synchronous there and
+//!   cannot be bounded: a store that stops answering holds the request until Spin's own
+//!   Redis client gives up.
+//! - `conformance`, with `spin4`: a test component that runs the store conformance suite
+//!   over the store `spin up` gives it (tests/store_conformance.rs), in place of the broker.
+
+#[cfg(all(feature = "spin4", feature = "wasi-http-0-2"))]
+compile_error!("choose one host: the features `spin4` and `wasi-http-0-2` exclude each other");
+#[cfg(not(any(feature = "spin4", feature = "wasi-http-0-2")))]
+compile_error!("choose a host: the feature `spin4` (the default) or `wasi-http-0-2`");
 
 // spin-sdk 5's macros name the crate `spin_sdk`: in the wasi:http 0.2 build it is.
 #[cfg(all(feature = "wasi-http-0-2", not(feature = "spin4")))]
 extern crate spin_sdk_5 as spin_sdk;
 
-mod api;
-mod browser;
-mod client_auth;
-mod config;
-mod connector;
-mod context;
-mod error;
-mod failure;
-mod handles;
-mod host;
-mod ids;
-mod log;
-mod login;
-mod markup;
-mod oauth;
-mod oidc;
-mod operations;
-mod outbound;
-mod pages;
-mod parse;
-mod protocols;
-mod response;
-mod saml;
-mod secret;
-mod signing_key;
-mod store;
-mod timeout;
+#[cfg(feature = "spin4")]
+mod spin4;
+#[cfg(all(feature = "wasi-http-0-2", not(feature = "spin4")))]
+mod wasi_http_0_2;
 
-use http::Method;
+use login_broker_core::state::StoreError;
 
-use crate::error::HttpError;
-use crate::host::Incoming;
-use crate::response::Reply;
+/// The key-value store the runtime config binds for the component.
+const STORE_LABEL: &str = "default";
 
-const MAX_URI_BYTES: usize = 4096;
-
-/// No line per request: each log line is a host call that cost a fast route a quarter
-/// of its throughput. A login's milestones and every failure are logged where they happen.
-/// Every request, from the host adapter's entry point (`host`).
-async fn handle(request: Incoming) -> Reply {
-    let mut reply = route(request).await;
-    // The configuration is read once per instance; when it is invalid, the answer says so.
-    if let Ok(config) = context::config().await {
-        response::require_https_from_now_on(&mut reply, config);
+/// What `cell` holds, opened by `open` on first use: a request that needs no store does
+/// not pay for opening it.
+fn opened<T, E: std::fmt::Debug>(cell: &std::cell::OnceCell<T>, open: impl FnOnce() -> Result<T, E>) -> Result<&T, StoreError> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
     }
-    reply
+    let value = open().map_err(unavailable)?;
+    Ok(cell.get_or_init(|| value))
 }
 
-async fn route(request: Incoming) -> Reply {
-    // Our answers never need long URLs; refusing them early bounds all parsing after.
-    if request.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_URI_BYTES {
-        return HttpError::uri_too_long(MAX_URI_BYTES).json();
-    }
-    let uri = request.uri().clone();
-    let (path, query) = (uri.path(), uri.query().unwrap_or(""));
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (get, post) = (request.method() == Method::GET, request.method() == Method::POST);
-
-    match segments.as_slice() {
-        // Browser routes answer with pages.
-        ["multi", "login", handle] if get => browser::choose_provider(handle).await.unwrap_or_else(HttpError::page),
-        ["oidc", "login", handle] if get => browser::start(handle, query).await.unwrap_or_else(HttpError::page),
-        ["oidc", "login", handle] if post => browser::confirm(handle, query, request).await.unwrap_or_else(HttpError::page),
-        ["oidc", "callback"] if get => browser::oidc_callback(query, request.headers()).await.unwrap_or_else(HttpError::page),
-        ["oidc", "logout"] if get => browser::logout(request.headers()).await.unwrap_or_else(HttpError::page),
-        ["oidc", "logged_out"] if get => browser::logged_out(),
-        ["saml", "login", handle] if get => browser::start(handle, query).await.unwrap_or_else(HttpError::page),
-        ["saml", "login", handle] if post => browser::confirm(handle, query, request).await.unwrap_or_else(HttpError::page),
-        ["saml", "sso"] if post => browser::saml_answer(request).await.unwrap_or_else(HttpError::page),
-        ["saml", "login", _] => HttpError::method_not_allowed("GET, POST").page(),
-        ["saml", "sso"] => HttpError::method_not_allowed("POST").page(),
-        ["oidc", "login", _] => HttpError::method_not_allowed("GET, POST").page(),
-        ["multi", "login", _] | ["oidc", "callback" | "logout" | "logged_out"] => HttpError::method_not_allowed("GET").page(),
-
-        // API routes answer with JSON.
-        ["requests", "new", user_id] if get => api::new_request(user_id, query, request.headers()).await.unwrap_or_else(HttpError::json),
-        ["requests", "status", handle] if get => api::request_status(handle, request.headers()).await.unwrap_or_else(HttpError::json),
-        ["oauth", "validate"] if get => oauth::validate(request.headers()).await.unwrap_or_else(HttpError::json),
-        ["saml", "metadata"] if get => api::saml_metadata(query).await.unwrap_or_else(HttpError::json),
-        ["saml", "validate"] if post => api::validate_saml(query, request).await.unwrap_or_else(HttpError::json),
-        ["saml", "validate"] => HttpError::method_not_allowed("POST").json(),
-        ["liveness"] if get => operations::liveness().await.unwrap_or_else(HttpError::json),
-        ["readiness"] if get => operations::readiness().await.unwrap_or_else(|error| error.unavailable().json()),
-        ["status"] if get => operations::status().await.unwrap_or_else(HttpError::json),
-        #[cfg(feature = "conformance")]
-        ["_conformance"] if get => operations::conformance().await.unwrap_or_else(HttpError::json),
-        ["requests", "new" | "status", _] | ["oauth", "validate"] | ["saml", "metadata"] | ["liveness" | "readiness" | "status"] => {
-            HttpError::method_not_allowed("GET").json()
-        }
-        _ => HttpError::not_found("no such route").json(),
-    }
+fn unavailable(error: impl std::fmt::Debug) -> StoreError {
+    StoreError::Unavailable(format!("{error:?}"))
 }

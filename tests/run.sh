@@ -62,12 +62,12 @@ fi
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 npm ci --prefix tests/saml --no-audit --no-fund --loglevel=error
 
-# The store conformance suite as a component of its own (tests/store_conformance.rs),
+# The store conformance suite as a component of its own (tests/broker/store_conformance.rs),
 # then the product with the manifest's own build command (cargo build --target
-# wasm32-wasip2 --release), which rebuilds the same output without the feature.
-cargo build --target wasm32-wasip2 --release --features conformance
+# wasm32-wasip2 --profile component), which rebuilds the same output without the feature.
+cargo build --target wasm32-wasip2 --profile component --features conformance
 mkdir -p target/conformance
-cp target/wasm32-wasip2/release/login_broker.wasm target/conformance/login_broker.wasm
+cp target/wasm32-wasip2/component/login_broker.wasm target/conformance/login_broker.wasm
 spin build
 # The wasi:http 0.2 build, with its own manifest and target directory.
 spin build -f deploy/wasi-http-0.2/spin.toml

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use login_broker_fuzz::parse::{forwarded_certificate, glob_matches};
+use login_broker_core::base::parse::{forwarded_certificate, glob_matches};
 
 fuzz_target!(|text: &str| {
     if let Ok(certificate) = forwarded_certificate(text) {

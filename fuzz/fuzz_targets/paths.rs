@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use login_broker_fuzz::ids::{LoginId, ProviderId, SignInState, UserId, user_code_matches};
+use login_broker_core::base::ids::{LoginId, ProviderId, SignInState, UserId, user_code_matches};
 
 fuzz_target!(|text: &str| {
     if let Some(id) = LoginId::from_parts(text, 1_800_000_000) {
@@ -17,5 +17,5 @@ fuzz_target!(|text: &str| {
         assert!(!user.as_str().is_empty() && user.as_str().len() <= 256 && !user.as_str().chars().any(char::is_control));
     }
     let _ = ProviderId::parse(text);
-    let _ = user_code_matches(&login_broker_fuzz::secret::Secret::new("BCDF-GHJK".into()), text);
+    let _ = user_code_matches(&login_broker_core::base::secret::Secret::new("BCDF-GHJK".into()), text);
 });

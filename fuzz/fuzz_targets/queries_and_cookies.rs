@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, HeaderValue, header};
 use libfuzzer_sys::fuzz_target;
-use login_broker_fuzz::parse::{CallbackParams, NewRequestOptions, cookie};
+use login_broker_core::base::parse::{CallbackParams, NewRequestOptions, cookie};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -7,8 +7,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use login_broker_fuzz::saml::metadata::{certificate_key, parse_idp_metadata, pem_certificates};
-use login_broker_fuzz::saml::response::{Answering, Expected, check};
+use login_broker_core::protocol::saml::metadata::{certificate_key, parse_idp_metadata, pem_certificates};
+use login_broker_core::protocol::saml::response::{Answering, Expected, check};
 
 static KEYS: LazyLock<Vec<rsa_fast::PublicKey>> = LazyLock::new(|| {
     let pem = include_str!("../../tests/fixtures/saml-idp-cert.pem");

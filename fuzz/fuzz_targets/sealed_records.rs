@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use login_broker_fuzz::store::envelope::{self, Record};
-use login_broker_fuzz::store::seal::{Sealer, StateKey};
+use login_broker_core::state::envelope::{self, Record};
+use login_broker_core::state::seal::{Sealer, StateKey};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]

@@ -1,0 +1,313 @@
+//! The login core, the same for every protocol: one place that owns a login from the
+//! client's request to its outcome. It chooses the provider, sends the browser out
+//! through the provider's [`Connector`], takes the answer back, and finishes the login
+//! exactly once. It knows no protocol, no cookie and no page: the browser module turns
+//! its results into HTTP, and a protocol only implements [`crate::protocol`].
+
+pub mod client_auth;
+pub mod handles;
+
+use serde::{Deserialize, Serialize};
+
+use crate::base::failure::{SignInFailure, SignInFailureKind};
+use crate::base::ids::{LoginId, ProviderId, SignInState, UserId, user_code_matches};
+use crate::base::log;
+use crate::base::secret::Secret;
+use crate::login::handles::{LinkToken, login_handle, open_login};
+use crate::protocol::SignInStart;
+use crate::protocol::registry::{Choice, IdentityProvider};
+use crate::protocol::registry::{Connector, KeptState, ProviderAnswer};
+use crate::state::{KeyValue, LoginOutcome, LoginRequest, Record, SealedText, UnixTime, seal_record};
+use crate::web::context::Context;
+use crate::web::error::{HttpError, RESTART};
+
+/// Confirmation attempts allowed per request (the right code included) before the
+/// login is stopped.
+pub const MAX_CODE_ATTEMPTS: u64 = 5;
+
+/// One browser's sign-in at a provider. The browser carries it, sealed to its `state`
+/// (see [`Departure::sealed_sign_in`]), so that any instance can take the provider's
+/// answer and only the browser that started the sign-in can bring it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub login: LoginId,
+    /// Whom the client asked to sign in, for the answer it gets.
+    pub user_id: UserId,
+    pub provider_id: ProviderId,
+    /// What the protocol kept for the answer (OIDC: nonce and PKCE verifier).
+    pub kept: KeptState,
+    /// When the browser was sent to the provider.
+    pub started_at: UnixTime,
+}
+
+impl Record for SignIn {
+    const KIND: &'static str = "sign_in";
+    fn expires_at(&self) -> UnixTime {
+        self.login.expires_at()
+    }
+}
+
+/// What a sign-in is sealed to: its own `state`, so it opens for no other answer.
+fn sign_in_binding(state: &SignInState) -> String {
+    format!("lb:sign-in:{}", state.as_str())
+}
+
+/// A login request that is still waiting for its user, as its login link carries it.
+pub struct PendingLogin<'c, K> {
+    pub ctx: &'c Context<K>,
+    pub request: LoginRequest,
+    /// The handle from the login link, for the links and forms of the pages that follow.
+    pub handle: String,
+}
+
+/// Where the browser goes next, and the sign-in it must bring back.
+pub struct Departure {
+    pub url: String,
+    pub state: SignInState,
+    /// The sign-in, sealed to `state`, for the browser to keep.
+    pub sealed_sign_in: String,
+    /// How long the sign-in lasts, in seconds.
+    pub lifetime_secs: u64,
+}
+
+/// What a confirmation code did.
+pub enum CodeCheck {
+    Accepted,
+    Wrong {
+        attempts_left: u64,
+    },
+    /// No attempts are left: the login is over, and the client has been told.
+    Stopped,
+}
+
+impl<'c, K: KeyValue> PendingLogin<'c, K> {
+    /// Opens the login link's handle: a short link reads its request from the store
+    /// (one read); a sealed handle, or the client's `request`, carries it whole. The
+    /// pages that follow carry the request sealed, so that no later step reads it again.
+    pub async fn open(ctx: &'c Context<K>, handle: &str) -> Result<Self, HttpError> {
+        let unknown = || HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}"));
+        if let Some(link) = LinkToken::parse(handle) {
+            let request = ctx.store.load_login_request(link.login(), &link.secret(), ctx.now).await?.ok_or_else(unknown)?;
+            let handle = login_handle(&ctx.config.sealer, &request)?;
+            return Ok(Self { ctx, request, handle });
+        }
+        let presented =
+            SealedText::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
+        let request = open_login(&presented, &ctx.config.sealer, ctx.now).ok_or_else(unknown)?;
+        Ok(Self { ctx, request, handle: handle.to_owned() })
+    }
+
+    /// The provider this login goes to: the one its client named, else the default (or
+    /// the only one), else the one the user chose on the choice page. `None`: the user
+    /// chooses. The browser cannot move a login elsewhere than its client or the
+    /// operator settled: with a default, the user is offered no choice.
+    pub fn provider(&self, chosen: Option<&ProviderId>) -> Result<Option<&'c IdentityProvider>, HttpError> {
+        let providers = &self.ctx.config.providers;
+        let settled = match (&self.request.provider_id, providers.choose(None)) {
+            (Some(named), _) => Some(named),
+            (None, Choice::Provider(default)) => Some(&default.id),
+            (None, Choice::AskTheUser) => None,
+            (None, Choice::None) => return Err(HttpError::not_configured()),
+        };
+        let provider = match (settled, chosen) {
+            (Some(settled), Some(chosen)) if settled != chosen => {
+                return Err(HttpError::invalid_request(format!("This login is for provider `{}`. {RESTART}", settled.as_str())));
+            }
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => return Ok(None),
+        };
+        providers
+            .get(provider)
+            .map(Some)
+            .ok_or_else(|| HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", provider.as_str())))
+    }
+
+    /// Starts a sign-in at `provider`: a fresh `state`, the protocol's redirect, and
+    /// the sign-in sealed for the browser. No store call.
+    pub async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Departure, HttpError> {
+        let (ctx, request) = (self.ctx, &self.request);
+        let state = SignInState::new().map_err(|_| HttpError::no_randomness())?;
+        let start = SignInStart { state: &state, force_authn: request.force_authn };
+        let departure = Connector::of(provider).begin(ctx, &start).await.map_err(|failure| HttpError::sign_in_failed(&failure))?;
+        let sign_in = SignIn {
+            login: request.id.clone(),
+            user_id: request.user_id.clone(),
+            provider_id: provider.id.clone(),
+            kept: departure.kept,
+            started_at: ctx.now,
+        };
+        let sealed_sign_in = seal_record(&ctx.config.sealer, &sign_in_binding(&state), &sign_in)?;
+        log::info("login_started").login(&request.id).provider(&provider.id).emit();
+        Ok(Departure { url: departure.url, state, sealed_sign_in, lifetime_secs: request.id.expires_at().saturating_sub(ctx.now) })
+    }
+
+    /// Checks the user code typed on the confirmation page. Every attempt is counted
+    /// across instances before the code is compared, so concurrent guesses cannot pass
+    /// the limit; the last attempt allowed, if wrong, stops the login.
+    pub async fn check_user_code(&self, typed: &str, provider: &IdentityProvider) -> Result<CodeCheck, HttpError> {
+        let attempts = self.ctx.store.count_code_attempt(&self.request.id, self.ctx.now).await?;
+        if attempts > MAX_CODE_ATTEMPTS {
+            return Ok(CodeCheck::Stopped);
+        }
+        if user_code_matches(&self.request.user_code, typed) {
+            return Ok(CodeCheck::Accepted);
+        }
+        if attempts < MAX_CODE_ATTEMPTS {
+            return Ok(CodeCheck::Wrong { attempts_left: MAX_CODE_ATTEMPTS - attempts });
+        }
+        let failure = SignInFailure::new(SignInFailureKind::AccessDenied, "too many wrong confirmation codes");
+        if self.ctx.store.claim_finish(&self.request.id, self.ctx.now).await? {
+            record_failure(self.ctx, &self.request.id, &provider.id, &failure).await?;
+        }
+        Ok(CodeCheck::Stopped)
+    }
+}
+
+/// A sign-in that finished its login, with what the browser keeps for signing out.
+pub struct Completed {
+    pub provider_id: ProviderId,
+    pub logout_hint: Option<Secret>,
+}
+
+/// Takes a provider's answer for the sign-in named `state`, which this browser must
+/// present (`sealed_sign_in`, from its cookie): claims the login's end, exactly once
+/// across instances, lets the sign-in's protocol verify the answer, and stores the
+/// outcome for the client.
+pub async fn take_answer<K: KeyValue>(
+    ctx: &Context<K>,
+    state: &SignInState,
+    sealed_sign_in: Option<&str>,
+    answer: &ProviderAnswer<'_>,
+) -> Result<Completed, HttpError> {
+    let sealed = sealed_sign_in.and_then(SealedText::parse);
+    // Opened before anything is claimed, so a forged answer cannot spend the real user's login.
+    let sign_in: SignIn = sealed.and_then(|sealed| sealed.open(&ctx.config.sealer, &sign_in_binding(state), ctx.now)).ok_or_else(|| {
+        HttpError::invalid_request(format!("This sign-in was started in another browser, has expired, or its cookie was lost. {RESTART}"))
+    })?;
+    let Some(provider) = ctx.config.providers.get(&sign_in.provider_id) else {
+        return Err(HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}")));
+    };
+    // A login that has ended is refused before anything is written (a replayed answer
+    // leaves no trace); the claim settles the races this read cannot see. The read also
+    // shows the store answers before the claim's `increment`, which cannot be bounded
+    // in time (see `store::spin_kv`).
+    let ended =
+        || HttpError::conflict(format!("This login has already ended: this sign-in was used, or another one finished it. {RESTART}"));
+    if ctx.store.load_outcome(&sign_in.login, ctx.now).await?.is_some() || !ctx.store.claim_finish(&sign_in.login, ctx.now).await? {
+        return Err(ended());
+    }
+    let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer).await;
+    let at_provider_secs = ctx.now.saturating_sub(sign_in.started_at);
+    match result {
+        Ok(signed_in) => {
+            let identity = signed_in.identity.asserted_by(&provider.id, &sign_in.user_id);
+            ctx.store.save_outcome(&sign_in.login, LoginOutcome::Authenticated { identity }).await?;
+            log::info("login_finished")
+                .login(&sign_in.login)
+                .provider(&provider.id)
+                .outcome("ok")
+                .field("at_provider_secs", at_provider_secs)
+                .emit();
+            Ok(Completed { provider_id: provider.id.clone(), logout_hint: signed_in.logout_hint })
+        }
+        Err(failure) => {
+            record_failure(ctx, &sign_in.login, &provider.id, &failure).await?;
+            Err(HttpError::sign_in_failed(&failure))
+        }
+    }
+}
+
+/// Stores a failed login for its client (told at once, not at its timeout); the
+/// caller has claimed the login's end.
+async fn record_failure<K: KeyValue>(
+    ctx: &Context<K>,
+    id: &LoginId,
+    provider: &ProviderId,
+    failure: &SignInFailure,
+) -> Result<(), HttpError> {
+    let outcome = LoginOutcome::Failed { error: failure.kind, error_description: failure.description.clone() };
+    ctx.store.save_outcome(id, outcome).await?;
+    log::warn("login_finished").login(id).provider(provider).outcome(failure.kind.code()).detail(&failure.description).emit();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Config;
+    use crate::state::MemoryKeyValue;
+    use futures::executor::block_on;
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    fn context() -> Context<MemoryKeyValue> {
+        let config = Config::for_tests(&[
+            ("oidc_issuer_uri", "https://idp.example.com"),
+            ("oidc_provider_origin", "https://idp.example.com"),
+            ("oidc_client_id", "broker"),
+            ("oidc_client_secret", "broker"),
+            ("oidc_token_signing_algo", "RS256"),
+            ("user_code_required", "true"),
+        ]);
+        Context::new(config, MemoryKeyValue::default(), NOW)
+    }
+
+    async fn pending<'c>(ctx: &'c Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'c, MemoryKeyValue> {
+        let request = LoginRequest { provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()), ..LoginRequest::example(NOW) };
+        let handle = crate::login::handles::login_handle(&ctx.config.sealer, &request).unwrap();
+        PendingLogin::open(ctx, &handle).await.unwrap()
+    }
+
+    #[test]
+    fn the_provider_a_client_named_cannot_be_swapped_by_the_browser() {
+        let ctx = context();
+        let pending = block_on(pending(&ctx, Some("oidc")));
+        let other = ProviderId::parse("other").unwrap();
+        assert!(pending.provider(Some(&other)).is_err());
+        assert_eq!(pending.provider(None).unwrap().map(|p| p.id.as_str()), Some("oidc"));
+    }
+
+    #[test]
+    fn every_attempt_counts_and_the_last_wrong_one_stops_the_login_for_good() {
+        block_on(async {
+            let ctx = context();
+            let pending = pending(&ctx, None).await;
+            let provider = pending.provider(None).unwrap().unwrap();
+            assert!(matches!(pending.check_user_code("bcdf ghjk", provider).await.unwrap(), CodeCheck::Accepted));
+            for left in (1..MAX_CODE_ATTEMPTS - 1).rev() {
+                assert!(
+                    matches!(pending.check_user_code("WRONG-CODE", provider).await.unwrap(), CodeCheck::Wrong { attempts_left } if attempts_left == left)
+                );
+            }
+            assert!(matches!(pending.check_user_code("WRONG-CODE", provider).await.unwrap(), CodeCheck::Stopped));
+            let outcome = ctx.store.load_outcome(&pending.request.id, NOW).await.unwrap();
+            assert!(matches!(outcome, Some(LoginOutcome::Failed { error: SignInFailureKind::AccessDenied, .. })));
+            assert!(matches!(pending.check_user_code("bcdf ghjk", provider).await.unwrap(), CodeCheck::Stopped), "not even the right code");
+        });
+    }
+
+    #[test]
+    fn a_login_link_that_is_malformed_or_not_ours_is_refused() {
+        let ctx = context();
+        let status = |handle: &str| block_on(PendingLogin::open(&ctx, handle)).err().map(|e| e.status());
+        assert_eq!(status("short"), Some(http::StatusCode::BAD_REQUEST));
+        assert_eq!(status(&"A".repeat(120)), Some(http::StatusCode::NOT_FOUND));
+        assert_eq!(status(&"A".repeat(27)), Some(http::StatusCode::NOT_FOUND), "a short link nobody made");
+    }
+
+    #[test]
+    fn a_short_link_opens_its_stored_request_with_its_secret_only() {
+        block_on(async {
+            let ctx = context();
+            let link = LinkToken::new(NOW + 300).unwrap();
+            let request = LoginRequest { id: link.login().clone(), ..LoginRequest::example(NOW) };
+            ctx.store.save_login_request(&request, &link.secret(), NOW).await.unwrap();
+            let pending = PendingLogin::open(&ctx, &link.as_text()).await.unwrap();
+            assert_eq!(pending.request, request);
+            let sealed = SealedText::parse(&pending.handle).unwrap();
+            assert_eq!(open_login(&sealed, &ctx.config.sealer, NOW), Some(request.clone()), "the pages after it carry it sealed");
+            let guessed = LinkToken::new(NOW + 300).unwrap();
+            assert!(PendingLogin::open(&ctx, &guessed.as_text()).await.is_err(), "another link opens nothing");
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! The one interface every sign-in protocol implements, as Dex's connectors do:
+//! OpenID Connect and SAML 2.0. The login core (`login.rs`) drives a login through
+//! it (by way of `protocols.rs`, which picks the implementation a provider speaks) and
+//! never looks inside a protocol; a protocol never sees the login request, cookies or
+//! pages.
+
+pub mod oidc;
+pub mod registry;
+pub mod saml;
+pub mod signing_key;
+
+use serde::{Deserialize, Serialize};
+
+use crate::base::failure::SignInFailure;
+use crate::base::ids::SignInState;
+use crate::base::secret::Secret;
+use crate::state::{Identity, KeyValue, StoreError};
+use crate::web::context::Context;
+
+/// What a protocol is asked to do, and nothing more.
+pub trait SignInProtocol {
+    /// What the protocol keeps between sending the browser out and taking its answer.
+    type State;
+    /// The provider's answer, as the protocol's own return route received it.
+    type Answer;
+
+    /// Where the browser starts a login with this protocol (`/oidc/login`).
+    fn login_path(&self) -> &'static str;
+
+    /// Where the provider's answer arrives (`/oidc/callback`).
+    fn return_path(&self) -> &'static str;
+
+    /// Whether the answer arrives as a form another site's page posts (SAML's
+    /// HTTP-POST binding), which a `SameSite=Lax` cookie does not ride, rather than
+    /// by a top-level redirect.
+    fn answer_is_cross_site_post(&self) -> bool;
+
+    /// Who the provider is, for `/status` (an issuer URL, an entity id).
+    fn issuer(&self) -> &str;
+
+    /// Where to send the browser for the sign-in named `start.state`.
+    async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Self::State>, SignInFailure>;
+
+    /// Checks the provider's answer against what `begin` kept; the verified identity.
+    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Self::State, answer: &Self::Answer) -> Result<SignedIn, SignInFailure>;
+
+    /// Where to send the browser to sign out at the provider, if it offers that.
+    async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure>;
+
+    /// Whether the provider can be used now, for `/readiness`.
+    async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError>;
+
+    /// Origins a confirmation form may lead to (the confirmation page's CSP), read
+    /// without contacting the provider: nothing reaches it before the user confirms.
+    /// The page needs no store: what a store that does not answer would have added is
+    /// left out (the form's next step then fails on that store anyway).
+    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String;
+}
+
+/// A sign-in about to start.
+pub struct SignInStart<'a> {
+    /// Names the sign-in: the protocol carries it through the provider and back.
+    pub state: &'a SignInState,
+    /// The client asked that the user sign in again, even with a live session.
+    pub force_authn: bool,
+}
+
+pub struct Departure<S> {
+    pub url: String,
+    pub kept: S,
+}
+
+pub struct SignedIn {
+    pub identity: Identity,
+    /// What logging out at the provider will need (an ID token hint).
+    pub logout_hint: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub reachable: bool,
+    /// Why a provider that answers cannot be used, for the operator (public facts only).
+    pub problem: Option<String>,
+}

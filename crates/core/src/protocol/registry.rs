@@ -1,0 +1,223 @@
+//! Which protocol each configured provider speaks, and the dispatch to it: the only
+//! place that names every implementation of [`SignInProtocol`]. Adding a protocol adds
+//! a variant to each of the three enums here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::base::failure::SignInFailure;
+use crate::base::ids::ProviderId;
+use crate::base::secret::Secret;
+use crate::protocol::oidc::settings::OidcConfig;
+use crate::protocol::oidc::{self, Oidc};
+use crate::protocol::saml::settings::SamlConfig;
+use crate::protocol::saml::{self, Saml};
+use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
+use crate::state::{KeyValue, StoreError};
+use crate::web::context::Context;
+
+/// The configured identity providers, in the order the operator listed them.
+#[derive(Debug, Default)]
+pub struct Providers(Vec<IdentityProvider>);
+
+#[derive(Debug)]
+pub struct IdentityProvider {
+    pub id: ProviderId,
+    /// The id HAS gives this entry, when it is not `id` (see [`has_ids`]): clients
+    /// moved from HAS may name the provider by it.
+    pub has_id: Option<ProviderId>,
+    /// Shown on the provider-choice page.
+    pub label: String,
+    pub is_default: bool,
+    pub protocol: Protocol,
+}
+
+/// How the broker talks to a provider.
+#[derive(Debug)]
+pub enum Protocol {
+    Oidc(OidcConfig),
+    Saml(SamlConfig),
+}
+
+impl Protocol {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Oidc(_) => "oidc",
+            Protocol::Saml(_) => "saml",
+        }
+    }
+}
+
+/// Which provider a login goes to.
+#[derive(Debug, PartialEq)]
+pub enum Choice<'a> {
+    Provider(&'a IdentityProvider),
+    /// Several providers and no default: the user picks one.
+    AskTheUser,
+    /// No provider is configured.
+    None,
+}
+
+impl Providers {
+    pub fn new(list: Vec<IdentityProvider>) -> Self {
+        Self(list)
+    }
+
+    pub fn into_list(self) -> Vec<IdentityProvider> {
+        self.0
+    }
+
+    /// Every login at every provider asks the user to sign in again (HAS's `FORCE_AUTHN`).
+    pub fn force_authn(&mut self) {
+        self.0.iter_mut().for_each(IdentityProvider::force_authn);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &IdentityProvider> {
+        self.0.iter()
+    }
+
+    /// The provider of id `id`, else the one HAS would have called so.
+    pub fn get(&self, id: &ProviderId) -> Option<&IdentityProvider> {
+        self.0.iter().find(|provider| &provider.id == id).or_else(|| self.0.iter().find(|provider| provider.has_id.as_ref() == Some(id)))
+    }
+
+    /// The provider a login named, else the default, else the only one.
+    pub fn choose(&self, named: Option<&ProviderId>) -> Choice<'_> {
+        if let Some(provider) = named.and_then(|id| self.get(id)) {
+            return Choice::Provider(provider);
+        }
+        match (self.0.iter().find(|provider| provider.is_default), self.0.as_slice()) {
+            (Some(provider), _) | (None, [provider]) => Choice::Provider(provider),
+            (None, []) => Choice::None,
+            (None, _) => Choice::AskTheUser,
+        }
+    }
+
+    /// Ids of every provider, for messages.
+    pub fn ids(&self) -> String {
+        let ids: Vec<&str> = self.0.iter().map(|provider| provider.id.as_str()).collect();
+        if ids.is_empty() { "none".into() } else { ids.join(", ") }
+    }
+}
+
+impl IdentityProvider {
+    /// Every login at this provider asks the user to sign in again (HAS's `FORCE_AUTHN`).
+    fn force_authn(&mut self) {
+        match &mut self.protocol {
+            Protocol::Oidc(config) => config.force_authn = true,
+            Protocol::Saml(config) => config.force_authn = true,
+        }
+    }
+}
+
+impl PartialEq for IdentityProvider {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+/// The protocol a configured provider speaks.
+pub enum Connector<'a> {
+    Oidc(Oidc<'a>),
+    Saml(Saml<'a>),
+}
+
+/// What a protocol kept for a sign-in, stored in the sign-in record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum KeptState {
+    Oidc(oidc::Kept),
+    Saml(saml::Kept),
+}
+
+/// A provider's answer, as a protocol's return route parsed it.
+pub enum ProviderAnswer<'a> {
+    Oidc(&'a crate::base::parse::CallbackParams),
+    Saml(&'a saml::PostedAnswer),
+}
+
+impl<'a> Connector<'a> {
+    pub fn of(provider: &'a IdentityProvider) -> Self {
+        match &provider.protocol {
+            Protocol::Oidc(config) => Connector::Oidc(Oidc::new(config)),
+            Protocol::Saml(config) => Connector::Saml(Saml::new(config)),
+        }
+    }
+
+    pub fn login_path(&self) -> &'static str {
+        match self {
+            Connector::Oidc(oidc) => oidc.login_path(),
+            Connector::Saml(saml) => saml.login_path(),
+        }
+    }
+
+    pub fn return_path(&self) -> &'static str {
+        match self {
+            Connector::Oidc(oidc) => oidc.return_path(),
+            Connector::Saml(saml) => saml.return_path(),
+        }
+    }
+
+    pub fn answer_is_cross_site_post(&self) -> bool {
+        match self {
+            Connector::Oidc(oidc) => oidc.answer_is_cross_site_post(),
+            Connector::Saml(saml) => saml.answer_is_cross_site_post(),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        match self {
+            Connector::Oidc(oidc) => oidc.issuer(),
+            Connector::Saml(saml) => saml.issuer(),
+        }
+    }
+
+    pub async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<KeptState>, SignInFailure> {
+        match self {
+            Connector::Oidc(oidc) => {
+                let departure = oidc.begin(ctx, start).await?;
+                Ok(Departure { url: departure.url, kept: KeptState::Oidc(departure.kept) })
+            }
+            Connector::Saml(saml) => {
+                let departure = saml.begin(ctx, start).await?;
+                Ok(Departure { url: departure.url, kept: KeptState::Saml(departure.kept) })
+            }
+        }
+    }
+
+    pub async fn finish<K: KeyValue>(
+        &self,
+        ctx: &Context<K>,
+        kept: &KeptState,
+        answer: &ProviderAnswer<'_>,
+    ) -> Result<SignedIn, SignInFailure> {
+        match (self, kept, answer) {
+            (Connector::Oidc(oidc), KeptState::Oidc(kept), ProviderAnswer::Oidc(answer)) => oidc.finish(ctx, kept, answer).await,
+            (Connector::Saml(saml), KeptState::Saml(kept), ProviderAnswer::Saml(answer)) => saml.finish(ctx, kept, answer).await,
+            _ => Err(SignInFailure::new(
+                crate::base::failure::SignInFailureKind::InvalidRequest,
+                "the answer arrived by another protocol than the sign-in's",
+            )),
+        }
+    }
+
+    pub async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
+        match self {
+            Connector::Oidc(oidc) => oidc.logout_url(ctx, hint).await,
+            Connector::Saml(saml) => saml.logout_url(ctx, hint).await,
+        }
+    }
+
+    pub async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError> {
+        match self {
+            Connector::Oidc(oidc) => oidc.health(ctx).await,
+            Connector::Saml(saml) => saml.health(ctx).await,
+        }
+    }
+
+    pub async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String {
+        match self {
+            Connector::Oidc(oidc) => oidc.form_origins(ctx).await,
+            Connector::Saml(saml) => saml.form_origins(ctx).await,
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! SAML metadata: the identity provider's, read (entity id, single sign-on URL for the
+//! HTTP-Redirect binding, signing certificates), and ours, written for its
+//! administrator (`GET /saml/metadata`).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rsa_fast::PublicKey;
+use serde::{Deserialize, Serialize};
+
+use super::xml::{self, DSIG, METADATA};
+use crate::base::markup::escape;
+use crate::protocol::signing_key::rsa_key_from_certificate;
+
+pub const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+/// What the broker needs to know of an identity provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    pub sso_url: String,
+    /// Signing certificates, base64 DER as metadata carries them.
+    pub certificates: Vec<String>,
+}
+
+/// Reads an identity provider's metadata: an `EntityDescriptor`, or an
+/// `EntitiesDescriptor` from which the one named `entity_id` (or the only one with an
+/// IdP role) is taken.
+pub fn parse_idp_metadata(text: &str, entity_id: Option<&str>) -> Result<IdpMetadata, String> {
+    let doc = xml::parse(text).map_err(|why| format!("the metadata cannot be read: {why}"))?;
+    let idp_roles: Vec<_> = xml::everywhere(&doc, METADATA, "IDPSSODescriptor")
+        .into_iter()
+        .filter_map(|role| {
+            let entity = doc.parent(role).filter(|entity| xml::is(&doc, *entity, METADATA, "EntityDescriptor"))?;
+            let id = xml::attribute(&doc, entity, "entityID")?;
+            entity_id.is_none_or(|wanted| wanted == id).then_some((role, id))
+        })
+        .collect();
+    let (role, id) = match idp_roles.as_slice() {
+        [only] => *only,
+        [] => return Err("the metadata describes no identity provider (IDPSSODescriptor) of that entity id".into()),
+        _ => return Err("the metadata describes several identity providers: set the entity id to choose one".into()),
+    };
+    let sso_url = xml::children(&doc, role, METADATA, "SingleSignOnService")
+        .into_iter()
+        .find(|service| xml::attribute(&doc, *service, "Binding") == Some(REDIRECT_BINDING))
+        .and_then(|service| xml::attribute(&doc, service, "Location"))
+        .ok_or("the identity provider offers no single sign-on by the HTTP-Redirect binding")?;
+    let certificates: Vec<String> = xml::children(&doc, role, METADATA, "KeyDescriptor")
+        .into_iter()
+        .filter(|key| xml::attribute(&doc, *key, "use").is_none_or(|usage| usage == "signing"))
+        .flat_map(|key| xml::children(&doc, key, DSIG, "KeyInfo"))
+        .flat_map(|info| xml::children(&doc, info, DSIG, "X509Data"))
+        .flat_map(|data| xml::children(&doc, data, DSIG, "X509Certificate"))
+        .filter_map(|certificate| xml::text(&doc, certificate))
+        .map(|text| text.chars().filter(|c| !c.is_ascii_whitespace()).collect())
+        .collect();
+    if certificates.iter().any(|certificate| certificate_key(certificate).is_none()) {
+        return Err("a signing certificate in the metadata is not an RSA certificate this broker can use".into());
+    }
+    if certificates.is_empty() {
+        return Err("the metadata names no signing certificate".into());
+    }
+    Ok(IdpMetadata { entity_id: id.to_owned(), sso_url: sso_url.to_owned(), certificates })
+}
+
+/// The RSA key of a certificate given as base64 DER.
+pub fn certificate_key(base64_der: &str) -> Option<PublicKey> {
+    rsa_key_from_certificate(&STANDARD.decode(base64_der).ok()?)
+}
+
+/// The certificates of a PEM text holding one or more, as base64 DER.
+pub fn pem_certificates(pem: &str) -> Option<Vec<String>> {
+    let mut certificates = Vec::new();
+    for block in pem.split("-----END CERTIFICATE-----").filter(|block| !block.trim().is_empty()) {
+        let body = block.trim().strip_prefix("-----BEGIN CERTIFICATE-----")?;
+        let der: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        certificate_key(&der)?;
+        certificates.push(der);
+    }
+    (!certificates.is_empty()).then_some(certificates)
+}
+
+/// Our metadata, for the identity provider's administrator.
+pub fn sp_metadata(entity_id: &str, acs_url: &str, name_id_format: &str, want_assertions_signed: bool) -> String {
+    let e = escape;
+    format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            r#"<md:EntityDescriptor xmlns:md="{md}" entityID="{entity}">"#,
+            r#"<md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="{signed}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
+            r#"<md:NameIDFormat>{format}</md:NameIDFormat>"#,
+            r#"<md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/>"#,
+            r#"</md:SPSSODescriptor></md:EntityDescriptor>"#
+        ),
+        md = METADATA,
+        entity = e(entity_id),
+        signed = want_assertions_signed,
+        format = e(name_id_format),
+        post = POST_BINDING,
+        acs = e(acs_url),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `samlify`'s metadata for the test identity provider (tests/saml/idp.mjs).
+    fn samlify_metadata() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/saml/idp-metadata.xml")).unwrap()
+    }
+
+    #[test]
+    fn an_identity_providers_metadata_gives_its_entity_id_sign_on_url_and_key() {
+        let metadata = parse_idp_metadata(&samlify_metadata(), None).unwrap();
+        assert_eq!(
+            (metadata.entity_id.as_str(), metadata.sso_url.as_str()),
+            ("https://idp.example.com/metadata", "https://idp.example.com/sso")
+        );
+        let pem = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/saml-idp-cert.pem")).unwrap();
+        assert_eq!(metadata.certificates, pem_certificates(&pem).unwrap(), "the signing certificate, and only it");
+        assert!(parse_idp_metadata(&samlify_metadata(), Some("https://other.example.com")).is_err(), "not another entity's");
+    }
+
+    #[test]
+    fn of_several_entities_the_configured_one_is_taken() {
+        let one = samlify_metadata();
+        let other = one
+            .replace("https://idp.example.com/metadata", "https://second.example.com/metadata")
+            .replace("idp.example.com/sso", "second.example.com/sso");
+        let both = format!(r#"<EntitiesDescriptor xmlns="{METADATA}">{one}{other}</EntitiesDescriptor>"#);
+        assert!(parse_idp_metadata(&both, None).unwrap_err().contains("several"));
+        let second = parse_idp_metadata(&both, Some("https://second.example.com/metadata")).unwrap();
+        assert_eq!(second.sso_url, "https://second.example.com/sso");
+    }
+
+    #[test]
+    fn metadata_without_what_a_sign_in_needs_is_refused_saying_what_is_missing() {
+        let metadata = samlify_metadata();
+        let post_only = metadata.replace(REDIRECT_BINDING, POST_BINDING);
+        assert!(parse_idp_metadata(&post_only, None).unwrap_err().contains("HTTP-Redirect"));
+        let start = metadata.find("<KeyDescriptor").unwrap();
+        let end = metadata.find("</KeyDescriptor>").unwrap() + "</KeyDescriptor>".len();
+        let keyless = format!("{}{}", &metadata[..start], &metadata[end..]);
+        assert!(parse_idp_metadata(&keyless, None).unwrap_err().contains("no signing certificate"));
+        assert!(parse_idp_metadata("<!DOCTYPE x><x/>", None).unwrap_err().contains("DOCTYPE"));
+    }
+
+    #[test]
+    fn our_metadata_names_the_assertion_consumer_service_and_escapes_what_it_quotes() {
+        let xml = sp_metadata("https://broker.example.com/saml/metadata?a=1&b=2", "https://broker.example.com/saml/sso", "urn:x", true);
+        let doc = xml::parse(&xml).unwrap();
+        let root = doc.document_element().unwrap();
+        assert_eq!(xml::attribute(&doc, root, "entityID"), Some("https://broker.example.com/saml/metadata?a=1&b=2"));
+        let acs = xml::everywhere(&doc, METADATA, "AssertionConsumerService");
+        assert_eq!(xml::attribute(&doc, acs[0], "Location"), Some("https://broker.example.com/saml/sso"));
+        assert_eq!(xml::attribute(&doc, acs[0], "Binding"), Some(POST_BINDING));
+    }
+}

@@ -1,0 +1,513 @@
+//! The Assertion Consumer Service's check of a SAML Response (Web Browser SSO
+//! profile, HTTP-POST binding): one parse, then every rule of the profile the broker
+//! relies on, with the claims read only from the assertion the checked signatures
+//! cover. A plain function over plain values, on an injected clock.
+
+use bergshamra_xml::uppsala::{Document, NodeId};
+use rsa_fast::PublicKey;
+
+use super::signature::{Signed, check_enveloped};
+use super::xml::{self, ASSERTION, PROTOCOL};
+use crate::base::failure::{SignInFailure, SignInFailureKind};
+use crate::protocol::signing_key::LEEWAY_SECS;
+use crate::state::UnixTime;
+
+/// A Response larger than this is refused unread (real ones are a few KiB).
+pub const MAX_RESPONSE_BYTES: usize = 128 * 1024;
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// What the Response must say, from the configuration and the sign-in it answers.
+pub struct Expected<'a> {
+    pub idp_entity_id: &'a str,
+    pub answering: Answering<'a>,
+    pub keys: &'a [PublicKey],
+    pub want_response_signed: bool,
+    pub want_assertion_signed: bool,
+    /// With `forceAuthn`: when the browser was sent out. The user must have signed in
+    /// since (`AuthnInstant`), or the identity provider ignored the demand.
+    pub fresh_sign_in_since: Option<UnixTime>,
+    pub now: UnixTime,
+}
+
+/// Whose sign-in the answer is.
+pub enum Answering<'a> {
+    /// This broker's own: it must come to our Assertion Consumer Service, for our
+    /// audience, naming the AuthnRequest this browser's sign-in sent.
+    ThisSignIn { acs_url: &'a str, audience: &'a str, request_id: &'a str },
+    /// Another service provider's, that its client brings to be checked (HAS's
+    /// `/saml/validate`, for Helix Swarm): where it was posted, for whom and to which
+    /// request are that service provider's, so none is checked here, as HAS checks none.
+    AnotherServiceProvider,
+}
+
+/// What a checked assertion says.
+#[derive(Debug, PartialEq)]
+pub struct Asserted {
+    pub assertion_id: String,
+    /// The last second the assertion passes these checks: how long its single use
+    /// must be remembered.
+    pub usable_until: UnixTime,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    pub session_index: Option<String>,
+    /// Each attribute by name, with its text values in order.
+    pub attributes: Vec<(String, Vec<String>)>,
+}
+
+fn refused(why: impl Into<String>) -> SignInFailure {
+    SignInFailure::new(SignInFailureKind::InvalidAssertion, format!("the SAML response was refused: {}", why.into()))
+}
+
+/// Checks `xml`, the decoded `SAMLResponse`, against `expected`.
+pub fn check(xml: &str, expected: &Expected<'_>) -> Result<Asserted, SignInFailure> {
+    if xml.len() > MAX_RESPONSE_BYTES {
+        return Err(refused(format!("it is larger than {MAX_RESPONSE_BYTES} bytes")));
+    }
+    let doc = xml::parse(xml).map_err(refused)?;
+    let response =
+        doc.document_element().filter(|root| xml::is(&doc, *root, PROTOCOL, "Response")).ok_or_else(|| refused("it is not a Response"))?;
+    if xml::attribute(&doc, response, "Version") != Some("2.0") {
+        return Err(refused("it is not SAML 2.0"));
+    }
+    refuse_repeated_ids(&doc)?;
+
+    // The status first: an identity provider that refused the user sends no assertion.
+    let status = xml::only_child(&doc, response, PROTOCOL, "Status")
+        .and_then(|status| xml::only_child(&doc, status, PROTOCOL, "StatusCode"))
+        .and_then(|code| xml::attribute(&doc, code, "Value"))
+        .ok_or_else(|| refused("it has no status"))?;
+    if status != SUCCESS {
+        let code = status.rsplit(':').next().unwrap_or(status);
+        return Err(SignInFailure::new(
+            SignInFailureKind::AccessDenied,
+            format!("the identity provider did not sign the user in (status {})", xml::shown(code)),
+        ));
+    }
+
+    if !xml::everywhere(&doc, ASSERTION, "EncryptedAssertion").is_empty() {
+        return Err(refused("its assertion is encrypted, which this broker does not accept: have the identity provider sign it instead"));
+    }
+    let assertions = xml::everywhere(&doc, ASSERTION, "Assertion");
+    let assertion = match assertions.as_slice() {
+        [only] if doc.parent(*only) == Some(response) => *only,
+        [_] => return Err(refused("its assertion is not where the profile puts it (a child of the Response)")),
+        found => return Err(refused(format!("it must hold exactly one assertion, and holds {}", found.len()))),
+    };
+
+    let response_signed = check_enveloped(&doc, response, expected.keys, "Response").map_err(refused)?;
+    let assertion_signed = check_enveloped(&doc, assertion, expected.keys, "assertion").map_err(refused)?;
+    match (&response_signed, &assertion_signed) {
+        (Signed::No, _) if expected.want_response_signed => return Err(refused("the Response is not signed")),
+        (_, Signed::No) if expected.want_assertion_signed => return Err(refused("the assertion is not signed")),
+        (Signed::No, Signed::No) => return Err(refused("neither the Response nor its assertion is signed")),
+        _ => {}
+    }
+
+    let response_signed = matches!(response_signed, Signed::Yes);
+    check_response(&doc, response, response_signed, expected)?;
+    read_assertion(&doc, assertion, response_signed, expected)
+}
+
+/// Signature wrapping hides a second element under a signed one's `ID`: no ID may
+/// appear twice anywhere in the document.
+fn refuse_repeated_ids(doc: &Document<'_>) -> Result<(), SignInFailure> {
+    let mut ids: Vec<&str> = doc.descendants(doc.root()).into_iter().filter_map(|node| xml::attribute(doc, node, "ID")).collect();
+    ids.sort_unstable();
+    match ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        Some(pair) => Err(refused(format!("the ID `{}` appears twice", xml::shown(pair[0])))),
+        None => Ok(()),
+    }
+}
+
+fn check_response(doc: &Document<'_>, response: NodeId, signed: bool, expected: &Expected<'_>) -> Result<(), SignInFailure> {
+    if let Answering::ThisSignIn { acs_url, request_id, .. } = expected.answering {
+        match xml::attribute(doc, response, "Destination") {
+            Some(destination) if destination != acs_url => {
+                return Err(refused(format!("it is addressed to `{}`, not to this broker", xml::shown(destination))));
+            }
+            // SAML bindings §3.5.5.2: a signed Response names where it goes.
+            None if signed => return Err(refused("it is signed but names no Destination")),
+            _ => {}
+        }
+        if xml::attribute(doc, response, "InResponseTo") != Some(request_id) {
+            return Err(refused("it does not answer the sign-in this browser started (InResponseTo)"));
+        }
+    }
+    match xml::children(doc, response, ASSERTION, "Issuer").as_slice() {
+        [] => Ok(()),
+        [issuer] => check_issuer(doc, *issuer, expected),
+        _ => Err(refused("it names more than one Issuer")),
+    }
+}
+
+fn check_issuer(doc: &Document<'_>, issuer: NodeId, expected: &Expected<'_>) -> Result<(), SignInFailure> {
+    match value(doc, issuer, "Issuer")? {
+        issuer if issuer.trim() == expected.idp_entity_id => Ok(()),
+        issuer => Err(refused(format!("it was issued by `{}`, not by the configured identity provider", xml::shown(&issuer)))),
+    }
+}
+
+/// `response_signed`: whether the Response around the assertion is signed; if not, its
+/// `InResponseTo` is anyone's to write, and only the signed assertion can say which
+/// sign-in it answers.
+fn read_assertion(
+    doc: &Document<'_>,
+    assertion: NodeId,
+    response_signed: bool,
+    expected: &Expected<'_>,
+) -> Result<Asserted, SignInFailure> {
+    let (now, skew) = (expected.now as i64, LEEWAY_SECS);
+    let child = |parent: NodeId, name: &str| {
+        xml::only_child(doc, parent, ASSERTION, name).ok_or_else(|| refused(format!("its assertion needs exactly one {name}")))
+    };
+    if xml::attribute(doc, assertion, "Version") != Some("2.0") {
+        return Err(refused("its assertion is not SAML 2.0"));
+    }
+    let assertion_id =
+        xml::attribute(doc, assertion, "ID").filter(|id| !id.is_empty()).ok_or_else(|| refused("its assertion has no ID"))?;
+    check_issuer(doc, child(assertion, "Issuer")?, expected)?;
+
+    let subject = child(assertion, "Subject")?;
+    if !xml::children(doc, subject, ASSERTION, "EncryptedID").is_empty() {
+        return Err(refused("its NameID is encrypted, which this broker does not accept"));
+    }
+    let name_id_node = child(subject, "NameID")?;
+    let name_id = value(doc, name_id_node, "NameID")?;
+    if name_id.trim().is_empty() {
+        return Err(refused("its NameID is empty"));
+    }
+
+    // Bearer confirmation (profiles §4.1.4.2): for us, from this sign-in, still usable.
+    let mut confirmed = false;
+    let mut usable_until = i64::MAX;
+    for confirmation in xml::children(doc, subject, ASSERTION, "SubjectConfirmation") {
+        let Some(data) = xml::only_child(doc, confirmation, ASSERTION, "SubjectConfirmationData") else { continue };
+        let attr = |name| xml::attribute(doc, data, name);
+        if xml::attribute(doc, confirmation, "Method") != Some(BEARER) {
+            continue;
+        }
+        if let Answering::ThisSignIn { acs_url, request_id, .. } = expected.answering {
+            if attr("Recipient") != Some(acs_url) {
+                return Err(refused("its subject confirmation names another recipient"));
+            }
+            match attr("InResponseTo") {
+                Some(id) if id != request_id => {
+                    return Err(refused("its subject confirmation answers another sign-in (InResponseTo)"));
+                }
+                // An unsolicited assertion, wrapped in an unsigned Response naming this sign-in.
+                None if !response_signed => {
+                    return Err(refused(
+                        "its Response is not signed, so its signed assertion must name the sign-in it answers (SubjectConfirmationData InResponseTo), and it does not",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(not_before) = attr("NotBefore")
+            && time(not_before)? > now + skew
+        {
+            return Err(refused("its subject confirmation is not valid yet"));
+        }
+        let until = time(attr("NotOnOrAfter").ok_or_else(|| refused("its subject confirmation has no NotOnOrAfter"))?)?;
+        if until <= now - skew {
+            return Err(refused("its subject confirmation has expired"));
+        }
+        usable_until = usable_until.min(until);
+        confirmed = true;
+    }
+    if !confirmed {
+        return Err(refused("its subject has no bearer confirmation"));
+    }
+
+    let conditions = child(assertion, "Conditions")?;
+    let condition = |name| xml::attribute(doc, conditions, name).map(time).transpose();
+    if condition("NotBefore")?.is_some_and(|not_before| not_before > now + skew) {
+        return Err(refused("it is not valid yet (NotBefore)"));
+    }
+    if let Some(until) = condition("NotOnOrAfter")? {
+        if until <= now - skew {
+            return Err(refused("it has expired (NotOnOrAfter)"));
+        }
+        usable_until = usable_until.min(until);
+    }
+    if let Answering::ThisSignIn { audience: expected_audience, .. } = expected.answering {
+        let restrictions = xml::children(doc, conditions, ASSERTION, "AudienceRestriction");
+        if restrictions.is_empty() {
+            return Err(refused("it names no audience"));
+        }
+        for restriction in restrictions {
+            let audiences = xml::children(doc, restriction, ASSERTION, "Audience");
+            let mut ours = false;
+            for audience in audiences {
+                ours |= value(doc, audience, "Audience")?.trim() == expected_audience;
+            }
+            if !ours {
+                return Err(refused(format!("it is meant for another audience than `{}`", xml::shown(expected_audience))));
+            }
+        }
+    }
+
+    let authn_statements = xml::children(doc, assertion, ASSERTION, "AuthnStatement");
+    let Some(&authn) = authn_statements.first() else {
+        return Err(refused("it has no AuthnStatement"));
+    };
+    if let Some(since) = expected.fresh_sign_in_since {
+        // Every statement, so that a stale one cannot stand beside a fresh one.
+        for statement in authn_statements {
+            let instant =
+                time(xml::attribute(doc, statement, "AuthnInstant").ok_or_else(|| refused("its AuthnStatement has no AuthnInstant"))?)?;
+            if instant < since as i64 - skew {
+                return Err(refused(
+                    "the user signed in before this login demanded a fresh sign-in (forceAuthn), so the identity provider ignored it",
+                ));
+            }
+        }
+    }
+    let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
+    for statement in xml::children(doc, assertion, ASSERTION, "AttributeStatement") {
+        for attribute in xml::children(doc, statement, ASSERTION, "Attribute") {
+            let Some(name) = xml::attribute(doc, attribute, "Name").filter(|name| !name.is_empty()) else { continue };
+            let mut values = Vec::new();
+            for node in xml::children(doc, attribute, ASSERTION, "AttributeValue") {
+                if xml::holds_comments(doc, node) {
+                    return Err(refused(format!("a value of its attribute `{}` holds a comment", xml::shown(name))));
+                }
+                // A structured value (an element inside) is left out, not misread as text.
+                if let Some(text) = xml::text(doc, node) {
+                    values.push(text);
+                }
+            }
+            match attributes.iter_mut().find(|(known, _)| known == name) {
+                Some((_, known)) => known.extend(values),
+                None => attributes.push((name.to_owned(), values)),
+            }
+        }
+    }
+
+    Ok(Asserted {
+        assertion_id: assertion_id.to_owned(),
+        // Accepted while `now - skew < until`: remembered a second past the last such second.
+        usable_until: u64::try_from(usable_until.saturating_add(skew)).unwrap_or(0),
+        name_id,
+        name_id_format: xml::attribute(doc, name_id_node, "Format").map(str::to_owned),
+        session_index: xml::attribute(doc, authn, "SessionIndex").map(str::to_owned),
+        attributes,
+    })
+}
+
+/// The text of a value element, refused when it holds a comment or markup.
+fn value(doc: &Document<'_>, node: NodeId, name: &str) -> Result<String, SignInFailure> {
+    if xml::holds_comments(doc, node) {
+        return Err(refused(format!("its {name} holds a comment")));
+    }
+    xml::text(doc, node).ok_or_else(|| refused(format!("its {name} holds markup, not text")))
+}
+
+/// An `xs:dateTime` as Unix seconds. SAML times are UTC (core §1.3.3); an offset is read as given.
+fn time(text: &str) -> Result<i64, SignInFailure> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|time| time.timestamp())
+        .map_err(|_| refused(format!("`{}` is not a time", xml::shown(text))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::saml::metadata::certificate_key;
+    use crate::protocol::saml::metadata::pem_certificates;
+
+    /// The fixtures' instant (tests/fixtures/saml, made by `xmlsec1`): 2027-01-15T10:00:00Z.
+    const ISSUED: UnixTime = 1_800_007_200;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/../../tests/fixtures/saml/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn keys(cert: &str) -> Vec<PublicKey> {
+        let pem = std::fs::read_to_string(format!("{}/../../tests/fixtures/{cert}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        pem_certificates(&pem).unwrap().iter().filter_map(|c| certificate_key(c)).collect()
+    }
+
+    const ACS: &str = "https://broker.example.com/saml/sso";
+    const AUDIENCE: &str = "https://broker.example.com/saml/metadata";
+    const REQUEST: &str = "_lb_test_request";
+
+    fn expected(keys: &[PublicKey]) -> Expected<'_> {
+        Expected {
+            idp_entity_id: "https://idp.example.com/metadata",
+            answering: Answering::ThisSignIn { acs_url: ACS, audience: AUDIENCE, request_id: REQUEST },
+            keys,
+            want_response_signed: true,
+            want_assertion_signed: true,
+            fresh_sign_in_since: None,
+            now: ISSUED + 10,
+        }
+    }
+
+    fn refusal(xml: &str, expected: &Expected<'_>) -> String {
+        match check(xml, expected) {
+            Ok(asserted) => panic!("accepted: {asserted:?}"),
+            Err(failure) => failure.description,
+        }
+    }
+
+    #[test]
+    fn a_response_signed_twice_by_the_identity_provider_is_read_from_its_signed_assertion() {
+        let keys = keys("saml-idp-cert.pem");
+        let asserted = check(&fixture("signed-both.xml"), &expected(&keys)).unwrap();
+        assert_eq!(asserted.assertion_id, "_a_fixture");
+        assert_eq!(asserted.name_id, "jdoe@example.com");
+        assert_eq!(asserted.name_id_format.as_deref(), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"));
+        assert_eq!(asserted.session_index.as_deref(), Some("_s_fixture"));
+        assert_eq!(asserted.attributes[2], ("groups".to_owned(), vec!["engineers".to_owned(), "staff".to_owned()]));
+    }
+
+    #[test]
+    fn an_assertion_is_usable_until_its_earliest_not_on_or_after_and_the_skew() {
+        let keys = keys("saml-idp-cert.pem");
+        let asserted = check(&fixture("signed-both.xml"), &expected(&keys)).unwrap();
+        // NotOnOrAfter 10:05:00 (confirmation and Conditions alike), plus 60 s of skew.
+        assert_eq!(asserted.usable_until, ISSUED + 300 + LEEWAY_SECS as u64);
+        let last = Expected { now: asserted.usable_until - 1, ..expected(&keys) };
+        assert!(check(&fixture("signed-both.xml"), &last).is_ok());
+        assert!(check(&fixture("signed-both.xml"), &Expected { now: asserted.usable_until, ..expected(&keys) }).is_err());
+    }
+
+    #[test]
+    fn a_demanded_fresh_sign_in_needs_an_authn_instant_since_then() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("signed-both.xml");
+        // AuthnInstant is ISSUED; a minute of clock skew is allowed.
+        assert!(check(&xml, &Expected { fresh_sign_in_since: Some(ISSUED + 60), ..expected(&keys) }).is_ok());
+        assert!(refusal(&xml, &Expected { fresh_sign_in_since: Some(ISSUED + 61), ..expected(&keys) }).contains("forceAuthn"));
+    }
+
+    #[test]
+    fn each_signature_is_required_as_configured() {
+        let keys = keys("saml-idp-cert.pem");
+        let (response_only, assertion_only) = (fixture("signed-response.xml"), fixture("signed-assertion.xml"));
+        assert!(refusal(&response_only, &expected(&keys)).contains("the assertion is not signed"));
+        assert!(refusal(&assertion_only, &expected(&keys)).contains("the Response is not signed"));
+        assert!(check(&response_only, &Expected { want_assertion_signed: false, ..expected(&keys) }).is_ok());
+        assert!(check(&assertion_only, &Expected { want_response_signed: false, ..expected(&keys) }).is_ok());
+        let lax = Expected { want_response_signed: false, want_assertion_signed: false, ..expected(&keys) };
+        assert!(refusal(&fixture("unsigned.xml"), &lax).contains("neither"));
+    }
+
+    #[test]
+    fn only_the_configured_keys_and_sha_2_verify() {
+        let keys = keys("saml-idp-cert.pem");
+        assert!(refusal(&fixture("signed-both-other-key.xml"), &expected(&keys)).contains("not made with the identity provider's key"));
+        assert!(check(&fixture("signed-both-other-key.xml"), &expected(&self::keys("saml-other-cert.pem"))).is_ok());
+        assert!(refusal(&fixture("signed-both-sha1.xml"), &expected(&keys)).contains("rsa-sha1"));
+    }
+
+    #[test]
+    fn what_the_answer_says_must_be_what_this_sign_in_expects() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("signed-both.xml");
+        let cases: [(Expected<'_>, &str); 6] = [
+            (
+                Expected {
+                    answering: Answering::ThisSignIn { acs_url: ACS, audience: AUDIENCE, request_id: "_another" },
+                    ..expected(&keys)
+                },
+                "InResponseTo",
+            ),
+            (
+                Expected {
+                    answering: Answering::ThisSignIn {
+                        acs_url: "https://elsewhere.example.com/acs",
+                        audience: AUDIENCE,
+                        request_id: REQUEST,
+                    },
+                    ..expected(&keys)
+                },
+                "addressed to",
+            ),
+            (
+                Expected {
+                    answering: Answering::ThisSignIn { acs_url: ACS, audience: "https://other-sp.example.com", request_id: REQUEST },
+                    ..expected(&keys)
+                },
+                "another audience",
+            ),
+            (Expected { idp_entity_id: "https://other-idp.example.com", ..expected(&keys) }, "issued by"),
+            (Expected { now: ISSUED + 300 + 61, ..expected(&keys) }, "expired"),
+            (Expected { now: ISSUED - 60 - 61, ..expected(&keys) }, "not valid yet"),
+        ];
+        for (expected, why) in cases {
+            assert!(refusal(&xml, &expected).contains(why), "{why}");
+        }
+        assert!(check(&xml, &Expected { now: ISSUED + 300 + 59, ..expected(&keys) }).is_ok(), "a minute of clock skew");
+    }
+
+    #[test]
+    fn another_service_providers_answer_is_checked_for_all_but_where_and_for_whom() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("signed-both.xml");
+        let theirs = || Expected { answering: Answering::AnotherServiceProvider, ..expected(&keys) };
+        assert_eq!(check(&xml, &theirs()).unwrap().name_id, "jdoe@example.com");
+        assert!(refusal(&xml, &Expected { idp_entity_id: "https://other-idp.example.com", ..theirs() }).contains("issued by"));
+        assert!(refusal(&xml, &Expected { now: ISSUED + 300 + 61, ..theirs() }).contains("expired"));
+        let other_keys = self::keys("saml-other-cert.pem");
+        assert!(refusal(&xml, &Expected { keys: &other_keys, ..theirs() }).contains("identity provider's key"));
+    }
+
+    #[test]
+    fn a_changed_or_rearranged_document_is_refused() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("signed-both.xml");
+        let signed_assertion = {
+            let start = xml.find("<saml:Assertion ").unwrap();
+            let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+            xml[start..end].to_owned()
+        };
+        let evil =
+            signed_assertion.replace("jdoe@example.com</saml:NameID>", "admin@example.com</saml:NameID>").replace("_a_fixture", "_evil");
+        let cases = [
+            (xml.replace("jdoe@example.com</saml:NameID>", "admin@example.com</saml:NameID>"), "changed after signing"),
+            // A comment keeps both digests (C14N drops it) but would cut a naive reader's
+            // NameID short: `jdoe` for the text the identity provider signed.
+            (xml.replace("jdoe@example.com</saml:NameID>", "jdoe<!---->@example.com</saml:NameID>"), "comment"),
+            (xml.replacen("<saml:Assertion ", &format!("{evil}<saml:Assertion "), 1), "exactly one assertion"),
+            (
+                xml.replacen("<samlp:Status>", &format!("<samlp:Extensions>{signed_assertion}</samlp:Extensions><samlp:Status>"), 1),
+                "appears twice",
+            ),
+            (
+                xml.replace(&signed_assertion, &format!("<samlp:Extensions>{signed_assertion}</samlp:Extensions>")),
+                "not where the profile puts it",
+            ),
+            (xml.replace(&signed_assertion, "<saml:EncryptedAssertion/>"), "encrypted"),
+        ];
+        for (document, why) in cases {
+            let refused = refusal(&document, &expected(&keys));
+            assert!(refused.contains(why), "{why}: {refused}");
+        }
+    }
+
+    #[test]
+    fn hostile_xml_is_refused_before_it_is_read() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("signed-both.xml");
+        let doctype = xml.replacen("<samlp:Response", "<!DOCTYPE r [<!ENTITY a \"aaaa\">]><samlp:Response", 1);
+        assert!(refusal(&doctype, &expected(&keys)).contains("DOCTYPE"));
+        let deep = format!("{}{}", "<a>".repeat(200), "</a>".repeat(200));
+        assert!(refusal(&deep, &expected(&keys)).contains("not well-formed"));
+        let large = xml.replace("<samlp:Status>", &format!("<!--{}--><samlp:Status>", "x".repeat(MAX_RESPONSE_BYTES)));
+        assert!(refusal(&large, &expected(&keys)).contains("larger than"));
+        assert!(refusal("<not-saml/>", &expected(&keys)).contains("not a Response"));
+    }
+
+    #[test]
+    fn a_refusal_by_the_identity_provider_says_so() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("unsigned.xml").replace("status:Success", "status:Requester");
+        let failure = check(&xml, &expected(&keys)).unwrap_err();
+        assert_eq!(failure.kind, SignInFailureKind::AccessDenied);
+        assert!(failure.description.contains("status Requester"), "{}", failure.description);
+    }
+}

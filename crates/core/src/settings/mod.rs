@@ -1,0 +1,1084 @@
+//! Configuration from Spin variables, parsed and checked in one place, once per request.
+//!
+//! Names are HAS's environment variables in lower case, so HAS users recognise them.
+//! Defaults live in `spin.toml`; this module only validates what it is given, and
+//! reports every problem at once, each naming its variable.
+
+mod oauth;
+mod providers;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::login::client_auth::{CertificateRule, ClientAuth, ClientToken};
+use crate::protocol::registry::Providers;
+use crate::state::{Sealer, StateKey};
+use crate::validate::settings::OauthConfig;
+
+#[derive(Debug)]
+pub struct Config {
+    /// Public base URL of the broker, without a trailing slash.
+    pub base_url: String,
+    /// How long a status call waits for the login to finish.
+    pub login_timeout_secs: u64,
+    /// Lifetime of every stored record.
+    pub cache_ttl_secs: u64,
+    /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
+    pub instance_id: String,
+    pub client_auth: ClientAuth,
+    /// Defence against login phishing: the browser confirms a login before the
+    /// provider is contacted (HAS's `PROMPT_FOR_AUTHORIZATION`)…
+    pub prompt_for_authorization: bool,
+    /// …by typing the user code its application shows (else by a click).
+    pub user_code_required: bool,
+    /// Seals every stored record: `state_key`, and `state_key_previous` for rotation.
+    pub sealer: Sealer,
+    /// Whether `/status` answers (HAS's `STATUS_ENABLED`).
+    pub status_enabled: bool,
+    /// Logins that may write the store per 10 s bucket of expiry (see `StateStore`).
+    pub max_logins_per_ten_seconds: u64,
+    /// Empty until `auth_providers` or `oidc_issuer_uri` is set.
+    pub providers: Providers,
+    /// `/oauth/validate`, when `oauth_jwks_uri` or `oauth_signing_key` is set.
+    pub oauth: Option<OauthConfig>,
+}
+
+/// A variable is missing or its value is unusable. Never carries the value itself:
+/// some variables are secrets.
+#[derive(Debug, PartialEq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub expected: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, expected: impl Into<String>) -> Self {
+        Self { variable, expected: expected.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Spin variable `{}` is invalid: expected {}", self.variable, self.expected)
+    }
+}
+
+/// Every problem found in one pass, so an operator fixes them all at once.
+#[derive(Debug, PartialEq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let problems: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "{}", problems.join("; "))
+    }
+}
+
+const VARIABLES: [&str; 56] = [
+    "prompt_for_authorization",
+    "user_code_required",
+    "client_cert_header",
+    "client_cert_fp",
+    "client_cert_cn",
+    "client_cert_proxy_secret",
+    "state_key",
+    "state_key_previous",
+    "svc_base_uri",
+    "login_timeout",
+    "cache_ttl",
+    "instance_id",
+    "client_tokens",
+    "assume_client_authorized",
+    "require_client_for_new_requests",
+    "status_enabled",
+    "max_logins_per_ten_seconds",
+    "auth_providers",
+    "oidc_issuer_uri",
+    "oidc_provider_origin",
+    "auth_provider_origin_a",
+    "auth_provider_origin_b",
+    "auth_provider_origin_c",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_code_challenge_method",
+    "oidc_token_signing_algo",
+    "oidc_token_endpoint_auth_method",
+    "oidc_max_age",
+    "oidc_select_account",
+    "oidc_info_label",
+    "oauth_jwks_uri",
+    "oauth_jwks_origin",
+    "oauth_jwks_keyid",
+    "oauth_signing_key",
+    "oauth_issuer",
+    "oauth_audience",
+    "oauth_algorithm",
+    "oauth_tenant_id",
+    "saml_idp_metadata_url",
+    "saml_idp_origin",
+    "saml_idp_metadata",
+    "saml_idp_sso_url",
+    "saml_idp_entity_id",
+    "saml_idp_cert",
+    "saml_sp_entity_id",
+    "saml_sp_audience",
+    "saml_nameid_format",
+    "saml_nameid_field",
+    "saml_authn_context",
+    "saml_force_authn",
+    "saml_want_response_signed",
+    "saml_want_assertion_signed",
+    "saml_info_label",
+    "default_protocol",
+    "force_authn",
+];
+
+/// Variables that matter only when one of their gates is set: with every gate empty the
+/// feature is off and its parser never reads them (a test says so), so they are not read
+/// from Spin. Each variable read is a host call, and the wasi:http 0.2 build reads the
+/// configuration for every request: it then pays for the features a deployment uses.
+const GATED: [(&[&str], &[&str]); 3] = [
+    (
+        &["oidc_issuer_uri"],
+        &[
+            "oidc_client_id",
+            "oidc_client_secret",
+            "oidc_code_challenge_method",
+            "oidc_token_signing_algo",
+            "oidc_token_endpoint_auth_method",
+            "oidc_max_age",
+            "oidc_select_account",
+            "oidc_info_label",
+        ],
+    ),
+    (
+        &["saml_idp_metadata_url", "saml_idp_metadata", "saml_idp_sso_url"],
+        &[
+            "saml_idp_entity_id",
+            "saml_idp_cert",
+            "saml_sp_entity_id",
+            "saml_sp_audience",
+            "saml_nameid_format",
+            "saml_nameid_field",
+            "saml_authn_context",
+            "saml_force_authn",
+            "saml_want_response_signed",
+            "saml_want_assertion_signed",
+            "saml_info_label",
+        ],
+    ),
+    (
+        &["oauth_jwks_uri", "oauth_signing_key"],
+        &["oauth_jwks_origin", "oauth_jwks_keyid", "oauth_issuer", "oauth_audience", "oauth_algorithm", "oauth_tenant_id"],
+    ),
+];
+
+/// The variables of the gated features that are off: parsed as empty, never read.
+fn skipped_variables(gate_value: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
+    GATED
+        .iter()
+        .filter(|(gates, _)| gates.iter().all(|gate| gate_value(gate).is_none_or(|value| value.trim().is_empty())))
+        .flat_map(|(_, dependents)| dependents.iter().copied())
+        .collect()
+}
+
+const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
+const MAX_CACHE_TTL_SECS: u64 = 86_400;
+const MAX_LOGINS_PER_TEN_SECONDS: u64 = 1_000_000;
+const MIN_CLIENT_TOKEN_LEN: usize = 16;
+
+impl Config {
+    /// Reads every variable from Spin (and the secret variables `auth_providers`
+    /// names) and validates them together.
+    pub async fn load() -> Result<Config, ConfigErrors> {
+        let mut values = HashMap::new();
+        let dependents: Vec<&str> = GATED.iter().flat_map(|(_, dependents)| dependents.iter().copied()).collect();
+        for name in VARIABLES.iter().filter(|name| !dependents.contains(name)) {
+            if let Some(value) = read_variable(name).await {
+                values.insert(name.to_string(), value);
+            }
+        }
+        let skipped = skipped_variables(|gate| values.get(gate).cloned());
+        for name in dependents {
+            let value = if skipped.contains(&name) { Some(String::new()) } else { read_variable(name).await };
+            if let Some(value) = value {
+                values.insert(name.to_owned(), value);
+            }
+        }
+        let referenced = values.get("auth_providers").map(|list| providers::secret_variables(list)).unwrap_or_default();
+        for name in referenced {
+            if let Some(value) = read_variable(&name).await {
+                values.insert(name, value);
+            }
+        }
+        Config::parse(|name| values.get(name).cloned())
+    }
+
+    pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let get = |variable: &str| {
+            lookup(variable).ok_or_else(|| ConfigError {
+                variable: declared_name(variable),
+                expected: "a value (declare it under [variables] in spin.toml)".into(),
+            })
+        };
+        let mut errors = Vec::new();
+        let e = &mut errors;
+        let base_url = check(e, get("svc_base_uri").and_then(|value| parse_base_url(&value)));
+        let timeouts = check(e, parse_timeouts(&get));
+        let instance_id = check(e, get("instance_id").and_then(|value| parse_instance_id(&value)));
+        let client_auth = check(e, parse_client_auth(&get));
+        let prompt = check(e, get_bool(&get, "prompt_for_authorization"));
+        let user_code = check(e, get_bool(&get, "user_code_required"));
+        let status_enabled = check(e, get_bool(&get, "status_enabled"));
+        let max_logins = check(
+            e,
+            get("max_logins_per_ten_seconds")
+                .and_then(|value| parse_count("max_logins_per_ten_seconds", &value, MAX_LOGINS_PER_TEN_SECONDS)),
+        );
+        let sealer = check(e, get("state_key").and_then(|current| parse_state_keys(&current, &get("state_key_previous")?)));
+        let providers = providers::parse(&get).map_err(|problems| e.extend(problems)).ok();
+        let oauth = oauth::parse(&get).map_err(|problems| e.extend(problems)).ok();
+        match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, max_logins, sealer, providers, oauth) {
+            (
+                Some(base_url),
+                Some((login_timeout_secs, cache_ttl_secs)),
+                Some(instance_id),
+                Some(client_auth),
+                Some(prompt_for_authorization),
+                Some(user_code_required),
+                Some(status_enabled),
+                Some(max_logins_per_ten_seconds),
+                Some(sealer),
+                Some(providers),
+                Some(oauth),
+            ) => Ok(Config {
+                base_url,
+                login_timeout_secs,
+                cache_ttl_secs,
+                instance_id,
+                client_auth,
+                prompt_for_authorization,
+                user_code_required,
+                sealer,
+                status_enabled,
+                max_logins_per_ten_seconds,
+                providers,
+                oauth,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+/// The value, or `None` with the problem added to `errors`: parsing goes on, so that
+/// every problem is reported at once.
+fn check<T>(errors: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
+    result.map_err(|error| errors.push(error)).ok()
+}
+
+async fn read_variable(name: &str) -> Option<String> {
+    match crate::host::variable(name).await {
+        Ok(value) => Some(value),
+        Err(error) => {
+            crate::base::log::warn("variable_unreadable").field("variable", name).detail(&error).emit();
+            None
+        }
+    }
+}
+
+/// Error messages name variables by `&'static str`; a name only known at run time
+/// (a secret variable `auth_providers` refers to) is reported as `auth_providers`.
+fn declared_name(variable: &str) -> &'static str {
+    VARIABLES.iter().find(|name| **name == variable).copied().unwrap_or("auth_providers")
+}
+
+fn get_bool(get: &impl Fn(&str) -> Result<String, ConfigError>, variable: &'static str) -> Result<bool, ConfigError> {
+    parse_bool(variable, &get(variable)?)
+}
+
+fn parse_timeouts(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<(u64, u64), ConfigError> {
+    let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, MAX_LOGIN_TIMEOUT_SECS)?;
+    let cache_ttl_secs = parse_seconds("cache_ttl", &get("cache_ttl")?, MAX_CACHE_TTL_SECS)?;
+    if cache_ttl_secs < login_timeout_secs {
+        return Err(ConfigError::new(
+            "cache_ttl",
+            format!("at least `login_timeout` ({login_timeout_secs} s), so that a request outlives its status call"),
+        ));
+    }
+    Ok((login_timeout_secs, cache_ttl_secs))
+}
+
+fn parse_client_auth(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<ClientAuth, ConfigError> {
+    let assume_authorized = get_bool(get, "assume_client_authorized")?;
+    let auth = ClientAuth::new(
+        parse_client_tokens(&get("client_tokens")?)?,
+        assume_authorized,
+        parse_certificate_rule(
+            &get("client_cert_header")?,
+            &get("client_cert_fp")?,
+            &get("client_cert_cn")?,
+            &get("client_cert_proxy_secret")?,
+        )?,
+    );
+    match (get_bool(get, "require_client_for_new_requests")?, assume_authorized) {
+        (false, _) => Ok(auth),
+        (true, false) => Ok(auth.requiring_creators_to_identify()),
+        (true, true) => Err(ConfigError::new(
+            "require_client_for_new_requests",
+            "`false` while `assume_client_authorized` is `true`: clients that are all assumed authorized cannot be told apart",
+        )),
+    }
+}
+
+/// HAS's proxy mode: a TLS-terminating proxy forwards the client's certificate.
+fn parse_certificate_rule(
+    header: &str,
+    fingerprints: &str,
+    common_names: &str,
+    proxy_secret: &str,
+) -> Result<Option<CertificateRule>, ConfigError> {
+    let header = header.trim();
+    if header.is_empty() {
+        return Ok(None);
+    }
+    let header = http::HeaderName::from_bytes(header.as_bytes())
+        .map_err(|_| ConfigError { variable: "client_cert_header", expected: "an HTTP header name, such as x-client-cert".into() })?;
+    let fingerprints = has_list(fingerprints).map(parse_fingerprint).collect::<Option<Vec<_>>>().ok_or_else(|| ConfigError {
+        variable: "client_cert_fp",
+        expected: "comma-separated SHA-256 fingerprints in hex, colons allowed (`openssl x509 -noout -fingerprint -sha256`)".into(),
+    })?;
+    let common_names: Vec<String> = has_list(common_names).map(str::to_owned).collect();
+    use sha2::Digest;
+    let proxy_secret = proxy_secret.trim();
+    if !proxy_secret.is_empty() && proxy_secret.len() < 16 {
+        return Err(ConfigError {
+            variable: "client_cert_proxy_secret",
+            expected: "at least 16 characters (`openssl rand -hex 32`)".into(),
+        });
+    }
+    // HAS then accepts any certificate, trusting the proxy to have checked it against
+    // the CA. That is safe only when nothing but the proxy can forward one.
+    if fingerprints.is_empty() && common_names.is_empty() && proxy_secret.is_empty() {
+        return Err(ConfigError {
+            variable: "client_cert_header",
+            expected: "to be used with client_cert_fp or client_cert_cn, or with client_cert_proxy_secret (then any certificate the proxy forwards is accepted, as HAS accepts any): without either, a self-signed certificate sent straight to the broker would pass".into(),
+        });
+    }
+    let proxy_secret_digest = (!proxy_secret.is_empty()).then(|| sha2::Sha256::digest(proxy_secret.as_bytes()).into());
+    Ok(Some(CertificateRule { header, fingerprints, common_names, proxy_secret_digest }))
+}
+
+fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let hex: String = text.chars().filter(|c| *c != ':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(bytes)
+}
+
+/// Under Spin a component keeps nothing between requests, so it cannot make a key of
+/// its own: without `state_key` the login routes refuse to serve.
+fn parse_state_keys(current: &str, previous: &str) -> Result<Sealer, ConfigError> {
+    let expected = "32 random bytes in base64, such as the output of `openssl rand -base64 32`";
+    let current = parse_key(current).ok_or_else(|| ConfigError { variable: "state_key", expected: expected.into() })?;
+    let previous = comma_list(previous)
+        .map(parse_key)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ConfigError { variable: "state_key_previous", expected: format!("comma-separated keys, each {expected}") })?;
+    Ok(Sealer::new(current, previous))
+}
+
+fn parse_key(text: &str) -> Option<StateKey> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(text).ok())?;
+    let bytes: [u8; 32] = bytes.try_into().ok()?;
+    Some(StateKey::from_bytes(&bytes))
+}
+
+/// The non-empty, trimmed items of a comma-separated variable.
+fn comma_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|item| !item.is_empty())
+}
+
+/// A list as HAS's `CLIENT_CERT_CN` and `CLIENT_CERT_FP` take it: comma-separated,
+/// optionally written as a JSON-like array (`["a", "b"]`).
+fn has_list(value: &str) -> impl Iterator<Item = &str> {
+    comma_list(value).map(|item| item.trim_matches(|c: char| c == '[' || c == ']' || c == '"' || c == '\'' || c.is_whitespace()))
+}
+
+fn parse_seconds(variable: &'static str, value: &str, max: u64) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if (1..=max).contains(&seconds) => Ok(seconds),
+        _ => Err(ConfigError { variable, expected: format!("whole seconds from 1 to {max}") }),
+    }
+}
+
+fn parse_count(variable: &'static str, value: &str, max: u64) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(count) if (1..=max).contains(&count) => Ok(count),
+        _ => Err(ConfigError { variable, expected: format!("a whole number from 1 to {max}") }),
+    }
+}
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(ConfigError { variable, expected: "`true` or `false`".into() }),
+    }
+}
+
+fn parse_base_url(value: &str) -> Result<String, ConfigError> {
+    let invalid = || ConfigError {
+        variable: "svc_base_uri",
+        expected: "an absolute http:// or https:// URL with a host and no path, query or fragment, such as https://login.example.com"
+            .into(),
+    };
+    let trimmed = value.trim().trim_end_matches('/');
+    let uri: http::Uri = trimmed.parse().map_err(|_| invalid())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|host| !host.is_empty());
+    // Routes are matched from the root of the path Spin hands us, so the broker owns its origin.
+    let bare_origin = uri.path() == "/" && uri.query().is_none() && !trimmed.contains('#');
+    if scheme_ok && host_ok && bare_origin && uri.authority().is_some_and(|a| !a.as_str().contains('@')) {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(invalid())
+    }
+}
+
+fn parse_instance_id(value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError { variable: "instance_id", expected: "1 to 64 visible ASCII characters".into() })
+    }
+}
+
+/// `token` or `label:token`, comma-separated; an unlabelled token is named by its place.
+fn parse_client_tokens(value: &str) -> Result<Vec<ClientToken>, ConfigError> {
+    let problem = || ConfigError {
+        variable: "client_tokens",
+        expected: format!(
+            "comma-separated tokens of at least {MIN_CLIENT_TOKEN_LEN} visible ASCII characters each, each optionally \
+             after a unique label and a colon (`build-server:<token>`; labels: up to 32 letters, digits, `.`, `_`, `-`)"
+        ),
+    };
+    let mut tokens: Vec<ClientToken> = Vec::new();
+    for (place, entry) in comma_list(value).enumerate() {
+        let (label, token) = match entry.split_once(':') {
+            Some((label, token)) if is_client_label(label) => (label.to_owned(), token),
+            _ => (format!("client token {}", place + 1), entry),
+        };
+        let acceptable = token.len() >= MIN_CLIENT_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic());
+        if !acceptable || tokens.iter().any(|known| known.label == label) {
+            return Err(problem());
+        }
+        tokens.push(ClientToken::new(label, token));
+    }
+    Ok(tokens)
+}
+
+fn is_client_label(label: &str) -> bool {
+    (1..=32).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// For unit tests elsewhere: the configuration `spin.toml`'s defaults make, with `overrides`.
+#[cfg(test)]
+impl Config {
+    pub fn for_tests(overrides: &[(&'static str, &str)]) -> Config {
+        tests::parse_with(overrides).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::oidc::settings::{OidcConfig, TokenEndpointAuth};
+    use crate::protocol::registry::{Choice, IdentityProvider, Protocol};
+    use crate::validate::settings::KeySource;
+
+    fn defaults() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("state_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
+            ("state_key_previous", "".to_owned()),
+            ("svc_base_uri", "http://127.0.0.1:3000".to_owned()),
+            ("login_timeout", "60".to_owned()),
+            ("cache_ttl", "300".to_owned()),
+            ("instance_id", "none".to_owned()),
+            ("client_tokens", "".to_owned()),
+            ("assume_client_authorized", "false".to_owned()),
+            ("require_client_for_new_requests", "false".to_owned()),
+            ("prompt_for_authorization", "true".to_owned()),
+            ("user_code_required", "false".to_owned()),
+            ("client_cert_header", "".to_owned()),
+            ("client_cert_fp", "".to_owned()),
+            ("client_cert_cn", "".to_owned()),
+            ("client_cert_proxy_secret", "".to_owned()),
+            ("oidc_issuer_uri", "".to_owned()),
+            ("oidc_provider_origin", "https://oidc-provider.invalid".to_owned()),
+            ("oidc_client_id", "".to_owned()),
+            ("oidc_client_secret", "".to_owned()),
+            ("oidc_code_challenge_method", "S256".to_owned()),
+            ("oidc_token_signing_algo", "RS256,ES256".to_owned()),
+            ("oidc_token_endpoint_auth_method", "client_secret_basic".to_owned()),
+            ("oidc_max_age", "".to_owned()),
+            ("oidc_select_account", "false".to_owned()),
+            ("oidc_info_label", "".to_owned()),
+            ("oauth_jwks_uri", "".to_owned()),
+            ("oauth_jwks_origin", "https://oauth-jwks.invalid".to_owned()),
+            ("oauth_jwks_keyid", "".to_owned()),
+            ("oauth_signing_key", "".to_owned()),
+            ("oauth_issuer", "".to_owned()),
+            ("oauth_audience", "".to_owned()),
+            ("oauth_algorithm", "RS256".to_owned()),
+            ("oauth_tenant_id", "".to_owned()),
+            ("saml_idp_metadata_url", "".to_owned()),
+            ("saml_idp_origin", "https://saml-idp.invalid".to_owned()),
+            ("saml_idp_metadata", "".to_owned()),
+            ("saml_idp_sso_url", "".to_owned()),
+            ("saml_idp_entity_id", "".to_owned()),
+            ("saml_idp_cert", "".to_owned()),
+            ("saml_sp_entity_id", "".to_owned()),
+            ("saml_sp_audience", "".to_owned()),
+            ("saml_nameid_format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".to_owned()),
+            ("saml_nameid_field", "".to_owned()),
+            ("saml_authn_context", "".to_owned()),
+            ("saml_force_authn", "false".to_owned()),
+            ("saml_want_response_signed", "true".to_owned()),
+            ("saml_want_assertion_signed", "true".to_owned()),
+            ("saml_info_label", "".to_owned()),
+            ("default_protocol", "".to_owned()),
+            ("force_authn", "false".to_owned()),
+            ("status_enabled", "false".to_owned()),
+            ("max_logins_per_ten_seconds", "10000".to_owned()),
+            ("auth_providers", "".to_owned()),
+            ("auth_provider_origin_a", "https://oidc-provider.invalid".to_owned()),
+            ("auth_provider_origin_b", "https://oidc-provider.invalid".to_owned()),
+            ("auth_provider_origin_c", "https://oidc-provider.invalid".to_owned()),
+        ])
+    }
+
+    const PROVIDER: [(&str, &str); 4] = [
+        ("oidc_issuer_uri", "https://idp.example.com/realms/acme/"),
+        ("oidc_provider_origin", "https://idp.example.com"),
+        ("oidc_client_id", "broker"),
+        ("oidc_client_secret", "s3cret-value"),
+    ];
+
+    fn with_provider<'a>(extra: &[(&'static str, &'a str)]) -> Vec<(&'static str, &'a str)> {
+        PROVIDER.iter().copied().chain(extra.iter().copied()).collect()
+    }
+
+    fn oidc(config: &Config) -> &OidcConfig {
+        let Some(provider) = config.providers.iter().next() else { panic!("no provider") };
+        let Protocol::Oidc(oidc) = &provider.protocol else { panic!("not OIDC") };
+        oidc
+    }
+
+    #[test]
+    fn oidc_is_off_until_an_issuer_is_set() {
+        let config = parse_with(&[]).unwrap();
+        assert_eq!(config.providers.choose(None), Choice::None);
+    }
+
+    #[test]
+    fn a_provider_with_a_path_is_configured() {
+        let config = parse_with(&with_provider(&[])).unwrap();
+        let oidc = oidc(&config);
+        assert_eq!(oidc.issuer.as_str(), "https://idp.example.com/realms/acme/", "kept exactly, trailing `/` and all");
+        assert_eq!(oidc.token_auth, TokenEndpointAuth::Basic);
+        assert_eq!(oidc.signing_algs.len(), 2);
+        assert!(!format!("{oidc:?}").contains("s3cret-value"), "the secret is redacted");
+        let Choice::Provider(only) = config.providers.choose(None) else { panic!("the shorthand provider is the default") };
+        assert_eq!(only.id.as_str(), "oidc");
+    }
+
+    #[test]
+    fn provider_settings_are_checked_and_named() {
+        let cases: [(&'static str, &str); 8] = [
+            ("oidc_provider_origin", "https://other.example.com"),
+            ("oidc_issuer_uri", "idp.example.com"),
+            ("oidc_client_id", " "),
+            ("oidc_client_secret", ""),
+            ("oidc_code_challenge_method", "plain"),
+            ("oidc_token_signing_algo", "RS256,HS256"),
+            ("oidc_token_signing_algo", "none"),
+            ("oidc_token_endpoint_auth_method", "private_key_jwt"),
+        ];
+        for (variable, value) in cases {
+            assert_eq!(rejected_variables(&with_provider(&[(variable, value)])), [variable], "{value:?}");
+        }
+        assert_eq!(rejected_variables(&with_provider(&[("oidc_max_age", "soon")])), ["oidc_max_age"]);
+        let secret_error = parse_with(&with_provider(&[("oidc_code_challenge_method", "plain")])).unwrap_err();
+        assert!(!secret_error.to_string().contains("s3cret-value"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let bad = with_provider(&[
+            ("login_timeout", "0"),
+            ("instance_id", ""),
+            ("state_key", "short"),
+            ("oidc_client_id", ""),
+            ("oidc_max_age", "x"),
+        ]);
+        assert_eq!(rejected_variables(&bad), ["login_timeout", "instance_id", "state_key", "oidc_client_id", "oidc_max_age"]);
+    }
+
+    const TWO_PROVIDERS: &str = r#"{"providers": [
+        {"id": "corp", "label": "Corporate SSO", "issuerUri": "https://idp.example.com/realms/corp",
+         "clientId": "broker", "clientSecretVariable": "auth_provider_secret_a", "scopes": "openid profile groups"},
+        {"id": "partners", "issuerUri": "https://partners.example.org", "clientId": "broker-2",
+         "clientSecretVariable": "auth_provider_secret_b", "forceAuthn": true, "maxAge": 600,
+         "tokenEndpointAuthMethod": "client_secret_post", "signingAlgo": "ES256"}
+    ]}"#;
+
+    fn two_providers(list: &str) -> Vec<(&'static str, &str)> {
+        vec![
+            ("auth_providers", list),
+            ("auth_provider_origin_a", "https://idp.example.com"),
+            ("auth_provider_origin_b", "https://partners.example.org/"),
+            ("auth_provider_secret_a", "first-secret-value"),
+            ("auth_provider_secret_b", "second-secret-value"),
+        ]
+    }
+
+    #[test]
+    fn auth_providers_lists_several_providers() {
+        let config = parse_with(&two_providers(TWO_PROVIDERS)).unwrap();
+        let providers: Vec<&IdentityProvider> = config.providers.iter().collect();
+        assert_eq!(providers.len(), 2);
+        // Without a label, HAS's: the issuer's host.
+        assert_eq!((providers[0].label.as_str(), providers[1].label.as_str()), ("Corporate SSO", "partners.example.org"));
+        let Protocol::Oidc(corp) = &providers[0].protocol else { panic!("not OIDC") };
+        assert_eq!(corp.scopes, ["profile", "groups"]);
+        assert_eq!(corp.client_secret.secret(), "first-secret-value");
+        let Protocol::Oidc(partners) = &providers[1].protocol else { panic!("not OIDC") };
+        assert!(partners.force_authn);
+        assert_eq!((partners.max_age_secs, partners.token_auth), (Some(600), TokenEndpointAuth::Post));
+        assert_eq!(config.providers.choose(None), Choice::AskTheUser, "several and no default");
+        let named = crate::base::ids::ProviderId::parse("partners").unwrap();
+        assert_eq!(config.providers.choose(Some(&named)), Choice::Provider(providers[1]));
+        let bare_list_with_default = TWO_PROVIDERS.replace(r#""forceAuthn""#, r#""default": true, "forceAuthn""#);
+        let config = parse_with(&two_providers(&bare_list_with_default)).unwrap();
+        assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "partners"));
+    }
+
+    fn idp_cert() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/saml-idp-cert.pem")).unwrap()
+    }
+
+    #[test]
+    fn a_saml_identity_provider_is_configured_by_variables_or_in_auth_providers() {
+        let cert = idp_cert();
+        let saml = [
+            ("saml_idp_sso_url", "https://idp.example.com/sso"),
+            ("saml_idp_entity_id", "https://idp.example.com/metadata"),
+            ("saml_idp_cert", cert.as_str()),
+        ];
+        let config = parse_with(&saml).unwrap();
+        let Choice::Provider(only) = config.providers.choose(None) else { panic!("the only provider") };
+        let Protocol::Saml(settings) = &only.protocol else { panic!("SAML") };
+        assert_eq!((only.id.as_str(), settings.keys.len()), ("saml", 1));
+        assert!(settings.want_response_signed && settings.want_assertion_signed, "both signatures by default, as in HAS");
+
+        let both: Vec<(&str, &str)> = with_provider(&saml);
+        let config = parse_with(&both).unwrap();
+        assert_eq!(config.providers.choose(None), Choice::AskTheUser, "without default_protocol, the person chooses, as in HAS");
+        let labels: Vec<&str> = config.providers.iter().map(|provider| provider.label.as_str()).collect();
+        assert_eq!(labels, ["idp.example.com", "idp.example.com"], "each provider's host");
+        for protocol in ["oidc", "saml"] {
+            let chosen: Vec<(&str, &str)> = both.iter().copied().chain([("default_protocol", protocol)]).collect();
+            assert!(matches!(parse_with(&chosen).unwrap().providers.choose(None), Choice::Provider(p) if p.id.as_str() == protocol));
+        }
+        let labelled: Vec<(&str, &str)> =
+            both.iter().copied().chain([("oidc_info_label", "Corporate SSO"), ("saml_info_label", "Partner SAML")]).collect();
+        let labels: Vec<String> = parse_with(&labelled).unwrap().providers.iter().map(|provider| provider.label.clone()).collect();
+        assert_eq!(labels, ["Corporate SSO", "Partner SAML"], "HAS's OIDC_INFO_LABEL and SAML_INFO_LABEL");
+
+        let cases: [(&str, &str, &str); 4] = [
+            ("saml_idp_cert", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----", "saml_idp_cert"),
+            ("saml_idp_metadata_url", "https://elsewhere.example.net/metadata", "saml_idp_metadata_url"),
+            ("saml_want_response_signed", "false", "saml_want_assertion_signed"),
+            ("default_protocol", "ldap", "default_protocol"),
+        ];
+        for (variable, value, rejected) in cases {
+            let mut bad: Vec<(&str, &str)> = saml.to_vec();
+            bad.push((variable, value));
+            if variable == "saml_want_response_signed" {
+                bad.push(("saml_want_assertion_signed", "false"));
+            }
+            assert_eq!(rejected_variables(&bad), [rejected], "{variable}={value}");
+        }
+
+        let entry = format!(
+            r#"[{{"id": "corp-saml", "protocol": "saml", "label": "Corporate SAML", "signonUrl": "https://idp.example.com/sso",
+                "idpEntityId": "https://idp.example.com/metadata", "idpCert": {}, "wantResponseSigned": false, "forceAuthn": true}}]"#,
+            serde_json::to_string(&cert).unwrap()
+        );
+        let config = parse_with(&two_providers(&entry)).unwrap();
+        let Choice::Provider(corp) = config.providers.choose(None) else { panic!("the only provider") };
+        let Protocol::Saml(settings) = &corp.protocol else { panic!("SAML") };
+        assert_eq!(corp.label, "Corporate SAML");
+        assert!(!settings.want_response_signed && settings.want_assertion_signed && settings.force_authn);
+    }
+
+    /// A SAML entry as HAS's examples write one: no id, no protocol, HAS's field names.
+    fn has_saml_entry(label: &str, host: &str) -> String {
+        format!(
+            r#"{{"label": "{label}", "signonUrl": "https://{host}/sso", "idpEntityId": "https://{host}/metadata", "idpCert": {}, "nameIdFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "authnContext": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"}}"#,
+            serde_json::to_string(&idp_cert()).unwrap()
+        )
+    }
+
+    fn ids(config: &Config) -> Vec<(String, Option<String>)> {
+        config.providers.iter().map(|p| (p.id.as_str().to_owned(), p.has_id.as_ref().map(|id| id.as_str().to_owned()))).collect()
+    }
+
+    fn chosen(config: &Config, named: &str) -> String {
+        match config.providers.choose(Some(&crate::base::ids::ProviderId::parse(named).unwrap())) {
+            Choice::Provider(provider) => provider.id.as_str().to_owned(),
+            other => panic!("{named}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn auth_providers_as_has_writes_them_get_the_ids_has_gives() {
+        // No ids, no protocols: an issuerUri makes OpenID Connect; ordered by label, numbered from 0.
+        let list = format!(
+            r#"{{"providers": [{{"label": "Okta", "issuerUri": "https://idp.example.com", "clientId": "broker", "clientSecret": "okta-secret", "selectAccount": "TRUE", "maxAge": "600"}}, {}]}}"#,
+            has_saml_entry("Azure", "partners.example.org")
+        );
+        let config = parse_with(&two_providers(&list)).unwrap();
+        assert_eq!(ids(&config), [("oidc-1".to_owned(), None), ("saml-0".to_owned(), None)]);
+        let Protocol::Oidc(okta) = &config.providers.iter().next().unwrap().protocol else { panic!("OIDC") };
+        assert_eq!((okta.client_secret.secret().as_str(), okta.select_account, okta.max_age_secs), ("okta-secret", true, Some(600)));
+        assert!(!format!("{config:?}").contains("okta-secret"), "never in debug output");
+
+        // Explicit ids are HAS's own only for the lone entry of a protocol named after it;
+        // the broker keeps every explicit id, and answers to HAS's too.
+        let list = format!(
+            r#"[{{"id": "oidc", "issuerUri": "https://idp.example.com/abc", "clientId": "a", "clientSecret": "s1"}},
+                {{"issuerUri": "https://idp.example.com/xyz", "clientId": "b", "clientSecret": "s2", "label": "xyz"}},
+                {}]"#,
+            has_saml_entry("samla", "partners.example.org").replacen('{', r#"{"id": "sammy", "#, 1)
+        );
+        let config = parse_with(&two_providers(&list)).unwrap();
+        assert_eq!(
+            ids(&config),
+            [("oidc".to_owned(), Some("oidc-0".to_owned())), ("oidc-2".to_owned(), None), ("sammy".to_owned(), Some("saml-1".to_owned())),],
+            "idp.example.com, samla, xyz"
+        );
+        assert_eq!(
+            (chosen(&config, "saml-1"), chosen(&config, "sammy"), chosen(&config, "oidc-0")),
+            ("sammy".into(), "sammy".into(), "oidc".into())
+        );
+
+        // One of each protocol, each named after it: kept.
+        let list = format!(
+            r#"[{{"id": "oidc", "issuerUri": "https://idp.example.com", "clientId": "a", "clientSecret": "s", "default": "true"}}, {}]"#,
+            has_saml_entry("", "partners.example.org").replacen('{', r#"{"id": "saml", "#, 1)
+        );
+        let config = parse_with(&two_providers(&list)).unwrap();
+        assert_eq!(ids(&config), [("oidc".to_owned(), None), ("saml".to_owned(), None)]);
+        assert_eq!(config.providers.iter().nth(1).unwrap().label, "partners.example.org", "HAS's label: the sign-on URL's host");
+        assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "oidc"), "\"default\": \"true\"");
+    }
+
+    #[test]
+    fn force_authn_makes_every_provider_ask_for_a_fresh_sign_in() {
+        let cert = idp_cert();
+        let both = with_provider(&[
+            ("saml_idp_sso_url", "https://idp.example.com/sso"),
+            ("saml_idp_entity_id", "https://idp.example.com/metadata"),
+            ("saml_idp_cert", cert.as_str()),
+        ]);
+        let forced = |value: &str| {
+            let variables: Vec<(&str, &str)> = both.iter().copied().chain([("force_authn", value)]).collect();
+            parse_with(&variables).map(|config| {
+                config
+                    .providers
+                    .iter()
+                    .map(|provider| match &provider.protocol {
+                        Protocol::Oidc(oidc) => oidc.force_authn,
+                        Protocol::Saml(saml) => saml.force_authn,
+                    })
+                    .collect::<Vec<bool>>()
+            })
+        };
+        assert_eq!(forced("true").unwrap(), [true, true]);
+        assert_eq!(forced("false").unwrap(), [false, false]);
+        assert_eq!(rejected_variable(&[("force_authn", "sometimes")]), "force_authn");
+    }
+
+    #[test]
+    fn fields_has_knows_or_not_are_taken_or_ignored_and_files_refused_with_what_to_write() {
+        let list = r#"[{"issuerUri": "https://idp.example.com", "clientId": "a", "clientSecret": "s", "codeChallenge": "S256", "futureField": {"x": 1}}]"#;
+        assert!(parse_with(&two_providers(list)).is_ok(), "unknown fields are ignored, as HAS ignores them");
+        for (field, instead) in
+            [("metadataFile", "metadata XML itself"), ("idpCertFile", "PEM certificate itself"), ("clientKeyFile", "not supported yet")]
+        {
+            let list = format!(r#"[{{"protocol": "saml", "metadataUrl": "https://partners.example.org/md", "{field}": "/etc/has/x"}}]"#);
+            let text = parse_with(&two_providers(&list)).unwrap_err().to_string();
+            assert!(text.contains(&format!("no {field}")) && text.contains(instead), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_variables_of_a_feature_that_is_off_change_nothing_so_they_go_unread() {
+        // Every gated variable set to something unusable, with every gate empty.
+        let junk: Vec<(&'static str, &str)> =
+            GATED.iter().flat_map(|(_, dependents)| dependents.iter().map(|name| (*name, "?? junk ??"))).collect();
+        let defaults = parse_with(&[]).unwrap();
+        let with_junk = parse_with(&junk).unwrap();
+        assert_eq!(format!("{defaults:?}"), format!("{with_junk:?}"));
+        assert_eq!(skipped_variables(|_| None).len(), junk.len());
+        // A gate that is set brings its feature's variables back, and only those.
+        let saml_on = skipped_variables(|gate| (gate == "saml_idp_sso_url").then(|| "https://idp.example.com/sso".to_owned()));
+        assert!(!saml_on.contains(&"saml_idp_cert") && saml_on.contains(&"oidc_client_id") && saml_on.contains(&"oauth_issuer"));
+        // With a feature on, its variables count: junk in one is refused.
+        let mut oidc_on: Vec<(&'static str, &str)> = with_provider(&[]);
+        oidc_on.push(("oidc_token_signing_algo", "?? junk ??"));
+        assert_eq!(rejected_variable(&oidc_on), "oidc_token_signing_algo");
+    }
+
+    #[test]
+    fn auth_providers_problems_name_the_entry_and_never_a_secret() {
+        let cases = [
+            ("not json", "a JSON list"),
+            ("[]", "at least one provider"),
+            (
+                r#"[{"id": "a b", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#,
+                "an id",
+            ),
+            (r#"[{"id": "s", "protocol": "saml"}]"#, "in provider 1 (s), `idpEntityId` as a value, or metadata"),
+            (r#"[{"id": "l", "protocol": "ldap"}]"#, "not `ldap`"),
+            (
+                r#"[{"id": "far", "issuerUri": "https://elsewhere.example.net", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a"}]"#,
+                "auth_provider_origin_a",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretFile": "/etc/has/secret"}]"#,
+                "no clientSecretFile (the broker reads no files): the secret itself in clientSecret",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret", "signingAlgo": "HS256"}]"#,
+                "never none or HS",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret", "clientSecretVariable": "auth_provider_secret_a"}]"#,
+                "clientSecret or clientSecretVariable, not both",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecret": "inline-secret", "forceAuthn": "yes"}]"#,
+                "`forceAuthn` as true or false",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_z"}]"#,
+                "`auth_provider_secret_z` is not",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "client_cert_proxy_secret"}]"#,
+                "not `client_cert_proxy_secret`: the broker sends that secret to the provider",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "state_key"}]"#,
+                "not `state_key`: the broker sends that secret to the provider",
+            ),
+            (
+                r#"[{"id": "c", "issuerUri": "https://idp.example.com", "clientId": "x", "clientSecretVariable": "auth_provider_secret_a", "signingAlgo": "HS256"}]"#,
+                "never none or HS",
+            ),
+        ];
+        for (list, expected) in cases {
+            let errors = parse_with(&two_providers(list)).unwrap_err();
+            assert_eq!(errors.0[0].variable, "auth_providers", "{list}");
+            let text = errors.to_string();
+            assert!(text.contains(expected), "{list}: {text}");
+            assert!(!text.contains("inline-secret") && !text.contains("first-secret-value"), "{text}");
+        }
+        let duplicate = TWO_PROVIDERS.replace("\"partners\"", "\"corp\"");
+        assert!(parse_with(&two_providers(&duplicate)).unwrap_err().to_string().contains("used twice"));
+        let mut both = two_providers(TWO_PROVIDERS);
+        both.push(("oidc_issuer_uri", "https://idp.example.com"));
+        assert_eq!(rejected_variables(&both), ["oidc_issuer_uri"]);
+    }
+
+    #[test]
+    fn secret_variables_named_by_auth_providers_are_read() {
+        assert_eq!(providers::secret_variables(TWO_PROVIDERS), ["auth_provider_secret_a", "auth_provider_secret_b"]);
+        let foreign = TWO_PROVIDERS.replace("auth_provider_secret_b", "client_cert_proxy_secret");
+        assert_eq!(providers::secret_variables(&foreign), ["auth_provider_secret_a"], "a broker secret is not even read");
+        assert!(providers::secret_variables("garbage").is_empty());
+    }
+
+    pub fn parse_with(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigErrors> {
+        let mut values = defaults();
+        for (name, value) in overrides {
+            values.insert(name, (*value).to_owned());
+        }
+        Config::parse(|name| values.get(name).cloned())
+    }
+
+    fn rejected_variables(overrides: &[(&'static str, &str)]) -> Vec<&'static str> {
+        parse_with(overrides).expect_err("configuration should be refused").0.iter().map(|error| error.variable).collect()
+    }
+
+    fn rejected_variable(overrides: &[(&'static str, &str)]) -> &'static str {
+        rejected_variables(overrides)[0]
+    }
+
+    #[test]
+    fn spin_toml_defaults_are_valid() {
+        let config = parse_with(&[]).unwrap();
+        assert_eq!(config.base_url, "http://127.0.0.1:3000");
+        assert_eq!((config.login_timeout_secs, config.cache_ttl_secs), (60, 300));
+        assert_eq!(config.instance_id, "none");
+    }
+
+    #[test]
+    fn base_url_loses_its_trailing_slash() {
+        let config = parse_with(&[("svc_base_uri", "https://login.example.com/")]).unwrap();
+        assert_eq!(config.base_url, "https://login.example.com");
+    }
+
+    #[test]
+    fn base_url_must_be_a_bare_http_origin() {
+        for bad in ["", "login.example.com", "ftp://x", "https://x/broker", "https://x/?a=1", "https://u:p@x", "https://x/#f", "http://"] {
+            assert_eq!(rejected_variable(&[("svc_base_uri", bad)]), "svc_base_uri", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts_must_be_whole_seconds_in_range() {
+        for bad in ["", "abc", "0", "-5", "1.5", "3601"] {
+            assert_eq!(rejected_variable(&[("login_timeout", bad)]), "login_timeout", "{bad:?}");
+        }
+        assert_eq!(rejected_variable(&[("cache_ttl", "86401")]), "cache_ttl");
+    }
+
+    #[test]
+    fn records_must_outlive_the_long_poll() {
+        assert_eq!(rejected_variable(&[("login_timeout", "120"), ("cache_ttl", "60")]), "cache_ttl");
+    }
+
+    #[test]
+    fn short_client_tokens_are_refused_without_echoing_them() {
+        let error = parse_with(&[("client_tokens", "0123456789abcdef, short")]).unwrap_err();
+        assert_eq!(error.0[0].variable, "client_tokens");
+        assert!(!error.to_string().contains("short"));
+    }
+
+    #[test]
+    fn client_tokens_may_be_labelled_and_labels_are_unique() {
+        assert!(parse_with(&[("client_tokens", "build:0123456789abcdef, ci.nightly:fedcba9876543210, 0123456789abcdefX")]).is_ok());
+        assert_eq!(rejected_variable(&[("client_tokens", "ci:0123456789abcdef, ci:fedcba9876543210")]), "client_tokens");
+        assert_eq!(rejected_variable(&[("client_tokens", "ci:short")]), "client_tokens", "the label does not count as token");
+        assert_eq!(
+            rejected_variable(&[("require_client_for_new_requests", "true"), ("assume_client_authorized", "true")]),
+            "require_client_for_new_requests"
+        );
+    }
+
+    #[test]
+    fn token_validation_needs_one_key_source_an_issuer_and_an_audience() {
+        assert!(parse_with(&[]).unwrap().oauth.is_none(), "off unless keys are configured");
+        let jwks = [
+            ("oauth_jwks_uri", "https://login.example.com/keys"),
+            ("oauth_jwks_origin", "https://login.example.com"),
+            ("oauth_issuer", "https://login.example.com/tenant/v2.0"),
+            ("oauth_audience", "api://helix"),
+        ];
+        let oauth = parse_with(&jwks).unwrap().oauth.unwrap();
+        assert_eq!((oauth.issuer.as_str(), oauth.audience.as_str()), ("https://login.example.com/tenant/v2.0", "api://helix"));
+        assert!(matches!(oauth.keys, KeySource::Jwks { key_id: None, .. }));
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut overrides = jwks.to_vec();
+            overrides.extend_from_slice(extra);
+            rejected_variables(&overrides)
+        };
+        assert_eq!(with(&[("oauth_jwks_origin", "https://elsewhere.example.com")]), ["oauth_jwks_origin"]);
+        assert_eq!(with(&[("oauth_audience", ""), ("oauth_issuer", "")]), ["oauth_issuer", "oauth_audience"]);
+        assert_eq!(with(&[("oauth_algorithm", "HS256")]), ["oauth_algorithm"]);
+        assert_eq!(with(&[("oauth_algorithm", "none")]), ["oauth_algorithm"]);
+        assert_eq!(with(&[("oauth_signing_key", "-----BEGIN PUBLIC KEY-----")]), ["oauth_signing_key"], "one key source");
+        assert_eq!(with(&[("oauth_jwks_uri", "ftp://login.example.com/keys")]), ["oauth_jwks_uri"]);
+        let fixed = [
+            ("oauth_signing_key", include_str!("../../../../tests/fixtures/build-server-2.pem")),
+            ("oauth_issuer", "https://login.example.com/"),
+            ("oauth_audience", "api://helix"),
+            ("oauth_tenant_id", "tenant-1"),
+        ];
+        let oauth = parse_with(&fixed).unwrap().oauth.unwrap();
+        assert!(matches!(oauth.keys, KeySource::Fixed(_)) && oauth.tenant_id.as_deref() == Some("tenant-1"));
+        assert_eq!(
+            rejected_variable(&[("oauth_signing_key", "garbage"), ("oauth_issuer", "https://x.example"), ("oauth_audience", "a")]),
+            "oauth_signing_key"
+        );
+    }
+
+    #[test]
+    fn the_store_bound_is_a_positive_count() {
+        assert_eq!(parse_with(&[("max_logins_per_ten_seconds", "25")]).unwrap().max_logins_per_ten_seconds, 25);
+        for bad in ["0", "-1", "many", "1000001"] {
+            assert_eq!(rejected_variable(&[("max_logins_per_ten_seconds", bad)]), "max_logins_per_ten_seconds", "{bad}");
+        }
+    }
+
+    #[test]
+    fn booleans_and_instance_ids_are_checked() {
+        assert_eq!(rejected_variable(&[("assume_client_authorized", "maybe")]), "assume_client_authorized");
+        assert_eq!(rejected_variable(&[("instance_id", "two words")]), "instance_id");
+        assert!(parse_with(&[("assume_client_authorized", "TRUE")]).unwrap().client_auth.assumes_authorized());
+    }
+
+    #[test]
+    fn state_keys_must_be_32_bytes_of_base64() {
+        for bad in ["", "short", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZQ==", "not base64 at all!!"] {
+            assert_eq!(rejected_variable(&[("state_key", bad)]), "state_key", "{bad:?}");
+        }
+        assert_eq!(rejected_variable(&[("state_key_previous", "MDEy, x")]), "state_key_previous");
+        let url_safe_and_previous = [
+            ("state_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"),
+            ("state_key_previous", "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=, "),
+        ];
+        assert!(parse_with(&url_safe_and_previous).is_ok());
+    }
+
+    #[test]
+    fn forwarded_certificates_need_a_header_and_what_to_accept() {
+        let fp = "1C:EC:5E:B8:E6:68:8D:6D:3E:2D:AA:42:D7:8C:70:31:A6:80:FC:4B:D1:10:78:A0:4E:70:98:83:B2:97:E8:EE";
+        assert!(parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", fp)]).is_ok());
+        assert!(parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_cn", "build-*")]).is_ok());
+        assert_eq!(rejected_variable(&[("client_cert_header", "x-client-cert")]), "client_cert_header");
+        assert_eq!(rejected_variable(&[("client_cert_header", "bad header")]), "client_cert_header");
+        assert_eq!(rejected_variable(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", "1C:EC")]), "client_cert_fp");
+        // HAS's rule when neither is set (any certificate), where only the proxy can forward one.
+        let any = parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_proxy_secret", "0123456789abcdef0123")]);
+        assert!(any.is_ok());
+    }
+
+    #[test]
+    fn certificate_lists_are_read_as_has_writes_them() {
+        let names: Vec<&str> = has_list(r#"["build-*", "deploy-1"]"#).collect();
+        assert_eq!(names, ["build-*", "deploy-1"]);
+        assert_eq!(has_list("one").collect::<Vec<_>>(), ["one"]);
+        let fp = "1C:EC:5E:B8:E6:68:8D:6D:3E:2D:AA:42:D7:8C:70:31:A6:80:FC:4B:D1:10:78:A0:4E:70:98:83:B2:97:E8:EE";
+        let listed = format!(r#"["{}", "{fp}"]"#, fp.to_lowercase());
+        assert!(parse_with(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", &listed)]).is_ok());
+    }
+
+    #[test]
+    fn an_undeclared_variable_is_named() {
+        let error = Config::parse(|_| None).unwrap_err();
+        assert!(error.to_string().contains("`svc_base_uri`") && error.to_string().contains("spin.toml"));
+    }
+}
