@@ -3,8 +3,9 @@
 //! Rust over plain types, with no host in it: the Spin component (`src/` at the top of
 //! the repository) fills the [`host::Host`] port and calls [`serve`].
 //!
-//! Layers, each importing only those below it (see docs/architecture.md):
-//! `web` → `login`, `validate` → `protocol` → `state` → `settings`, `host`, `base`.
+//! Layers, each importing only those below it (docs/architecture.md; `tests/layers.rs`
+//! fails on an import that runs back up): `web` → `settings` → `login`, `validate` →
+//! `protocol` → `host` → `state` → `base`.
 
 // A Spin instance answers a request on one thread: the traits' futures need no `Send`.
 #![allow(async_fn_in_trait)]

@@ -14,8 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::base::ids::{LoginId, NONCE_BYTES};
-use crate::state::{LoginRequest, Record, SealedText, Sealer, UnixTime, seal_record};
-use crate::web::error::HttpError;
+use crate::state::{LoginRequest, Record, SealedText, Sealer, StoreError, UnixTime, seal_record};
 
 /// Associated data of each handle: one never opens as the other.
 const REQUEST_HANDLE: &str = "lb:request-handle";
@@ -38,13 +37,13 @@ impl Record for RequestTicket {
 }
 
 /// The client's `request`.
-pub fn request_handle(sealer: &Sealer, ticket: &RequestTicket) -> Result<String, HttpError> {
-    Ok(seal_record(sealer, REQUEST_HANDLE, ticket)?)
+pub fn request_handle(sealer: &Sealer, ticket: &RequestTicket) -> Result<String, StoreError> {
+    seal_record(sealer, REQUEST_HANDLE, ticket)
 }
 
 /// The handle in the browser's login link for `request`.
-pub fn login_handle(sealer: &Sealer, request: &LoginRequest) -> Result<String, HttpError> {
-    Ok(seal_record(sealer, LOGIN_HANDLE, request)?)
+pub fn login_handle(sealer: &Sealer, request: &LoginRequest) -> Result<String, StoreError> {
+    seal_record(sealer, LOGIN_HANDLE, request)
 }
 
 /// A short login link, for a person to read in a terminal or a chat: the login's

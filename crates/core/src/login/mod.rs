@@ -14,12 +14,40 @@ use crate::base::ids::{LoginId, ProviderId, SignInState, UserId, user_code_match
 use crate::base::log;
 use crate::base::secret::Secret;
 use crate::login::handles::{LinkToken, login_handle, open_login};
+use crate::protocol::ProtocolContext;
 use crate::protocol::SignInStart;
+use crate::protocol::registry::Providers;
 use crate::protocol::registry::{Choice, IdentityProvider};
 use crate::protocol::registry::{Connector, KeptState, ProviderAnswer};
 use crate::state::{KeyValue, LoginOutcome, LoginRequest, Record, SealedText, UnixTime, seal_record};
-use crate::web::context::Context;
-use crate::web::error::{HttpError, RESTART};
+use crate::state::{Sealer, StateStore, StoreError};
+
+mod error;
+pub use error::LoginError;
+
+/// What the login core works with, for one request: the sealing key, the providers,
+/// the store, the clock, and where the broker answers (for the protocols).
+pub struct LoginContext<'a, K> {
+    pub sealer: &'a Sealer,
+    pub providers: &'a Providers,
+    pub base_url: &'a str,
+    pub store: &'a StateStore<K>,
+    pub now: UnixTime,
+}
+
+// By hand: derived, they would ask `K: Copy` of the store's backend.
+impl<K> Clone for LoginContext<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K> Copy for LoginContext<'_, K> {}
+
+impl<'a, K> LoginContext<'a, K> {
+    fn protocol(&self) -> ProtocolContext<'a, K> {
+        ProtocolContext { base_url: self.base_url, store: self.store, now: self.now }
+    }
+}
 
 /// Confirmation attempts allowed per request (the right code included) before the
 /// login is stopped.
@@ -54,7 +82,7 @@ fn sign_in_binding(state: &SignInState) -> String {
 
 /// A login request that is still waiting for its user, as its login link carries it.
 pub struct PendingLogin<'c, K> {
-    pub ctx: &'c Context<K>,
+    pub ctx: LoginContext<'c, K>,
     pub request: LoginRequest,
     /// The handle from the login link, for the links and forms of the pages that follow.
     pub handle: String,
@@ -84,16 +112,15 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
     /// Opens the login link's handle: a short link reads its request from the store
     /// (one read); a sealed handle, or the client's `request`, carries it whole. The
     /// pages that follow carry the request sealed, so that no later step reads it again.
-    pub async fn open(ctx: &'c Context<K>, handle: &str) -> Result<Self, HttpError> {
-        let unknown = || HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}"));
+    pub async fn open(ctx: LoginContext<'c, K>, handle: &str) -> Result<Self, LoginError> {
+        let unknown = || LoginError::UnknownLink;
         if let Some(link) = LinkToken::parse(handle) {
             let request = ctx.store.load_login_request(link.login(), &link.secret(), ctx.now).await?.ok_or_else(unknown)?;
-            let handle = login_handle(&ctx.config.sealer, &request)?;
+            let handle = login_handle(ctx.sealer, &request)?;
             return Ok(Self { ctx, request, handle });
         }
-        let presented =
-            SealedText::parse(handle).ok_or_else(|| HttpError::invalid_request(format!("This login link is malformed. {RESTART}")))?;
-        let request = open_login(&presented, &ctx.config.sealer, ctx.now).ok_or_else(unknown)?;
+        let presented = SealedText::parse(handle).ok_or(LoginError::MalformedLink)?;
+        let request = open_login(&presented, ctx.sealer, ctx.now).ok_or_else(unknown)?;
         Ok(Self { ctx, request, handle: handle.to_owned() })
     }
 
@@ -101,34 +128,31 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
     /// the only one), else the one the user chose on the choice page. `None`: the user
     /// chooses. The browser cannot move a login elsewhere than its client or the
     /// operator settled: with a default, the user is offered no choice.
-    pub fn provider(&self, chosen: Option<&ProviderId>) -> Result<Option<&'c IdentityProvider>, HttpError> {
-        let providers = &self.ctx.config.providers;
+    pub fn provider(&self, chosen: Option<&ProviderId>) -> Result<Option<&'c IdentityProvider>, LoginError> {
+        let providers = &self.ctx.providers;
         let settled = match (&self.request.provider_id, providers.choose(None)) {
             (Some(named), _) => Some(named),
             (None, Choice::Provider(default)) => Some(&default.id),
             (None, Choice::AskTheUser) => None,
-            (None, Choice::None) => return Err(HttpError::not_configured()),
+            (None, Choice::None) => return Err(LoginError::NoProvider),
         };
         let provider = match (settled, chosen) {
             (Some(settled), Some(chosen)) if settled != chosen => {
-                return Err(HttpError::invalid_request(format!("This login is for provider `{}`. {RESTART}", settled.as_str())));
+                return Err(LoginError::ProviderSettled(settled.clone()));
             }
             (Some(id), _) | (None, Some(id)) => id,
             (None, None) => return Ok(None),
         };
-        providers
-            .get(provider)
-            .map(Some)
-            .ok_or_else(|| HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", provider.as_str())))
+        providers.get(provider).map(Some).ok_or_else(|| LoginError::NoSuchProvider(provider.clone()))
     }
 
     /// Starts a sign-in at `provider`: a fresh `state`, the protocol's redirect, and
     /// the sign-in sealed for the browser. No store call.
-    pub async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Departure, HttpError> {
+    pub async fn send_to_provider(&self, provider: &IdentityProvider) -> Result<Departure, LoginError> {
         let (ctx, request) = (self.ctx, &self.request);
-        let state = SignInState::new().map_err(|_| HttpError::no_randomness())?;
+        let state = SignInState::new().map_err(|_| LoginError::NoRandomness)?;
         let start = SignInStart { state: &state, force_authn: request.force_authn };
-        let departure = Connector::of(provider).begin(ctx, &start).await.map_err(|failure| HttpError::sign_in_failed(&failure))?;
+        let departure = Connector::of(provider).begin(&ctx.protocol(), &start).await.map_err(LoginError::SignInFailed)?;
         let sign_in = SignIn {
             login: request.id.clone(),
             user_id: request.user_id.clone(),
@@ -136,7 +160,7 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
             kept: departure.kept,
             started_at: ctx.now,
         };
-        let sealed_sign_in = seal_record(&ctx.config.sealer, &sign_in_binding(&state), &sign_in)?;
+        let sealed_sign_in = seal_record(ctx.sealer, &sign_in_binding(&state), &sign_in)?;
         log::info("login_started").login(&request.id).provider(&provider.id).emit();
         Ok(Departure { url: departure.url, state, sealed_sign_in, lifetime_secs: request.id.expires_at().saturating_sub(ctx.now) })
     }
@@ -144,7 +168,7 @@ impl<'c, K: KeyValue> PendingLogin<'c, K> {
     /// Checks the user code typed on the confirmation page. Every attempt is counted
     /// across instances before the code is compared, so concurrent guesses cannot pass
     /// the limit; the last attempt allowed, if wrong, stops the login.
-    pub async fn check_user_code(&self, typed: &str, provider: &IdentityProvider) -> Result<CodeCheck, HttpError> {
+    pub async fn check_user_code(&self, typed: &str, provider: &IdentityProvider) -> Result<CodeCheck, LoginError> {
         let attempts = self.ctx.store.count_code_attempt(&self.request.id, self.ctx.now).await?;
         if attempts > MAX_CODE_ATTEMPTS {
             return Ok(CodeCheck::Stopped);
@@ -174,29 +198,26 @@ pub struct Completed {
 /// across instances, lets the sign-in's protocol verify the answer, and stores the
 /// outcome for the client.
 pub async fn take_answer<K: KeyValue>(
-    ctx: &Context<K>,
+    ctx: LoginContext<'_, K>,
     state: &SignInState,
     sealed_sign_in: Option<&str>,
     answer: &ProviderAnswer<'_>,
-) -> Result<Completed, HttpError> {
+) -> Result<Completed, LoginError> {
     let sealed = sealed_sign_in.and_then(SealedText::parse);
     // Opened before anything is claimed, so a forged answer cannot spend the real user's login.
-    let sign_in: SignIn = sealed.and_then(|sealed| sealed.open(&ctx.config.sealer, &sign_in_binding(state), ctx.now)).ok_or_else(|| {
-        HttpError::invalid_request(format!("This sign-in was started in another browser, has expired, or its cookie was lost. {RESTART}"))
-    })?;
-    let Some(provider) = ctx.config.providers.get(&sign_in.provider_id) else {
-        return Err(HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}")));
+    let sign_in: SignIn =
+        sealed.and_then(|sealed| sealed.open(ctx.sealer, &sign_in_binding(state), ctx.now)).ok_or(LoginError::SignInLost)?;
+    let Some(provider) = ctx.providers.get(&sign_in.provider_id) else {
+        return Err(LoginError::ProviderGone);
     };
     // A login that has ended is refused before anything is written (a replayed answer
     // leaves no trace); the claim settles the races this read cannot see. The read also
     // shows the store answers before the claim's `increment`, which cannot be bounded
     // in time (see `store::spin_kv`).
-    let ended =
-        || HttpError::conflict(format!("This login has already ended: this sign-in was used, or another one finished it. {RESTART}"));
     if ctx.store.load_outcome(&sign_in.login, ctx.now).await?.is_some() || !ctx.store.claim_finish(&sign_in.login, ctx.now).await? {
-        return Err(ended());
+        return Err(LoginError::Ended);
     }
-    let result = Connector::of(provider).finish(ctx, &sign_in.kept, answer).await;
+    let result = Connector::of(provider).finish(&ctx.protocol(), &sign_in.kept, answer).await;
     let at_provider_secs = ctx.now.saturating_sub(sign_in.started_at);
     match result {
         Ok(signed_in) => {
@@ -212,7 +233,7 @@ pub async fn take_answer<K: KeyValue>(
         }
         Err(failure) => {
             record_failure(ctx, &sign_in.login, &provider.id, &failure).await?;
-            Err(HttpError::sign_in_failed(&failure))
+            Err(LoginError::SignInFailed(failure))
         }
     }
 }
@@ -220,11 +241,11 @@ pub async fn take_answer<K: KeyValue>(
 /// Stores a failed login for its client (told at once, not at its timeout); the
 /// caller has claimed the login's end.
 async fn record_failure<K: KeyValue>(
-    ctx: &Context<K>,
+    ctx: LoginContext<'_, K>,
     id: &LoginId,
     provider: &ProviderId,
     failure: &SignInFailure,
-) -> Result<(), HttpError> {
+) -> Result<(), StoreError> {
     let outcome = LoginOutcome::Failed { error: failure.kind, error_description: failure.description.clone() };
     ctx.store.save_outcome(id, outcome).await?;
     log::warn("login_finished").login(id).provider(provider).outcome(failure.kind.code()).detail(&failure.description).emit();
@@ -240,7 +261,20 @@ mod tests {
 
     const NOW: UnixTime = 1_800_000_000;
 
-    fn context() -> Context<MemoryKeyValue> {
+    /// What a request's `LoginContext` borrows.
+    struct Surroundings {
+        config: Config,
+        store: StateStore<MemoryKeyValue>,
+    }
+
+    impl Surroundings {
+        fn login(&self) -> LoginContext<'_, MemoryKeyValue> {
+            let config = &self.config;
+            LoginContext { sealer: &config.sealer, providers: &config.providers, base_url: &config.base_url, store: &self.store, now: NOW }
+        }
+    }
+
+    fn context() -> Surroundings {
         let config = Config::for_tests(&[
             ("oidc_issuer_uri", "https://idp.example.com"),
             ("oidc_provider_origin", "https://idp.example.com"),
@@ -249,13 +283,14 @@ mod tests {
             ("oidc_token_signing_algo", "RS256"),
             ("user_code_required", "true"),
         ]);
-        Context::new(config, MemoryKeyValue::default(), NOW)
+        let store = StateStore::new(MemoryKeyValue::default(), config.sealer.clone());
+        Surroundings { config, store }
     }
 
-    async fn pending<'c>(ctx: &'c Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'c, MemoryKeyValue> {
+    async fn pending<'a>(ctx: &'a Surroundings, provider_id: Option<&str>) -> PendingLogin<'a, MemoryKeyValue> {
         let request = LoginRequest { provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()), ..LoginRequest::example(NOW) };
         let handle = crate::login::handles::login_handle(&ctx.config.sealer, &request).unwrap();
-        PendingLogin::open(ctx, &handle).await.unwrap()
+        PendingLogin::open(ctx.login(), &handle).await.unwrap()
     }
 
     #[test]
@@ -289,10 +324,10 @@ mod tests {
     #[test]
     fn a_login_link_that_is_malformed_or_not_ours_is_refused() {
         let ctx = context();
-        let status = |handle: &str| block_on(PendingLogin::open(&ctx, handle)).err().map(|e| e.status());
-        assert_eq!(status("short"), Some(http::StatusCode::BAD_REQUEST));
-        assert_eq!(status(&"A".repeat(120)), Some(http::StatusCode::NOT_FOUND));
-        assert_eq!(status(&"A".repeat(27)), Some(http::StatusCode::NOT_FOUND), "a short link nobody made");
+        let refusal = |handle: &str| block_on(PendingLogin::open(ctx.login(), handle)).err();
+        assert!(matches!(refusal("short"), Some(LoginError::MalformedLink)));
+        assert!(matches!(refusal(&"A".repeat(120)), Some(LoginError::UnknownLink)));
+        assert!(matches!(refusal(&"A".repeat(27)), Some(LoginError::UnknownLink)), "a short link nobody made");
     }
 
     #[test]
@@ -302,12 +337,12 @@ mod tests {
             let link = LinkToken::new(NOW + 300).unwrap();
             let request = LoginRequest { id: link.login().clone(), ..LoginRequest::example(NOW) };
             ctx.store.save_login_request(&request, &link.secret(), NOW).await.unwrap();
-            let pending = PendingLogin::open(&ctx, &link.as_text()).await.unwrap();
+            let pending = PendingLogin::open(ctx.login(), &link.as_text()).await.unwrap();
             assert_eq!(pending.request, request);
             let sealed = SealedText::parse(&pending.handle).unwrap();
             assert_eq!(open_login(&sealed, &ctx.config.sealer, NOW), Some(request.clone()), "the pages after it carry it sealed");
             let guessed = LinkToken::new(NOW + 300).unwrap();
-            assert!(PendingLogin::open(&ctx, &guessed.as_text()).await.is_err(), "another link opens nothing");
+            assert!(PendingLogin::open(ctx.login(), &guessed.as_text()).await.is_err(), "another link opens nothing");
         });
     }
 }

@@ -14,8 +14,16 @@ use serde::{Deserialize, Serialize};
 use crate::base::failure::SignInFailure;
 use crate::base::ids::SignInState;
 use crate::base::secret::Secret;
-use crate::state::{Identity, KeyValue, StoreError};
-use crate::web::context::Context;
+use crate::state::{Identity, KeyValue, StateStore, StoreError, UnixTime};
+
+/// What a protocol may use while it serves one request: where the broker answers (for
+/// its return routes), the store, and the request's clock. Nothing of the login, the
+/// settings, cookies or pages.
+pub struct ProtocolContext<'a, K> {
+    pub base_url: &'a str,
+    pub store: &'a StateStore<K>,
+    pub now: UnixTime,
+}
 
 /// What a protocol is asked to do, and nothing more.
 pub trait SignInProtocol {
@@ -39,22 +47,31 @@ pub trait SignInProtocol {
     fn issuer(&self) -> &str;
 
     /// Where to send the browser for the sign-in named `start.state`.
-    async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Self::State>, SignInFailure>;
+    async fn begin<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        start: &SignInStart<'_>,
+    ) -> Result<Departure<Self::State>, SignInFailure>;
 
     /// Checks the provider's answer against what `begin` kept; the verified identity.
-    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Self::State, answer: &Self::Answer) -> Result<SignedIn, SignInFailure>;
+    async fn finish<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        kept: &Self::State,
+        answer: &Self::Answer,
+    ) -> Result<SignedIn, SignInFailure>;
 
     /// Where to send the browser to sign out at the provider, if it offers that.
-    async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure>;
+    async fn logout_url<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure>;
 
     /// Whether the provider can be used now, for `/readiness`.
-    async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError>;
+    async fn health<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> Result<Health, StoreError>;
 
     /// Origins a confirmation form may lead to (the confirmation page's CSP), read
     /// without contacting the provider: nothing reaches it before the user confirms.
     /// The page needs no store: what a store that does not answer would have added is
     /// left out (the form's next step then fails on that store anyway).
-    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String;
+    async fn form_origins<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> String;
 }
 
 /// A sign-in about to start.

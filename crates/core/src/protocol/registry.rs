@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use crate::base::failure::SignInFailure;
 use crate::base::ids::ProviderId;
 use crate::base::secret::Secret;
+use crate::protocol::ProtocolContext;
 use crate::protocol::oidc::settings::OidcConfig;
 use crate::protocol::oidc::{self, Oidc};
 use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::saml::{self, Saml};
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{KeyValue, StoreError};
-use crate::web::context::Context;
 
 /// The configured identity providers, in the order the operator listed them.
 #[derive(Debug, Default)]
@@ -171,7 +171,11 @@ impl<'a> Connector<'a> {
         }
     }
 
-    pub async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<KeptState>, SignInFailure> {
+    pub async fn begin<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        start: &SignInStart<'_>,
+    ) -> Result<Departure<KeptState>, SignInFailure> {
         match self {
             Connector::Oidc(oidc) => {
                 let departure = oidc.begin(ctx, start).await?;
@@ -186,7 +190,7 @@ impl<'a> Connector<'a> {
 
     pub async fn finish<K: KeyValue>(
         &self,
-        ctx: &Context<K>,
+        ctx: &ProtocolContext<'_, K>,
         kept: &KeptState,
         answer: &ProviderAnswer<'_>,
     ) -> Result<SignedIn, SignInFailure> {
@@ -200,21 +204,25 @@ impl<'a> Connector<'a> {
         }
     }
 
-    pub async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
+    pub async fn logout_url<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        hint: Option<&Secret>,
+    ) -> Result<Option<String>, SignInFailure> {
         match self {
             Connector::Oidc(oidc) => oidc.logout_url(ctx, hint).await,
             Connector::Saml(saml) => saml.logout_url(ctx, hint).await,
         }
     }
 
-    pub async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError> {
+    pub async fn health<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> Result<Health, StoreError> {
         match self {
             Connector::Oidc(oidc) => oidc.health(ctx).await,
             Connector::Saml(saml) => saml.health(ctx).await,
         }
     }
 
-    pub async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String {
+    pub async fn form_origins<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> String {
         match self {
             Connector::Oidc(oidc) => oidc.form_origins(ctx).await,
             Connector::Saml(saml) => saml.form_origins(ctx).await,

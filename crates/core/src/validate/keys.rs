@@ -9,11 +9,11 @@ use std::rc::Rc;
 use openidconnect::{JsonWebKeySet, JsonWebKeySetUrl};
 use serde::{Deserialize, Serialize};
 
+use super::ValidationError;
 use crate::base::failure::describe;
 use crate::host::outbound;
 use crate::protocol::signing_key::SigningKey;
 use crate::state::{CacheKey, KeyValue, Record, StateStore, UnixTime, cache_key};
-use crate::web::error::HttpError;
 
 /// How long a fetched key set is used before it is fetched again (jwks-rsa's default,
 /// HAS's library). A rotation in between is caught by the refetch on an unknown `kid`.
@@ -58,7 +58,11 @@ fn cache_of(uri: &JsonWebKeySetUrl) -> CacheKey {
 }
 
 /// The key set as last fetched: from this instance, else from the store, else from the provider.
-pub async fn current<K: KeyValue>(store: &StateStore<K>, uri: &JsonWebKeySetUrl, now: UnixTime) -> Result<Rc<FetchedKeys>, HttpError> {
+pub async fn current<K: KeyValue>(
+    store: &StateStore<K>,
+    uri: &JsonWebKeySetUrl,
+    now: UnixTime,
+) -> Result<Rc<FetchedKeys>, ValidationError> {
     if let Some(keys) = remembered(uri, now) {
         return Ok(keys);
     }
@@ -75,7 +79,7 @@ pub async fn newer_than<K: KeyValue>(
     uri: &JsonWebKeySetUrl,
     used: &FetchedKeys,
     now: UnixTime,
-) -> Result<Option<Rc<FetchedKeys>>, HttpError> {
+) -> Result<Option<Rc<FetchedKeys>>, ValidationError> {
     if let Some(stored) = store.load_cached::<FetchedKeys>(&cache_of(uri), now).await?
         && stored.fetched_at > used.fetched_at
     {
@@ -87,8 +91,8 @@ pub async fn newer_than<K: KeyValue>(
     fetch(store, uri, now).await.map(Some)
 }
 
-async fn fetch<K: KeyValue>(store: &StateStore<K>, uri: &JsonWebKeySetUrl, now: UnixTime) -> Result<Rc<FetchedKeys>, HttpError> {
-    let jwks = Jwks::fetch_async(uri, &outbound::send).await.map_err(|error| HttpError::keys_unavailable(&describe(&error)))?;
+async fn fetch<K: KeyValue>(store: &StateStore<K>, uri: &JsonWebKeySetUrl, now: UnixTime) -> Result<Rc<FetchedKeys>, ValidationError> {
+    let jwks = Jwks::fetch_async(uri, &outbound::send).await.map_err(|error| ValidationError::KeysUnavailable(describe(&error)))?;
     let keys = FetchedKeys { jwks, fetched_at: now, expires_at: now + CACHE_SECS };
     store.save_cached(&cache_of(uri), &keys).await?;
     Ok(remember(uri, keys))

@@ -13,44 +13,66 @@ use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, StatusCode, header};
+use http::HeaderValue;
 use openidconnect::core::CoreIdToken;
 use openidconnect::{ClaimsVerificationError, ClientId, JsonWebTokenType, Nonce, SignatureVerificationError};
 use serde_json::{Map, Value};
 
 use crate::base::failure::describe;
 use crate::protocol::signing_key::{ISSUED_IN_THE_FUTURE, LEEWAY_SECS, SigningKey, on_our_clock};
-use crate::state::UnixTime;
+use crate::state::{KeyValue, StateStore, StoreError, UnixTime};
 use crate::validate::settings::{KeySource, OauthConfig};
-use crate::web::context::Context;
-use crate::web::error::HttpError;
-use crate::web::response::{self, Reply};
 use keys::Jwks;
 
 /// Longer tokens are refused unread: real ones are a few kilobytes at most.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// `GET /oauth/validate`.
-pub async fn validate(headers: &HeaderMap) -> Result<Reply, HttpError> {
-    let ctx = Context::load().await?;
-    let Some(config) = &ctx.config.oauth else {
-        return Err(HttpError::validation_not_configured());
-    };
-    let token = PresentedToken::from_headers(headers)?;
-    let claims = match &config.keys {
-        KeySource::Fixed(key) => verify(&token, config, &token.signed_by_one(key), ctx.now)?,
+/// Why a token brought no claims back.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ValidationError {
+    /// Neither `oauth_jwks_uri` nor `oauth_signing_key` is set: the route is off.
+    NotConfigured,
+    /// No `Authorization: Bearer` header.
+    NoToken,
+    /// The token failed `check`; `detail` says how (never the token itself).
+    Refused {
+        check: &'static str,
+        detail: String,
+    },
+    /// The provider's key set could not be read: its trouble, not the caller's.
+    KeysUnavailable(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ValidationError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// The verified claims of the token in `authorization` (`Bearer <JWT>`).
+pub async fn validate<K: KeyValue>(
+    config: Option<&OauthConfig>,
+    store: &StateStore<K>,
+    authorization: Option<&HeaderValue>,
+    now: UnixTime,
+) -> Result<Map<String, Value>, ValidationError> {
+    let config = config.ok_or(ValidationError::NotConfigured)?;
+    let token = PresentedToken::from_header(authorization)?;
+    Ok(match &config.keys {
+        KeySource::Fixed(key) => verify(&token, config, &token.signed_by_one(key), now)?,
         KeySource::Jwks { uri, key_id } => {
-            let keys = keys::current(&ctx.store, uri, ctx.now).await?;
-            match verify(&token, config, &token.candidates(&keys.jwks, key_id.as_deref()), ctx.now) {
-                Err(refusal) if refusal.check == UNKNOWN_KEY => match keys::newer_than(&ctx.store, uri, &keys, ctx.now).await? {
-                    Some(newer) => verify(&token, config, &token.candidates(&newer.jwks, key_id.as_deref()), ctx.now)?,
+            let keys = keys::current(store, uri, now).await?;
+            match verify(&token, config, &token.candidates(&keys.jwks, key_id.as_deref()), now) {
+                Err(refusal) if refusal.check == UNKNOWN_KEY => match keys::newer_than(store, uri, &keys, now).await? {
+                    Some(newer) => verify(&token, config, &token.candidates(&newer.jwks, key_id.as_deref()), now)?,
                     None => return Err(refusal.into()),
                 },
                 verified => verified?,
             }
         }
-    };
-    Ok(response::json(StatusCode::OK, &claims))
+    })
 }
 
 /// The bearer token as presented, parsed as a signed JWT, not yet trusted.
@@ -61,9 +83,9 @@ struct PresentedToken {
 }
 
 impl PresentedToken {
-    fn from_headers(headers: &HeaderMap) -> Result<Self, HttpError> {
-        let missing = || HttpError::unauthorized(false, "present the token as `Authorization: Bearer <JWT>`");
-        let value = headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+    fn from_header(authorization: Option<&HeaderValue>) -> Result<Self, ValidationError> {
+        let missing = || ValidationError::NoToken;
+        let value = authorization.ok_or_else(missing)?;
         if value.len() > MAX_TOKEN_BYTES {
             return Err(Refusal::new("size", format!("the token is longer than {MAX_TOKEN_BYTES} bytes")).into());
         }
@@ -138,9 +160,9 @@ impl Refusal {
     }
 }
 
-impl From<Refusal> for HttpError {
+impl From<Refusal> for ValidationError {
     fn from(refusal: Refusal) -> Self {
-        HttpError::token_refused(refusal.check, &refusal.detail)
+        ValidationError::Refused { check: refusal.check, detail: refusal.detail }
     }
 }
 
@@ -211,9 +233,8 @@ mod tests {
             let input =
                 format!("{}.{}", b64(json!({"alg": "RS256", "kid": "k1"}).to_string().as_bytes()), b64(claims.to_string().as_bytes()));
             let signature = RsaSigner::<sha2::Sha256>::new(self.key.clone()).sign(input.as_bytes()).to_vec();
-            let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, format!("Bearer {input}.{}", b64(&signature)).parse().unwrap());
-            PresentedToken::from_headers(&headers).map_err(|_| ()).unwrap()
+            let authorization = format!("Bearer {input}.{}", b64(&signature)).parse().unwrap();
+            PresentedToken::from_header(Some(&authorization)).map_err(|_| ()).unwrap()
         }
     }
 
@@ -264,14 +285,14 @@ mod tests {
 
     #[test]
     fn what_is_not_a_bearer_jwt_is_told_apart_before_any_verification() {
-        let headers = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
-            headers
+        let refusal = |value: Option<&str>| match PresentedToken::from_header(value.map(|v| v.parse().unwrap()).as_ref()) {
+            Err(ValidationError::NoToken) => "no token",
+            Err(ValidationError::Refused { check, .. }) => check,
+            _ => "accepted",
         };
-        assert!(PresentedToken::from_headers(&HeaderMap::new()).is_err());
-        assert!(PresentedToken::from_headers(&headers("Basic YWxpY2U6c2VjcmV0")).is_err());
-        assert!(PresentedToken::from_headers(&headers("Bearer not.a.jwt")).is_err());
-        assert!(PresentedToken::from_headers(&headers(&format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES)))).is_err());
+        assert_eq!(refusal(None), "no token");
+        assert_eq!(refusal(Some("Basic YWxpY2U6c2VjcmV0")), "no token");
+        assert_eq!(refusal(Some("Bearer not.a.jwt")), "format");
+        assert_eq!(refusal(Some(&format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES)))), "size");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 
 use crate::base::ids::{UserId, user_code};
@@ -15,6 +15,7 @@ use crate::protocol::registry::{Choice, IdentityProvider, Protocol};
 use crate::protocol::saml::Saml;
 use crate::protocol::saml::settings::SamlConfig;
 use crate::state::{LoginOutcome, LoginRequest, Requester, SealedText, unix_now};
+use crate::validate;
 use crate::web::context::Context;
 use crate::web::error::HttpError;
 use crate::web::response::{self, Reply};
@@ -98,7 +99,7 @@ async fn stored_for_its_link(ctx: &Context<HostKeyValue>, request: &mut LoginReq
         Err(error) => {
             log::warn("short_link_not_stored").login(&request.id).detail(&error.to_string()).emit();
             request.id = request.id.clone().not_entered();
-            login_handle(&ctx.config.sealer, request)
+            Ok(login_handle(&ctx.config.sealer, request)?)
         }
     }
 }
@@ -173,7 +174,7 @@ const MALFORMED_REQUEST: &str =
 pub async fn saml_metadata(query: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
     let (_, config) = saml_provider(&ctx, query)?;
-    Ok(response::document("application/samlmetadata+xml", Saml::new(config).sp_metadata(&ctx)))
+    Ok(response::document("application/samlmetadata+xml", Saml::new(config).sp_metadata(&ctx.protocol())))
 }
 
 /// `POST /saml/validate[?providerId=…&instanceId=…]` (HAS's, which the p4d extension
@@ -193,7 +194,7 @@ pub async fn validate_saml(query: &str, request: Incoming) -> Result<Reply, Http
         return Err(HttpError::payload_too_large(crate::protocol::saml::MAX_RESPONSE_BYTES));
     }
     let (provider, config) = saml_provider(&ctx, query)?;
-    let identity = Saml::new(config).validate(&ctx, &answer).await.map_err(|failure| HttpError::answer_refused(&failure))?;
+    let identity = Saml::new(config).validate(&ctx.protocol(), &answer).await.map_err(|failure| HttpError::answer_refused(&failure))?;
     log::info("saml_answer_validated").provider(&provider.id).emit();
     Ok(response::json(StatusCode::OK, &identity.vouched_by(&provider.id)))
 }
@@ -212,6 +213,13 @@ fn saml_provider<'c>(ctx: &'c Context<HostKeyValue>, query: &str) -> Result<(&'c
         None => saml_providers().find(|(provider, _)| provider.is_default).or_else(|| saml_providers().next()),
     };
     chosen.ok_or_else(|| HttpError::not_found("no SAML identity provider of that id is configured"))
+}
+
+/// `GET /oauth/validate`: the verified claims of the bearer token the client presents.
+pub async fn validate_token(headers: &HeaderMap) -> Result<Reply, HttpError> {
+    let ctx = Context::load().await?;
+    let claims = validate::validate(ctx.config.oauth.as_ref(), &ctx.store, headers.get(header::AUTHORIZATION), ctx.now).await?;
+    Ok(response::json(StatusCode::OK, &claims))
 }
 
 #[cfg(test)]

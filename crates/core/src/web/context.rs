@@ -5,6 +5,8 @@
 use std::sync::OnceLock;
 
 use crate::host::HostKeyValue;
+use crate::login::LoginContext;
+use crate::protocol::ProtocolContext;
 use crate::settings::{Config, ConfigErrors};
 use crate::state::{StateStore, UnixTime, unix_now};
 use crate::web::error::HttpError;
@@ -46,5 +48,18 @@ impl<K: crate::state::KeyValue> Context<K> {
         let config: &'static Config = Box::leak(Box::new(config));
         let store = StateStore::new(kv, config.sealer.clone());
         Self { config, store, now }
+    }
+}
+
+impl<K> Context<K> {
+    /// What the login core is given of this request.
+    pub fn login(&self) -> LoginContext<'_, K> {
+        let config = self.config;
+        LoginContext { sealer: &config.sealer, providers: &config.providers, base_url: &config.base_url, store: &self.store, now: self.now }
+    }
+
+    /// What a protocol is given of this request.
+    pub fn protocol(&self) -> ProtocolContext<'_, K> {
+        ProtocolContext { base_url: &self.config.base_url, store: &self.store, now: self.now }
     }
 }

@@ -12,9 +12,11 @@ use serde::Serialize;
 
 use crate::base::failure::{SignInFailure, SignInFailureKind};
 use crate::base::log;
+use crate::login::LoginError;
 use crate::login::client_auth::{CertificateRefusal, Refusal};
 use crate::settings::ConfigErrors;
 use crate::state::{BUCKET_SECS, StoreError};
+use crate::validate::ValidationError;
 use crate::web::response::{self, Reply};
 
 impl From<StoreError> for SignInFailure {
@@ -300,6 +302,46 @@ impl From<ConfigErrors> for HttpError {
         let variables: Vec<&str> = errors.0.iter().map(|error| error.variable).collect();
         answer.log = Some(log::error("config_invalid").field("variables", variables).detail(&errors.to_string()));
         answer
+    }
+}
+
+impl From<LoginError> for HttpError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::UnknownLink => HttpError::not_found(format!("This login link is unknown or has expired. {RESTART}")),
+            LoginError::MalformedLink => HttpError::invalid_request(format!("This login link is malformed. {RESTART}")),
+            LoginError::NoProvider => HttpError::not_configured(),
+            LoginError::ProviderSettled(id) => {
+                HttpError::invalid_request(format!("This login is for provider `{}`. {RESTART}", id.as_str()))
+            }
+            LoginError::NoSuchProvider(id) => {
+                HttpError::not_found(format!("There is no identity provider `{}` here. {RESTART}", id.as_str()))
+            }
+            LoginError::ProviderGone => {
+                HttpError::not_found(format!("The identity provider of this sign-in is no longer configured. {RESTART}"))
+            }
+            LoginError::SignInLost => HttpError::invalid_request(format!(
+                "This sign-in was started in another browser, has expired, or its cookie was lost. {RESTART}"
+            )),
+            LoginError::Ended => {
+                HttpError::conflict(format!("This login has already ended: this sign-in was used, or another one finished it. {RESTART}"))
+            }
+            LoginError::SignInFailed(failure) => HttpError::sign_in_failed(&failure),
+            LoginError::NoRandomness => HttpError::no_randomness(),
+            LoginError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<ValidationError> for HttpError {
+    fn from(error: ValidationError) -> Self {
+        match error {
+            ValidationError::NotConfigured => HttpError::validation_not_configured(),
+            ValidationError::NoToken => HttpError::unauthorized(false, "present the token as `Authorization: Bearer <JWT>`"),
+            ValidationError::Refused { check, detail } => HttpError::token_refused(check, &detail),
+            ValidationError::KeysUnavailable(detail) => HttpError::keys_unavailable(&detail),
+            ValidationError::Store(error) => error.into(),
+        }
     }
 }
 

@@ -59,7 +59,7 @@ async fn route(request: Incoming) -> Reply {
         // API routes answer with JSON.
         ["requests", "new", user_id] if get => api::new_request(user_id, query, request.headers()).await.unwrap_or_else(HttpError::json),
         ["requests", "status", handle] if get => api::request_status(handle, request.headers()).await.unwrap_or_else(HttpError::json),
-        ["oauth", "validate"] if get => crate::validate::validate(request.headers()).await.unwrap_or_else(HttpError::json),
+        ["oauth", "validate"] if get => api::validate_token(request.headers()).await.unwrap_or_else(HttpError::json),
         ["saml", "metadata"] if get => api::saml_metadata(query).await.unwrap_or_else(HttpError::json),
         ["saml", "validate"] if post => api::validate_saml(query, request).await.unwrap_or_else(HttpError::json),
         ["saml", "validate"] => HttpError::method_not_allowed("POST").json(),

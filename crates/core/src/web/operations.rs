@@ -42,7 +42,7 @@ pub async fn readiness() -> Result<Reply, HttpError> {
     state::ping(ctx.store.kv()).await?;
     let mut providers = Vec::new();
     for provider in ctx.config.providers.iter() {
-        let health = Connector::of(provider).health(&ctx).await?;
+        let health = Connector::of(provider).health(&ctx.protocol()).await?;
         providers.push(ProviderReadiness { id: provider.id.as_str().to_owned(), reachable: health.reachable, problem: health.problem });
     }
     let status = if providers.iter().any(|provider| !provider.reachable) {

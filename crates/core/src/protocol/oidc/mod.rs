@@ -23,11 +23,11 @@ use crate::base::ids::random_token;
 use crate::base::parse::CallbackParams;
 use crate::base::secret::Secret;
 use crate::host::outbound;
+use crate::protocol::ProtocolContext;
 use crate::protocol::oidc::settings::OidcConfig;
 use crate::protocol::signing_key::{LEEWAY_SECS, on_our_clock};
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{Identity, KeyValue, StoreError, UnixTime};
-use crate::web::context::Context;
 use provider::{IdTokenVerifier, Provider};
 
 /// Where the browser starts an OIDC login, comes back, signs out, and comes back from
@@ -60,12 +60,12 @@ impl<'a> Oidc<'a> {
     }
 
     /// The `redirect_uri` registered at every provider.
-    fn callback_url<K>(ctx: &Context<K>) -> String {
-        format!("{}{CALLBACK_PATH}", ctx.config.base_url)
+    fn callback_url<K>(ctx: &ProtocolContext<'_, K>) -> String {
+        format!("{}{CALLBACK_PATH}", ctx.base_url)
     }
 
-    async fn provider<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Provider<'a>, SignInFailure> {
-        Provider::load(&ctx.store, self.config, &Self::callback_url(ctx), ctx.now).await
+    async fn provider<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> Result<Provider<'a>, SignInFailure> {
+        Provider::load(ctx.store, self.config, &Self::callback_url(ctx), ctx.now).await
     }
 }
 
@@ -91,7 +91,7 @@ impl SignInProtocol for Oidc<'_> {
 
     /// The authorization URL: `state` names the sign-in, with a fresh `nonce` and a
     /// PKCE S256 challenge.
-    async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Kept>, SignInFailure> {
+    async fn begin<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, start: &SignInStart<'_>) -> Result<Departure<Kept>, SignInFailure> {
         let (config, provider) = (self.config, self.provider(ctx).await?);
         let nonce = random_token()?;
         let verifier = PkceCodeVerifier::new(random_token()?.expose().to_owned());
@@ -124,7 +124,12 @@ impl SignInProtocol for Oidc<'_> {
     /// The callback: RFC 9207's `iss` first (an exact string, required when the
     /// provider advertises it, on error answers too), then the provider's error, or the
     /// code exchange, the ID token's validation and userinfo.
-    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &CallbackParams) -> Result<SignedIn, SignInFailure> {
+    async fn finish<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        kept: &Kept,
+        answer: &CallbackParams,
+    ) -> Result<SignedIn, SignInFailure> {
         let provider = self.provider(ctx).await?;
         match answer.iss.as_deref() {
             Some(iss) if iss != self.config.issuer.as_str() => {
@@ -149,12 +154,12 @@ impl SignInProtocol for Oidc<'_> {
 
     /// RP-initiated logout: the end-session URL with our client id, the ID token as a
     /// hint, and where to come back to; `None` when the provider offers none.
-    async fn logout_url<K: KeyValue>(&self, ctx: &Context<K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
+    async fn logout_url<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
         let provider = self.provider(ctx).await?;
         let Some(endpoint) = provider.end_session_endpoint() else {
             return Ok(None);
         };
-        let come_back = PostLogoutRedirectUrl::new(format!("{}{LOGGED_OUT_PATH}", ctx.config.base_url))
+        let come_back = PostLogoutRedirectUrl::new(format!("{}{LOGGED_OUT_PATH}", ctx.base_url))
             .map_err(|_| SignInFailure::new(SignInFailureKind::ServerError, "svc_base_uri does not make a valid logout URL"))?;
         let mut request = LogoutRequest::from(endpoint.clone())
             .set_client_id(ClientId::new(self.config.client_id.clone()))
@@ -165,15 +170,15 @@ impl SignInProtocol for Oidc<'_> {
         Ok(Some(request.http_get_url().to_string()))
     }
 
-    async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError> {
-        provider::health(&ctx.store, self.config, ctx.now).await
+    async fn health<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> Result<Health, StoreError> {
+        provider::health(ctx.store, self.config, ctx.now).await
     }
 
     /// The issuer's origin, and the authorization endpoint's when discovery is cached
     /// (`/readiness` probes and logins keep the cache warm).
-    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String {
+    async fn form_origins<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> String {
         let issuer_origin = self.config.issuer.url().origin().ascii_serialization();
-        let endpoint_origin = provider::cached_authorization_origin(&ctx.store, self.config, ctx.now).await.ok().flatten();
+        let endpoint_origin = provider::cached_authorization_origin(ctx.store, self.config, ctx.now).await.ok().flatten();
         match endpoint_origin {
             Some(origin) if origin != issuer_origin => format!("{issuer_origin} {origin}"),
             _ => issuer_origin,
@@ -184,7 +189,7 @@ impl SignInProtocol for Oidc<'_> {
 impl Oidc<'_> {
     async fn complete<K: KeyValue>(
         &self,
-        ctx: &Context<K>,
+        ctx: &ProtocolContext<'_, K>,
         mut provider: Provider<'_>,
         kept: &Kept,
         code: &str,
@@ -209,7 +214,7 @@ impl Oidc<'_> {
         let claims = match verified {
             Err(error) if names_unknown_key(&error) => {
                 // The provider rotated its keys since we cached them: fetch once more.
-                provider.refresh_keys(&ctx.store, ctx.now).await?;
+                provider.refresh_keys(ctx.store, ctx.now).await?;
                 id_token.claims(&verifier(&provider, config, kept, ctx.now), &nonce).map_err(invalid_id_token)?.clone()
             }
             other => other.map_err(invalid_id_token)?.clone(),

@@ -23,10 +23,10 @@ use crate::base::failure::{SignInFailure, SignInFailureKind};
 use crate::base::ids::random_token;
 use crate::base::secret::Secret;
 use crate::host::outbound;
+use crate::protocol::ProtocolContext;
 use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{Identity, KeyValue, Record, StoreError, UnixTime, cache_key};
-use crate::web::context::Context;
 use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
 use request::AuthnRequest;
 pub use response::MAX_RESPONSE_BYTES;
@@ -135,7 +135,10 @@ thread_local! {
 }
 
 /// Metadata fetched from `source`, from this instance's memory, else the store's cache.
-async fn cached_metadata<K: KeyValue>(ctx: &Context<K>, source: &MetadataSource<'_>) -> Result<Option<IdpMetadata>, StoreError> {
+async fn cached_metadata<K: KeyValue>(
+    ctx: &ProtocolContext<'_, K>,
+    source: &MetadataSource<'_>,
+) -> Result<Option<IdpMetadata>, StoreError> {
     let name = source.name();
     let remembered = REMEMBERED.with_borrow(|entries| {
         entries.iter().find(|(known, cache)| *known == name && cache.expires_at > ctx.now).map(|(_, cache)| cache.metadata.clone())
@@ -163,21 +166,21 @@ impl<'a> Saml<'a> {
         Self { config }
     }
 
-    pub fn acs_url<K>(ctx: &Context<K>) -> String {
-        format!("{}{ACS_PATH}", ctx.config.base_url)
+    pub fn acs_url<K>(ctx: &ProtocolContext<'_, K>) -> String {
+        format!("{}{ACS_PATH}", ctx.base_url)
     }
 
-    pub fn sp_entity_id<K>(&self, ctx: &Context<K>) -> String {
-        self.config.sp_entity_id.clone().unwrap_or_else(|| format!("{}{METADATA_PATH}", ctx.config.base_url))
+    pub fn sp_entity_id<K>(&self, ctx: &ProtocolContext<'_, K>) -> String {
+        self.config.sp_entity_id.clone().unwrap_or_else(|| format!("{}{METADATA_PATH}", ctx.base_url))
     }
 
     /// Our metadata, for the identity provider's administrator.
-    pub fn sp_metadata<K>(&self, ctx: &Context<K>) -> String {
+    pub fn sp_metadata<K>(&self, ctx: &ProtocolContext<'_, K>) -> String {
         metadata::sp_metadata(&self.sp_entity_id(ctx), &Self::acs_url(ctx), &self.config.name_id_format, self.config.want_assertion_signed)
     }
 
     /// The configured settings over the metadata (fetched once per cache lifetime).
-    async fn idp<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Idp, SignInFailure> {
+    async fn idp<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> Result<Idp, SignInFailure> {
         let config = self.config;
         let fetched = match self.metadata_source() {
             Some(source) => Some(self.fetched_metadata(ctx, &source).await?),
@@ -207,7 +210,7 @@ impl<'a> Saml<'a> {
     /// extension: another service provider's answer, checked as every answer is but for
     /// where it was posted, for whom and to which request (that service provider's, which
     /// HAS does not check either), and accepted once; the identity it asserts.
-    pub async fn validate<K: KeyValue>(&self, ctx: &Context<K>, response: &str) -> Result<Identity, SignInFailure> {
+    pub async fn validate<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, response: &str) -> Result<Identity, SignInFailure> {
         let idp = self.idp(ctx).await?;
         let expected = Expected {
             idp_entity_id: &idp.entity_id,
@@ -225,7 +228,12 @@ impl<'a> Saml<'a> {
     /// The identity a checked assertion asserts, once: its ID is claimed across
     /// instances, by itself (never by what it would finish), for as long as it could
     /// pass the checks.
-    async fn accepted_once<K: KeyValue>(&self, ctx: &Context<K>, idp: &Idp, asserted: Asserted) -> Result<Identity, SignInFailure> {
+    async fn accepted_once<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        idp: &Idp,
+        asserted: Asserted,
+    ) -> Result<Identity, SignInFailure> {
         let replay_name = format!("saml-assertion:{}:{}", idp.entity_id, asserted.assertion_id);
         if !ctx.store.claim_once(&replay_name, asserted.usable_until, ctx.now).await.map_err(SignInFailure::from)? {
             return Err(SignInFailure::new(SignInFailureKind::InvalidAssertion, "the SAML assertion was already used"));
@@ -233,7 +241,11 @@ impl<'a> Saml<'a> {
         identity(asserted, self.config.name_id_field.as_deref())
     }
 
-    async fn fetched_metadata<K: KeyValue>(&self, ctx: &Context<K>, source: &MetadataSource<'_>) -> Result<IdpMetadata, SignInFailure> {
+    async fn fetched_metadata<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        source: &MetadataSource<'_>,
+    ) -> Result<IdpMetadata, SignInFailure> {
         if let Some(metadata) = cached_metadata(ctx, source).await.map_err(SignInFailure::from)? {
             return Ok(metadata);
         }
@@ -282,7 +294,7 @@ impl SignInProtocol for Saml<'_> {
         self.config.entity_id.as_deref().or(self.config.metadata_url.as_deref()).unwrap_or("")
     }
 
-    async fn begin<K: KeyValue>(&self, ctx: &Context<K>, start: &SignInStart<'_>) -> Result<Departure<Kept>, SignInFailure> {
+    async fn begin<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, start: &SignInStart<'_>) -> Result<Departure<Kept>, SignInFailure> {
         let idp = self.idp(ctx).await?;
         // An xsd:ID (an NCName): base64url characters, after a letter-like `_`.
         let request_id = format!("_{}", random_token()?.expose());
@@ -305,7 +317,12 @@ impl SignInProtocol for Saml<'_> {
     /// The Response, checked; then its assertion's ID is claimed, once across instances.
     /// The claim names the assertion alone (never the login it would finish) and lives
     /// as long as the assertion could pass the checks, then is reclaimed.
-    async fn finish<K: KeyValue>(&self, ctx: &Context<K>, kept: &Kept, answer: &PostedAnswer) -> Result<SignedIn, SignInFailure> {
+    async fn finish<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        kept: &Kept,
+        answer: &PostedAnswer,
+    ) -> Result<SignedIn, SignInFailure> {
         let idp = self.idp(ctx).await?;
         let (acs_url, sp_entity_id) = (Self::acs_url(ctx), self.sp_entity_id(ctx));
         let expected = Expected {
@@ -325,13 +342,17 @@ impl SignInProtocol for Saml<'_> {
         Ok(SignedIn { identity: self.accepted_once(ctx, &idp, asserted).await?, logout_hint: None })
     }
 
-    async fn logout_url<K: KeyValue>(&self, _ctx: &Context<K>, _hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
+    async fn logout_url<K: KeyValue>(
+        &self,
+        _ctx: &ProtocolContext<'_, K>,
+        _hint: Option<&Secret>,
+    ) -> Result<Option<String>, SignInFailure> {
         Ok(None)
     }
 
     /// Usable when the identity provider is known: from the settings alone, or from
     /// its metadata, which a fresh look fetches (and caches).
-    async fn health<K: KeyValue>(&self, ctx: &Context<K>) -> Result<Health, StoreError> {
+    async fn health<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> Result<Health, StoreError> {
         match self.idp(ctx).await {
             Ok(_) => Ok(Health { reachable: true, problem: None }),
             Err(failure) if failure.kind == SignInFailureKind::TemporarilyUnavailable => Err(StoreError::Unavailable(failure.description)),
@@ -344,7 +365,7 @@ impl SignInProtocol for Saml<'_> {
 
     /// The sign-on URL's origin, known from the settings or the metadata's URL, read
     /// without contacting the identity provider.
-    async fn form_origins<K: KeyValue>(&self, ctx: &Context<K>) -> String {
+    async fn form_origins<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> String {
         let mut origins: Vec<String> =
             self.config.sso_url.iter().chain(&self.config.metadata_url).filter_map(|url| outbound::origin_of(url)).collect();
         if let Some(source) = self.metadata_source()

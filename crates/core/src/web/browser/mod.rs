@@ -30,21 +30,21 @@ const MAX_FORM_BYTES: usize = 2048;
 /// `prompt_for_authorization`, to a page where the user confirms the login first.
 pub async fn start(handle: &str, query: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let pending = PendingLogin::open(&ctx, handle).await?;
+    let pending = PendingLogin::open(ctx.login(), handle).await?;
     let Some(provider) = pending.provider(chosen_provider(query)?.as_ref())? else {
         return Ok(response::redirect(&format!("/multi/login/{}", pending.handle), vec![]));
     };
     if ctx.config.prompt_for_authorization {
-        return confirmation_page(&pending, provider, StatusCode::OK, None).await;
+        return confirmation_page(&ctx, &pending, provider, StatusCode::OK, None).await;
     }
-    send_to_provider(&pending, provider).await
+    send_to_provider(&ctx, &pending, provider).await
 }
 
 /// `GET /multi/login/:requestId`: the provider-choice page (HAS's route), or on to the
 /// login when there is nothing to choose.
 pub async fn choose_provider(handle: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let pending = PendingLogin::open(&ctx, handle).await?;
+    let pending = PendingLogin::open(ctx.login(), handle).await?;
     let id = pending.handle.as_str();
     match ctx.config.providers.choose(pending.request.provider_id.as_ref()) {
         Choice::AskTheUser => {
@@ -68,7 +68,7 @@ pub async fn confirm(handle: &str, query: &str, request: Incoming) -> Result<Rep
     let headers = request.headers().clone();
     let form = request.body_up_to(MAX_FORM_BYTES).await.ok_or_else(|| HttpError::payload_too_large(MAX_FORM_BYTES))?;
     let ctx = Context::load().await?;
-    let pending = PendingLogin::open(&ctx, handle).await?;
+    let pending = PendingLogin::open(ctx.login(), handle).await?;
     if !ctx.config.prompt_for_authorization {
         return Err(HttpError::method_not_allowed("GET"));
     }
@@ -89,32 +89,36 @@ pub async fn confirm(handle: &str, query: &str, request: Incoming) -> Result<Rep
             CodeCheck::Accepted => {}
             CodeCheck::Wrong { attempts_left } => {
                 let retry = format!("That is not the code. {attempts_left} attempts left.");
-                return confirmation_page(&pending, provider, StatusCode::BAD_REQUEST, Some(&retry)).await;
+                return confirmation_page(&ctx, &pending, provider, StatusCode::BAD_REQUEST, Some(&retry)).await;
             }
             CodeCheck::Stopped => return Err(HttpError::login_stopped("too many wrong confirmation codes")),
         }
     }
-    send_to_provider(&pending, provider).await
+    send_to_provider(&ctx, &pending, provider).await
 }
 
-async fn send_to_provider(pending: &PendingLogin<'_, HostKeyValue>, provider: &IdentityProvider) -> Result<Reply, HttpError> {
+async fn send_to_provider(
+    ctx: &Context<HostKeyValue>,
+    pending: &PendingLogin<'_, HostKeyValue>,
+    provider: &IdentityProvider,
+) -> Result<Reply, HttpError> {
     let departure = pending.send_to_provider(provider).await?;
     let connector = Connector::of(provider);
-    let cookie =
-        BrowserCookie::sign_in(pending.ctx.config, &departure.state, connector.return_path(), connector.answer_is_cross_site_post())
-            .set(&departure.sealed_sign_in, departure.lifetime_secs);
+    let cookie = BrowserCookie::sign_in(ctx.config, &departure.state, connector.return_path(), connector.answer_is_cross_site_post())
+        .set(&departure.sealed_sign_in, departure.lifetime_secs);
     Ok(response::redirect(&departure.url, vec![cookie]))
 }
 
 async fn confirmation_page(
+    ctx: &Context<HostKeyValue>,
     pending: &PendingLogin<'_, HostKeyValue>,
     provider: &IdentityProvider,
     status: StatusCode,
     notice: Option<&str>,
 ) -> Result<Reply, HttpError> {
-    let (ctx, request) = (pending.ctx, &pending.request);
+    let request = &pending.request;
     let connector = Connector::of(provider);
-    let provider_origins = connector.form_origins(ctx).await;
+    let provider_origins = connector.form_origins(&ctx.protocol()).await;
     let token = random_token().map_err(|_| HttpError::no_randomness())?;
     let id = pending.handle.as_str();
     // Keep a choice made on the choice page; a named or default provider needs none.
@@ -147,7 +151,7 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
     let cookie = BrowserCookie::sign_in(ctx.config, &state, crate::protocol::oidc::CALLBACK_PATH, false);
-    let completed = take_answer(&ctx, &state, cookie.presented(headers), &ProviderAnswer::Oidc(&params)).await?;
+    let completed = take_answer(ctx.login(), &state, cookie.presented(headers), &ProviderAnswer::Oidc(&params)).await?;
     signed_in(&ctx, &cookie, completed)
 }
 
@@ -167,7 +171,7 @@ pub async fn saml_answer(request: Incoming) -> Result<Reply, HttpError> {
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
     let cookie = BrowserCookie::sign_in(ctx.config, &state, saml::ACS_PATH, true);
-    let completed = take_answer(&ctx, &state, cookie.presented(&headers), &ProviderAnswer::Saml(&answer)).await?;
+    let completed = take_answer(ctx.login(), &state, cookie.presented(&headers), &ProviderAnswer::Saml(&answer)).await?;
     signed_in(&ctx, &cookie, completed)
 }
 
@@ -194,7 +198,7 @@ pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
         return Ok(response::with_cookies(pages::signed_out(), forget));
     };
     let event = |outcome: &str| log::info("logout").provider(&provider.id).outcome(outcome);
-    match Connector::of(provider).logout_url(&ctx, session.logout_hint.as_ref()).await {
+    match Connector::of(provider).logout_url(&ctx.protocol(), session.logout_hint.as_ref()).await {
         Ok(Some(url)) => {
             event("end_session").emit();
             Ok(response::redirect(&url, forget))
