@@ -1,56 +1,91 @@
-//! The configuration table (docs/configuration.md) and `spin.toml` cannot drift apart: every
-//! variable is declared, passed to the component, documented, and read by the code;
-//! and the real `spin up` accepts the project's own manifest and runtime configs.
+//! One table of every variable (`crates/core/src/settings/table.rs`): `spin.toml`
+//! declares and passes each with its default and secrecy, the configuration reference
+//! (docs/configuration.md) is generated from it, and the code reads each; and the real
+//! `spin up` accepts the project's own manifest and runtime configs.
+//!
+//! After changing the table, `LOGIN_BROKER_WRITE_DOCS=1 cargo test --release --test broker docs::`
+//! writes the reference again.
 
 use std::collections::BTreeSet;
 
+use login_broker_core::settings::table::{VARIABLES, reference_table};
 use testkit::{Broker, Redis, Store};
 
 fn project_file(name: &str) -> String {
     std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-/// Names of the `[variables]` (or `[component.login-broker.variables]`) table.
-fn spin_toml_variables(table: &str) -> BTreeSet<String> {
+/// `name = value` lines of one table of `spin.toml`, comments left out.
+fn spin_toml_table(table: &str) -> Vec<(String, String)> {
     let manifest = project_file("spin.toml");
     let mut in_table = false;
-    let mut names = BTreeSet::new();
+    let mut entries = Vec::new();
     for line in manifest.lines() {
         if line.starts_with('[') {
             in_table = line.trim() == table;
         } else if in_table
-            && let Some((name, _)) = line.split_once('=')
+            && let Some((name, value)) = line.split_once('=')
             && !line.trim_start().starts_with('#')
         {
-            names.insert(name.trim().to_owned());
+            entries.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    names
-}
-
-/// Names in the first column of the configuration table.
-fn documented_variables() -> BTreeSet<String> {
-    let reference = project_file("docs/configuration.md");
-    // The table comes before the page's first subheading.
-    let section = reference.split("# Configuration").nth(1).unwrap().split("\n#").next().unwrap();
-    section
-        .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split_once('`'))
-        .map(|(name, _)| name.to_owned())
-        .collect()
+    entries
 }
 
 #[test]
-fn every_variable_is_declared_passed_documented_and_read() {
-    let declared = spin_toml_variables("[variables]");
-    assert!(declared.len() >= 20, "{declared:?}");
-    assert_eq!(spin_toml_variables("[component.login-broker.variables]"), declared, "passed to the component");
-    assert_eq!(documented_variables(), declared, "docs/configuration.md's table vs spin.toml");
-    let config = project_file("crates/core/src/settings/mod.rs") + &project_file("crates/core/src/settings/providers.rs");
+fn spin_toml_declares_and_passes_every_variable_of_the_table_as_the_table_says() {
+    let declared: Vec<(String, String)> = spin_toml_table("[variables]");
+    let expected: Vec<(String, String)> = VARIABLES
+        .iter()
+        .map(|variable| {
+            let secret = if variable.secret { ", secret = true" } else { "" };
+            (variable.name.to_owned(), format!("{{ default = \"{}\"{secret} }}", variable.default))
+        })
+        .collect();
+    let sorted = |mut entries: Vec<(String, String)>| {
+        entries.sort();
+        entries
+    };
+    assert_eq!(sorted(declared), sorted(expected), "spin.toml's [variables] vs crates/core/src/settings/table.rs");
+    let passed: BTreeSet<String> = spin_toml_table("[component.login-broker.variables]").into_iter().map(|(name, _)| name).collect();
+    let names: BTreeSet<String> = VARIABLES.iter().map(|variable| variable.name.to_owned()).collect();
+    assert_eq!(passed, names, "passed to the component");
+}
+
+#[test]
+fn the_configuration_reference_is_generated_from_the_table() {
+    let path = format!("{}/docs/configuration.md", env!("CARGO_MANIFEST_DIR"));
+    let reference = project_file("docs/configuration.md");
+    let (begin, end) = ("<!-- generated from crates/core/src/settings/table.rs -->\n", "<!-- end of generated table -->");
+    let (before, rest) = reference.split_once(begin).expect("docs/configuration.md marks its generated table");
+    let (table, after) = rest.split_once(end).expect("docs/configuration.md marks the end of its generated table");
+    if std::env::var_os("LOGIN_BROKER_WRITE_DOCS").is_some() {
+        std::fs::write(&path, format!("{before}{begin}{}{end}{after}", reference_table())).unwrap();
+        return;
+    }
+    assert!(
+        table == reference_table(),
+        "docs/configuration.md is out of date: run LOGIN_BROKER_WRITE_DOCS=1 cargo test --release --test broker docs::"
+    );
+    for variable in VARIABLES.iter().filter(|variable| variable.secret) {
+        assert!(variable.doc.starts_with("**Secret"), "the reference says `{}` is secret", variable.name);
+    }
+}
+
+#[test]
+fn the_code_reads_every_variable() {
+    let code = [
+        "crates/core/src/settings/mod.rs",
+        "crates/core/src/settings/providers.rs",
+        "crates/core/src/settings/oauth.rs",
+        "crates/core/src/protocol/saml/settings.rs",
+    ]
+    .map(project_file)
+    .concat();
     // Secret variables are read when `auth_providers` names them, not by a name in the code.
-    for name in declared.iter().filter(|name| !name.starts_with("auth_provider_secret_")) {
-        assert!(config.contains(&format!("\"{name}\"")), "crates/core/src/settings/ never reads `{name}`");
+    for variable in VARIABLES.iter().filter(|variable| !variable.name.starts_with("auth_provider_secret_")) {
+        assert!(code.contains(&format!("\"{}\"", variable.name)), "the settings never read `{}`", variable.name);
     }
 }
 
@@ -75,36 +110,13 @@ fn the_wasi_http_0_2_manifest_differs_from_spin_toml_only_in_source_and_build() 
     assert_eq!(body, expected, "deploy/wasi-http-0.2/spin.toml drifted from spin.toml");
 }
 
-/// Each variable's default as `spin.toml` declares it and as the configuration table says.
-#[test]
-fn the_configuration_table_states_each_default_as_spin_toml_declares_it() {
-    let manifest = project_file("spin.toml");
-    let declared: Vec<(String, String)> = manifest
-        .lines()
-        .filter_map(|line| {
-            let (name, rest) = line.split_once(" = { default = \"")?;
-            Some((name.trim().to_owned(), rest.split('"').next()?.to_owned()))
-        })
-        .collect();
-    assert!(declared.len() >= 20, "{declared:?}");
-    let reference = project_file("docs/configuration.md");
-    for (name, default) in declared {
-        let shown = if default.is_empty() { "*(empty)*".to_owned() } else { format!("`{default}`") };
-        let row = format!("| `{name}` | {shown} |");
-        assert!(
-            reference.contains(&row),
-            "docs/configuration.md should have the row `{row} …`: spin.toml declares `{name}` defaulting to {default:?}"
-        );
-    }
-}
-
 /// Spin 4.0.2 refuses the whole manifest over one bad variable name (`'_'-separated
 /// words must start with an ASCII letter`): lower-case letters, digits and `_`, every
 /// word starting with a letter. Checked here to name the culprit; the test below is
 /// the authority.
 #[test]
 fn every_variable_name_is_one_spin_accepts() {
-    for name in spin_toml_variables("[variables]") {
+    for name in VARIABLES.iter().map(|variable| variable.name) {
         let valid = name.split('_').all(|word| {
             word.starts_with(|c: char| c.is_ascii_lowercase()) && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         });

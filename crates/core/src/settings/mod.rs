@@ -6,9 +6,12 @@
 
 mod oauth;
 mod providers;
+pub mod table;
 
 use std::collections::HashMap;
 use std::fmt;
+
+use table::{Read, VARIABLES};
 
 use crate::login::client_auth::{CertificateRule, ClientAuth, ClientToken};
 use crate::protocol::registry::Providers;
@@ -74,111 +77,13 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-const VARIABLES: [&str; 56] = [
-    "prompt_for_authorization",
-    "user_code_required",
-    "client_cert_header",
-    "client_cert_fp",
-    "client_cert_cn",
-    "client_cert_proxy_secret",
-    "state_key",
-    "state_key_previous",
-    "svc_base_uri",
-    "login_timeout",
-    "cache_ttl",
-    "instance_id",
-    "client_tokens",
-    "assume_client_authorized",
-    "require_client_for_new_requests",
-    "status_enabled",
-    "max_logins_per_ten_seconds",
-    "auth_providers",
-    "oidc_issuer_uri",
-    "oidc_provider_origin",
-    "auth_provider_origin_a",
-    "auth_provider_origin_b",
-    "auth_provider_origin_c",
-    "oidc_client_id",
-    "oidc_client_secret",
-    "oidc_code_challenge_method",
-    "oidc_token_signing_algo",
-    "oidc_token_endpoint_auth_method",
-    "oidc_max_age",
-    "oidc_select_account",
-    "oidc_info_label",
-    "oauth_jwks_uri",
-    "oauth_jwks_origin",
-    "oauth_jwks_keyid",
-    "oauth_signing_key",
-    "oauth_issuer",
-    "oauth_audience",
-    "oauth_algorithm",
-    "oauth_tenant_id",
-    "saml_idp_metadata_url",
-    "saml_idp_origin",
-    "saml_idp_metadata",
-    "saml_idp_sso_url",
-    "saml_idp_entity_id",
-    "saml_idp_cert",
-    "saml_sp_entity_id",
-    "saml_sp_audience",
-    "saml_nameid_format",
-    "saml_nameid_field",
-    "saml_authn_context",
-    "saml_force_authn",
-    "saml_want_response_signed",
-    "saml_want_assertion_signed",
-    "saml_info_label",
-    "default_protocol",
-    "force_authn",
-];
-
-/// Variables that matter only when one of their gates is set: with every gate empty the
-/// feature is off and its parser never reads them (a test says so), so they are not read
-/// from Spin. Each variable read is a host call, and the wasi:http 0.2 build reads the
-/// configuration for every request: it then pays for the features a deployment uses.
-const GATED: [(&[&str], &[&str]); 3] = [
-    (
-        &["oidc_issuer_uri"],
-        &[
-            "oidc_client_id",
-            "oidc_client_secret",
-            "oidc_code_challenge_method",
-            "oidc_token_signing_algo",
-            "oidc_token_endpoint_auth_method",
-            "oidc_max_age",
-            "oidc_select_account",
-            "oidc_info_label",
-        ],
-    ),
-    (
-        &["saml_idp_metadata_url", "saml_idp_metadata", "saml_idp_sso_url"],
-        &[
-            "saml_idp_entity_id",
-            "saml_idp_cert",
-            "saml_sp_entity_id",
-            "saml_sp_audience",
-            "saml_nameid_format",
-            "saml_nameid_field",
-            "saml_authn_context",
-            "saml_force_authn",
-            "saml_want_response_signed",
-            "saml_want_assertion_signed",
-            "saml_info_label",
-        ],
-    ),
-    (
-        &["oauth_jwks_uri", "oauth_signing_key"],
-        &["oauth_jwks_origin", "oauth_jwks_keyid", "oauth_issuer", "oauth_audience", "oauth_algorithm", "oauth_tenant_id"],
-    ),
-];
-
 /// The variables of the gated features that are off: parsed as empty, never read.
 fn skipped_variables(gate_value: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
-    GATED
+    let set = |gate: &&str| gate_value(gate).is_some_and(|value| !value.trim().is_empty());
+    VARIABLES
         .iter()
-        .filter(|(gates, _)| gates.iter().all(|gate| gate_value(gate).is_none_or(|value| value.trim().is_empty())))
-        .flat_map(|(_, dependents)| dependents.iter().copied())
+        .filter(|variable| matches!(variable.read, Read::WhenAnySet(gates) if !gates.iter().any(set)))
+        .map(|variable| variable.name)
         .collect()
 }
 
@@ -192,14 +97,13 @@ impl Config {
     /// names) and validates them together.
     pub async fn load() -> Result<Config, ConfigErrors> {
         let mut values = HashMap::new();
-        let dependents: Vec<&str> = GATED.iter().flat_map(|(_, dependents)| dependents.iter().copied()).collect();
-        for name in VARIABLES.iter().filter(|name| !dependents.contains(name)) {
-            if let Some(value) = read_variable(name).await {
-                values.insert(name.to_string(), value);
+        for variable in VARIABLES.iter().filter(|variable| matches!(variable.read, Read::Always)) {
+            if let Some(value) = read_variable(variable.name).await {
+                values.insert(variable.name.to_owned(), value);
             }
         }
         let skipped = skipped_variables(|gate| values.get(gate).cloned());
-        for name in dependents {
+        for name in VARIABLES.iter().filter(|variable| matches!(variable.read, Read::WhenAnySet(_))).map(|variable| variable.name) {
             let value = if skipped.contains(&name) { Some(String::new()) } else { read_variable(name).await };
             if let Some(value) = value {
                 values.insert(name.to_owned(), value);
@@ -289,7 +193,10 @@ async fn read_variable(name: &str) -> Option<String> {
 /// Error messages name variables by `&'static str`; a name only known at run time
 /// (a secret variable `auth_providers` refers to) is reported as `auth_providers`.
 fn declared_name(variable: &str) -> &'static str {
-    VARIABLES.iter().find(|name| **name == variable).copied().unwrap_or("auth_providers")
+    VARIABLES
+        .iter()
+        .find(|declared| declared.name == variable && !matches!(declared.read, Read::WhenNamed))
+        .map_or("auth_providers", |declared| declared.name)
 }
 
 fn get_bool(get: &impl Fn(&str) -> Result<String, ConfigError>, variable: &'static str) -> Result<bool, ConfigError> {
@@ -835,8 +742,11 @@ mod tests {
     #[test]
     fn the_variables_of_a_feature_that_is_off_change_nothing_so_they_go_unread() {
         // Every gated variable set to something unusable, with every gate empty.
-        let junk: Vec<(&'static str, &str)> =
-            GATED.iter().flat_map(|(_, dependents)| dependents.iter().map(|name| (*name, "?? junk ??"))).collect();
+        let junk: Vec<(&'static str, &str)> = VARIABLES
+            .iter()
+            .filter(|variable| matches!(variable.read, Read::WhenAnySet(_)))
+            .map(|variable| (variable.name, "?? junk ??"))
+            .collect();
         let defaults = parse_with(&[]).unwrap();
         let with_junk = parse_with(&junk).unwrap();
         assert_eq!(format!("{defaults:?}"), format!("{with_junk:?}"));
