@@ -93,15 +93,15 @@ provider_pid=$!
 exec 3>"$fifo"
 rm -f "$fifo"
 
-# Wait (at most 20 s) for its one ready line, {"issuer":"..."}.
+# Wait (at most 60 s: a busy machine starts Node slowly) for its one ready line, {"issuer":"..."}.
 issuer=''
-for _ in $(seq 200); do
+for _ in $(seq 600); do
   issuer=$(sed -n 's/.*"issuer" *: *"\([^"]*\)".*/\1/p' "$provider_out")
   [[ -z $issuer ]] || break
   kill -0 "$provider_pid" 2>/dev/null || { tail -n 20 "$provider_log" >&2; die "the development provider exited (log: $provider_log)"; }
   sleep 0.1
 done
-[[ -n $issuer ]] || die "the development provider did not start within 20 s (log: $provider_log)"
+[[ -n $issuer ]] || die "the development provider did not start within 60 s (log: $provider_log)"
 
 # --- broker variables ---------------------------------------------------------------
 # Secrets are exported, never printed.
