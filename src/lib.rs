@@ -8,6 +8,8 @@
 //!   shim, managed platforms) and Spin 4 too. Key-value calls are synchronous there and
 //!   cannot be bounded: a store that stops answering holds the request until Spin's own
 //!   Redis client gives up.
+//! - `edge`: the Spin 4 build for Akamai Functions, whose key-value store is replicated
+//!   across regions and offers no atomic increment (no `wasi:keyvalue` import at all).
 //! - `conformance`, with `spin4`: a test component that runs the store conformance suite
 //!   over the store `spin up` gives it (tests/store_conformance.rs), in place of the broker.
 
@@ -32,6 +34,7 @@ const STORE_LABEL: &str = "default";
 
 /// What `cell` holds, opened by `open` on first use: a request that needs no store does
 /// not pay for opening it.
+#[cfg(not(feature = "edge"))]
 fn opened<T, E: std::fmt::Debug>(cell: &std::cell::OnceCell<T>, open: impl FnOnce() -> Result<T, E>) -> Result<&T, StoreError> {
     if let Some(value) = cell.get() {
         return Ok(value);

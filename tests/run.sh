@@ -40,6 +40,7 @@ cargo fmt --check
 cargo clippy --target wasm32-wasip2 --release -- -D warnings
 cargo clippy --target wasm32-wasip2 --release --features conformance -- -D warnings
 cargo clippy --target wasm32-wasip2 --release --no-default-features --features wasi-http-0-2 --target-dir target/wasi-http-0.2 -- -D warnings
+cargo clippy --target wasm32-wasip2 --release --features edge --target-dir target/edge -- -D warnings
 cargo clippy --release --workspace --tests --benches -- -D warnings
 
 missing=()
@@ -71,6 +72,8 @@ cp target/wasm32-wasip2/component/login_broker.wasm target/conformance/login_bro
 spin build
 # The wasi:http 0.2 build, with its own manifest and target directory.
 spin build -f deploy/wasi-http-0.2/spin.toml
+# The edge build (Akamai Functions), with its own manifest and target directory.
+spin build -f deploy/edge/spin.toml
 # The benchmark's yardstick (benches/reference), so that it keeps building.
 spin build -f benches/reference/spin.toml
 # The tests and the benchmark in one release build. Not `--lib`: the component library

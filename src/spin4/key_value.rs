@@ -9,19 +9,28 @@
 //! and cannot be raced: it is made only right after another call of this request has
 //! answered, and otherwise after a bounded probe, so that a dead store is noticed by a
 //! call that can time out. A store that dies in that instant can still hold one request.
+//!
+//! The edge build (feature `edge`) imports no `wasi:keyvalue` at all: Akamai Functions'
+//! replicated store offers no atomic increment, so there `increment` reads, adds and
+//! writes back, every call bounded.
 
 use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+#[cfg(not(feature = "edge"))]
 use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wasi_store};
 use spin_sdk::key_value::Store;
 
 use login_broker_core::base::timeout::race;
-use login_broker_core::state::{KeyValue, LIVENESS_KEY, StoreError};
+#[cfg(not(feature = "edge"))]
+use login_broker_core::state::LIVENESS_KEY;
+use login_broker_core::state::{KeyValue, StoreError};
 
-use crate::{STORE_LABEL, opened, unavailable};
+#[cfg(not(feature = "edge"))]
+use crate::opened;
+use crate::{STORE_LABEL, unavailable};
 
 /// How long one key-value call may take before the request gives up on the store.
 /// Redis answers in well under a millisecond on a healthy network.
@@ -33,6 +42,7 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(1500);
 const RENEW_TIMER_AFTER: Duration = Duration::from_millis(750);
 
 /// How recent an answer must be for `increment` to go ahead without a probe.
+#[cfg(not(feature = "edge"))]
 const FRESH_ANSWER: Duration = Duration::from_millis(500);
 
 /// Opened on first use: a request that needs no store (a new login request) does not
@@ -41,8 +51,10 @@ const FRESH_ANSWER: Duration = Duration::from_millis(500);
 pub struct SpinKeyValue {
     store: OnceCell<Store>,
     /// `increment` exists only in the `wasi:keyvalue` interface.
+    #[cfg(not(feature = "edge"))]
     bucket: OnceCell<wasi_store::Bucket>,
     /// When the store last answered a call of this request.
+    #[cfg(not(feature = "edge"))]
     last_answer: Cell<Option<Instant>>,
     timer: Cell<Option<Timer>>,
 }
@@ -61,6 +73,7 @@ impl SpinKeyValue {
         Ok(self.store.get_or_init(|| store))
     }
 
+    #[cfg(not(feature = "edge"))]
     fn bucket(&self) -> Result<&wasi_store::Bucket, StoreError> {
         opened(&self.bucket, || wasi_store::open(STORE_LABEL))
     }
@@ -77,6 +90,7 @@ impl SpinKeyValue {
             return Err(StoreError::Unavailable(format!("no answer within {} ms", CALL_TIMEOUT.as_millis())));
         };
         self.timer.set(Some(timer));
+        #[cfg(not(feature = "edge"))]
         self.last_answer.set(Some(Instant::now()));
         answer.map_err(unavailable)
     }
@@ -98,6 +112,7 @@ impl KeyValue for SpinKeyValue {
         self.bounded(store.delete(key)).await
     }
 
+    #[cfg(not(feature = "edge"))]
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         if self.last_answer.get().is_none_or(|at| at.elapsed() > FRESH_ANSWER) {
             let store = self.store().await?;
@@ -106,5 +121,17 @@ impl KeyValue for SpinKeyValue {
         let value = atomics::increment(self.bucket()?, key, delta).map_err(unavailable)?;
         self.last_answer.set(Some(Instant::now()));
         Ok(value)
+    }
+
+    /// Read, add, write back: not atomic. Two calls racing (in one region, or in two
+    /// before a write has crossed) can read the same value; SECURITY.md, *Consistency
+    /// at the edge*, says what each counter still guarantees.
+    #[cfg(feature = "edge")]
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let current = login_broker_core::state::read_counter(self, key).await?.unwrap_or(0);
+        let next =
+            current.checked_add(delta).ok_or_else(|| StoreError::Corrupt { kind: "counter", reason: "increment overflows".into() })?;
+        self.set(key, next.to_string().as_bytes()).await?;
+        Ok(next)
     }
 }

@@ -1,4 +1,5 @@
-//! Spin 4.0.x: spin-sdk 6 and `wasi:http@0.3.0-rc-2026-03-15`.
+//! Spin 4.0.x: spin-sdk 6 and `wasi:http@0.3.0-rc-2026-03-15`; with the feature `edge`,
+//! the same for Akamai Functions, whose store is replicated and has no atomics.
 
 mod key_value;
 
@@ -61,5 +62,10 @@ impl Host for Spin4 {
 
     fn key_value(&self) -> HostKeyValue {
         HostKeyValue::new(SpinKeyValue::default())
+    }
+
+    #[cfg(feature = "edge")]
+    fn platform(&self) -> login_broker_core::host::Platform {
+        login_broker_core::host::Platform::ReplicatedEdge
     }
 }

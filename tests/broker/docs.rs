@@ -89,25 +89,65 @@ fn the_code_reads_every_variable() {
     }
 }
 
+/// `manifest` as `spin.toml` but for what `differences` replace, after its own header.
+fn assert_is_spin_toml_but(manifest: &str, differences: &[(&str, &str)]) {
+    let theirs = project_file(manifest);
+    let body = theirs.split_once("spin_manifest_version").map(|(_, rest)| format!("spin_manifest_version{rest}")).unwrap();
+    let expected = differences.iter().fold(project_file("spin.toml"), |manifest, (ours, theirs)| {
+        assert!(manifest.contains(ours), "spin.toml no longer has {ours:?}");
+        manifest.replace(ours, theirs)
+    });
+    assert_eq!(body, expected, "{manifest} drifted from spin.toml");
+}
+
+const SPIN_TOML_BUILD: &str = "command = \"cargo build --target wasm32-wasip2 --profile component\"\nwatch = [\"src/**/*.rs\", \"crates/core/**/*.rs\", \"Cargo.toml\"]";
+const SPIN_TOML_SOURCE: &str = "source = \"target/wasm32-wasip2/component/login_broker.wasm\"";
+
 /// The wasi:http 0.2 build's manifest is `spin.toml` but for the component's source and
 /// build: the same variables, routes, stores and outbound hosts, always.
 #[test]
 fn the_wasi_http_0_2_manifest_differs_from_spin_toml_only_in_source_and_build() {
-    let ours = project_file("spin.toml");
-    let theirs = project_file("deploy/wasi-http-0.2/spin.toml");
-    let body = theirs.split_once("spin_manifest_version").map(|(_, rest)| format!("spin_manifest_version{rest}")).unwrap();
-    let expected = ours
-        .replace(
-            "source = \"target/wasm32-wasip2/component/login_broker.wasm\"",
-            "source = \"../../target/wasi-http-0.2/wasm32-wasip2/component/login_broker.wasm\"",
-        )
-        .replace(
-            "command = \"cargo build --target wasm32-wasip2 --profile component\"\nwatch = [\"src/**/*.rs\", \"crates/core/**/*.rs\", \"Cargo.toml\"]",
-            "# Its own target directory, so that the two builds never overwrite each other's .wasm.\n\
-             command = \"cargo build --target wasm32-wasip2 --profile component --no-default-features --features wasi-http-0-2 --target-dir target/wasi-http-0.2\"\n\
-             workdir = \"../..\"",
-        );
-    assert_eq!(body, expected, "deploy/wasi-http-0.2/spin.toml drifted from spin.toml");
+    assert_is_spin_toml_but(
+        "deploy/wasi-http-0.2/spin.toml",
+        &[
+            (SPIN_TOML_SOURCE, "source = \"../../target/wasi-http-0.2/wasm32-wasip2/component/login_broker.wasm\""),
+            (
+                SPIN_TOML_BUILD,
+                "# Its own target directory, so that the two builds never overwrite each other's .wasm.\n\
+                 command = \"cargo build --target wasm32-wasip2 --profile component --no-default-features --features wasi-http-0-2 --target-dir target/wasi-http-0.2\"\n\
+                 workdir = \"../..\"",
+            ),
+        ],
+    );
+}
+
+/// The edge build's manifest is `spin.toml` but for its source and build, and the two
+/// defaults the platform needs: a status call under its 30 s, a replication bound.
+#[test]
+fn the_edge_manifest_differs_from_spin_toml_only_in_source_build_and_platform_defaults() {
+    assert_is_spin_toml_but(
+        "deploy/edge/spin.toml",
+        &[
+            (
+                "login_timeout = { default = \"60\" }",
+                "# At most 25 here: the platform ends a request after 30 s, and a status call waits this long.\n\
+                 login_timeout = { default = \"25\" }",
+            ),
+            (
+                "# The edge build only: the longest its replicated store takes to reach every region (1-10 s).\n\
+                 store_replication_secs = { default = \"0\" }",
+                "# The longest the replicated store takes to reach every region (1-10 s): measure yours.\n\
+                 store_replication_secs = { default = \"3\" }",
+            ),
+            (SPIN_TOML_SOURCE, "source = \"../../target/edge/wasm32-wasip2/component/login_broker.wasm\""),
+            (
+                SPIN_TOML_BUILD,
+                "# Its own target directory, so that the builds never overwrite each other's .wasm.\n\
+                 command = \"cargo build --target wasm32-wasip2 --profile component --features edge --target-dir target/edge\"\n\
+                 workdir = \"../..\"",
+            ),
+        ],
+    );
 }
 
 /// Spin 4.0.2 refuses the whole manifest over one bad variable name (`'_'-separated

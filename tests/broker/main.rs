@@ -6,6 +6,7 @@ mod api;
 mod client_certs;
 mod confirmation;
 mod docs;
+mod edge;
 mod failover;
 mod first_run;
 mod hostile_traffic;

@@ -12,12 +12,12 @@ use base64::engine::general_purpose::STANDARD;
 use testkit::saml::{self, Answer, Signed, Signer};
 use testkit::{Broker, Redis, Reply, Store};
 
-const IDP: &str = "https://idp.example.com/metadata";
+pub(crate) const IDP: &str = "https://idp.example.com/metadata";
 const ACS: &str = "http://127.0.0.1:3000/saml/sso";
 const AUDIENCE: &str = "http://127.0.0.1:3000/saml/metadata";
-const SSO: &str = "http://127.0.0.1:9/sso";
+pub(crate) const SSO: &str = "http://127.0.0.1:9/sso";
 
-fn idp_cert_pem() -> String {
+pub(crate) fn idp_cert_pem() -> String {
     std::fs::read_to_string(saml::idp_cert()).unwrap()
 }
 
@@ -34,8 +34,8 @@ fn start_with(store: Store, extra: &[(&str, &str)]) -> Broker {
 }
 
 /// A sign-in sent to the identity provider: what its answer must name and carry.
-struct SignIn {
-    request: String,
+pub(crate) struct SignIn {
+    pub(crate) request: String,
     /// The AuthnRequest's ID, as the identity provider read it.
     authn_request_id: String,
     relay_state: String,
@@ -46,7 +46,7 @@ struct SignIn {
     authn_request: String,
 }
 
-fn begin(broker: &Broker, user: &str) -> SignIn {
+pub(crate) fn begin(broker: &Broker, user: &str) -> SignIn {
     let login = broker.login(user);
     let reply = broker.follow_login_link(&login);
     assert_eq!(reply.status, 303, "{}", reply.body);
@@ -77,11 +77,11 @@ fn signed_assertion_of(xml: &str) -> String {
     xml[start..end].to_owned()
 }
 
-fn answer_for(sign_in: &SignIn, user: &str) -> Answer {
+pub(crate) fn answer_for(sign_in: &SignIn, user: &str) -> Answer {
     Answer::new(IDP, ACS, AUDIENCE, &sign_in.authn_request_id, user, saml::now())
 }
 
-fn post(broker: &Broker, sign_in: &SignIn, xml: &str) -> Reply {
+pub(crate) fn post(broker: &Broker, sign_in: &SignIn, xml: &str) -> Reply {
     broker.post_form("/saml/sso", &sign_in.cookie, saml::form_body(xml, &sign_in.relay_state))
 }
 

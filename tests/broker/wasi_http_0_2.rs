@@ -20,7 +20,7 @@ fn start(spin: Spin, store: Store, provider: &ProviderDouble, extra: &[(&str, &s
 }
 
 /// The interfaces a component imports and exports, by name, read from its binary.
-fn interfaces(wasm: &Path) -> (Vec<String>, Vec<String>) {
+pub(crate) fn interfaces(wasm: &Path) -> (Vec<String>, Vec<String>) {
     use wasmparser::{Parser, Payload};
     let bytes = std::fs::read(wasm).unwrap_or_else(|error| panic!("{}: {error}", wasm.display()));
     let (mut imports, mut exports) = (Vec::new(), Vec::new());

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod provider_double;
+pub mod regions;
 pub mod saml;
 pub mod tls;
 
@@ -235,6 +236,9 @@ pub enum Store<'a> {
     /// No runtime config, as a plain `spin up`: Spin's default store, a SQLite file
     /// in the instance's state directory.
     SpinDefault,
+    /// One region of a replicated store (`regions::Regions`), through its proxy, as
+    /// Spin's Redis store.
+    Region(&'a regions::Regions, usize),
 }
 
 /// One broker instance: `spin up` with the project's own `spin.toml`, `.wasm` and
@@ -279,6 +283,8 @@ impl Spin {
 pub enum Build {
     Spin4,
     WasiHttp02,
+    /// For Akamai Functions: Spin 4 with a replicated store and no atomics.
+    Edge,
 }
 
 impl Build {
@@ -286,6 +292,7 @@ impl Build {
         match self {
             Build::Spin4 => project_dir().join("spin.toml"),
             Build::WasiHttp02 => project_dir().join("deploy/wasi-http-0.2/spin.toml"),
+            Build::Edge => project_dir().join("deploy/edge/spin.toml"),
         }
     }
 
@@ -389,15 +396,20 @@ impl Broker {
         let (port, search) = if port == 0 { (free_port(), Some("--find-free-port")) } else { (port, None) };
         let state_dir = unique_name("spin-state");
         std::fs::create_dir_all(&state_dir).unwrap();
-        let (config_path, temporary) = match store {
-            Store::Memory => (Some(project_dir().join("runtime-config.toml")), None),
-            Store::Redis(redis) => {
+        let redis_url = match store {
+            Store::Redis(redis) => Some(redis.url()),
+            Store::Region(regions, region) => Some(regions.url(region)),
+            Store::Memory | Store::SpinDefault => None,
+        };
+        let (config_path, temporary) = match (store, redis_url) {
+            (Store::Memory, _) => (Some(project_dir().join("runtime-config.toml")), None),
+            (_, Some(url)) => {
                 let template = std::fs::read_to_string(project_dir().join("runtime-config.redis.toml")).unwrap();
                 let path = unique_name("runtime-config.toml");
-                std::fs::write(&path, template.replace("redis://127.0.0.1:6379", &redis.url())).unwrap();
+                std::fs::write(&path, template.replace("redis://127.0.0.1:6379", &url)).unwrap();
                 (Some(path.clone()), Some(path))
             }
-            Store::SpinDefault => (None, None),
+            (_, None) => (None, None),
         };
         let mut command = spin.command();
         command

@@ -31,6 +31,33 @@ pub trait Host: Sync {
     fn variable<'a>(&'a self, name: &'a str) -> HostFuture<'a, Result<String, String>>;
     /// The key-value store the runtime config binds for the component, for one request.
     fn key_value(&self) -> HostKeyValue;
+    /// What the platform guarantees where builds differ.
+    fn platform(&self) -> Platform {
+        Platform::OneStore
+    }
+}
+
+/// Where a host build runs, where that changes what the broker may count on
+/// (SECURITY.md, *Consistency at the edge*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// One store every instance sees at once, with atomic increments: Spin's in-memory
+    /// store, Redis. No limit on a request's duration.
+    OneStore,
+    /// A managed edge (Akamai Functions): the store is replicated across regions,
+    /// eventually consistent (last writer wins), with no atomic increment; a request
+    /// runs at most 30 s.
+    ReplicatedEdge,
+}
+
+impl Platform {
+    /// The longest a request may run, where the platform bounds it.
+    pub fn request_limit_secs(self) -> Option<u64> {
+        match self {
+            Platform::OneStore => None,
+            Platform::ReplicatedEdge => Some(30),
+        }
+    }
 }
 
 /// Why an outbound request brought no answer back.
@@ -71,6 +98,10 @@ pub async fn variable(name: &str) -> Result<String, String> {
 
 pub fn key_value() -> HostKeyValue {
     installed().key_value()
+}
+
+pub fn platform() -> Platform {
+    installed().platform()
 }
 
 /// The request being answered; its body is read only where a route needs it.

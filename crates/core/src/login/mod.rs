@@ -7,6 +7,8 @@
 pub mod client_auth;
 pub mod handles;
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::base::failure::{SignInFailure, SignInFailureKind};
@@ -33,6 +35,9 @@ pub struct LoginContext<'a, K> {
     pub base_url: &'a str,
     pub store: &'a StateStore<K>,
     pub now: UnixTime,
+    /// On a replicated store, the longest a write takes to reach every region; zero
+    /// for one store.
+    pub store_replication: Duration,
 }
 
 // By hand: derived, they would ask `K: Copy` of the store's backend.
@@ -210,6 +215,12 @@ pub async fn take_answer<K: KeyValue>(
     let Some(provider) = ctx.providers.get(&sign_in.provider_id) else {
         return Err(LoginError::ProviderGone);
     };
+    // On a replicated store, an answer the provider does not take once itself (SAML's)
+    // first waits out the replication: a replay of an answer that finished this login
+    // in another region then finds it ended, below, like a replay in this one.
+    if !ctx.store_replication.is_zero() && !Connector::of(provider).answer_is_redeemed_at_provider() {
+        crate::host::sleep(ctx.store_replication).await;
+    }
     // A login that has ended is refused before anything is written (a replayed answer
     // leaves no trace); the claim settles the races this read cannot see. The read also
     // shows the store answers before the claim's `increment`, which cannot be bounded
@@ -232,7 +243,15 @@ pub async fn take_answer<K: KeyValue>(
             Ok(Completed { provider_id: provider.id.clone(), logout_hint: signed_in.logout_hint })
         }
         Err(failure) => {
-            record_failure(ctx, &sign_in.login, &provider.id, &failure).await?;
+            // On a replicated store, a provider that refuses to redeem its answer may be
+            // refusing a replay of one that finished this login in another region, whose
+            // outcome is on its way here: a failure written now would overwrite it there.
+            let maybe_replayed = !ctx.store_replication.is_zero()
+                && Connector::of(provider).answer_is_redeemed_at_provider()
+                && failure.kind == SignInFailureKind::TokenError;
+            if !maybe_replayed {
+                record_failure(ctx, &sign_in.login, &provider.id, &failure).await?;
+            }
             Err(LoginError::SignInFailed(failure))
         }
     }
@@ -270,7 +289,14 @@ mod tests {
     impl Surroundings {
         fn login(&self) -> LoginContext<'_, MemoryKeyValue> {
             let config = &self.config;
-            LoginContext { sealer: &config.sealer, providers: &config.providers, base_url: &config.base_url, store: &self.store, now: NOW }
+            LoginContext {
+                sealer: &config.sealer,
+                providers: &config.providers,
+                base_url: &config.base_url,
+                store: &self.store,
+                now: NOW,
+                store_replication: Duration::ZERO,
+            }
         }
     }
 

@@ -46,6 +46,11 @@ pub trait SignInProtocol {
     /// Who the provider is, for `/status` (an issuer URL, an entity id).
     fn issuer(&self) -> &str;
 
+    /// Whether the provider itself takes an answer once, whatever the store has seen:
+    /// OpenID Connect's authorization code is exchanged once, and only with this
+    /// sign-in's PKCE verifier. SAML's answer carries everything itself.
+    fn answer_is_redeemed_at_provider(&self) -> bool;
+
     /// Where to send the browser for the sign-in named `start.state`.
     async fn begin<K: KeyValue>(
         &self,

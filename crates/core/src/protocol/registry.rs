@@ -164,6 +164,13 @@ impl<'a> Connector<'a> {
         }
     }
 
+    pub fn answer_is_redeemed_at_provider(&self) -> bool {
+        match self {
+            Connector::Oidc(oidc) => oidc.answer_is_redeemed_at_provider(),
+            Connector::Saml(saml) => saml.answer_is_redeemed_at_provider(),
+        }
+    }
+
     pub fn issuer(&self) -> &str {
         match self {
             Connector::Oidc(oidc) => oidc.issuer(),

@@ -13,6 +13,7 @@ use std::fmt;
 
 use table::{Read, VARIABLES};
 
+use crate::host::Platform;
 use crate::login::client_auth::{CertificateRule, ClientAuth, ClientToken};
 use crate::protocol::registry::Providers;
 use crate::state::{Sealer, StateKey};
@@ -26,6 +27,10 @@ pub struct Config {
     pub login_timeout_secs: u64,
     /// Lifetime of every stored record.
     pub cache_ttl_secs: u64,
+    /// On a replicated store, the longest a write takes to reach every region.
+    pub store_replication_secs: u64,
+    /// What the host's platform guarantees.
+    pub platform: Platform,
     /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
     pub instance_id: String,
     pub client_auth: ClientAuth,
@@ -88,6 +93,7 @@ fn skipped_variables(gate_value: impl Fn(&str) -> Option<String>) -> Vec<&'stati
 }
 
 const MAX_LOGIN_TIMEOUT_SECS: u64 = 3600;
+const MAX_STORE_REPLICATION_SECS: u64 = 10;
 const MAX_CACHE_TTL_SECS: u64 = 86_400;
 const MAX_LOGINS_PER_TEN_SECONDS: u64 = 1_000_000;
 const MIN_CLIENT_TOKEN_LEN: usize = 16;
@@ -115,10 +121,15 @@ impl Config {
                 values.insert(name, value);
             }
         }
-        Config::parse(|name| values.get(name).cloned())
+        Config::parse_on(crate::host::platform(), |name| values.get(name).cloned())
     }
 
+    /// The configuration for a host with one store and no request limit.
     pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        Config::parse_on(Platform::OneStore, lookup)
+    }
+
+    pub fn parse_on(platform: Platform, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
         let get = |variable: &str| {
             lookup(variable).ok_or_else(|| ConfigError {
                 variable: declared_name(variable),
@@ -128,7 +139,7 @@ impl Config {
         let mut errors = Vec::new();
         let e = &mut errors;
         let base_url = check(e, get("svc_base_uri").and_then(|value| parse_base_url(&value)));
-        let timeouts = check(e, parse_timeouts(&get));
+        let timeouts = check(e, parse_timing(&get, platform));
         let instance_id = check(e, get("instance_id").and_then(|value| parse_instance_id(&value)));
         let client_auth = check(e, parse_client_auth(&get));
         let prompt = check(e, get_bool(&get, "prompt_for_authorization"));
@@ -145,7 +156,7 @@ impl Config {
         match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, max_logins, sealer, providers, oauth) {
             (
                 Some(base_url),
-                Some((login_timeout_secs, cache_ttl_secs)),
+                Some(Timing { login_timeout_secs, cache_ttl_secs, store_replication_secs }),
                 Some(instance_id),
                 Some(client_auth),
                 Some(prompt_for_authorization),
@@ -159,6 +170,8 @@ impl Config {
                 base_url,
                 login_timeout_secs,
                 cache_ttl_secs,
+                store_replication_secs,
+                platform,
                 instance_id,
                 client_auth,
                 prompt_for_authorization,
@@ -203,8 +216,40 @@ fn get_bool(get: &impl Fn(&str) -> Result<String, ConfigError>, variable: &'stat
     parse_bool(variable, &get(variable)?)
 }
 
-fn parse_timeouts(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<(u64, u64), ConfigError> {
-    let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, MAX_LOGIN_TIMEOUT_SECS)?;
+struct Timing {
+    login_timeout_secs: u64,
+    cache_ttl_secs: u64,
+    store_replication_secs: u64,
+}
+
+/// A status call waits up to `login_timeout`: where the platform ends requests (at
+/// 30 s on Akamai Functions), it must answer this much before.
+const REQUEST_LIMIT_MARGIN_SECS: u64 = 5;
+
+fn parse_timing(get: &impl Fn(&str) -> Result<String, ConfigError>, platform: Platform) -> Result<Timing, ConfigError> {
+    let longest_wait = platform.request_limit_secs().map_or(MAX_LOGIN_TIMEOUT_SECS, |limit| limit - REQUEST_LIMIT_MARGIN_SECS);
+    let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, longest_wait).map_err(|error| match platform {
+        Platform::OneStore => error,
+        Platform::ReplicatedEdge => ConfigError::new(
+            "login_timeout",
+            format!("whole seconds from 1 to {longest_wait} in the edge build: the platform ends a request after 30 s, and a status call waits up to login_timeout"),
+        ),
+    })?;
+    let store_replication_secs = match (platform, get("store_replication_secs")?.trim().parse::<u64>()) {
+        (Platform::OneStore, Ok(0)) => 0,
+        (Platform::ReplicatedEdge, Ok(seconds @ 1..=MAX_STORE_REPLICATION_SECS)) => seconds,
+        (Platform::OneStore, _) => {
+            return Err(ConfigError::new("store_replication_secs", "`0`: this build's store is one store, with nothing to replicate"));
+        }
+        (Platform::ReplicatedEdge, _) => {
+            return Err(ConfigError::new(
+                "store_replication_secs",
+                format!(
+                    "whole seconds from 1 to {MAX_STORE_REPLICATION_SECS}: the longest the edge store takes to carry a write to every region"
+                ),
+            ));
+        }
+    };
     let cache_ttl_secs = parse_seconds("cache_ttl", &get("cache_ttl")?, MAX_CACHE_TTL_SECS)?;
     if cache_ttl_secs < login_timeout_secs {
         return Err(ConfigError::new(
@@ -212,7 +257,7 @@ fn parse_timeouts(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<
             format!("at least `login_timeout` ({login_timeout_secs} s), so that a request outlives its status call"),
         ));
     }
-    Ok((login_timeout_secs, cache_ttl_secs))
+    Ok(Timing { login_timeout_secs, cache_ttl_secs, store_replication_secs })
 }
 
 fn parse_client_auth(get: &impl Fn(&str) -> Result<String, ConfigError>) -> Result<ClientAuth, ConfigError> {
@@ -412,65 +457,12 @@ mod tests {
     use crate::protocol::registry::{Choice, IdentityProvider, Protocol};
     use crate::validate::settings::KeySource;
 
+    /// Every variable at its declared default, and a state key.
     fn defaults() -> HashMap<&'static str, String> {
-        HashMap::from([
-            ("state_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
-            ("state_key_previous", "".to_owned()),
-            ("svc_base_uri", "http://127.0.0.1:3000".to_owned()),
-            ("login_timeout", "60".to_owned()),
-            ("cache_ttl", "300".to_owned()),
-            ("instance_id", "none".to_owned()),
-            ("client_tokens", "".to_owned()),
-            ("assume_client_authorized", "false".to_owned()),
-            ("require_client_for_new_requests", "false".to_owned()),
-            ("prompt_for_authorization", "true".to_owned()),
-            ("user_code_required", "false".to_owned()),
-            ("client_cert_header", "".to_owned()),
-            ("client_cert_fp", "".to_owned()),
-            ("client_cert_cn", "".to_owned()),
-            ("client_cert_proxy_secret", "".to_owned()),
-            ("oidc_issuer_uri", "".to_owned()),
-            ("oidc_provider_origin", "https://oidc-provider.invalid".to_owned()),
-            ("oidc_client_id", "".to_owned()),
-            ("oidc_client_secret", "".to_owned()),
-            ("oidc_code_challenge_method", "S256".to_owned()),
-            ("oidc_token_signing_algo", "RS256,ES256".to_owned()),
-            ("oidc_token_endpoint_auth_method", "client_secret_basic".to_owned()),
-            ("oidc_max_age", "".to_owned()),
-            ("oidc_select_account", "false".to_owned()),
-            ("oidc_info_label", "".to_owned()),
-            ("oauth_jwks_uri", "".to_owned()),
-            ("oauth_jwks_origin", "https://oauth-jwks.invalid".to_owned()),
-            ("oauth_jwks_keyid", "".to_owned()),
-            ("oauth_signing_key", "".to_owned()),
-            ("oauth_issuer", "".to_owned()),
-            ("oauth_audience", "".to_owned()),
-            ("oauth_algorithm", "RS256".to_owned()),
-            ("oauth_tenant_id", "".to_owned()),
-            ("saml_idp_metadata_url", "".to_owned()),
-            ("saml_idp_origin", "https://saml-idp.invalid".to_owned()),
-            ("saml_idp_metadata", "".to_owned()),
-            ("saml_idp_sso_url", "".to_owned()),
-            ("saml_idp_entity_id", "".to_owned()),
-            ("saml_idp_cert", "".to_owned()),
-            ("saml_sp_entity_id", "".to_owned()),
-            ("saml_sp_audience", "".to_owned()),
-            ("saml_nameid_format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".to_owned()),
-            ("saml_nameid_field", "".to_owned()),
-            ("saml_authn_context", "".to_owned()),
-            ("saml_force_authn", "false".to_owned()),
-            ("saml_want_response_signed", "true".to_owned()),
-            ("saml_want_assertion_signed", "true".to_owned()),
-            ("saml_info_label", "".to_owned()),
-            ("default_protocol", "".to_owned()),
-            ("force_authn", "false".to_owned()),
-            ("status_enabled", "false".to_owned()),
-            ("max_logins_per_ten_seconds", "10000".to_owned()),
-            ("auth_providers", "".to_owned()),
-            ("auth_provider_origin_a", "https://oidc-provider.invalid".to_owned()),
-            ("auth_provider_origin_b", "https://oidc-provider.invalid".to_owned()),
-            ("auth_provider_origin_c", "https://oidc-provider.invalid".to_owned()),
-        ])
+        let mut values: HashMap<&'static str, String> =
+            VARIABLES.iter().map(|variable| (variable.name, variable.default.to_owned())).collect();
+        values.insert("state_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned());
+        values
     }
 
     const PROVIDER: [(&str, &str); 4] = [
@@ -844,6 +836,25 @@ mod tests {
 
     fn rejected_variable(overrides: &[(&'static str, &str)]) -> &'static str {
         rejected_variables(overrides)[0]
+    }
+
+    /// The edge build's platform ends requests at 30 s and replicates its store: a status
+    /// call must end before, and the replication bound must be given; the other builds
+    /// take no bound at all.
+    #[test]
+    fn each_platform_takes_only_the_timing_it_can_keep() {
+        let on_edge = |overrides: &[(&'static str, &str)]| {
+            let mut values = defaults();
+            values.extend(overrides.iter().map(|(name, value)| (*name, (*value).to_owned())));
+            Config::parse_on(Platform::ReplicatedEdge, |name| values.get(name).cloned())
+        };
+        let refused =
+            |result: Result<Config, ConfigErrors>| result.expect_err("refused").0.iter().map(|error| error.variable).collect::<Vec<_>>();
+        assert_eq!(refused(on_edge(&[("store_replication_secs", "3")])), ["login_timeout"], "60 s is past the platform's 30");
+        assert_eq!(refused(on_edge(&[("login_timeout", "25")])), ["store_replication_secs"], "0: no bound given");
+        let edge = on_edge(&[("login_timeout", "25"), ("store_replication_secs", "3")]).unwrap();
+        assert_eq!((edge.login_timeout_secs, edge.store_replication_secs, edge.platform), (25, 3, Platform::ReplicatedEdge));
+        assert_eq!(rejected_variable(&[("store_replication_secs", "3")]), "store_replication_secs", "one store replicates nothing");
     }
 
     #[test]

@@ -69,6 +69,13 @@ pub const VARIABLES: &[Variable] = &[
         doc: "Lifetime in seconds of every stored record (1–86400, at least `login_timeout`).",
     },
     Variable {
+        name: "store_replication_secs",
+        default: "0",
+        secret: false,
+        read: Read::Always,
+        doc: "The edge build only (Akamai Functions, whose store is replicated across regions): the longest a write takes to reach every region, 1–10 s, which the platform does not publish; measure yours (docs/deployment.md, *Akamai Functions*). A SAML answer waits this long before it claims its login's end, so that an answer replayed in another region finds the login ended (SECURITY.md, *Consistency at the edge*). The other builds have one store and take only `0`.",
+    },
+    Variable {
         name: "instance_id",
         default: "none",
         secret: false,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::base::ids::{UserId, user_code};
 use crate::base::log;
 use crate::base::parse::NewRequestOptions;
-use crate::host::{HostKeyValue, Incoming};
+use crate::host::{HostKeyValue, Incoming, Platform};
 use crate::login::handles::{LinkToken, RequestTicket, login_handle, open_request, request_handle};
 use crate::protocol::registry::Connector;
 use crate::protocol::registry::{Choice, IdentityProvider, Protocol};
@@ -143,7 +143,7 @@ pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, 
         if remaining.is_zero() {
             break;
         }
-        crate::host::sleep(poll_delay(attempt).min(remaining)).await;
+        crate::host::sleep(poll_delay(attempt, config.platform).min(remaining)).await;
     }
     log::info("status_timeout").login(&id).outcome("login_timeout").duration_ms(waited_ms()).emit();
     Err(HttpError::login_timeout(config.login_timeout_secs))
@@ -151,11 +151,16 @@ pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, 
 
 /// Re-read quickly at first (a login often finishes while the client starts polling),
 /// then every 100 ms: the client hears of a finished login within ~100 ms, at 10
-/// reads a second per waiting client.
-fn poll_delay(attempt: u32) -> Duration {
+/// reads a second per waiting client. At the edge, where a login finished in another
+/// region arrives seconds later anyway and an app may read 1,000 times a second,
+/// every second.
+fn poll_delay(attempt: u32, platform: Platform) -> Duration {
     const FIRST: Duration = Duration::from_millis(20);
-    const LONGEST: Duration = Duration::from_millis(100);
-    FIRST.saturating_mul(1 << attempt.min(8)).min(LONGEST)
+    let longest = match platform {
+        Platform::OneStore => Duration::from_millis(100),
+        Platform::ReplicatedEdge => Duration::from_secs(1),
+    };
+    FIRST.saturating_mul(1 << attempt.min(8)).min(longest)
 }
 
 /// The client's IP address as Spin reports it (`spin-client-addr`, `ip:port`). Spin
@@ -228,8 +233,9 @@ mod tests {
 
     #[test]
     fn polling_starts_fast_and_settles_at_100_ms() {
-        let delays: Vec<u64> = (0..6).map(|n| poll_delay(n).as_millis() as u64).collect();
+        let delays: Vec<u64> = (0..6).map(|n| poll_delay(n, Platform::OneStore).as_millis() as u64).collect();
         assert_eq!(delays, [20, 40, 80, 100, 100, 100]);
-        assert_eq!(poll_delay(u32::MAX), Duration::from_millis(100));
+        assert_eq!(poll_delay(u32::MAX, Platform::OneStore), Duration::from_millis(100));
+        assert_eq!(poll_delay(u32::MAX, Platform::ReplicatedEdge), Duration::from_secs(1), "an app reads 1,000 times a second at most");
     }
 }

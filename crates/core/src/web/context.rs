@@ -3,6 +3,7 @@
 //! argument and unit tests build one over the in-memory double.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::host::HostKeyValue;
 use crate::login::LoginContext;
@@ -55,7 +56,14 @@ impl<K> Context<K> {
     /// What the login core is given of this request.
     pub fn login(&self) -> LoginContext<'_, K> {
         let config = self.config;
-        LoginContext { sealer: &config.sealer, providers: &config.providers, base_url: &config.base_url, store: &self.store, now: self.now }
+        LoginContext {
+            sealer: &config.sealer,
+            providers: &config.providers,
+            base_url: &config.base_url,
+            store: &self.store,
+            now: self.now,
+            store_replication: Duration::from_secs(config.store_replication_secs),
+        }
     }
 
     /// What a protocol is given of this request.

@@ -81,6 +81,10 @@ impl SignInProtocol for Oidc<'_> {
         CALLBACK_PATH
     }
 
+    fn answer_is_redeemed_at_provider(&self) -> bool {
+        true
+    }
+
     fn answer_is_cross_site_post(&self) -> bool {
         false
     }

@@ -286,6 +286,10 @@ impl SignInProtocol for Saml<'_> {
     }
 
     /// The answer is a form the identity provider's page posts across sites.
+    fn answer_is_redeemed_at_provider(&self) -> bool {
+        false
+    }
+
     fn answer_is_cross_site_post(&self) -> bool {
         true
     }
