@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod envelope;
 mod error;
 mod keys;
+pub mod memo;
 mod memory;
 pub use memory::MemoryKeyValue;
 mod records;

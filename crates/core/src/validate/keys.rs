@@ -3,7 +3,6 @@
 //! an unknown `kid` at most once a minute across all instances, so that a stream of
 //! made-up `kid`s cannot make the broker hammer the provider.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use openidconnect::{JsonWebKeySet, JsonWebKeySetUrl};
@@ -13,7 +12,7 @@ use super::ValidationError;
 use crate::base::failure::describe;
 use crate::host::outbound;
 use crate::protocol::signing_key::SigningKey;
-use crate::state::{CacheKey, KeyValue, Record, StateStore, UnixTime, cache_key};
+use crate::state::{CacheKey, KeyValue, Record, StateStore, UnixTime, cache_key, memo};
 
 /// How long a fetched key set is used before it is fetched again (jwks-rsa's default,
 /// HAS's library). A rotation in between is caught by the refetch on an unknown `kid`.
@@ -35,22 +34,18 @@ impl Record for FetchedKeys {
     }
 }
 
-thread_local! {
-    /// This component instance's key set, with the URL it came from.
-    static FETCHED: RefCell<Option<(String, Rc<FetchedKeys>)>> = const { RefCell::new(None) };
-}
-
+/// This instance's key set, under its URL, until it expires.
 fn remembered(uri: &JsonWebKeySetUrl, now: UnixTime) -> Option<Rc<FetchedKeys>> {
-    FETCHED.with_borrow(|fetched| match fetched {
-        Some((from, keys)) if from == uri.as_str() && keys.expires_at > now => Some(keys.clone()),
-        _ => None,
-    })
+    memo::recall(&memo_name(uri), now)
 }
 
 fn remember(uri: &JsonWebKeySetUrl, keys: FetchedKeys) -> Rc<FetchedKeys> {
-    let keys = Rc::new(keys);
-    FETCHED.with_borrow_mut(|fetched| *fetched = Some((uri.as_str().to_owned(), keys.clone())));
-    keys
+    let expires_at = keys.expires_at;
+    memo::keep(memo_name(uri), keys, expires_at)
+}
+
+fn memo_name(uri: &JsonWebKeySetUrl) -> String {
+    format!("oauth-jwks {}", uri.as_str())
 }
 
 fn cache_of(uri: &JsonWebKeySetUrl) -> CacheKey {

@@ -4,7 +4,6 @@
 //! serves in a row (Spin 4 reuses an instance for up to 128 requests) neither read nor
 //! parse them again. Also the provider's health as `/readiness` last saw it.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use openidconnect::core::{
@@ -24,7 +23,7 @@ use crate::host::outbound;
 use crate::protocol::Health;
 use crate::protocol::oidc::settings::{OidcConfig, TokenEndpointAuth};
 use crate::protocol::signing_key::SigningKey;
-use crate::state::{KeyValue, Record, StateStore, StoreError, UnixTime, cache_key};
+use crate::state::{KeyValue, Record, StateStore, StoreError, UnixTime, cache_key, memo};
 
 /// How long discovery and keys are trusted before they are fetched again. A key
 /// rotation in between is caught by the refetch on an unknown `kid`.
@@ -131,29 +130,18 @@ struct Loaded {
     client: Client,
 }
 
-thread_local! {
-    /// This component instance's providers, by [`memo_key`]; each entry is good until
-    /// its cache expires. A component instance is single-threaded.
-    static LOADED: RefCell<Vec<(String, Rc<Loaded>)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn memo_key(config: &OidcConfig) -> String {
-    format!("{} {}", config.client_id, config.issuer.as_str())
-}
-
+/// This instance's provider, under its client and issuer, until its cache expires.
 fn remembered(config: &OidcConfig, now: UnixTime) -> Option<Rc<Loaded>> {
-    let key = memo_key(config);
-    LOADED.with_borrow(|loaded| loaded.iter().find(|(k, entry)| *k == key && entry.cache.expires_at > now).map(|(_, entry)| entry.clone()))
+    memo::recall(&memo_name(config), now)
 }
 
 fn remember(config: &OidcConfig, redirect: &RedirectUrl, cache: ProviderCache) -> Rc<Loaded> {
-    let entry = Rc::new(Loaded { client: client(config, redirect, &cache), cache });
-    let key = memo_key(config);
-    LOADED.with_borrow_mut(|loaded| {
-        loaded.retain(|(k, _)| *k != key);
-        loaded.push((key, entry.clone()));
-    });
-    entry
+    let expires_at = cache.expires_at;
+    memo::keep(memo_name(config), Loaded { client: client(config, redirect, &cache), cache }, expires_at)
+}
+
+fn memo_name(config: &OidcConfig) -> String {
+    format!("oidc-provider {} {}", config.client_id, config.issuer.as_str())
 }
 
 pub struct Provider<'a> {

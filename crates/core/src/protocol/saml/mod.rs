@@ -11,8 +11,6 @@ pub mod settings;
 mod signature;
 mod xml;
 
-use std::cell::RefCell;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rsa_fast::PublicKey;
@@ -26,7 +24,7 @@ use crate::host::outbound;
 use crate::protocol::ProtocolContext;
 use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
-use crate::state::{Identity, KeyValue, Record, StoreError, UnixTime, cache_key};
+use crate::state::{Identity, KeyValue, Record, StoreError, UnixTime, cache_key, memo};
 use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
 use request::AuthnRequest;
 pub use response::MAX_RESPONSE_BYTES;
@@ -127,24 +125,14 @@ impl MetadataSource<'_> {
     }
 }
 
-thread_local! {
-    /// This component instance's fetched metadata, by [`MetadataSource::name`], each
-    /// good until its cache expires: a login's three legs that need it then read no
-    /// store. A component instance is single-threaded.
-    static REMEMBERED: RefCell<Vec<(String, MetadataCache)>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Metadata fetched from `source`, from this instance's memory, else the store's cache.
 async fn cached_metadata<K: KeyValue>(
     ctx: &ProtocolContext<'_, K>,
     source: &MetadataSource<'_>,
 ) -> Result<Option<IdpMetadata>, StoreError> {
     let name = source.name();
-    let remembered = REMEMBERED.with_borrow(|entries| {
-        entries.iter().find(|(known, cache)| *known == name && cache.expires_at > ctx.now).map(|(_, cache)| cache.metadata.clone())
-    });
-    if remembered.is_some() {
-        return Ok(remembered);
+    if let Some(remembered) = memo::recall::<MetadataCache>(&memo_name(&name), ctx.now) {
+        return Ok(Some(remembered.metadata.clone()));
     }
     let Some(cached) = ctx.store.load_cached::<MetadataCache>(&cache_key("saml-metadata", &name), ctx.now).await? else {
         return Ok(None);
@@ -155,10 +143,12 @@ async fn cached_metadata<K: KeyValue>(
 }
 
 fn remember(name: String, cache: MetadataCache) {
-    REMEMBERED.with_borrow_mut(|entries| {
-        entries.retain(|(known, _)| *known != name);
-        entries.push((name, cache));
-    });
+    let expires_at = cache.expires_at;
+    memo::keep(memo_name(&name), cache, expires_at);
+}
+
+fn memo_name(source_name: &str) -> String {
+    format!("saml-metadata {source_name}")
 }
 
 impl<'a> Saml<'a> {
