@@ -1,6 +1,7 @@
 //! The core's layers import only downwards (docs/architecture.md): a `use` that runs
 //! back up fails here, naming the file and the arrow. Unit tests may reach up for
-//! their fixtures; the product may not.
+//! their fixtures; the product may not. And two boundaries inside the layers: only the
+//! protocol registry names a protocol, and only the web layer names HTTP errors.
 
 use std::path::{Path, PathBuf};
 
@@ -22,9 +23,14 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// A file's product code: its unit tests left out.
+fn product(source: &str) -> &str {
+    source.split("#[cfg(test)]\nmod tests").next().unwrap_or_default()
+}
+
 /// Every `crate::<module>` a file's product code names.
 fn imported_modules(source: &str) -> Vec<String> {
-    let product = source.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+    let product = product(source);
     product
         .match_indices("crate::")
         .map(|(at, _)| product[at + "crate::".len()..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect())
@@ -55,4 +61,32 @@ fn every_import_runs_down_the_layers() {
     upward.dedup();
     assert!(upward.is_empty(), "imports against the layers: {upward:#?}");
     assert!(files.len() > 40, "the walk found the sources");
+}
+
+/// `(file, what it names)` for every product file outside `allowed` that names `what`.
+fn naming(what: &[&str], allowed: impl Fn(&str) -> bool) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap().display().to_string();
+        let source = std::fs::read_to_string(&file).unwrap();
+        for name in what.iter().filter(|name| !allowed(&relative) && product(&source).contains(*name)) {
+            found.push(format!("{relative} names {name}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn only_the_registry_names_a_protocol() {
+    let found = naming(&["protocol::oidc", "protocol::saml"], |file| file.starts_with("protocol/") || file.starts_with("settings/"));
+    assert!(found.is_empty(), "the web layer and the login core reach protocols through protocol::registry: {found:#?}");
+}
+
+#[test]
+fn only_the_web_layer_names_http_errors() {
+    let found = naming(&["HttpError"], |file| file.starts_with("web/"));
+    assert!(found.is_empty(), "failures become HTTP in web/ only: {found:#?}");
 }

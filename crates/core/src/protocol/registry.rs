@@ -1,6 +1,7 @@
 //! Which protocol each configured provider speaks, and the dispatch to it: the only
-//! place that names every implementation of [`SignInProtocol`]. Adding a protocol adds
-//! a variant to each of the three enums here.
+//! place that names every implementation of [`SignInProtocol`], and the web layer's
+//! only way to a protocol (its routes, its answers, SAML's own routes). Adding a
+//! protocol adds a variant to each of the three enums here, and its routes.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,57 @@ use crate::protocol::oidc::{self, Oidc};
 use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::saml::{self, Saml};
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
-use crate::state::{KeyValue, StoreError};
+use crate::state::{Identity, KeyValue, StoreError};
+
+pub use saml::PostedAnswer;
+
+/// Where a protocol's browser routes are: HAS's paths.
+#[derive(Clone, Copy)]
+pub struct Routes {
+    /// Where the browser starts a login with it.
+    pub login: &'static str,
+    /// Where the provider's answer comes back.
+    pub answer: &'static str,
+    /// Whether the answer is a form another site posts (see
+    /// [`SignInProtocol::answer_is_cross_site_post`]).
+    pub answer_is_cross_site_post: bool,
+}
+
+pub const OIDC_ROUTES: Routes = Routes { login: oidc::LOGIN_PATH, answer: oidc::CALLBACK_PATH, answer_is_cross_site_post: false };
+pub const SAML_ROUTES: Routes = Routes { login: saml::LOGIN_PATH, answer: saml::ACS_PATH, answer_is_cross_site_post: true };
+/// Every protocol's routes.
+pub const ROUTES: [Routes; 2] = [OIDC_ROUTES, SAML_ROUTES];
+/// Where a browser signs out (HAS's `/oidc/logout`, whatever the protocol it signed in with).
+pub const LOGOUT_PATH: &str = oidc::LOGOUT_PATH;
+
+/// The largest form a SAML answer comes in, and the largest answer in it: what the web
+/// layer reads at most, and refuses unread beyond.
+pub const MAX_SAML_FORM_BYTES: usize = saml::MAX_ANSWER_FORM_BYTES;
+pub const MAX_SAML_RESPONSE_BYTES: usize = saml::MAX_RESPONSE_BYTES;
+
+/// A form's `SAMLResponse`, decoded, or why not (HAS's `/saml/validate`).
+pub fn posted_saml_response(form: &[u8]) -> Result<String, &'static str> {
+    saml::posted_response(form)
+}
+
+/// A configured provider that speaks SAML, for SAML's own routes: the service
+/// provider's metadata, and `/saml/validate`.
+pub struct SamlProvider<'a> {
+    pub provider: &'a IdentityProvider,
+    saml: Saml<'a>,
+}
+
+impl SamlProvider<'_> {
+    /// The broker's service-provider metadata, for this identity provider's administrator.
+    pub fn sp_metadata<K>(&self, ctx: &ProtocolContext<'_, K>) -> String {
+        self.saml.sp_metadata(ctx)
+    }
+
+    /// Another service provider's answer, checked as HAS checks it, accepted once.
+    pub async fn validate<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, response: &str) -> Result<Identity, SignInFailure> {
+        self.saml.validate(ctx, response).await
+    }
+}
 
 /// The configured identity providers, in the order the operator listed them.
 #[derive(Debug, Default)]
@@ -89,6 +140,20 @@ impl Providers {
             (Some(provider), _) | (None, [provider]) => Choice::Provider(provider),
             (None, []) => Choice::None,
             (None, _) => Choice::AskTheUser,
+        }
+    }
+
+    /// The SAML provider `named`, else the default one if it speaks SAML, else the first
+    /// that does.
+    pub fn saml(&self, named: Option<&ProviderId>) -> Option<SamlProvider<'_>> {
+        let speaks_saml = |provider: &&IdentityProvider| matches!(provider.protocol, Protocol::Saml(_));
+        let provider = match named {
+            Some(id) => self.get(id),
+            None => self.0.iter().filter(speaks_saml).find(|provider| provider.is_default).or_else(|| self.0.iter().find(speaks_saml)),
+        }?;
+        match &provider.protocol {
+            Protocol::Saml(config) => Some(SamlProvider { provider, saml: Saml::new(config) }),
+            Protocol::Oidc(_) => None,
         }
     }
 

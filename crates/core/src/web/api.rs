@@ -10,10 +10,7 @@ use crate::base::log;
 use crate::base::parse::NewRequestOptions;
 use crate::host::{HostKeyValue, Incoming, Platform};
 use crate::login::handles::{LinkToken, RequestTicket, login_handle, open_request, request_handle};
-use crate::protocol::registry::Connector;
-use crate::protocol::registry::{Choice, IdentityProvider, Protocol};
-use crate::protocol::saml::Saml;
-use crate::protocol::saml::settings::SamlConfig;
+use crate::protocol::registry::{self, Choice, Connector, SamlProvider};
 use crate::state::{LoginOutcome, LoginRequest, Requester, SealedText, unix_now};
 use crate::validate;
 use crate::web::context::Context;
@@ -73,7 +70,7 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
     let login_path = match config.providers.choose(request.provider_id.as_ref()) {
         Choice::AskTheUser => "/multi/login",
         Choice::Provider(provider) => Connector::of(provider).login_path(),
-        Choice::None => crate::protocol::oidc::LOGIN_PATH,
+        Choice::None => registry::OIDC_ROUTES.login,
     };
     Ok(response::json(
         StatusCode::OK,
@@ -178,8 +175,8 @@ const MALFORMED_REQUEST: &str =
 /// Consumer Service, NameID format), for the identity provider's administrator.
 pub async fn saml_metadata(query: &str) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    let (_, config) = saml_provider(&ctx, query)?;
-    Ok(response::document("application/samlmetadata+xml", Saml::new(config).sp_metadata(&ctx.protocol())))
+    let saml = saml_provider(&ctx, query)?;
+    Ok(response::document("application/samlmetadata+xml", saml.sp_metadata(&ctx.protocol())))
 }
 
 /// `POST /saml/validate[?providerId=…&instanceId=…]` (HAS's, which the p4d extension
@@ -189,35 +186,26 @@ pub async fn saml_metadata(query: &str) -> Result<Reply, HttpError> {
 /// route; a refused answer is 400 with its reason, as in HAS.
 pub async fn validate_saml(query: &str, request: Incoming) -> Result<Reply, HttpError> {
     let headers = request.headers().clone();
-    let limit = crate::protocol::saml::MAX_ANSWER_FORM_BYTES;
+    let limit = registry::MAX_SAML_FORM_BYTES;
     let form = request.body_up_to(limit).await.ok_or_else(|| HttpError::payload_too_large(limit))?;
     let ctx = Context::load().await?;
     ctx.config.client_auth.authorize(&headers, ctx.now)?;
     let answer =
-        crate::protocol::saml::posted_response(&form).map_err(|why| HttpError::invalid_request(format!("this form is unusable: {why}")))?;
-    if answer.len() > crate::protocol::saml::MAX_RESPONSE_BYTES {
-        return Err(HttpError::payload_too_large(crate::protocol::saml::MAX_RESPONSE_BYTES));
+        registry::posted_saml_response(&form).map_err(|why| HttpError::invalid_request(format!("this form is unusable: {why}")))?;
+    if answer.len() > registry::MAX_SAML_RESPONSE_BYTES {
+        return Err(HttpError::payload_too_large(registry::MAX_SAML_RESPONSE_BYTES));
     }
-    let (provider, config) = saml_provider(&ctx, query)?;
-    let identity = Saml::new(config).validate(&ctx.protocol(), &answer).await.map_err(|failure| HttpError::answer_refused(&failure))?;
-    log::info("saml_answer_validated").provider(&provider.id).emit();
-    Ok(response::json(StatusCode::OK, &identity.vouched_by(&provider.id)))
+    let saml = saml_provider(&ctx, query)?;
+    let identity = saml.validate(&ctx.protocol(), &answer).await.map_err(|failure| HttpError::answer_refused(&failure))?;
+    log::info("saml_answer_validated").provider(&saml.provider.id).emit();
+    Ok(response::json(StatusCode::OK, &identity.vouched_by(&saml.provider.id)))
 }
 
 /// The SAML provider a route means: the one `?providerId=` names, else the default,
 /// else the first SAML provider.
-fn saml_provider<'c>(ctx: &'c Context<HostKeyValue>, query: &str) -> Result<(&'c IdentityProvider, &'c SamlConfig), HttpError> {
+fn saml_provider<'c>(ctx: &'c Context<HostKeyValue>, query: &str) -> Result<SamlProvider<'c>, HttpError> {
     let named = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?.provider_id;
-    let saml = |provider: &'c IdentityProvider| match &provider.protocol {
-        Protocol::Saml(config) => Some((provider, config)),
-        Protocol::Oidc(_) => None,
-    };
-    let saml_providers = || ctx.config.providers.iter().filter_map(saml);
-    let chosen = match &named {
-        Some(id) => ctx.config.providers.get(id).and_then(saml),
-        None => saml_providers().find(|(provider, _)| provider.is_default).or_else(|| saml_providers().next()),
-    };
-    chosen.ok_or_else(|| HttpError::not_found("no SAML identity provider of that id is configured"))
+    ctx.config.providers.saml(named.as_ref()).ok_or_else(|| HttpError::not_found("no SAML identity provider of that id is configured"))
 }
 
 /// `GET /oauth/validate`: the verified claims of the bearer token the client presents.

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use crate::base::ids::{ProviderId, SignInState, digest};
 use crate::base::parse::{cookie, cookies};
 use crate::base::secret::Secret;
-use crate::protocol::oidc::{CALLBACK_PATH, LOGOUT_PATH};
+use crate::protocol::registry::{LOGOUT_PATH, OIDC_ROUTES};
 use crate::settings::Config;
 use crate::state::{Record, SealedText, UnixTime, seal_record};
 use crate::web::error::HttpError;
@@ -54,7 +54,7 @@ impl BrowserCookie {
 
     /// The sign-in cookies this browser presents, to clear them.
     pub fn sign_ins_presented(config: &Config, headers: &HeaderMap) -> Vec<Self> {
-        let prefix = Self::new(config, SIGN_IN_COOKIE, CALLBACK_PATH, "Lax");
+        let prefix = Self::new(config, SIGN_IN_COOKIE, OIDC_ROUTES.answer, "Lax");
         cookies(headers)
             .filter(|(name, _)| name.starts_with(&prefix.name))
             .map(|(name, _)| Self { name: name.to_owned(), ..Self::new(config, SIGN_IN_COOKIE, prefix.path, prefix.same_site) })
@@ -139,6 +139,7 @@ pub fn presented_session(config: &Config, headers: &HeaderMap, now: UnixTime) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::registry::SAML_ROUTES;
     use http::header;
 
     fn cookies(value: &str) -> HeaderMap {
@@ -158,7 +159,7 @@ mod tests {
     #[test]
     fn the_browser_holding_the_secret_matches() {
         let config = config("http://127.0.0.1:3000");
-        let cookie = BrowserCookie::confirmation(&config, crate::protocol::oidc::LOGIN_PATH);
+        let cookie = BrowserCookie::confirmation(&config, OIDC_ROUTES.login);
         assert_eq!(cookie.set("s", 60), "lb_confirm=s; Max-Age=60; Path=/oidc/login; HttpOnly; SameSite=Strict");
         let hash = digest("browser-secret");
         assert!(cookie.presented_by(&cookies("a=1; lb_confirm=browser-secret; b=2"), &hash));
@@ -171,7 +172,7 @@ mod tests {
     #[test]
     fn logins_side_by_side_keep_their_own_cookies_and_logout_clears_them_all() {
         let config = config("http://127.0.0.1:3000");
-        let sign_in = |fill| BrowserCookie::sign_in(&config, &state(fill), CALLBACK_PATH, false);
+        let sign_in = |fill| BrowserCookie::sign_in(&config, &state(fill), OIDC_ROUTES.answer, false);
         let (first, second) = (sign_in('A'), sign_in('Q'));
         assert_ne!(first.name, second.name);
         let (a, b) = ("A".repeat(43), "Q".repeat(43));
@@ -192,7 +193,7 @@ mod tests {
     fn over_plain_http_a_cookie_for_a_posted_answer_stays_lax_as_browsers_demand() {
         let config = config("http://127.0.0.1:3000");
         let a = "A".repeat(43);
-        let posted = BrowserCookie::sign_in(&config, &state('A'), crate::protocol::saml::ACS_PATH, true).set("s", 60);
+        let posted = BrowserCookie::sign_in(&config, &state('A'), SAML_ROUTES.answer, true).set("s", 60);
         assert_eq!(posted, format!("lb_signin_{a}=s; Max-Age=60; Path=/saml/sso; HttpOnly; SameSite=Lax"));
     }
 
@@ -200,10 +201,10 @@ mod tests {
     fn over_https_the_cookie_is_secure_and_host_prefixed() {
         let config = config("https://login.example.com");
         let a = "A".repeat(43);
-        let cookie = BrowserCookie::sign_in(&config, &state('A'), CALLBACK_PATH, false);
+        let cookie = BrowserCookie::sign_in(&config, &state('A'), OIDC_ROUTES.answer, false);
         let set = cookie.set("s3cret", 60);
         assert_eq!(set, format!("__Host-lb_signin_{a}=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"));
-        let posted = BrowserCookie::sign_in(&config, &state('A'), crate::protocol::saml::ACS_PATH, true).set("s3cret", 60);
+        let posted = BrowserCookie::sign_in(&config, &state('A'), SAML_ROUTES.answer, true).set("s3cret", 60);
         assert_eq!(
             posted,
             format!("__Host-lb_signin_{a}=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=None; Secure"),

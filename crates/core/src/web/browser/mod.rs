@@ -13,9 +13,8 @@ use crate::base::log;
 use crate::base::parse::{CallbackParams, NewRequestOptions};
 use crate::host::{HostKeyValue, Incoming};
 use crate::login::{CodeCheck, Completed, PendingLogin, take_answer};
+use crate::protocol::registry::{self, Connector, OIDC_ROUTES, PostedAnswer, ProviderAnswer, ROUTES, SAML_ROUTES};
 use crate::protocol::registry::{Choice, IdentityProvider};
-use crate::protocol::registry::{Connector, ProviderAnswer};
-use crate::protocol::saml::{self, PostedAnswer};
 use crate::web::context::Context;
 use crate::web::error::{HttpError, RESTART};
 use crate::web::pages;
@@ -150,7 +149,7 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
     let state = SignInState::parse(&params.state)
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
-    let cookie = BrowserCookie::sign_in(ctx.config, &state, crate::protocol::oidc::CALLBACK_PATH, false);
+    let cookie = BrowserCookie::sign_in(ctx.config, &state, OIDC_ROUTES.answer, OIDC_ROUTES.answer_is_cross_site_post);
     let completed = take_answer(ctx.login(), &state, cookie.presented(headers), &ProviderAnswer::Oidc(&params)).await?;
     signed_in(&ctx, &cookie, completed)
 }
@@ -159,18 +158,20 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
 /// the core for the sign-in its `RelayState` names, which this browser's cookie must hold.
 pub async fn saml_answer(request: Incoming) -> Result<Reply, HttpError> {
     let headers = request.headers().clone();
-    let form =
-        request.body_up_to(saml::MAX_ANSWER_FORM_BYTES).await.ok_or_else(|| HttpError::payload_too_large(saml::MAX_ANSWER_FORM_BYTES))?;
+    let form = request
+        .body_up_to(registry::MAX_SAML_FORM_BYTES)
+        .await
+        .ok_or_else(|| HttpError::payload_too_large(registry::MAX_SAML_FORM_BYTES))?;
     let answer = PostedAnswer::parse(&form)
         .map_err(|why| HttpError::invalid_request(format!("This sign-in answer is unusable: {why}. {RESTART}")))?;
     // Refused before anything is claimed: an oversized answer spends no login.
-    if answer.response.len() > saml::MAX_RESPONSE_BYTES {
-        return Err(HttpError::payload_too_large(saml::MAX_RESPONSE_BYTES));
+    if answer.response.len() > registry::MAX_SAML_RESPONSE_BYTES {
+        return Err(HttpError::payload_too_large(registry::MAX_SAML_RESPONSE_BYTES));
     }
     let state = SignInState::parse(&answer.relay_state)
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
-    let cookie = BrowserCookie::sign_in(ctx.config, &state, saml::ACS_PATH, true);
+    let cookie = BrowserCookie::sign_in(ctx.config, &state, SAML_ROUTES.answer, SAML_ROUTES.answer_is_cross_site_post);
     let completed = take_answer(ctx.login(), &state, cookie.presented(&headers), &ProviderAnswer::Saml(&answer)).await?;
     signed_in(&ctx, &cookie, completed)
 }
@@ -190,7 +191,7 @@ pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
     let config = ctx.config;
     let session = presented_session(config, headers, ctx.now);
     let mut forget = vec![BrowserCookie::session(config).set("", 0)];
-    forget.extend([crate::protocol::oidc::LOGIN_PATH, saml::LOGIN_PATH].map(|path| BrowserCookie::confirmation(config, path).set("", 0)));
+    forget.extend(ROUTES.map(|routes| BrowserCookie::confirmation(config, routes.login).set("", 0)));
     forget.extend(BrowserCookie::sign_ins_presented(config, headers).iter().map(|pending| pending.set("", 0)));
     let provider = session.as_ref().and_then(|session| config.providers.get(&session.provider_id));
     let Some((session, provider)) = session.as_ref().zip(provider) else {
