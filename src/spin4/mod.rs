@@ -31,7 +31,7 @@ async fn handle(request: spin_sdk::http::Request) -> Reply {
 #[cfg(feature = "conformance")]
 async fn conformance(_: Incoming) -> Reply {
     let now = login_broker_core::base::clock::unix_now();
-    let outcomes = login_broker_core::state::conformance::run(Spin4.key_value(), now).await;
+    let outcomes = login_broker_core::login::conformance::run(Spin4.key_value(), now).await;
     let report: Vec<serde_json::Value> = outcomes.iter().map(|o| serde_json::json!({"check": o.check, "failure": o.failure})).collect();
     login_broker_core::web::response::json(http::StatusCode::OK, &report)
 }

@@ -1,4 +1,4 @@
-//! The store conformance suite (`crates/core/src/state/conformance.rs`) against the backends the
+//! The store conformance suite (`crates/core/src/login/conformance.rs`) against the backends the
 //! broker really runs on: Spin's in-memory store and Spin's Redis store (the project's
 //! own runtime-config files), and the SQLite file a plain `spin up` gives, under the
 //! real `spin up`. The unit tests run the same

@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn login_ids_differ_and_keep_their_nonce_out_of_debug_output() {
-        let (a, b) = (crate::state::conformance::login(1_800_000_000).unwrap(), crate::state::conformance::login(1_800_000_000).unwrap());
+        let (a, b) = (crate::login::conformance::login(1_800_000_000).unwrap(), crate::login::conformance::login(1_800_000_000).unwrap());
         assert_ne!(a, b, "the random part differs");
         assert_eq!(LoginId::from_parts(a.nonce(), a.expires_at()), Some(a.clone()));
         assert_eq!(format!("{a:?}"), "LoginId(expires 1800000000)");

@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn a_login_is_logged_by_a_hash_of_its_nonce() {
-        let id = crate::state::conformance::login(1_800_000_000).unwrap();
+        let id = crate::login::conformance::login(1_800_000_000).unwrap();
         let Event(fields) = info("login_started").login(&id).outcome("ok").duration_ms(3);
         let line = Value::Object(fields).to_string();
         assert!(!line.contains(id.nonce()), "{line}");

@@ -14,7 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::base::ids::{LoginId, NONCE_BYTES};
-use crate::state::{LoginRequest, Record, SealedText, Sealer, StoreError, UnixTime, seal_record};
+use crate::login::records::LoginRequest;
+use crate::state::{Record, SealedText, Sealer, StoreError, UnixTime, seal_record};
 
 /// Associated data of each handle: one never opens as the other.
 const REQUEST_HANDLE: &str = "lb:request-handle";

@@ -5,7 +5,11 @@
 //! its results into HTTP, and a protocol only implements [`crate::protocol`].
 
 pub mod client_auth;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 pub mod handles;
+pub mod records;
+mod store;
 
 use std::time::Duration;
 
@@ -16,12 +20,13 @@ use crate::base::ids::{LoginId, ProviderId, SignInState, UserId, user_code_match
 use crate::base::log;
 use crate::base::secret::Secret;
 use crate::login::handles::{LinkToken, login_handle, open_login};
+use crate::login::records::{LoginOutcome, LoginRequest};
 use crate::protocol::ProtocolContext;
 use crate::protocol::SignInStart;
 use crate::protocol::registry::Providers;
 use crate::protocol::registry::{Choice, IdentityProvider};
 use crate::protocol::registry::{Connector, KeptState, ProviderAnswer};
-use crate::state::{KeyValue, LoginOutcome, LoginRequest, Record, SealedText, UnixTime, seal_record};
+use crate::state::{KeyValue, Record, SealedText, UnixTime, seal_record};
 use crate::state::{Sealer, StateStore, StoreError};
 
 mod error;

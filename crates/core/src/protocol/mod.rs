@@ -4,6 +4,7 @@
 //! never looks inside a protocol; a protocol never sees the login request, cookies or
 //! pages.
 
+mod identity;
 pub mod oidc;
 pub mod registry;
 pub mod saml;
@@ -11,10 +12,12 @@ pub mod signing_key;
 
 use serde::{Deserialize, Serialize};
 
+pub use identity::Identity;
+
 use crate::base::failure::SignInFailure;
 use crate::base::ids::SignInState;
 use crate::base::secret::Secret;
-use crate::state::{Identity, KeyValue, StateStore, StoreError, UnixTime};
+use crate::state::{KeyValue, StateStore, StoreError, UnixTime};
 
 /// What a protocol may use while it serves one request: where the broker answers (for
 /// its return routes), the store, and the request's clock. Nothing of the login, the

@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::base::failure::SignInFailure;
 use crate::base::ids::ProviderId;
 use crate::base::secret::Secret;
+use crate::protocol::Identity;
 use crate::protocol::ProtocolContext;
 use crate::protocol::oidc::settings::OidcConfig;
 use crate::protocol::oidc::{self, Oidc};
 use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::saml::{self, Saml};
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
-use crate::state::{Identity, KeyValue, StoreError};
+use crate::state::{KeyValue, StoreError};
 
 pub use saml::PostedAnswer;
 

@@ -5,15 +5,12 @@
 //! top, written once for every backend. Spin's key-value store has no TTL, so each
 //! record carries its expiry and every read enforces it.
 
-#[cfg(any(test, feature = "conformance"))]
-pub mod conformance;
 pub mod envelope;
 mod error;
-mod keys;
+pub(crate) mod keys;
 pub mod memo;
 mod memory;
 pub use memory::MemoryKeyValue;
-mod records;
 pub mod seal;
 mod sweep;
 
@@ -22,7 +19,6 @@ pub use error::StoreError;
 pub use keys::BUCKET_SECS;
 /// What the Spin 4 adapter's bounded probe reads before an unboundable `increment`.
 pub use keys::LIVENESS as LIVENESS_KEY;
-pub use records::{Identity, LoginOutcome, LoginRequest, Requester};
 pub use seal::{Sealer, StateKey};
 pub use sweep::sweep;
 
@@ -30,7 +26,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::base::ids::LoginId;
-use records::FinishedLogin;
 
 /// Registrations per bucket between two sweep steps (see `take_turn_at_sweeping`).
 const SWEEP_EVERY: u64 = 4;
@@ -38,7 +33,7 @@ const SWEEP_EVERY: u64 = 4;
 /// What claiming a login's end adds to its counter; each confirmation attempt adds
 /// one. One counter for both, so that whichever comes first enters the login in its
 /// bucket's registry, and nothing after it does.
-const END_CLAIM: i64 = 1 << 32;
+pub(crate) const END_CLAIM: i64 = 1 << 32;
 
 pub use crate::base::clock::{UnixTime, unix_now};
 
@@ -117,7 +112,7 @@ impl SealedText {
 /// Records, sealed, over a byte store.
 pub struct StateStore<K> {
     kv: K,
-    sealer: Sealer,
+    pub(crate) sealer: Sealer,
     /// Logins that may own keys per expiry bucket: what a flood can make the store hold.
     logins_per_bucket: u64,
 }
@@ -152,54 +147,6 @@ impl<K: KeyValue> StateStore<K> {
         }
     }
 
-    /// Keeps a new login's request for its short login link, sealed so that it opens
-    /// only with the link's `secret` (which the store never sees), and enters the login
-    /// in its bucket's registry: one write, then the registry's two. Past the bound the
-    /// record is deleted again and the caller refused (the login can still be carried
-    /// whole, sealed, as a long link).
-    pub async fn save_login_request(&self, request: &LoginRequest, secret: &str, now: UnixTime) -> Result<(), StoreError> {
-        let key = keys::login_link(&request.id);
-        self.kv.set(&key, &self.sealer.seal(&link_binding(&key, secret), &envelope::seal(request))?).await?;
-        if let Err(error) = self.register(&request.id, now).await {
-            self.kv.delete(&key).await?;
-            return Err(error);
-        }
-        Ok(())
-    }
-
-    /// The request a short login link names, if its `secret` opens it and it has not expired.
-    pub async fn load_login_request(&self, id: &LoginId, secret: &str, now: UnixTime) -> Result<Option<LoginRequest>, StoreError> {
-        let key = keys::login_link(id);
-        let Some(sealed) = self.kv.get(&key).await? else { return Ok(None) };
-        // Any other secret is a link nobody was given: as unknown as no record at all.
-        let Ok(opened) = self.sealer.open(&link_binding(&key, secret), &sealed) else { return Ok(None) };
-        envelope::open(&opened, now)
-    }
-
-    /// How the login ended, if it has.
-    pub async fn load_outcome(&self, id: &LoginId, now: UnixTime) -> Result<Option<LoginOutcome>, StoreError> {
-        let finished: Option<FinishedLogin> = self.load(&keys::outcome(id), now).await?;
-        Ok(finished.map(|finished| finished.outcome))
-    }
-
-    /// Hands out a finished login's identity exactly once, however many status calls
-    /// (on however many instances) read the outcome at the same time. The outcome
-    /// itself stays, sealed, until the sweep reclaims it with the login's other keys:
-    /// deleting it here would cost every login one more store call and protect nothing
-    /// the claim does not.
-    pub async fn take_identity(&self, id: &LoginId, outcome: LoginOutcome) -> Result<Option<Identity>, StoreError> {
-        let LoginOutcome::Authenticated { identity } = outcome else {
-            return Ok(None);
-        };
-        Ok(self.claim(&keys::identity_claim(id)).await?.then_some(identity))
-    }
-
-    /// Counts one more confirmation attempt for `id`; returns how many so far. Counted
-    /// before the code is compared, so concurrent guesses cannot pass the limit.
-    pub async fn count_code_attempt(&self, id: &LoginId, now: UnixTime) -> Result<u64, StoreError> {
-        Ok((self.count(id, 1, now).await? % END_CLAIM).max(0) as u64)
-    }
-
     /// Claims the right to end the login, exactly once across instances: true for the
     /// first caller (a second tab's sign-in, a replayed answer, a finish after the
     /// client gave up find it taken). The winner then stores the outcome.
@@ -213,7 +160,7 @@ impl<K: KeyValue> StateStore<K> {
     /// (unless it was entered when it was made), and no replay, flood or later step of
     /// the same login enters it again. Past the bound the counter is deleted again
     /// (nothing of the login stays) and the caller refused.
-    async fn count(&self, id: &LoginId, delta: i64, now: UnixTime) -> Result<i64, StoreError> {
+    pub(crate) async fn count(&self, id: &LoginId, delta: i64, now: UnixTime) -> Result<i64, StoreError> {
         let counter = keys::counter(id);
         let value = self.kv.increment(&counter, delta).await?;
         if value == delta
@@ -226,14 +173,9 @@ impl<K: KeyValue> StateStore<K> {
         Ok(value)
     }
 
-    /// Stores how a claimed login ended, for its client to read.
-    pub async fn save_outcome(&self, id: &LoginId, outcome: LoginOutcome) -> Result<(), StoreError> {
-        self.save(&keys::outcome(id), &FinishedLogin { outcome, expires_at: id.expires_at() }).await
-    }
-
     /// Enters `id` in its bucket's registry, so that the sweeper finds everything the
     /// login comes to own: its counter, written just before, and what follows it.
-    async fn register(&self, id: &LoginId, now: UnixTime) -> Result<(), StoreError> {
+    pub(crate) async fn register(&self, id: &LoginId, now: UnixTime) -> Result<(), StoreError> {
         let bucket = keys::bucket_of(id);
         let index = self.kv.increment(&keys::allocated(bucket), 1).await?;
         let index =
@@ -288,25 +230,20 @@ impl<K: KeyValue> StateStore<K> {
     /// True for exactly one caller per `counter`: `increment` is atomic in every Spin
     /// backend (compare-and-swap is not, on Redis), so the claim goes to whoever moves
     /// the counter from 0 to 1.
-    async fn claim(&self, counter: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn claim(&self, counter: &str) -> Result<bool, StoreError> {
         Ok(self.kv.increment(counter, 1).await? == 1)
     }
 
-    async fn save<R: Record>(&self, key: &str, record: &R) -> Result<(), StoreError> {
+    pub(crate) async fn save<R: Record>(&self, key: &str, record: &R) -> Result<(), StoreError> {
         self.kv.set(key, &self.sealer.seal(key, &envelope::seal(record))?).await
     }
 
-    async fn load<R: Record>(&self, key: &str, now: UnixTime) -> Result<Option<R>, StoreError> {
+    pub(crate) async fn load<R: Record>(&self, key: &str, now: UnixTime) -> Result<Option<R>, StoreError> {
         match self.kv.get(key).await? {
             Some(sealed) => envelope::open(&self.sealer.open(key, &sealed)?, now),
             None => Ok(None),
         }
     }
-}
-
-/// What a login's stored request is sealed to: its key, and its link's secret.
-fn link_binding(key: &str, secret: &str) -> String {
-    format!("{key} {secret}")
 }
 
 /// The login-shaped slot a claim on `name` is kept under, expiring at `expires_at`.
@@ -327,6 +264,9 @@ pub fn cache_key(namespace: &str, name: &str) -> CacheKey {
 mod tests {
     use super::memory::MemoryKeyValue;
     use super::*;
+    use crate::login::conformance;
+    use crate::login::records::{LoginOutcome, LoginRequest};
+    use crate::protocol::Identity;
     use futures::executor::block_on;
 
     const NOW: UnixTime = 1_800_000_000;

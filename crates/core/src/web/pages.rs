@@ -4,7 +4,8 @@
 use http::StatusCode;
 
 use crate::base::markup::escape;
-use crate::state::{Requester, UnixTime};
+use crate::login::records::Requester;
+use crate::state::UnixTime;
 use crate::web::response::{Reply, html_page, page};
 
 /// `/multi/login/:id`: one link per provider (`(href, label)`), in the operator's order.

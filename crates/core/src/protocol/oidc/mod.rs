@@ -23,11 +23,12 @@ use crate::base::ids::random_token;
 use crate::base::parse::CallbackParams;
 use crate::base::secret::Secret;
 use crate::host::outbound;
+use crate::protocol::Identity;
 use crate::protocol::ProtocolContext;
 use crate::protocol::oidc::settings::OidcConfig;
 use crate::protocol::signing_key::{LEEWAY_SECS, on_our_clock};
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
-use crate::state::{Identity, KeyValue, StoreError, UnixTime};
+use crate::state::{KeyValue, StoreError, UnixTime};
 use provider::{IdTokenVerifier, Provider};
 
 /// Where the browser starts an OIDC login, comes back, signs out, and comes back from

@@ -1,16 +1,19 @@
 //! One conformance suite for every backend the broker runs on, as Dex's
 //! `storage/conformance`: the byte store's semantics (get, set, delete, increment),
-//! and what the state layer builds on them (sealed records, expiry, exactly-once
-//! claims, reclamation). It runs against the unit-test double (`cargo test`) and,
-//! built into a test component (feature `conformance`), against Spin's in-memory and
-//! Redis stores under the real `spin up` (`tests/store_conformance.rs`).
+//! and what the state layer and the login core build on them (sealed records, expiry,
+//! exactly-once claims, reclamation). It runs against the unit-test double (`cargo
+//! test`) and, built into a test component (feature `conformance`), against Spin's
+//! in-memory, Redis and SQLite stores under the real `spin up`
+//! (`tests/broker/store_conformance.rs`).
 //!
 //! The clock is an argument: expiry is checked by moving it, never by sleeping.
 
-use super::keys::{self, BUCKET_SECS};
-use super::{Identity, KeyValue, LoginOutcome, Sealer, StateKey, StateStore, StoreError, UnixTime};
 use crate::base::failure::SignInFailureKind;
 use crate::base::ids::LoginId;
+use crate::login::records::LoginOutcome;
+use crate::protocol::Identity;
+use crate::state::keys::{self, BUCKET_SECS};
+use crate::state::{KeyValue, Sealer, StateKey, StateStore, StoreError, UnixTime};
 
 /// A check's name and what went wrong, if anything.
 pub struct Outcome {
@@ -88,11 +91,11 @@ async fn counters_add_and_start_from_zero<K: KeyValue>(store: &StateStore<K>, _:
 async fn a_counter_reads_back_with_get<K: KeyValue>(store: &StateStore<K>, _: UnixTime) -> Checked {
     let kv = store.kv();
     let key = "lb:v2:conformance:read-counter";
-    ensure(super::read_counter(kv, key).await.map_err(store_error)?.is_none(), "a missing counter reads as nothing")?;
+    ensure(crate::state::read_counter(kv, key).await.map_err(store_error)?.is_none(), "a missing counter reads as nothing")?;
     for value in [1, 12_345_678, 180_000_000_000] {
         let current = kv.increment(key, 0).await.map_err(store_error)?;
         kv.increment(key, value - current).await.map_err(store_error)?;
-        ensure(super::read_counter(kv, key).await.map_err(store_error)? == Some(value), &format!("{value} reads back with get"))?;
+        ensure(crate::state::read_counter(kv, key).await.map_err(store_error)? == Some(value), &format!("{value} reads back with get"))?;
     }
     kv.delete(key).await.map_err(store_error)
 }

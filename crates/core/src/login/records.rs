@@ -1,16 +1,17 @@
 //! The records every login shares, whatever its protocol: the login request (which the
-//! browser carries, sealed) and its outcome (the one record the store keeps for it).
+//! browser carries, sealed) and its outcome (the one record the store keeps for it,
+//! holding the identity a protocol verified).
 //! Other records are defined by their owners (the sign-in by the login core, provider
 //! caches by their protocol, the browser session by the browser module) and sealed
 //! through the same [`Record`] envelope.
 
 use serde::{Deserialize, Serialize};
 
-use super::UnixTime;
-use super::envelope::Record;
 use crate::base::failure::SignInFailureKind;
 use crate::base::ids::{LoginId, ProviderId, UserId};
 use crate::base::secret::Secret;
+use crate::protocol::Identity;
+use crate::state::{Record, UnixTime};
 
 /// One login a client asked for: what the browser's login link opens (stored for a
 /// short link, or carried sealed), and the client's `request` carries.
@@ -41,7 +42,7 @@ impl LoginRequest {
     /// For unit tests: a request for `alice`, made at `now`, expiring 300 s later.
     pub fn example(now: UnixTime) -> Self {
         Self {
-            id: crate::state::conformance::login(now + 300).unwrap(),
+            id: crate::login::conformance::login(now + 300).unwrap(),
             user_id: UserId::from_path_segment("alice").unwrap(),
             provider_id: None,
             force_authn: false,
@@ -79,7 +80,7 @@ pub enum LoginOutcome {
 
 /// A login's outcome as stored, until the login expires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FinishedLogin {
+pub(crate) struct FinishedLogin {
     pub outcome: LoginOutcome,
     pub expires_at: UnixTime,
 }
@@ -88,33 +89,5 @@ impl Record for FinishedLogin {
     const KIND: &'static str = "finished_login";
     fn expires_at(&self) -> UnixTime {
         self.expires_at
-    }
-}
-
-/// The verified identity handed to the client: the provider's claims as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Identity(serde_json::Map<String, serde_json::Value>);
-
-impl Identity {
-    pub fn from_claims(claims: serde_json::Map<String, serde_json::Value>) -> Self {
-        Self(claims)
-    }
-
-    /// The identity as the client receives it: the provider's claims, with which
-    /// configured provider asserted them (`providerId`) and whom the client asked to
-    /// sign in (`userId`, for the client to compare). Ours win over claims of the
-    /// same names: a provider cannot name another provider.
-    pub fn asserted_by(self, provider: &ProviderId, requested: &UserId) -> Self {
-        let mut identity = self.vouched_by(provider);
-        identity.0.insert("userId".into(), requested.as_str().into());
-        identity
-    }
-
-    /// The identity with which configured provider asserted it (`providerId`), over any
-    /// claim of that name.
-    pub fn vouched_by(mut self, provider: &ProviderId) -> Self {
-        self.0.insert("providerId".into(), provider.as_str().into());
-        self
     }
 }
