@@ -153,37 +153,27 @@ impl Config {
         let sealer = check(e, get("state_key").and_then(|current| parse_state_keys(&current, &get("state_key_previous")?)));
         let providers = providers::parse(&get).map_err(|problems| e.extend(problems)).ok();
         let oauth = oauth::parse(&get).map_err(|problems| e.extend(problems)).ok();
-        match (base_url, timeouts, instance_id, client_auth, prompt, user_code, status_enabled, max_logins, sealer, providers, oauth) {
-            (
-                Some(base_url),
-                Some(Timing { login_timeout_secs, cache_ttl_secs, store_replication_secs }),
-                Some(instance_id),
-                Some(client_auth),
-                Some(prompt_for_authorization),
-                Some(user_code_required),
-                Some(status_enabled),
-                Some(max_logins_per_ten_seconds),
-                Some(sealer),
-                Some(providers),
-                Some(oauth),
-            ) => Ok(Config {
-                base_url,
+        // Every problem was collected above; a value that failed is `None` here.
+        let config = (|| {
+            let Timing { login_timeout_secs, cache_ttl_secs, store_replication_secs } = timeouts?;
+            Some(Config {
+                base_url: base_url?,
                 login_timeout_secs,
                 cache_ttl_secs,
                 store_replication_secs,
                 platform,
-                instance_id,
-                client_auth,
-                prompt_for_authorization,
-                user_code_required,
-                sealer,
-                status_enabled,
-                max_logins_per_ten_seconds,
-                providers,
-                oauth,
-            }),
-            _ => Err(ConfigErrors(errors)),
-        }
+                instance_id: instance_id?,
+                client_auth: client_auth?,
+                prompt_for_authorization: prompt?,
+                user_code_required: user_code?,
+                sealer: sealer?,
+                status_enabled: status_enabled?,
+                max_logins_per_ten_seconds: max_logins?,
+                providers: providers?,
+                oauth: oauth?,
+            })
+        })();
+        config.filter(|_| errors.is_empty()).ok_or(ConfigErrors(errors))
     }
 }
 
