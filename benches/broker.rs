@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use testkit::provider_double::{Key, ProviderDouble, alice_claims, issuing, provider_with, start_broker, variables_for};
+use testkit::regions::Regions;
 use testkit::{Broker, Build, Login, OidcProvider, Redis, SamlIdp, Spin, Store, sign_in_at_oidc_provider};
 
 const CLIENT_THREADS: usize = 4;
@@ -62,6 +63,7 @@ fn main() {
     login_floor(&redis);
     legs(&redis);
     saml_logins(&redis);
+    edge_logins();
 
     println!("\nRedis floor (redis-benchmark, same machine, 50 clients):");
     let floor = Command::new("redis-benchmark").args(["-p", &redis.port.to_string(), "-t", "get,set", "-n", "100000", "-q"]).output();
@@ -373,6 +375,34 @@ fn to_the_callback(first: &Broker, user: &str) -> (Login, String, String) {
     let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
     let back = url::Url::parse(&sign_in_at_oidc_provider(sent.header("location").unwrap(), user)).unwrap();
     (login, format!("{}?{}", back.path(), back.query().unwrap_or_default()), cookie)
+}
+
+/// The edge build over one region of the two-region equipment (`testkit::regions`):
+/// what a login costs in the platform's currency, key-value writes and reads, counted
+/// by the region's proxy, and how many logins a second fit Akamai Functions' quotas.
+fn edge_logins() {
+    const EDGE_LOGINS: u32 = 50;
+    let regions = Regions::start(Duration::from_secs(2)).expect("two regions start");
+    let provider = OidcProvider::start(&["http://127.0.0.1:3000/oidc/callback".to_owned()], &[]);
+    let mut variables = provider.variables().to_vec();
+    variables.extend([("login_timeout", "25"), ("store_replication_secs", "3")]);
+    let edge = Broker::start_app(&Build::Edge.manifest(), 0, Store::Region(&regions, 0), &variables);
+    one_login(&edge, &edge, "warm-up");
+    let (writes, reads, cpu) = (regions.writes(0), regions.reads(0), edge.cpu_time());
+    for n in 0..EDGE_LOGINS {
+        one_login(&edge, &edge, &format!("edge-{n}"));
+    }
+    let per_login = |count: u64| count as f64 / f64::from(EDGE_LOGINS);
+    let (writes, reads) = (per_login(regions.writes(0) - writes), per_login(regions.reads(0) - reads));
+    println!("\nThe edge build ({EDGE_LOGINS} logins one after another in one region, the bundled oidc-provider):\n");
+    println!("| broker CPU per login | KV writes per login | KV reads per login | logins/s within 50 writes/s and 1,000 reads/s |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {:.2} ms | {writes:.1} | {reads:.1} | {:.1} |",
+        millis((edge.cpu_time() - cpu) / EDGE_LOGINS),
+        (50.0 / writes).min(1000.0 / reads)
+    );
+    assert_eq!(regions.refused(), 0, "the edge build asked for an operation the edge store does not offer");
 }
 
 /// One user's whole login: started on `first`, finished and answered on `second`.
