@@ -21,15 +21,14 @@ mod client;
 mod proxy;
 mod replication;
 mod resp;
-mod server;
 
 pub use client::Connection;
 pub use resp::Reply;
 
 use proxy::Proxy;
 use replication::Shared;
-use server::RedisServer;
 use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
@@ -41,7 +40,7 @@ use std::time::Duration;
 /// Region indices are 0 and 1; any other index panics.
 pub struct Regions {
     shared: Arc<Shared>,
-    servers: Vec<RedisServer>,
+    servers: Vec<crate::Redis>,
     proxies: Vec<Proxy>,
     replicators: Vec<JoinHandle<()>>,
 }
@@ -50,10 +49,12 @@ impl Regions {
     /// Starts both regions; writes reach the other region after `delay`
     /// (the edge's replication lag: use at least two seconds to imitate it).
     ///
-    /// Fails if `redis-server` cannot be run or a port cannot be bound.
+    /// Fails if a proxy's port cannot be bound (and panics, as `Redis::start` does,
+    /// if `redis-server` cannot be run).
     pub fn start(delay: Duration) -> io::Result<Regions> {
-        let servers = vec![RedisServer::start()?, RedisServer::start()?];
-        let shared = Arc::new(Shared::new(delay, [servers[0].addr, servers[1].addr]));
+        let servers = vec![crate::Redis::start(), crate::Redis::start()];
+        let address = |redis: &crate::Redis| SocketAddr::from((Ipv4Addr::LOCALHOST, redis.port));
+        let shared = Arc::new(Shared::new(delay, [address(&servers[0]), address(&servers[1])]));
         // Built up in place so that `Drop` cleans up after a failure halfway.
         let mut regions = Regions { shared, servers, proxies: Vec::new(), replicators: Vec::new() };
         for region in 0..2 {
@@ -74,12 +75,7 @@ impl Regions {
     /// The URL of `region`'s redis itself, bypassing the proxy (no counting,
     /// no replication): for inspecting.
     pub fn redis_url(&self, region: usize) -> String {
-        format!("redis://{}", self.servers[region].addr)
-    }
-
-    /// A `runtime-config.toml` making `region` Spin's default key-value store.
-    pub fn runtime_config(&self, region: usize) -> String {
-        format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n", self.url(region))
+        self.servers[region].url()
     }
 
     /// All keys now in `region`, sorted.
