@@ -7,6 +7,7 @@
 pub mod client_auth;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod error;
 pub mod handles;
 pub mod records;
 mod store;
@@ -21,15 +22,10 @@ use crate::base::log;
 use crate::base::secret::Secret;
 use crate::login::handles::{LinkToken, login_handle, open_login};
 use crate::login::records::{LoginOutcome, LoginRequest};
-use crate::protocol::ProtocolContext;
-use crate::protocol::SignInStart;
-use crate::protocol::registry::Providers;
-use crate::protocol::registry::{Choice, IdentityProvider};
-use crate::protocol::registry::{Connector, KeptState, ProviderAnswer};
-use crate::state::{KeyValue, Record, SealedText, UnixTime, seal_record};
-use crate::state::{Sealer, StateStore, StoreError};
+use crate::protocol::registry::{Choice, Connector, IdentityProvider, KeptState, ProviderAnswer, Providers};
+use crate::protocol::{ProtocolContext, SignInStart};
+use crate::state::{KeyValue, Record, SealedText, Sealer, StateStore, StoreError, UnixTime, seal_record};
 
-mod error;
 pub use error::LoginError;
 
 /// What the login core works with, for one request: the sealing key, the providers,
@@ -281,31 +277,12 @@ mod tests {
     use super::*;
     use crate::settings::Config;
     use crate::state::MemoryKeyValue;
+    use crate::web::context::Context;
     use futures::executor::block_on;
 
     const NOW: UnixTime = 1_800_000_000;
 
-    /// What a request's `LoginContext` borrows.
-    struct Surroundings {
-        config: Config,
-        store: StateStore<MemoryKeyValue>,
-    }
-
-    impl Surroundings {
-        fn login(&self) -> LoginContext<'_, MemoryKeyValue> {
-            let config = &self.config;
-            LoginContext {
-                sealer: &config.sealer,
-                providers: &config.providers,
-                base_url: &config.base_url,
-                store: &self.store,
-                now: NOW,
-                store_replication: Duration::ZERO,
-            }
-        }
-    }
-
-    fn context() -> Surroundings {
+    fn context() -> Context<MemoryKeyValue> {
         let config = Config::for_tests(&[
             ("oidc_issuer_uri", "https://idp.example.com"),
             ("oidc_provider_origin", "https://idp.example.com"),
@@ -314,11 +291,10 @@ mod tests {
             ("oidc_token_signing_algo", "RS256"),
             ("user_code_required", "true"),
         ]);
-        let store = StateStore::new(MemoryKeyValue::default(), config.sealer.clone());
-        Surroundings { config, store }
+        Context::new(config, MemoryKeyValue::default(), NOW)
     }
 
-    async fn pending<'a>(ctx: &'a Surroundings, provider_id: Option<&str>) -> PendingLogin<'a, MemoryKeyValue> {
+    async fn pending<'a>(ctx: &'a Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'a, MemoryKeyValue> {
         let request = LoginRequest { provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()), ..LoginRequest::example(NOW) };
         let handle = crate::login::handles::login_handle(&ctx.config.sealer, &request).unwrap();
         PendingLogin::open(ctx.login(), &handle).await.unwrap()
