@@ -28,6 +28,19 @@ pub struct ProtocolContext<'a, K> {
     pub now: UnixTime,
 }
 
+/// Where a protocol's browser routes are: HAS's paths.
+#[derive(Clone, Copy)]
+pub struct Routes {
+    /// Where the browser starts a login with it (`/oidc/login`).
+    pub login: &'static str,
+    /// Where the provider's answer arrives (`/oidc/callback`).
+    pub answer: &'static str,
+    /// Whether the answer arrives as a form another site's page posts (SAML's
+    /// HTTP-POST binding), which a `SameSite=Lax` cookie does not ride, rather than by a
+    /// top-level redirect.
+    pub answer_is_cross_site_post: bool,
+}
+
 /// What a protocol is asked to do, and nothing more.
 pub trait SignInProtocol {
     /// What the protocol keeps between sending the browser out and taking its answer.
@@ -35,16 +48,8 @@ pub trait SignInProtocol {
     /// The provider's answer, as the protocol's own return route received it.
     type Answer;
 
-    /// Where the browser starts a login with this protocol (`/oidc/login`).
-    fn login_path(&self) -> &'static str;
-
-    /// Where the provider's answer arrives (`/oidc/callback`).
-    fn return_path(&self) -> &'static str;
-
-    /// Whether the answer arrives as a form another site's page posts (SAML's
-    /// HTTP-POST binding), which a `SameSite=Lax` cookie does not ride, rather than
-    /// by a top-level redirect.
-    fn answer_is_cross_site_post(&self) -> bool;
+    /// Where its browser routes are.
+    fn routes(&self) -> Routes;
 
     /// Who the provider is, for `/status` (an issuer URL, an entity id).
     fn issuer(&self) -> &str;

@@ -15,24 +15,14 @@ use crate::protocol::oidc::{self, Oidc};
 use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::saml::{self, Saml};
 use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
+
+pub use crate::protocol::Routes;
 use crate::state::{KeyValue, StoreError};
 
 pub use saml::PostedAnswer;
 
-/// Where a protocol's browser routes are: HAS's paths.
-#[derive(Clone, Copy)]
-pub struct Routes {
-    /// Where the browser starts a login with it.
-    pub login: &'static str,
-    /// Where the provider's answer comes back.
-    pub answer: &'static str,
-    /// Whether the answer is a form another site posts (see
-    /// [`SignInProtocol::answer_is_cross_site_post`]).
-    pub answer_is_cross_site_post: bool,
-}
-
-pub const OIDC_ROUTES: Routes = Routes { login: oidc::LOGIN_PATH, answer: oidc::CALLBACK_PATH, answer_is_cross_site_post: false };
-pub const SAML_ROUTES: Routes = Routes { login: saml::LOGIN_PATH, answer: saml::ACS_PATH, answer_is_cross_site_post: true };
+pub const OIDC_ROUTES: Routes = oidc::ROUTES;
+pub const SAML_ROUTES: Routes = saml::ROUTES;
 /// Every protocol's routes.
 pub const ROUTES: [Routes; 2] = [OIDC_ROUTES, SAML_ROUTES];
 /// Where a browser signs out (HAS's `/oidc/logout`, whatever the protocol it signed in with).
@@ -209,24 +199,10 @@ impl<'a> Connector<'a> {
         }
     }
 
-    pub fn login_path(&self) -> &'static str {
+    pub fn routes(&self) -> Routes {
         match self {
-            Connector::Oidc(oidc) => oidc.login_path(),
-            Connector::Saml(saml) => saml.login_path(),
-        }
-    }
-
-    pub fn return_path(&self) -> &'static str {
-        match self {
-            Connector::Oidc(oidc) => oidc.return_path(),
-            Connector::Saml(saml) => saml.return_path(),
-        }
-    }
-
-    pub fn answer_is_cross_site_post(&self) -> bool {
-        match self {
-            Connector::Oidc(oidc) => oidc.answer_is_cross_site_post(),
-            Connector::Saml(saml) => saml.answer_is_cross_site_post(),
+            Connector::Oidc(oidc) => oidc.routes(),
+            Connector::Saml(saml) => saml.routes(),
         }
     }
 

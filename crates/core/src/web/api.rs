@@ -70,7 +70,7 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
     // provider, the login page explains that sign-in is not configured.
     let login_path = match config.providers.choose(request.provider_id.as_ref()) {
         Choice::AskTheUser => "/multi/login",
-        Choice::Provider(provider) => Connector::of(provider).login_path(),
+        Choice::Provider(provider) => Connector::of(provider).routes().login,
         Choice::None => registry::OIDC_ROUTES.login,
     };
     Ok(response::json(

@@ -27,7 +27,7 @@ use crate::protocol::Identity;
 use crate::protocol::ProtocolContext;
 use crate::protocol::oidc::settings::OidcConfig;
 use crate::protocol::signing_key::{LEEWAY_SECS, on_our_clock};
-use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
+use crate::protocol::{Departure, Health, Routes, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{KeyValue, StoreError, UnixTime};
 use provider::{IdTokenVerifier, Provider};
 
@@ -37,6 +37,8 @@ pub const LOGIN_PATH: &str = "/oidc/login";
 pub const CALLBACK_PATH: &str = "/oidc/callback";
 pub const LOGOUT_PATH: &str = "/oidc/logout";
 pub const LOGGED_OUT_PATH: &str = "/oidc/logged_out";
+/// The answer comes back by a top-level redirect.
+pub const ROUTES: Routes = Routes { login: LOGIN_PATH, answer: CALLBACK_PATH, answer_is_cross_site_post: false };
 
 /// One configured OpenID provider, as a connector.
 pub struct Oidc<'a> {
@@ -74,20 +76,12 @@ impl SignInProtocol for Oidc<'_> {
     type State = Kept;
     type Answer = CallbackParams;
 
-    fn login_path(&self) -> &'static str {
-        LOGIN_PATH
-    }
-
-    fn return_path(&self) -> &'static str {
-        CALLBACK_PATH
+    fn routes(&self) -> Routes {
+        ROUTES
     }
 
     fn answer_is_redeemed_at_provider(&self) -> bool {
         true
-    }
-
-    fn answer_is_cross_site_post(&self) -> bool {
-        false
     }
 
     fn issuer(&self) -> &str {

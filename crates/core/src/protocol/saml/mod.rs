@@ -24,7 +24,7 @@ use crate::host::outbound;
 use crate::protocol::Identity;
 use crate::protocol::ProtocolContext;
 use crate::protocol::saml::settings::SamlConfig;
-use crate::protocol::{Departure, Health, SignInProtocol, SignInStart, SignedIn};
+use crate::protocol::{Departure, Health, Routes, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{KeyValue, Record, StoreError, UnixTime, cache_key, memo};
 use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
 use request::AuthnRequest;
@@ -36,6 +36,8 @@ use response::{Answering, Asserted, Expected};
 pub const LOGIN_PATH: &str = "/saml/login";
 pub const ACS_PATH: &str = "/saml/sso";
 pub const METADATA_PATH: &str = "/saml/metadata";
+/// The answer is a form the identity provider's page posts across sites.
+pub const ROUTES: Routes = Routes { login: LOGIN_PATH, answer: ACS_PATH, answer_is_cross_site_post: true };
 
 /// The largest form `/saml/sso` reads: a [`response::MAX_RESPONSE_BYTES`] Response,
 /// base64 and URL-encoded.
@@ -268,21 +270,12 @@ impl SignInProtocol for Saml<'_> {
     type State = Kept;
     type Answer = PostedAnswer;
 
-    fn login_path(&self) -> &'static str {
-        LOGIN_PATH
+    fn routes(&self) -> Routes {
+        ROUTES
     }
 
-    fn return_path(&self) -> &'static str {
-        ACS_PATH
-    }
-
-    /// The answer is a form the identity provider's page posts across sites.
     fn answer_is_redeemed_at_provider(&self) -> bool {
         false
-    }
-
-    fn answer_is_cross_site_post(&self) -> bool {
-        true
     }
 
     fn issuer(&self) -> &str {

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use crate::base::ids::{ProviderId, SignInState, digest};
 use crate::base::parse::{cookie, cookies};
 use crate::base::secret::Secret;
-use crate::protocol::registry::{LOGOUT_PATH, OIDC_ROUTES};
+use crate::protocol::registry::{LOGOUT_PATH, OIDC_ROUTES, Routes};
 use crate::settings::Config;
 use crate::state::{Record, SealedText, UnixTime, seal_record};
 use crate::web::error::HttpError;
@@ -38,15 +38,15 @@ impl BrowserCookie {
     }
 
     /// Holds a sign-in, sealed, in the browser that started it, for the route where
-    /// the provider's answer arrives (`return_path`). Named after the sign-in's `state`,
+    /// the provider's answer arrives (`routes.answer`). Named after the sign-in's `state`,
     /// so that logins started side by side in one browser (two applications, two tabs)
     /// each keep their own. `SameSite=Lax`, so that it rides the provider's top-level
     /// redirect back; an answer another site's page posts (SAML) carries only
     /// `SameSite=None` cookies, which browsers take only when `Secure`: over https the
     /// cookie is that, and over plain http such an answer must come from the same site.
-    pub fn sign_in(config: &Config, state: &SignInState, return_path: &'static str, cross_site_post: bool) -> Self {
-        let mut cookie = Self::new(config, &format!("{SIGN_IN_COOKIE}{}", state.as_str()), return_path, "Lax");
-        if cross_site_post && cookie.secure {
+    pub fn sign_in(config: &Config, state: &SignInState, routes: Routes) -> Self {
+        let mut cookie = Self::new(config, &format!("{SIGN_IN_COOKIE}{}", state.as_str()), routes.answer, "Lax");
+        if routes.answer_is_cross_site_post && cookie.secure {
             cookie.same_site = "None";
         }
         cookie
@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn logins_side_by_side_keep_their_own_cookies_and_logout_clears_them_all() {
         let config = config("http://127.0.0.1:3000");
-        let sign_in = |fill| BrowserCookie::sign_in(&config, &state(fill), OIDC_ROUTES.answer, false);
+        let sign_in = |fill| BrowserCookie::sign_in(&config, &state(fill), OIDC_ROUTES);
         let (first, second) = (sign_in('A'), sign_in('Q'));
         assert_ne!(first.name, second.name);
         let (a, b) = ("A".repeat(43), "Q".repeat(43));
@@ -193,7 +193,7 @@ mod tests {
     fn over_plain_http_a_cookie_for_a_posted_answer_stays_lax_as_browsers_demand() {
         let config = config("http://127.0.0.1:3000");
         let a = "A".repeat(43);
-        let posted = BrowserCookie::sign_in(&config, &state('A'), SAML_ROUTES.answer, true).set("s", 60);
+        let posted = BrowserCookie::sign_in(&config, &state('A'), SAML_ROUTES).set("s", 60);
         assert_eq!(posted, format!("lb_signin_{a}=s; Max-Age=60; Path=/saml/sso; HttpOnly; SameSite=Lax"));
     }
 
@@ -201,10 +201,10 @@ mod tests {
     fn over_https_the_cookie_is_secure_and_host_prefixed() {
         let config = config("https://login.example.com");
         let a = "A".repeat(43);
-        let cookie = BrowserCookie::sign_in(&config, &state('A'), OIDC_ROUTES.answer, false);
+        let cookie = BrowserCookie::sign_in(&config, &state('A'), OIDC_ROUTES);
         let set = cookie.set("s3cret", 60);
         assert_eq!(set, format!("__Host-lb_signin_{a}=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"));
-        let posted = BrowserCookie::sign_in(&config, &state('A'), SAML_ROUTES.answer, true).set("s3cret", 60);
+        let posted = BrowserCookie::sign_in(&config, &state('A'), SAML_ROUTES).set("s3cret", 60);
         assert_eq!(
             posted,
             format!("__Host-lb_signin_{a}=s3cret; Max-Age=60; Path=/; HttpOnly; SameSite=None; Secure"),

@@ -52,12 +52,15 @@ pub async fn choose_provider(handle: &str) -> Result<Reply, HttpError> {
                 .providers
                 .iter()
                 .map(|provider| {
-                    (format!("{}/{id}?providerId={}", Connector::of(provider).login_path(), provider.id.as_str()), provider.label.as_str())
+                    (
+                        format!("{}/{id}?providerId={}", Connector::of(provider).routes().login, provider.id.as_str()),
+                        provider.label.as_str(),
+                    )
                 })
                 .collect();
             Ok(pages::choose_provider(pending.request.user_id.as_str(), &choices))
         }
-        Choice::Provider(provider) => Ok(response::redirect(&format!("{}/{id}", Connector::of(provider).login_path()), vec![])),
+        Choice::Provider(provider) => Ok(response::redirect(&format!("{}/{id}", Connector::of(provider).routes().login), vec![])),
         Choice::None => Err(HttpError::not_configured()),
     }
 }
@@ -79,7 +82,7 @@ pub async fn confirm(handle: &str, query: &str, request: Incoming) -> Result<Rep
     };
     // Double submit: the token in the form must be the one in this browser's cookie.
     let token = field("confirmation");
-    let confirmation = BrowserCookie::confirmation(ctx.config, Connector::of(provider).login_path());
+    let confirmation = BrowserCookie::confirmation(ctx.config, Connector::of(provider).routes().login);
     if token.is_empty() || !confirmation.presented_by(&headers, &digest(&token)) {
         return Err(HttpError::invalid_request("This confirmation page has expired or was opened elsewhere. Open the login link again."));
     }
@@ -103,8 +106,8 @@ async fn send_to_provider(
 ) -> Result<Reply, HttpError> {
     let departure = pending.send_to_provider(provider).await?;
     let connector = Connector::of(provider);
-    let cookie = BrowserCookie::sign_in(ctx.config, &departure.state, connector.return_path(), connector.answer_is_cross_site_post())
-        .set(&departure.sealed_sign_in, departure.lifetime_secs);
+    let cookie =
+        BrowserCookie::sign_in(ctx.config, &departure.state, connector.routes()).set(&departure.sealed_sign_in, departure.lifetime_secs);
     Ok(response::redirect(&departure.url, vec![cookie]))
 }
 
@@ -122,8 +125,8 @@ async fn confirmation_page(
     let id = pending.handle.as_str();
     // Keep a choice made on the choice page; a named or default provider needs none.
     let form_action = match ctx.config.providers.choose(request.provider_id.as_ref()) {
-        Choice::Provider(_) => format!("{}/{id}", connector.login_path()),
-        _ => format!("{}/{id}?providerId={}", connector.login_path(), provider.id.as_str()),
+        Choice::Provider(_) => format!("{}/{id}", connector.routes().login),
+        _ => format!("{}/{id}?providerId={}", connector.routes().login, provider.id.as_str()),
     };
     let confirmation = pages::Confirmation {
         user: request.user_id.as_str(),
@@ -135,7 +138,7 @@ async fn confirmation_page(
         code_required: ctx.config.user_code_required,
         notice,
     };
-    let cookie = BrowserCookie::confirmation(ctx.config, connector.login_path())
+    let cookie = BrowserCookie::confirmation(ctx.config, connector.routes().login)
         .set(token.expose(), request.id.expires_at().saturating_sub(ctx.now));
     let page = response::allow_form_to(pages::confirm_login(status, &confirmation), &provider_origins);
     Ok(response::with_cookies(page, vec![cookie]))
@@ -149,7 +152,7 @@ pub async fn oidc_callback(query: &str, headers: &HeaderMap) -> Result<Reply, Ht
     let state = SignInState::parse(&params.state)
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
-    let cookie = BrowserCookie::sign_in(ctx.config, &state, OIDC_ROUTES.answer, OIDC_ROUTES.answer_is_cross_site_post);
+    let cookie = BrowserCookie::sign_in(ctx.config, &state, OIDC_ROUTES);
     let completed = take_answer(ctx.login(), &state, cookie.presented(headers), &ProviderAnswer::Oidc(&params)).await?;
     signed_in(&ctx, &cookie, completed)
 }
@@ -171,7 +174,7 @@ pub async fn saml_answer(request: Incoming) -> Result<Reply, HttpError> {
     let state = SignInState::parse(&answer.relay_state)
         .ok_or_else(|| HttpError::invalid_request(format!("This sign-in has expired or was already used. {RESTART}")))?;
     let ctx = Context::load().await?;
-    let cookie = BrowserCookie::sign_in(ctx.config, &state, SAML_ROUTES.answer, SAML_ROUTES.answer_is_cross_site_post);
+    let cookie = BrowserCookie::sign_in(ctx.config, &state, SAML_ROUTES);
     let completed = take_answer(ctx.login(), &state, cookie.presented(&headers), &ProviderAnswer::Saml(&answer)).await?;
     signed_in(&ctx, &cookie, completed)
 }
