@@ -70,6 +70,16 @@ impl CallbackParams {
     }
 }
 
+/// A yes-or-no setting as operators write it: `true`, `1` or `yes`, `false`, `0` or
+/// `no`, in any case; `None` for anything else (the caller decides what empty means).
+pub fn flag(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 /// The value of the cookie `name`, from any `Cookie` header.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     cookies(headers).find(|(cookie_name, _)| *cookie_name == name).map(|(_, value)| value)

@@ -13,6 +13,7 @@ use std::fmt;
 
 use table::{Read, VARIABLES};
 
+use crate::base::parse::flag;
 use crate::host::Platform;
 use crate::login::client_auth::{CertificateRule, ClientAuth, ClientToken};
 use crate::protocol::registry::Providers;
@@ -217,12 +218,13 @@ struct Timing {
 const REQUEST_LIMIT_MARGIN_SECS: u64 = 5;
 
 fn parse_timing(get: &impl Fn(&str) -> Result<String, ConfigError>, platform: Platform) -> Result<Timing, ConfigError> {
-    let longest_wait = platform.request_limit_secs().map_or(MAX_LOGIN_TIMEOUT_SECS, |limit| limit - REQUEST_LIMIT_MARGIN_SECS);
-    let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, longest_wait).map_err(|error| match platform {
-        Platform::OneStore => error,
-        Platform::ReplicatedEdge => ConfigError::new(
+    let request_limit = platform.request_limit_secs();
+    let longest_wait = request_limit.map_or(MAX_LOGIN_TIMEOUT_SECS, |limit| limit - REQUEST_LIMIT_MARGIN_SECS);
+    let login_timeout_secs = parse_seconds("login_timeout", &get("login_timeout")?, longest_wait).map_err(|error| match request_limit {
+        None => error,
+        Some(limit) => ConfigError::new(
             "login_timeout",
-            format!("whole seconds from 1 to {longest_wait} in the edge build: the platform ends a request after 30 s, and a status call waits up to login_timeout"),
+            format!("whole seconds from 1 to {longest_wait} in the edge build: the platform ends a request after {limit} s, and a status call waits up to login_timeout"),
         ),
     })?;
     let store_replication_secs = match (platform, get("store_replication_secs")?.trim().parse::<u64>()) {
@@ -368,11 +370,11 @@ fn parse_count(variable: &'static str, value: &str, max: u64) -> Result<u64, Con
     }
 }
 
+/// Empty is `false`, as spin.toml's defaults leave it.
 fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" | "" => Ok(false),
-        _ => Err(ConfigError { variable, expected: "`true` or `false`".into() }),
+    match value.trim() {
+        "" => Ok(false),
+        value => flag(value).ok_or_else(|| ConfigError { variable, expected: "`true` or `false`".into() }),
     }
 }
 

@@ -5,6 +5,7 @@
 use rsa_fast::PublicKey;
 
 use super::metadata::{IdpMetadata, certificate_key, parse_idp_metadata, pem_certificates};
+use crate::base::parse::flag;
 use crate::host::outbound::origin_of;
 
 const UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
@@ -116,11 +117,7 @@ impl SamlSettings<'_> {
         let problem = |setting, expected: &str| Problem { setting, expected: expected.to_owned() };
         let flag = |setting, default: bool| match text(setting).as_str() {
             "" => Ok(default),
-            value => match value.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => Ok(true),
-                "false" | "0" | "no" => Ok(false),
-                _ => Err(problem(setting, "`true` or `false`")),
-            },
+            value => flag(value).ok_or_else(|| problem(setting, "`true` or `false`")),
         };
 
         let metadata_url = optional(Setting::MetadataUrl);
