@@ -131,7 +131,12 @@ impl Config {
     }
 
     pub fn parse_on(platform: Platform, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        // A variable of a feature that is off reads as empty, whatever it holds.
+        let skipped = skipped_variables(&lookup);
         let get = |variable: &str| {
+            if skipped.contains(&variable) {
+                return Ok(String::new());
+            }
             lookup(variable).ok_or_else(|| ConfigError {
                 variable: declared_name(variable),
                 expected: "a value (declare it under [variables] in spin.toml)".into(),
@@ -565,6 +570,69 @@ mod tests {
 
     fn idp_cert() -> String {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/saml-idp-cert.pem")).unwrap()
+    }
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn the_brokers_saml_keys_come_in_pairs_and_serve_every_saml_provider() {
+        let cert = idp_cert();
+        let (key, sp_cert, other_key) = (fixture("saml-sp-key.pem"), fixture("saml-sp-cert.pem"), fixture("saml-other-key.pem"));
+        let other_cert = fixture("saml-other-cert.pem");
+        let saml = [
+            ("saml_idp_sso_url", "https://idp.example.com/sso"),
+            ("saml_idp_entity_id", "https://idp.example.com/metadata"),
+            ("saml_idp_cert", cert.as_str()),
+        ];
+        let with = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            saml.iter().chain(extra).map(|(name, value)| (*name, value.to_string())).collect()
+        };
+        let parse = |values: &[(&'static str, String)]| {
+            let values: Vec<(&'static str, &str)> = values.iter().map(|(name, value)| (*name, value.as_str())).collect();
+            parse_with(&values)
+        };
+        let config = parse(&with(&[
+            ("saml_sp_key", &key),
+            ("saml_sp_cert", &sp_cert),
+            ("saml_sp_previous_key", &other_key),
+            ("saml_sp_previous_cert", &other_cert),
+            ("sp_key_algo", "SHA512"),
+        ]))
+        .unwrap();
+        let Choice::Provider(only) = config.providers.choose(None) else { panic!("the only provider") };
+        let Protocol::Saml(settings) = &only.protocol else { panic!("SAML") };
+        let credentials = settings.credentials.as_ref().expect("the key pairs");
+        assert_eq!(credentials.decrypting().count(), 2);
+        assert_eq!(settings.signing_algorithm, crate::protocol::saml::credentials::SigningAlgorithm::RsaSha512);
+        assert!(!format!("{config:?}").contains(key.lines().nth(1).unwrap()), "the key is never shown");
+
+        let refused = |extra: &[(&'static str, &str)]| {
+            let values = with(extra);
+            let values: Vec<(&'static str, &str)> = values.iter().map(|(name, value)| (*name, value.as_str())).collect();
+            let errors = parse_with(&values).unwrap_err();
+            assert!(!errors.to_string().contains(key.lines().nth(1).unwrap()), "never the key");
+            errors.0[0].variable
+        };
+        assert_eq!(refused(&[("saml_sp_key", &key)]), "saml_sp_cert");
+        assert_eq!(refused(&[("saml_sp_cert", &sp_cert)]), "saml_sp_key");
+        assert_eq!(refused(&[("saml_sp_key", &key), ("saml_sp_cert", &other_cert)]), "saml_sp_cert");
+        assert_eq!(refused(&[("saml_sp_key", &sp_cert), ("saml_sp_cert", &sp_cert)]), "saml_sp_key");
+        assert_eq!(refused(&[("saml_sp_previous_key", &other_key), ("saml_sp_previous_cert", &other_cert)]), "saml_sp_key");
+        assert_eq!(refused(&[("sp_key_algo", "sha1")]), "sp_key_algo");
+
+        // In auth_providers too: the keys are the broker's, the algorithm each entry's.
+        let list = format!(
+            r#"[{{"protocol": "saml", "signonUrl": "https://idp.example.com/sso", "idpEntityId": "https://idp.example.com/metadata", "idpCert": {}, "keyAlgorithm": "sha1"}}]"#,
+            serde_json::to_string(&cert).unwrap()
+        );
+        let values = [("auth_providers", list.as_str()), ("saml_sp_key", key.as_str()), ("saml_sp_cert", sp_cert.as_str())];
+        assert!(parse_with(&values).unwrap_err().to_string().contains("`keyAlgorithm` as `sha256` or `sha512`"));
+        let list = list.replace("sha1", "sha256");
+        let config = parse_with(&[("auth_providers", list.as_str()), ("saml_sp_key", &key), ("saml_sp_cert", &sp_cert)]).unwrap();
+        let Some(entry) = config.providers.iter().next() else { panic!("one provider") };
+        assert!(matches!(&entry.protocol, Protocol::Saml(saml) if saml.credentials.is_some()));
     }
 
     #[test]

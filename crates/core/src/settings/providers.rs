@@ -2,6 +2,8 @@
 //! `oidc_*` and `saml_*` variables as the shorthand for one OpenID provider and one
 //! SAML identity provider (`default_protocol` picks between them, as in HAS).
 
+use std::sync::Arc;
+
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientSecret, IssuerUrl};
 use serde::Deserialize;
@@ -11,6 +13,7 @@ use crate::base::ids::ProviderId;
 use crate::host::outbound::origin_of;
 use crate::protocol::oidc::settings::{OidcConfig, TokenEndpointAuth};
 use crate::protocol::registry::{IdentityProvider, Protocol, Providers};
+use crate::protocol::saml::credentials::{KeyPair, KeyProblem, SpCredentials};
 use crate::protocol::saml::settings::{SamlSettings, Setting};
 
 /// What a `clientSecretVariable` may name: a variable meant for a provider's secret,
@@ -90,6 +93,7 @@ struct ProviderEntry {
     signon_url: Option<String>,
     idp_entity_id: Option<String>,
     idp_cert: Option<String>,
+    key_algorithm: Option<String>,
     sp_entity_id: Option<String>,
     audience: Option<String>,
     name_id_format: Option<String>,
@@ -183,6 +187,7 @@ impl ProviderEntry {
             Setting::ForceAuthn => flag(&self.force_authn),
             Setting::WantResponseSigned => flag(&self.want_response_signed),
             Setting::WantAssertionSigned => flag(&self.want_assertion_signed),
+            Setting::KeyAlgorithm => text(&self.key_algorithm),
         }
     }
 }
@@ -266,7 +271,8 @@ fn parse_providers(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<
         saml_values.insert(setting.names().0, get(setting.names().0).map_err(|error| vec![error])?);
     }
     let saml_get = |setting: Setting| saml_values.get(setting.names().0).cloned().unwrap_or_default();
-    let saml_shorthand = SamlSettings { get: &saml_get, entry: false, origins: &origins };
+    let credentials = parse_sp_credentials(get)?;
+    let saml_shorthand = SamlSettings { get: &saml_get, entry: false, origins: &origins, credentials: credentials.as_ref() };
     if auth_providers.trim().is_empty() {
         return parse_shorthands(get, &shorthand_issuer, &saml_shorthand);
     }
@@ -301,7 +307,7 @@ fn parse_providers(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<
     let mut errors = Vec::new();
     let mut providers = Vec::new();
     for (index, ((entry, label), has_id)) in entries.into_iter().zip(labels).zip(has_ids).enumerate() {
-        match parse_entry(index, entry, label, &has_id, get, &origins) {
+        match parse_entry(index, entry, label, &has_id, get, (&origins, credentials.as_ref())) {
             Ok(provider) => providers.push(provider),
             Err(error) => errors.push(error),
         }
@@ -319,6 +325,30 @@ fn parse_providers(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<
         }
     }
     if errors.is_empty() { Ok(Providers::new(providers)) } else { Err(errors) }
+}
+
+/// The broker's SAML key pairs (`saml_sp_key` with `saml_sp_cert`, and the previous pair
+/// during a rotation), shared by every SAML provider; `None` when unset.
+fn parse_sp_credentials(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<Option<Arc<SpCredentials>>, Vec<ConfigError>> {
+    let pair = |key: &'static str, cert: &'static str| -> Result<Option<KeyPair>, Vec<ConfigError>> {
+        let (key_pem, cert_pem) = (get(key).map_err(|error| vec![error])?, get(cert).map_err(|error| vec![error])?);
+        match (key_pem.trim().is_empty(), cert_pem.trim().is_empty()) {
+            (true, true) => Ok(None),
+            (false, true) => Err(vec![ConfigError::new(cert, format!("the certificate of {key}, which is set"))]),
+            (true, false) => Err(vec![ConfigError::new(key, format!("the private key of {cert}, which is set"))]),
+            (false, false) => KeyPair::from_pem(&key_pem, &cert_pem).map(Some).map_err(|problem| {
+                let variable = if matches!(problem, KeyProblem::Encrypted | KeyProblem::NotRsaPem) { key } else { cert };
+                vec![ConfigError::new(variable, problem.to_string())]
+            }),
+        }
+    };
+    let current = pair("saml_sp_key", "saml_sp_cert")?;
+    let previous = pair("saml_sp_previous_key", "saml_sp_previous_cert")?;
+    match (current, previous) {
+        (Some(current), previous) => Ok(Some(Arc::new(SpCredentials { current, previous }))),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(vec![ConfigError::new("saml_sp_key", "a value: a previous key pair only serves beside a current one")]),
+    }
 }
 
 /// The `oidc_*` and `saml_*` shorthands: either, or both with `default_protocol` (HAS's
@@ -433,7 +463,7 @@ fn parse_entry(
     label: String,
     has_id: &str,
     get: &dyn Fn(&str) -> Result<String, ConfigError>,
-    origins: &[String],
+    (origins, credentials): (&[String], Option<&Arc<SpCredentials>>),
 ) -> Result<IdentityProvider, ConfigError> {
     let name = entry.id.clone().unwrap_or_else(|| has_id.to_owned());
     let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, shown(&name)));
@@ -458,7 +488,7 @@ fn parse_entry(
             for (value, field) in saml_flags {
                 flag(value, field)?;
             }
-            let settings = SamlSettings { get: &|setting| entry.saml_setting(setting), entry: true, origins };
+            let settings = SamlSettings { get: &|setting| entry.saml_setting(setting), entry: true, origins, credentials };
             let config = settings.parse().map_err(|error| problem(format!("`{}` as {}", settings.name(error.setting), error.expected)))?;
             return Ok(IdentityProvider { id, has_id, label, is_default, protocol: Protocol::Saml(config) });
         }

@@ -29,6 +29,9 @@ pub enum Read {
 
 const OIDC_GATE: [&str; 1] = ["oidc_issuer_uri"];
 const SAML_GATE: [&str; 3] = ["saml_idp_metadata_url", "saml_idp_metadata", "saml_idp_sso_url"];
+/// The broker's SAML keys serve every SAML provider, the shorthand's or those of
+/// `auth_providers`.
+const SAML_KEYS_GATE: [&str; 4] = ["saml_idp_metadata_url", "saml_idp_metadata", "saml_idp_sso_url", "auth_providers"];
 const OAUTH_GATE: [&str; 2] = ["oauth_jwks_uri", "oauth_signing_key"];
 
 /// In the order of the configuration reference.
@@ -396,6 +399,41 @@ pub const VARIABLES: &[Variable] = &[
         secret: false,
         read: Read::WhenAnySet(&SAML_GATE),
         doc: "The `Audience` the assertion must name. Empty: the SP entity id.",
+    },
+    Variable {
+        name: "saml_sp_key",
+        default: "",
+        secret: true,
+        read: Read::WhenAnySet(&SAML_KEYS_GATE),
+        doc: "**Secret.** HAS's `SAML_KEY_FILE` (or `KEY_FILE`), the file's contents: the broker's RSA private key as a SAML service provider (PEM, PKCS #8 or PKCS #1, unencrypted). With `saml_sp_cert`: AuthnRequests are signed (HTTP-Redirect `SigAlg` and `Signature`), encrypted assertions and NameIDs are decrypted (RSA-OAEP key transport; AES-GCM or AES-CBC content; RSA 1.5 is refused), and the SP metadata publishes the certificate for signing and encryption. Shared by every SAML identity provider. Empty: requests go unsigned and encrypted answers are refused.",
+    },
+    Variable {
+        name: "saml_sp_cert",
+        default: "",
+        secret: false,
+        read: Read::WhenAnySet(&SAML_KEYS_GATE),
+        doc: "HAS's `SAML_CERT_FILE` (or `CERT_FILE`), the file's contents: the PEM certificate of `saml_sp_key`; both or neither.",
+    },
+    Variable {
+        name: "saml_sp_previous_key",
+        default: "",
+        secret: true,
+        read: Read::WhenAnySet(&SAML_KEYS_GATE),
+        doc: "**Secret.** During a rotation of `saml_sp_key`: the key it replaces, with `saml_sp_previous_cert`. It still decrypts, and the metadata still offers its certificate for encryption, until every identity provider has the new metadata; it never signs.",
+    },
+    Variable {
+        name: "saml_sp_previous_cert",
+        default: "",
+        secret: false,
+        read: Read::WhenAnySet(&SAML_KEYS_GATE),
+        doc: "The certificate of `saml_sp_previous_key`; both or neither.",
+    },
+    Variable {
+        name: "sp_key_algo",
+        default: "sha256",
+        secret: false,
+        read: Read::WhenAnySet(&SAML_GATE),
+        doc: "HAS's `SP_KEY_ALGO` (`keyAlgorithm` in an `auth_providers` entry): the hash of the RSA signature on requests, `sha256` or `sha512`. SHA-1 is refused.",
     },
     Variable {
         name: "saml_nameid_format",

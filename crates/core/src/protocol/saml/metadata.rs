@@ -7,6 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use rsa_fast::PublicKey;
 use serde::{Deserialize, Serialize};
 
+use super::credentials::SpCredentials;
+use super::encryption::ACCEPTED_ALGORITHMS;
 use super::xml::{self, DSIG, METADATA};
 use crate::base::markup::escape;
 use crate::protocol::signing_key::rsa_key_from_certificate;
@@ -81,25 +83,56 @@ pub fn pem_certificates(pem: &str) -> Option<Vec<String>> {
     (!certificates.is_empty()).then_some(certificates)
 }
 
-/// Our metadata, for the identity provider's administrator.
-pub fn sp_metadata(entity_id: &str, acs_url: &str, name_id_format: &str, want_assertions_signed: bool) -> String {
-    let e = escape;
-    format!(
-        concat!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-            r#"<md:EntityDescriptor xmlns:md="{md}" entityID="{entity}">"#,
-            r#"<md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="{signed}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
-            r#"<md:NameIDFormat>{format}</md:NameIDFormat>"#,
-            r#"<md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/>"#,
-            r#"</md:SPSSODescriptor></md:EntityDescriptor>"#
-        ),
-        md = METADATA,
-        entity = e(entity_id),
-        signed = want_assertions_signed,
-        format = e(name_id_format),
-        post = POST_BINDING,
-        acs = e(acs_url),
-    )
+/// The broker as a service provider, as its metadata describes it.
+pub struct ServiceProvider<'a> {
+    pub entity_id: &'a str,
+    pub acs_url: &'a str,
+    pub name_id_format: &'a str,
+    pub want_assertions_signed: bool,
+    /// When set: the current certificate signs our requests, and it and the previous
+    /// one may receive encrypted assertions.
+    pub credentials: Option<&'a SpCredentials>,
+}
+
+impl ServiceProvider<'_> {
+    /// Our metadata, for the identity provider's administrator.
+    pub fn metadata(&self) -> String {
+        let e = escape;
+        let key = |usage: &str, certificate: &str, methods: &str| {
+            format!(
+                r#"<md:KeyDescriptor use="{usage}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>{methods}</md:KeyDescriptor>"#
+            )
+        };
+        let keys: String = match self.credentials {
+            None => String::new(),
+            Some(credentials) => {
+                let methods: String =
+                    ACCEPTED_ALGORITHMS.iter().map(|uri| format!(r#"<md:EncryptionMethod Algorithm="{uri}"/>"#)).collect();
+                let signing = key("signing", credentials.current.certificate(), "");
+                let encryption: String = credentials.decrypting().map(|pair| key("encryption", pair.certificate(), &methods)).collect();
+                signing + &encryption
+            }
+        };
+        format!(
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                r#"<md:EntityDescriptor xmlns:md="{md}" xmlns:ds="{ds}" entityID="{entity}">"#,
+                r#"<md:SPSSODescriptor AuthnRequestsSigned="{requests_signed}" WantAssertionsSigned="{signed}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
+                r#"{keys}<md:NameIDFormat>{format}</md:NameIDFormat>"#,
+                r#"<md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/>"#,
+                r#"</md:SPSSODescriptor></md:EntityDescriptor>"#
+            ),
+            md = METADATA,
+            ds = DSIG,
+            entity = e(self.entity_id),
+            requests_signed = self.credentials.is_some(),
+            signed = self.want_assertions_signed,
+            keys = keys,
+            format = e(self.name_id_format),
+            post = POST_BINDING,
+            acs = e(self.acs_url),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -147,9 +180,42 @@ mod tests {
         assert!(parse_idp_metadata("<!DOCTYPE x><x/>", None).unwrap_err().contains("DOCTYPE"));
     }
 
+    fn ours<'a>(credentials: Option<&'a SpCredentials>) -> ServiceProvider<'a> {
+        ServiceProvider {
+            entity_id: "https://broker.example.com/saml/metadata?a=1&b=2",
+            acs_url: "https://broker.example.com/saml/sso",
+            name_id_format: "urn:x",
+            want_assertions_signed: true,
+            credentials,
+        }
+    }
+
+    #[test]
+    fn our_metadata_publishes_our_certificates_for_signing_and_encryption_when_we_have_keys() {
+        let xml = ours(None).metadata();
+        assert!(xml.contains(r#"AuthnRequestsSigned="false""#) && !xml.contains("KeyDescriptor"));
+        let current = crate::protocol::saml::credentials::tests::sp_pair();
+        let previous = crate::protocol::saml::credentials::tests::other_pair();
+        let credentials = SpCredentials { current, previous: Some(previous) };
+        let xml = ours(Some(&credentials)).metadata();
+        let doc = xml::parse(&xml).unwrap();
+        let keys: Vec<(Option<&str>, String)> = xml::everywhere(&doc, METADATA, "KeyDescriptor")
+            .into_iter()
+            .map(|key| {
+                let certificate = xml::everywhere(&doc, DSIG, "X509Certificate").into_iter().find(|c| doc.descendants(key).contains(c));
+                (xml::attribute(&doc, key, "use"), xml::text(&doc, certificate.unwrap()).unwrap())
+            })
+            .collect();
+        let (current, previous) =
+            (credentials.current.certificate().to_owned(), credentials.previous.as_ref().unwrap().certificate().to_owned());
+        assert_eq!(keys, [(Some("signing"), current.clone()), (Some("encryption"), current), (Some("encryption"), previous)]);
+        assert!(xml.contains(r#"AuthnRequestsSigned="true""#));
+        assert_eq!(xml::everywhere(&doc, METADATA, "EncryptionMethod").len(), 2 * ACCEPTED_ALGORITHMS.len());
+    }
+
     #[test]
     fn our_metadata_names_the_assertion_consumer_service_and_escapes_what_it_quotes() {
-        let xml = sp_metadata("https://broker.example.com/saml/metadata?a=1&b=2", "https://broker.example.com/saml/sso", "urn:x", true);
+        let xml = ours(None).metadata();
         let doc = xml::parse(&xml).unwrap();
         let root = doc.document_element().unwrap();
         assert_eq!(xml::attribute(&doc, root, "entityID"), Some("https://broker.example.com/saml/metadata?a=1&b=2"));

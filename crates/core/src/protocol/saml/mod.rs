@@ -4,6 +4,8 @@
 //! XML-DSig verifier (`signature`), and each assertion accepted once across instances.
 //! The [`Saml`] connector implements the login core's [`SignInProtocol`].
 
+pub mod credentials;
+mod encryption;
 pub mod metadata;
 mod request;
 pub mod response;
@@ -27,7 +29,7 @@ use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::{Departure, Health, Routes, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{KeyValue, Record, StoreError, UnixTime, cache_key, memo};
 use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
-use request::AuthnRequest;
+use request::{AuthnRequest, Signer};
 pub use response::MAX_RESPONSE_BYTES;
 use response::{Answering, Asserted, Expected};
 
@@ -169,7 +171,20 @@ impl<'a> Saml<'a> {
 
     /// Our metadata, for the identity provider's administrator.
     pub fn sp_metadata<K>(&self, ctx: &ProtocolContext<'_, K>) -> String {
-        metadata::sp_metadata(&self.sp_entity_id(ctx), &Self::acs_url(ctx), &self.config.name_id_format, self.config.want_assertion_signed)
+        let ours = metadata::ServiceProvider {
+            entity_id: &self.sp_entity_id(ctx),
+            acs_url: &Self::acs_url(ctx),
+            name_id_format: &self.config.name_id_format,
+            want_assertions_signed: self.config.want_assertion_signed,
+            credentials: self.config.credentials.as_deref(),
+        };
+        ours.metadata()
+    }
+
+    /// What signs our requests: the current key pair, when the broker has one.
+    fn signer(&self) -> Option<Signer<'_>> {
+        let credentials = self.config.credentials.as_deref()?;
+        Some(Signer { pair: &credentials.current, algorithm: self.config.signing_algorithm })
     }
 
     /// The configured settings over the metadata (fetched once per cache lifetime).
@@ -209,6 +224,7 @@ impl<'a> Saml<'a> {
             idp_entity_id: &idp.entity_id,
             answering: Answering::AnotherServiceProvider,
             keys: &idp.keys,
+            credentials: self.config.credentials.as_deref(),
             want_response_signed: self.config.want_response_signed,
             want_assertion_signed: self.config.want_assertion_signed,
             fresh_sign_in_since: None,
@@ -298,7 +314,7 @@ impl SignInProtocol for Saml<'_> {
             authn_context: &self.config.authn_context,
             force_authn,
         };
-        let url = request.redirect_url(start.state.as_str());
+        let url = request.redirect_url(start.state.as_str(), self.signer());
         Ok(Departure { url, kept: Kept { request_id, fresh_sign_in_since: force_authn.then_some(ctx.now) } })
     }
 
@@ -321,6 +337,7 @@ impl SignInProtocol for Saml<'_> {
                 request_id: &kept.request_id,
             },
             keys: &idp.keys,
+            credentials: self.config.credentials.as_deref(),
             want_response_signed: self.config.want_response_signed,
             want_assertion_signed: self.config.want_assertion_signed,
             fresh_sign_in_since: kept.fresh_sign_in_since,

@@ -1,12 +1,14 @@
 //! The AuthnRequest, sent by the HTTP-Redirect binding (bindings §3.4): DEFLATE,
-//! base64 and URL-encoded in `SAMLRequest`, with the sign-in's `state` as `RelayState`.
-//! It is not signed (our metadata says so): what binds the answer to this browser is
-//! its `ID`, kept in the sealed sign-in and required back as `InResponseTo`.
+//! base64 and URL-encoded in `SAMLRequest`, with the sign-in's `state` as `RelayState`,
+//! signed (`SigAlg`, `Signature`) when the broker has its own key pair. What binds the
+//! answer to this browser is the request's `ID`, kept in the sealed sign-in and
+//! required back as `InResponseTo`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::credentials::{KeyPair, SigningAlgorithm};
 use super::metadata::POST_BINDING;
 use super::xml::{ASSERTION, PROTOCOL};
 use crate::base::markup::escape;
@@ -61,14 +63,37 @@ impl AuthnRequest<'_> {
     }
 
     /// Where the browser goes: the identity provider's single sign-on URL with the
-    /// request and `relay_state`.
-    pub fn redirect_url(&self, relay_state: &str) -> String {
-        let deflated = miniz_oxide::deflate::compress_to_vec(self.xml().as_bytes(), 6);
-        let encoded = utf8_percent_encode(&STANDARD.encode(deflated), NON_ALPHANUMERIC).to_string();
-        let joiner = if self.sso_url.contains('?') { '&' } else { '?' };
-        let relay_state = utf8_percent_encode(relay_state, NON_ALPHANUMERIC);
-        format!("{}{joiner}SAMLRequest={encoded}&RelayState={relay_state}", self.sso_url)
+    /// request and `relay_state`, signed by `signer` when given.
+    pub fn redirect_url(&self, relay_state: &str, signer: Option<Signer<'_>>) -> String {
+        redirect_url(self.sso_url, "SAMLRequest", &self.xml(), Some(relay_state), signer)
     }
+}
+
+/// The key pair and algorithm that sign what the broker sends.
+#[derive(Clone, Copy)]
+pub struct Signer<'a> {
+    pub pair: &'a KeyPair,
+    pub algorithm: SigningAlgorithm,
+}
+
+/// A SAML message by the HTTP-Redirect binding: `message` (XML) DEFLATEd, base64 and
+/// URL-encoded in `field`, then `RelayState`, then, when signed, `SigAlg` and the
+/// `Signature` over exactly those parameters as they appear in the URL (bindings
+/// §3.4.4.1). Parameters `endpoint` already has are kept before them.
+pub fn redirect_url(endpoint: &str, field: &str, message: &str, relay_state: Option<&str>, signer: Option<Signer<'_>>) -> String {
+    let encode = |value: &str| utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
+    let deflated = miniz_oxide::deflate::compress_to_vec(message.as_bytes(), 6);
+    let mut query = format!("{field}={}", encode(&STANDARD.encode(deflated)));
+    if let Some(relay_state) = relay_state {
+        query.push_str(&format!("&RelayState={}", encode(relay_state)));
+    }
+    if let Some(Signer { pair, algorithm }) = signer {
+        query.push_str(&format!("&SigAlg={}", encode(algorithm.uri())));
+        let signature = pair.sign(algorithm, query.as_bytes());
+        query.push_str(&format!("&Signature={}", encode(&STANDARD.encode(signature))));
+    }
+    let joiner = if endpoint.contains('?') { '&' } else { '?' };
+    format!("{endpoint}{joiner}{query}")
 }
 
 #[cfg(test)]
@@ -88,7 +113,7 @@ mod tests {
             authn_context: &classes,
             force_authn: true,
         };
-        let url = request.redirect_url("state-1");
+        let url = request.redirect_url("state-1", None);
         let (_, query) = url.split_once("?tenant=a&b&").unwrap();
         let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         assert_eq!(params[1], ("RelayState".to_owned(), "state-1".to_owned()));
@@ -100,5 +125,24 @@ mod tests {
         assert_eq!(super::super::xml::attribute(&doc, root, "IssueInstant"), Some("2027-01-15T08:00:00Z"));
         assert!(xml.contains(r#"ForceAuthn="true""#) && xml.contains("PasswordProtectedTransport"));
         assert!(xml.contains(r#"Destination="https://idp.example.com/sso?tenant=a&amp;b""#), "attributes are escaped");
+        assert!(!url.contains("Signature="), "unsigned without a key pair");
+    }
+
+    #[test]
+    fn a_signed_request_signs_its_parameters_as_they_appear_in_the_url() {
+        use rsa_fast::pkcs1v15::{Signature, VerifyingKey};
+        use rsa_fast::signature::Verifier;
+        let pair = crate::protocol::saml::credentials::tests::sp_pair();
+        let signer = Signer { pair: &pair, algorithm: SigningAlgorithm::RsaSha256 };
+        let url = redirect_url("https://idp.example.com/sso?tenant=a", "SAMLRequest", "<x/>", Some("state 1"), Some(signer));
+        let (_, query) = url.split_once("?tenant=a&").unwrap();
+        let (signed, signature) = query.split_once("&Signature=").unwrap();
+        assert!(signed.starts_with("SAMLRequest=") && signed.contains("&RelayState=state%201&SigAlg=http%3A%2F%2Fwww%2Ew3%2Eorg"));
+        let signature = percent_encoding::percent_decode_str(signature).decode_utf8().unwrap();
+        let signature = Signature::try_from(STANDARD.decode(signature.as_bytes()).unwrap().as_slice()).unwrap();
+        let public = crate::protocol::signing_key::rsa_key_from_certificate(&STANDARD.decode(pair.certificate()).unwrap()).unwrap();
+        let verifying = VerifyingKey::<sha2_fast::Sha256>::new(public);
+        assert!(verifying.verify(signed.as_bytes(), &signature).is_ok());
+        assert!(verifying.verify(signed.replace("state%201", "state%202").as_bytes(), &signature).is_err());
     }
 }

@@ -8,6 +8,8 @@ use std::fmt;
 use bergshamra_xml::uppsala::{Document, NodeId};
 use rsa_fast::PublicKey;
 
+use super::credentials::SpCredentials;
+use super::encryption::{self, Undecrypted};
 use super::signature::{Signed, check_enveloped};
 use super::xml::{self, ASSERTION, PROTOCOL};
 use crate::base::failure::{SignInFailure, SignInFailureKind};
@@ -25,6 +27,8 @@ pub struct Expected<'a> {
     pub idp_entity_id: &'a str,
     pub answering: Answering<'a>,
     pub keys: &'a [PublicKey],
+    /// Our key pairs, when set: an encrypted assertion or NameID is opened with them.
+    pub credentials: Option<&'a SpCredentials>,
     pub want_response_signed: bool,
     pub want_assertion_signed: bool,
     /// With `forceAuthn`: when the browser was sent out. The user must have signed in
@@ -73,7 +77,15 @@ pub enum Refusal {
     NotAResponse,
     NotSaml2,
     NoStatus,
+    /// Encrypted, with no key of ours set to decrypt it.
     EncryptedAssertion,
+    /// What was encrypted, and why it was not opened.
+    Decryption {
+        what: &'static str,
+        why: Undecrypted,
+    },
+    AssertionBesideEncrypted,
+    DecryptedNotOneAssertion,
     AssertionMisplaced,
     AssertionCount(usize),
     /// The signature check's reason.
@@ -123,9 +135,12 @@ impl fmt::Display for Refusal {
             Self::NotAResponse => f.write_str("it is not a Response"),
             Self::NotSaml2 => f.write_str("it is not SAML 2.0"),
             Self::NoStatus => f.write_str("it has no status"),
-            Self::EncryptedAssertion => {
-                f.write_str("its assertion is encrypted, which this broker does not accept: have the identity provider sign it instead")
-            }
+            Self::EncryptedAssertion => f.write_str(
+                "its assertion is encrypted, and no saml_sp_key is set to decrypt it: set saml_sp_key and saml_sp_cert, or have the identity provider sign without encrypting",
+            ),
+            Self::Decryption { what, why } => write!(f, "its encrypted {what} was refused: {why}"),
+            Self::AssertionBesideEncrypted => f.write_str("it holds an assertion beside its encrypted one"),
+            Self::DecryptedNotOneAssertion => f.write_str("its encrypted assertion does not hold exactly one assertion"),
             Self::AssertionMisplaced => f.write_str("its assertion is not where the profile puts it (a child of the Response)"),
             Self::AssertionCount(found) => write!(f, "it must hold exactly one assertion, and holds {found}"),
             Self::ResponseUnsigned => f.write_str("the Response is not signed"),
@@ -140,7 +155,7 @@ impl fmt::Display for Refusal {
             Self::NotExactlyOne(name) => write!(f, "its assertion needs exactly one {name}"),
             Self::AssertionNotSaml2 => f.write_str("its assertion is not SAML 2.0"),
             Self::AssertionWithoutId => f.write_str("its assertion has no ID"),
-            Self::EncryptedNameId => f.write_str("its NameID is encrypted, which this broker does not accept"),
+            Self::EncryptedNameId => f.write_str("its NameID is encrypted, and no saml_sp_key is set to decrypt it"),
             Self::EmptyNameId => f.write_str("its NameID is empty"),
             Self::Recipient => f.write_str("its subject confirmation names another recipient"),
             Self::ConfirmationInResponseTo => f.write_str("its subject confirmation answers another sign-in (InResponseTo)"),
@@ -187,7 +202,7 @@ pub fn check(xml: &str, expected: &Expected<'_>) -> Result<Asserted, Refusal> {
     if xml::attribute(&doc, response, "Version") != Some("2.0") {
         return Err(Refusal::NotSaml2);
     }
-    refuse_repeated_ids(&doc)?;
+    refuse_repeated_ids(&doc, None)?;
 
     // The status first: an identity provider that refused the user sends no assertion.
     let status = xml::only_child(&doc, response, PROTOCOL, "Status")
@@ -199,18 +214,58 @@ pub fn check(xml: &str, expected: &Expected<'_>) -> Result<Asserted, Refusal> {
         return Err(Refusal::NotSignedIn { status: xml::shown(code) });
     }
 
-    if !xml::everywhere(&doc, ASSERTION, "EncryptedAssertion").is_empty() {
-        return Err(Refusal::EncryptedAssertion);
-    }
+    let encrypted = xml::everywhere(&doc, ASSERTION, "EncryptedAssertion");
     let assertions = xml::everywhere(&doc, ASSERTION, "Assertion");
-    let assertion = match assertions.as_slice() {
-        [only] if doc.parent(*only) == Some(response) => *only,
-        [_] => return Err(Refusal::AssertionMisplaced),
-        found => return Err(Refusal::AssertionCount(found.len())),
+    // The Response's signature covers the assertion as it came, encrypted or not.
+    let response_signed = || check_enveloped(&doc, response, expected.keys, "Response").map_err(Refusal::Signature);
+    let holder = match (encrypted.as_slice(), assertions.as_slice()) {
+        ([], [only]) if doc.parent(*only) == Some(response) => {
+            let response_signed = response_signed()?;
+            let assertion_signed = check_enveloped(&doc, *only, expected.keys, "assertion").map_err(Refusal::Signature)?;
+            return check_signed(&doc, response, response_signed, &doc, (*only, assertion_signed), expected);
+        }
+        ([], [_]) => return Err(Refusal::AssertionMisplaced),
+        ([], found) => return Err(Refusal::AssertionCount(found.len())),
+        ([only], []) if doc.parent(*only) == Some(response) => *only,
+        ([_], []) => return Err(Refusal::AssertionMisplaced),
+        ([_], [_, ..]) => return Err(Refusal::AssertionBesideEncrypted),
+        (found, _) => return Err(Refusal::AssertionCount(found.len())),
     };
+    let credentials = expected.credentials.ok_or(Refusal::EncryptedAssertion)?;
+    let response_signed = response_signed()?;
+    let decrypted = encryption::decrypt(&doc, holder, credentials).map_err(|why| Refusal::Decryption { what: "assertion", why })?;
+    // Until a signature vouches for the decrypted assertion, a changed ciphertext must not
+    // learn how its plaintext read: every refusal up to that point reads the same.
+    let vouched = decrypted.authenticated || matches!(response_signed, Signed::Yes);
+    let hidden = |refusal: Refusal| {
+        if vouched { refusal } else { Refusal::Decryption { what: "assertion", why: Undecrypted::Garbled } }
+    };
+    let wrapped = xml::in_context_of(&doc, holder, &decrypted.text);
+    let inner = xml::parse(&wrapped)
+        .map_err(|_| hidden(Refusal::Decryption { what: "assertion", why: Undecrypted::Shape("assertion (not XML)") }))?;
+    let assertion = xml::wrapped_element(&inner)
+        .filter(|element| xml::is(&inner, *element, ASSERTION, "Assertion"))
+        .filter(|_| xml::everywhere(&inner, ASSERTION, "Assertion").len() == 1)
+        .filter(|_| xml::everywhere(&inner, ASSERTION, "EncryptedAssertion").is_empty())
+        .ok_or_else(|| hidden(Refusal::DecryptedNotOneAssertion))?;
+    refuse_repeated_ids(&doc, Some(&inner)).map_err(hidden)?;
+    let assertion_signed = check_enveloped(&inner, assertion, expected.keys, "assertion").map_err(|why| hidden(Refusal::Signature(why)))?;
+    if matches!(assertion_signed, Signed::No) && !vouched {
+        return Err(hidden(Refusal::Unsigned));
+    }
+    check_signed(&doc, response, response_signed, &inner, (assertion, assertion_signed), expected)
+}
 
-    let response_signed = check_enveloped(&doc, response, expected.keys, "Response").map_err(Refusal::Signature)?;
-    let assertion_signed = check_enveloped(&doc, assertion, expected.keys, "assertion").map_err(Refusal::Signature)?;
+/// The signature rules, then the Response's and the assertion's checks, reading the
+/// assertion where it is: in the Response's document, or in its decrypted one.
+fn check_signed(
+    doc: &Document<'_>,
+    response: NodeId,
+    response_signed: Signed,
+    assertion_doc: &Document<'_>,
+    (assertion, assertion_signed): (NodeId, Signed),
+    expected: &Expected<'_>,
+) -> Result<Asserted, Refusal> {
     match (&response_signed, &assertion_signed) {
         (Signed::No, _) if expected.want_response_signed => return Err(Refusal::ResponseUnsigned),
         (_, Signed::No) if expected.want_assertion_signed => return Err(Refusal::AssertionUnsigned),
@@ -219,14 +274,15 @@ pub fn check(xml: &str, expected: &Expected<'_>) -> Result<Asserted, Refusal> {
     }
 
     let response_signed = matches!(response_signed, Signed::Yes);
-    check_response(&doc, response, response_signed, expected)?;
-    read_assertion(&doc, assertion, response_signed, expected)
+    check_response(doc, response, response_signed, expected)?;
+    read_assertion(assertion_doc, assertion, response_signed, expected)
 }
 
 /// Signature wrapping hides a second element under a signed one's `ID`: no ID may
-/// appear twice anywhere in the document.
-fn refuse_repeated_ids(doc: &Document<'_>) -> Result<(), Refusal> {
-    let mut ids: Vec<&str> = doc.descendants(doc.root()).into_iter().filter_map(|node| xml::attribute(doc, node, "ID")).collect();
+/// appear twice anywhere in the document, or in it and its decrypted assertion.
+fn refuse_repeated_ids<'d>(doc: &'d Document<'_>, decrypted: Option<&'d Document<'_>>) -> Result<(), Refusal> {
+    let ids_of = |doc: &'d Document<'_>| doc.descendants(doc.root()).into_iter().filter_map(move |node| xml::attribute(doc, node, "ID"));
+    let mut ids: Vec<&str> = ids_of(doc).chain(decrypted.into_iter().flat_map(ids_of)).collect();
     ids.sort_unstable();
     match ids.windows(2).find(|pair| pair[0] == pair[1]) {
         Some(pair) => Err(Refusal::RepeatedId(xml::shown(pair[0]))),
@@ -275,11 +331,14 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, response_signed: bool, 
     check_issuer(doc, child(assertion, "Issuer")?, expected)?;
 
     let subject = child(assertion, "Subject")?;
-    if !xml::children(doc, subject, ASSERTION, "EncryptedID").is_empty() {
-        return Err(Refusal::EncryptedNameId);
-    }
-    let name_id_node = child(subject, "NameID")?;
-    let name_id = value(doc, name_id_node, "NameID")?;
+    let (name_id, name_id_format) = match xml::children(doc, subject, ASSERTION, "EncryptedID").as_slice() {
+        [] => {
+            let node = child(subject, "NameID")?;
+            (value(doc, node, "NameID")?, xml::attribute(doc, node, "Format").map(str::to_owned))
+        }
+        [encrypted] if xml::children(doc, subject, ASSERTION, "NameID").is_empty() => decrypted_name_id(doc, *encrypted, expected)?,
+        _ => return Err(Refusal::NotExactlyOne("NameID")),
+    };
     if name_id.trim().is_empty() {
         return Err(Refusal::EmptyNameId);
     }
@@ -391,10 +450,24 @@ fn read_assertion(doc: &Document<'_>, assertion: NodeId, response_signed: bool, 
         // Accepted while `now - skew < until`: remembered a second past the last such second.
         usable_until: u64::try_from(usable_until.saturating_add(skew)).unwrap_or(0),
         name_id,
-        name_id_format: xml::attribute(doc, name_id_node, "Format").map(str::to_owned),
+        name_id_format,
         session_index: xml::attribute(doc, authn, "SessionIndex").map(str::to_owned),
         attributes,
     })
+}
+
+/// The NameID an `EncryptedID` holds, and its format. The assertion's signature covers
+/// the ciphertext, so what it says may be told.
+fn decrypted_name_id(doc: &Document<'_>, encrypted: NodeId, expected: &Expected<'_>) -> Result<(String, Option<String>), Refusal> {
+    let credentials = expected.credentials.ok_or(Refusal::EncryptedNameId)?;
+    let refused = |why| Refusal::Decryption { what: "NameID", why };
+    let decrypted = encryption::decrypt(doc, encrypted, credentials).map_err(refused)?;
+    let wrapped = xml::in_context_of(doc, encrypted, &decrypted.text);
+    let inner = xml::parse(&wrapped).map_err(|_| refused(Undecrypted::Shape("NameID (not XML)")))?;
+    let node = xml::wrapped_element(&inner)
+        .filter(|node| xml::is(&inner, *node, ASSERTION, "NameID"))
+        .ok_or(refused(Undecrypted::Shape("NameID (it holds no NameID)")))?;
+    Ok((value(&inner, node, "NameID")?, xml::attribute(&inner, node, "Format").map(str::to_owned)))
 }
 
 /// The text of a value element, refused when it holds a comment or markup.
@@ -413,8 +486,13 @@ fn time(text: &str) -> Result<i64, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::saml::credentials::KeyPair;
+    use crate::protocol::saml::credentials::tests::{other_pair, sp_pair};
+    use crate::protocol::saml::encryption::tests::{TestCipher, encrypted_data};
     use crate::protocol::saml::metadata::certificate_key;
     use crate::protocol::saml::metadata::pem_certificates;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
 
     /// The fixtures' instant (tests/fixtures/saml, made by `xmlsec1`): 2027-01-15T10:00:00Z.
     const ISSUED: UnixTime = 1_800_007_200;
@@ -437,6 +515,7 @@ mod tests {
             idp_entity_id: "https://idp.example.com/metadata",
             answering: Answering::ThisSignIn { acs_url: ACS, audience: AUDIENCE, request_id: REQUEST },
             keys,
+            credentials: None,
             want_response_signed: true,
             want_assertion_signed: true,
             fresh_sign_in_since: None,
@@ -444,6 +523,137 @@ mod tests {
         }
     }
 
+    /// What the encrypted fixtures expect: our key pairs, and an assertion signed inside
+    /// an unsigned Response.
+    fn expected_encrypted<'a>(keys: &'a [PublicKey], credentials: &'a SpCredentials) -> Expected<'a> {
+        Expected { credentials: Some(credentials), want_response_signed: false, ..expected(keys) }
+    }
+
+    fn ours() -> SpCredentials {
+        SpCredentials { current: sp_pair(), previous: None }
+    }
+
+    /// The signed assertion of `signed-assertion.xml`, as it stands in its Response.
+    fn signed_assertion() -> (String, String) {
+        let xml = fixture("signed-assertion.xml");
+        let start = xml.find("<saml:Assertion ").unwrap();
+        let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+        let assertion = xml[start..end].to_owned();
+        (xml, assertion)
+    }
+
+    /// `signed-assertion.xml` with `assertion` encrypted in its place.
+    fn with_encrypted(assertion: &str, cipher: TestCipher, recipient: &KeyPair) -> String {
+        let (xml, signed) = signed_assertion();
+        let data = encrypted_data(recipient, assertion, cipher);
+        xml.replace(&signed, &format!("<saml:EncryptedAssertion>{data}</saml:EncryptedAssertion>"))
+    }
+
+    #[test]
+    fn an_encrypted_assertion_is_read_as_if_it_were_sent_in_clear_with_either_of_our_keys() {
+        let keys = keys("saml-idp-cert.pem");
+        let plain = check(&fixture("signed-assertion.xml"), &Expected { want_response_signed: false, ..expected(&keys) }).unwrap();
+        let rotated = SpCredentials { current: other_pair(), previous: Some(sp_pair()) };
+        for name in ["encrypted-aes128-gcm.xml", "encrypted-aes256-cbc.xml"] {
+            for credentials in [&ours(), &rotated] {
+                assert_eq!(check(&fixture(name), &expected_encrypted(&keys, credentials)).unwrap(), plain, "{name}");
+            }
+            // Every check still applies to what was decrypted.
+            let ours = ours();
+            let late = Expected { now: ISSUED + 3600, ..expected_encrypted(&keys, &ours) };
+            assert_eq!(refusal(&fixture(name), &late), Refusal::ConfirmationExpired);
+            let answering = Answering::ThisSignIn { acs_url: ACS, audience: "urn:other", request_id: REQUEST };
+            let elsewhere = Expected { answering, ..expected_encrypted(&keys, &ours) };
+            assert_eq!(refusal(&fixture(name), &elsewhere), Refusal::Audience("urn:other".into()));
+        }
+    }
+
+    #[test]
+    fn an_encrypted_assertion_needs_our_key_and_rsa_oaep() {
+        let keys = keys("saml-idp-cert.pem");
+        let xml = fixture("encrypted-aes128-gcm.xml");
+        assert_eq!(refusal(&xml, &Expected { want_response_signed: false, ..expected(&keys) }), Refusal::EncryptedAssertion);
+        let not_ours = SpCredentials { current: other_pair(), previous: None };
+        assert_eq!(
+            refusal(&xml, &expected_encrypted(&keys, &not_ours)),
+            Refusal::Decryption { what: "assertion", why: Undecrypted::NotForUs }
+        );
+        assert_eq!(
+            refusal(&fixture("encrypted-rsa-1_5.xml"), &expected_encrypted(&keys, &ours())),
+            Refusal::Decryption { what: "assertion", why: Undecrypted::Rsa15 }
+        );
+        let triple_des = xml.replace("http://www.w3.org/2009/xmlenc11#aes128-gcm", "http://www.w3.org/2001/04/xmlenc#tripledes-cbc");
+        assert!(matches!(
+            refusal(&triple_des, &expected_encrypted(&keys, &ours())),
+            Refusal::Decryption { why: Undecrypted::Content(uri), .. } if uri.contains("tripledes")
+        ));
+    }
+
+    #[test]
+    fn an_encrypted_assertion_cannot_be_wrapped_doubled_or_replaced() {
+        let keys = keys("saml-idp-cert.pem");
+        let ours = ours();
+        let expected = expected_encrypted(&keys, &ours);
+        let xml = fixture("encrypted-aes128-gcm.xml");
+        let start = xml.find("<saml:EncryptedAssertion>").unwrap();
+        let end = xml.find("</saml:EncryptedAssertion>").unwrap() + "</saml:EncryptedAssertion>".len();
+        let encrypted = &xml[start..end];
+        let (_, signed) = signed_assertion();
+        let evil = signed.replace("jdoe@example.com</saml:NameID>", "admin@example.com</saml:NameID>");
+        let cases: [(String, IsTheOne); 7] = [
+            (xml.replace(encrypted, &format!("{signed}{encrypted}")), |refusal| *refusal == Refusal::AssertionBesideEncrypted),
+            (xml.replace(encrypted, &format!("{encrypted}{encrypted}")), |refusal| *refusal == Refusal::AssertionCount(2)),
+            (xml.replace(encrypted, &format!("<samlp:Extensions>{encrypted}</samlp:Extensions>")), |refusal| {
+                *refusal == Refusal::AssertionMisplaced
+            }),
+            // An attacker's own assertion, encrypted to our key: its signature still fails.
+            (with_encrypted(&evil, TestCipher::Gcm, &sp_pair()), |refusal| signature_refused(refusal.clone(), "changed after signing")),
+            // The signed assertion beside itself, inside the ciphertext.
+            (with_encrypted(&format!("{signed}{signed}"), TestCipher::Gcm, &sp_pair()), |refusal| {
+                *refusal == Refusal::DecryptedNotOneAssertion
+            }),
+            // The decrypted assertion may not reuse an ID of the Response around it.
+            (with_encrypted(&signed.replace("_a_fixture", "_r_fixture"), TestCipher::Gcm, &sp_pair()), |refusal| {
+                matches!(refusal, Refusal::RepeatedId(_))
+            }),
+            (with_encrypted(&signed, TestCipher::Gcm, &other_pair()), |refusal| {
+                *refusal == Refusal::Decryption { what: "assertion", why: Undecrypted::NotForUs }
+            }),
+        ];
+        for (document, is_the_one) in cases {
+            let refused = refusal(&document, &expected);
+            assert!(is_the_one(&refused), "{refused:?}");
+        }
+        // The untouched assertion, encrypted by us as by the identity provider, passes.
+        assert!(check(&with_encrypted(&signed, TestCipher::Cbc, &sp_pair()), &expected).is_ok());
+    }
+
+    #[test]
+    fn while_nothing_vouches_for_a_cbc_ciphertext_every_refusal_reads_the_same() {
+        let keys = keys("saml-idp-cert.pem");
+        let ours = ours();
+        let expected = expected_encrypted(&keys, &ours);
+        let garbled = Refusal::Decryption { what: "assertion", why: Undecrypted::Garbled };
+        let (_, signed) = signed_assertion();
+        let evil = signed.replace("jdoe@example.com</saml:NameID>", "admin@example.com</saml:NameID>");
+        // Not XML, not an assertion, a broken signature, no signature: one answer.
+        for plaintext in ["not xml <", "<saml:Issuer>x</saml:Issuer>", evil.as_str(), &signed.replace("<ds:Signature", "<ds:Signature-x")] {
+            assert_eq!(refusal(&with_encrypted(plaintext, TestCipher::Cbc, &sp_pair()), &expected), garbled, "{plaintext:.40}");
+        }
+        // Each byte of the xmlsec1 fixture's ciphertext flipped in turn: never anything else.
+        let xml = fixture("encrypted-aes256-cbc.xml");
+        let values: Vec<&str> = xml.match_indices("<xenc:CipherValue>").map(|(at, _)| &xml[at + 18..]).collect();
+        let content = values[1].split("</xenc:CipherValue>").next().unwrap();
+        let bytes = STANDARD.decode(content.replace(['\n', '\r'], "")).unwrap();
+        for position in (0..bytes.len()).step_by(97).chain([bytes.len() - 17, bytes.len() - 1]) {
+            let mut changed = bytes.clone();
+            changed[position] ^= 0x41;
+            let document = xml.replace(content, &STANDARD.encode(&changed));
+            assert_eq!(refusal(&document, &expected), garbled, "byte {position}");
+        }
+        // Under GCM the cipher vouches for the plaintext: the reason may be told.
+        assert!(signature_refused(refusal(&with_encrypted(&evil, TestCipher::Gcm, &sp_pair()), &expected), "changed after signing"));
+    }
     fn refusal(xml: &str, expected: &Expected<'_>) -> Refusal {
         match check(xml, expected) {
             Ok(asserted) => panic!("accepted: {asserted:?}"),

@@ -2,8 +2,11 @@
 //! or a `"protocol": "saml"` entry of `auth_providers` (HAS's camelCase names). One
 //! parser serves both; each problem names the setting as the operator wrote it.
 
+use std::sync::Arc;
+
 use rsa_fast::PublicKey;
 
+use super::credentials::{SigningAlgorithm, SpCredentials};
 use super::metadata::{IdpMetadata, certificate_key, parse_idp_metadata, pem_certificates};
 use crate::base::parse::flag;
 use crate::host::outbound::origin_of;
@@ -29,6 +32,11 @@ pub struct SamlConfig {
     pub force_authn: bool,
     pub want_response_signed: bool,
     pub want_assertion_signed: bool,
+    /// The broker's key pairs (global, shared by every SAML provider): when set,
+    /// requests are signed and encrypted answers opened.
+    pub credentials: Option<Arc<SpCredentials>>,
+    /// How requests are signed.
+    pub signing_algorithm: SigningAlgorithm,
 }
 
 /// The settings as given, by name.
@@ -38,6 +46,8 @@ pub struct SamlSettings<'a> {
     pub entry: bool,
     /// Origins Spin lets the broker reach, for the metadata URL.
     pub origins: &'a [String],
+    /// The broker's key pairs, from the `saml_sp_*` variables.
+    pub credentials: Option<&'a Arc<SpCredentials>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,10 +65,11 @@ pub enum Setting {
     ForceAuthn,
     WantResponseSigned,
     WantAssertionSigned,
+    KeyAlgorithm,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 13] = [
+    pub const ALL: [Setting; 14] = [
         Self::MetadataUrl,
         Self::Metadata,
         Self::SsoUrl,
@@ -72,6 +83,7 @@ impl Setting {
         Self::ForceAuthn,
         Self::WantResponseSigned,
         Self::WantAssertionSigned,
+        Self::KeyAlgorithm,
     ];
 
     /// The variable, and the `auth_providers` key (where an entry has one).
@@ -90,6 +102,7 @@ impl Setting {
             Self::ForceAuthn => ("saml_force_authn", "forceAuthn"),
             Self::WantResponseSigned => ("saml_want_response_signed", "wantResponseSigned"),
             Self::WantAssertionSigned => ("saml_want_assertion_signed", "wantAssertionSigned"),
+            Self::KeyAlgorithm => ("sp_key_algo", "keyAlgorithm"),
         }
     }
 }
@@ -181,6 +194,9 @@ impl SamlSettings<'_> {
             force_authn: flag(Setting::ForceAuthn, false)?,
             want_response_signed,
             want_assertion_signed,
+            credentials: self.credentials.cloned(),
+            signing_algorithm: SigningAlgorithm::from_setting(&text(Setting::KeyAlgorithm))
+                .ok_or_else(|| problem(Setting::KeyAlgorithm, "`sha256` or `sha512` (SHA-1 is broken)"))?,
         })
     }
 }

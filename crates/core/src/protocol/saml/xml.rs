@@ -108,6 +108,45 @@ pub fn holds_comments(doc: &Document<'_>, node: NodeId) -> bool {
         .any(|child| matches!(doc.node_kind(child), Some(NodeKind::Comment(_) | NodeKind::ProcessingInstruction(_))))
 }
 
+/// `fragment` (decrypted XML) wrapped in an element that declares every namespace in
+/// scope at `node`, where it was encrypted, so that it reads (and canonicalizes) as it
+/// did in place. Parse the result with [`parse`]; [`wrapped_element`] takes it out.
+pub fn in_context_of(doc: &Document<'_>, node: NodeId, fragment: &str) -> String {
+    let mut declared: Vec<(&str, &str)> = Vec::new();
+    let mut at = Some(node);
+    while let Some(current) = at {
+        if let Some(element) = doc.element(current) {
+            for (prefix, uri) in &element.namespace_declarations {
+                if !declared.iter().any(|(known, _)| known == prefix) {
+                    declared.push((prefix, uri));
+                }
+            }
+        }
+        at = doc.parent(current);
+    }
+    let mut wrapper = String::from("<decrypted");
+    for (prefix, uri) in declared {
+        let name = if prefix.is_empty() { "xmlns".to_owned() } else { format!("xmlns:{prefix}") };
+        wrapper.push_str(&format!(r#" {name}="{}""#, crate::base::markup::escape(uri)));
+    }
+    format!("{wrapper}>{fragment}</decrypted>")
+}
+
+/// The one element a parsed [`in_context_of`] holds, with nothing but white space
+/// beside it; `None` otherwise.
+pub fn wrapped_element(doc: &Document<'_>) -> Option<NodeId> {
+    let wrapper = doc.document_element()?;
+    let mut element = None;
+    for child in doc.children(wrapper) {
+        match doc.node_kind(child)? {
+            NodeKind::Element(_) if element.is_none() => element = Some(child),
+            NodeKind::Text(text) if text.trim().is_empty() => {}
+            _ => return None,
+        }
+    }
+    element
+}
+
 /// `text` as an error message may show it: printable ASCII, at most 80 characters.
 pub fn shown(text: &str) -> String {
     text.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(80).collect()
