@@ -21,6 +21,7 @@ mod redis;
 mod registry;
 mod saml_browser;
 mod saml_hostile;
+mod saml_keys;
 mod saml_signing;
 mod store_conformance;
 mod tls_front;

@@ -2,6 +2,7 @@
 //
 //   node idp.mjs --port P --acs-url URL --sp-entity-id ID [--audience AUD]
 //        [--key FILE] [--cert FILE] [--sign both|response|assertion|none] [--entity-id ID]
+//        [--sp-metadata-url URL [--encrypt aes256-cbc|aes128-cbc|aes128-gcm]]
 //
 // - Listens on 127.0.0.1:P only (P = 0 picks a free port).
 // - --key/--cert: the IdP's signing key (PEM) and certificate; default
@@ -11,6 +12,12 @@
 //   enveloped signature + exclusive c14n, placed right after the element's <Issuer>):
 //   both (default) = Response and Assertion, response = Response only,
 //   assertion = Assertion only, none = unsigned.
+// - --sp-metadata-url: the service provider is known from its metadata (read at the first
+//   AuthnRequest), and its AuthnRequests must be signed (HTTP-Redirect SigAlg and
+//   Signature over the query string as received), checked with the signing certificate
+//   that metadata publishes; an unsigned or wrongly signed one is answered 400.
+// - --encrypt: the assertion is encrypted (RSA-OAEP key transport, this content algorithm)
+//   to the encryption certificate of that metadata, then the Response is signed.
 // - When listening, prints exactly one JSON line on stdout:
 //   {"entityId":...,"ssoUrl":"http://127.0.0.1:P/sso","metadataUrl":"http://127.0.0.1:P/metadata","port":P}
 //   Everything else (request log, samlify warnings) goes to stderr. Runs until SIGTERM/SIGINT.
@@ -65,6 +72,8 @@ try {
       cert: { type: 'string' },
       sign: { type: 'string', default: 'both' },
       'entity-id': { type: 'string' },
+      'sp-metadata-url': { type: 'string' },
+      encrypt: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -77,6 +86,15 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${args
 if (!args['acs-url']) fail('--acs-url is required');
 if (!args['sp-entity-id']) fail('--sp-entity-id is required');
 if (!['both', 'response', 'assertion', 'none'].includes(args.sign)) fail(`bad --sign ${args.sign}`);
+const CONTENT_ENCRYPTION = {
+  'aes256-cbc': 'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
+  'aes128-cbc': 'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
+  'aes128-gcm': 'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+};
+if (args.encrypt !== undefined && !CONTENT_ENCRYPTION[args.encrypt]) fail(`bad --encrypt ${args.encrypt}`);
+if (args.encrypt !== undefined && (args['sp-metadata-url'] === undefined || args.sign === 'none')) {
+  fail('--encrypt needs --sp-metadata-url (the certificate to encrypt to) and a signature');
+}
 const acsUrl = args['acs-url'];
 const spEntityId = args['sp-entity-id'];
 const audience = args.audience ?? spEntityId;
@@ -198,11 +216,15 @@ server.listen(port, '127.0.0.1', () => {
   const entityId = args['entity-id'] ?? `${base}/metadata`;
   const ssoUrl = `${base}/sso`;
 
+  const spFromMetadata = args['sp-metadata-url'] !== undefined;
   const idp = samlify.IdentityProvider({
     entityID: entityId,
     signingCert,
     privateKey,
-    wantAuthnRequestsSigned: false,
+    wantAuthnRequestsSigned: spFromMetadata,
+    isAssertionEncrypted: args.encrypt !== undefined,
+    dataEncryptionAlgorithm: CONTENT_ENCRYPTION[args.encrypt],
+    keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
     nameIDFormat: [NAMEID_EMAIL, NAMEID_UNSPECIFIED],
     singleSignOnService: [{ Binding: BINDING_REDIRECT, Location: ssoUrl }],
     loginResponseTemplate: { context: LOGIN_RESPONSE_TEMPLATE, attributes: [] },
@@ -210,13 +232,22 @@ server.listen(port, '127.0.0.1', () => {
   // samlify signs the Assertion when the SP wants assertions signed, and the Response when
   // the SP wants messages signed or does not want assertions signed. --sign none skips
   // samlify's signing step altogether (see buildResponse).
-  const sp = samlify.ServiceProvider({
+  const wantMessageSigned = args.sign === 'both' || args.sign === 'response';
+  let sp = spFromMetadata ? null : samlify.ServiceProvider({
     entityID: spEntityId,
     authnRequestsSigned: false,
     wantAssertionsSigned: args.sign === 'both' || args.sign === 'assertion',
-    wantMessageSigned: args.sign === 'both' || args.sign === 'response',
+    wantMessageSigned,
     assertionConsumerService: [{ Binding: BINDING_POST, Location: acsUrl }],
   });
+  // The service provider as its metadata describes it, read once.
+  async function serviceProvider() {
+    if (sp) return sp;
+    const answer = await fetch(args['sp-metadata-url']);
+    if (!answer.ok) throw new Error(`the SP metadata answered ${answer.status}`);
+    sp = samlify.ServiceProvider({ metadata: await answer.text(), wantMessageSigned });
+    return sp;
+  }
   const metadataXml = idp.getMetadata();
 
   const pending = new Map(); // opaque key -> remembered AuthnRequest
@@ -226,9 +257,15 @@ server.listen(port, '127.0.0.1', () => {
   async function handleSso(res, url) {
     const query = Object.fromEntries(url.searchParams);
     if (!query.SAMLRequest) return text(res, 400, 'missing SAMLRequest');
+    // What the signature covers: the parameters as received, in the binding's order.
+    const raw = url.search.slice(1).split('&');
+    const octetString = ['SAMLRequest', 'RelayState', 'SigAlg']
+      .map((name) => raw.find((pair) => pair.startsWith(`${name}=`)))
+      .filter((pair) => pair !== undefined)
+      .join('&');
     let parsed;
     try {
-      parsed = await idp.parseLoginRequest(sp, 'redirect', { query });
+      parsed = await idp.parseLoginRequest(await serviceProvider(), 'redirect', { query, octetString });
     } catch (e) {
       // samlify reports schema and XML errors as ERR_INVALID_XML; the validator has
       // logged the details to stderr.
@@ -296,8 +333,8 @@ server.listen(port, '127.0.0.1', () => {
     };
     const fill = (template) => ({ id: values.ID, context: samlify.SamlLib.replaceTagsByValue(template, values) });
     if (args.sign === 'none') return fill(LOGIN_RESPONSE_TEMPLATE).context;
-    const { context } = await idp.createLoginResponse(sp, { extract: { request: { id: request.id } } }, 'post',
-      { email: username }, { customTagReplacement: fill, relayState: request.relayState ?? undefined });
+    const { context } = await idp.createLoginResponse(await serviceProvider(), { extract: { request: { id: request.id } } }, 'post',
+      { email: username }, { customTagReplacement: fill, relayState: request.relayState ?? undefined, encryptThenSign: true });
     return Buffer.from(context, 'base64').toString('utf8');
   }
 

@@ -665,6 +665,11 @@ impl SamlIdp {
     pub fn last_request(&self) -> Value {
         get_url(&format!("{}/last-request", self.origin)).json()
     }
+
+    /// The Response it last sent, as XML.
+    pub fn last_response(&self) -> String {
+        get_url(&format!("{}/last-response", self.origin)).body
+    }
 }
 
 /// `(name, value)` of each hidden input of an HTML page (values unescaped).

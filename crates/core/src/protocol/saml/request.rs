@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::credentials::{KeyPair, SigningAlgorithm};
 use super::metadata::POST_BINDING;
@@ -69,6 +69,11 @@ impl AuthnRequest<'_> {
     }
 }
 
+/// What a query value keeps unencoded: RFC 3986's unreserved characters. A verifier that
+/// rebuilds the signed text by encoding the values again (samlify does) gets the very
+/// bytes that were signed, since no value here holds any of `!*'()`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// The key pair and algorithm that sign what the broker sends.
 #[derive(Clone, Copy)]
 pub struct Signer<'a> {
@@ -81,7 +86,7 @@ pub struct Signer<'a> {
 /// `Signature` over exactly those parameters as they appear in the URL (bindings
 /// §3.4.4.1). Parameters `endpoint` already has are kept before them.
 pub fn redirect_url(endpoint: &str, field: &str, message: &str, relay_state: Option<&str>, signer: Option<Signer<'_>>) -> String {
-    let encode = |value: &str| utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
+    let encode = |value: &str| utf8_percent_encode(value, QUERY_VALUE).to_string();
     let deflated = miniz_oxide::deflate::compress_to_vec(message.as_bytes(), 6);
     let mut query = format!("{field}={}", encode(&STANDARD.encode(deflated)));
     if let Some(relay_state) = relay_state {
@@ -137,7 +142,10 @@ mod tests {
         let url = redirect_url("https://idp.example.com/sso?tenant=a", "SAMLRequest", "<x/>", Some("state 1"), Some(signer));
         let (_, query) = url.split_once("?tenant=a&").unwrap();
         let (signed, signature) = query.split_once("&Signature=").unwrap();
-        assert!(signed.starts_with("SAMLRequest=") && signed.contains("&RelayState=state%201&SigAlg=http%3A%2F%2Fwww%2Ew3%2Eorg"));
+        assert!(
+            signed.starts_with("SAMLRequest=")
+                && signed.contains("&RelayState=state%201&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256")
+        );
         let signature = percent_encoding::percent_decode_str(signature).decode_utf8().unwrap();
         let signature = Signature::try_from(STANDARD.decode(signature.as_bytes()).unwrap().as_slice()).unwrap();
         let public = crate::protocol::signing_key::rsa_key_from_certificate(&STANDARD.decode(pair.certificate()).unwrap()).unwrap();
