@@ -602,3 +602,94 @@ fn force_authn_asks_every_login_for_a_fresh_sign_in() {
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.body.contains("forceAuthn"), "{}", page.body);
 }
+
+/// A broker with its own key pair, trusting a signed assertion inside an unsigned
+/// Response: the shape whose encrypted assertion nothing vouches for until it is opened.
+fn start_with_keys() -> Broker {
+    let read = |name: &str| std::fs::read_to_string(saml::fixture(name)).unwrap();
+    let (key, cert) = (read("saml-sp-key.pem"), read("saml-sp-cert.pem"));
+    start_with(Store::Memory, &[("saml_sp_key", &key), ("saml_sp_cert", &cert), ("saml_want_response_signed", "false")])
+}
+
+/// The signed assertion for `sign_in`, encrypted by xmlsec1 to `cert`.
+fn encrypted_answer(sign_in: &SignIn, user: &str, cert: &std::path::Path, content: &str, transport: &str) -> String {
+    saml::encrypted(&saml::signed(&answer_for(sign_in, user), &Signed::Assertion, &Signer::idp()), cert, content, transport)
+}
+
+fn encrypted_assertion_of(xml: &str) -> String {
+    let start = xml.find("<saml:EncryptedAssertion>").unwrap();
+    let end = xml.find("</saml:EncryptedAssertion>").unwrap() + "</saml:EncryptedAssertion>".len();
+    xml[start..end].to_owned()
+}
+
+#[test]
+fn an_encrypted_assertion_is_opened_with_our_key_and_every_hostile_one_refused() {
+    let broker = start_with_keys();
+    let user = "alice@example.com";
+    let sign_in = begin(&broker, user);
+    assert!(broker.get("/saml/metadata").body.contains(r#"<md:KeyDescriptor use="encryption">"#));
+    let xml = encrypted_answer(&sign_in, user, &saml::sp_cert(), saml::AES256_GCM, saml::RSA_OAEP_MGF1P);
+    let page = post(&broker, &sign_in, &xml);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(broker.status(&sign_in.request).json()["nameID"], user);
+
+    let evil = |sign_in: &SignIn| {
+        let mut evil = answer_for(sign_in, "admin@example.com");
+        evil.assertion_id = "_evil".into();
+        signed_assertion_of(&saml::template(&evil, &Signed::Neither, &saml::Algorithm::RsaSha256))
+    };
+    let ours = |sign_in: &SignIn| encrypted_answer(sign_in, user, &saml::sp_cert(), saml::AES128_GCM, saml::RSA_OAEP_MGF1P);
+    assert_refused(
+        &broker,
+        "a second assertion beside the encrypted one",
+        |s| {
+            let xml = ours(s);
+            let encrypted = encrypted_assertion_of(&xml);
+            xml.replace(&encrypted, &format!("{}{encrypted}", evil(s)))
+        },
+        "holds an assertion beside its encrypted one",
+    );
+    assert_refused(
+        &broker,
+        "the encrypted assertion wrapped away, an attacker's in its place",
+        |s| {
+            let xml = ours(s);
+            let encrypted = encrypted_assertion_of(&xml);
+            xml.replace(&encrypted, &format!("<samlp:Extensions>{encrypted}</samlp:Extensions>{}", evil(s)))
+        },
+        "holds an assertion beside its encrypted one",
+    );
+    assert_refused(
+        &broker,
+        "the encrypted assertion wrapped away alone",
+        |s| {
+            let xml = ours(s);
+            let encrypted = encrypted_assertion_of(&xml);
+            xml.replace(&encrypted, &format!("<samlp:Extensions>{encrypted}</samlp:Extensions>"))
+        },
+        "not where the profile puts it",
+    );
+    assert_refused(
+        &broker,
+        "encrypted to a key that is not ours",
+        |s| encrypted_answer(s, user, &saml::other_cert(), saml::AES256_CBC, saml::RSA_OAEP_MGF1P),
+        "encrypted to a key that is not this broker",
+    );
+    assert_refused(
+        &broker,
+        "RSA 1.5 key transport",
+        |s| encrypted_answer(s, user, &saml::sp_cert(), saml::AES256_CBC, saml::RSA_1_5),
+        "RSA PKCS #1 v1.5 (rsa-1_5), which this broker refuses",
+    );
+    assert_refused(
+        &broker,
+        "an attacker's assertion encrypted to our key",
+        |s| {
+            let mut answer = answer_for(s, user);
+            answer.name_id = "admin@example.com".into();
+            let forged = saml::template(&answer, &Signed::Neither, &saml::Algorithm::RsaSha256);
+            saml::encrypted(&forged, &saml::sp_cert(), saml::AES256_CBC, saml::RSA_OAEP_MGF1P)
+        },
+        "its encrypted assertion was refused: it could not be decrypted",
+    );
+}

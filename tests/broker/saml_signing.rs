@@ -3,7 +3,7 @@
 //! what it says they are.
 //!
 //! The fixtures are written by `write_fixtures`, which is `#[ignore]`d; regenerate them
-//! with `cargo test --release --test saml_signing -- --ignored write_fixtures`.
+//! with `cargo test --release --test broker -- --ignored saml_signing::write_fixtures`.
 //! RSA PKCS#1 v1.5 signatures are deterministic and the fixtures' IDs are fixed, so a
 //! regeneration from unchanged code gives the same bytes (`fixtures_are_current`).
 
@@ -215,13 +215,13 @@ fn fixtures_are_current() {
         let produced = saml::signed(&fixture_answer(), &signed, &signer);
         assert!(
             on_disk == produced,
-            "{name} is stale: regenerate with `cargo test --release --test saml_signing -- --ignored write_fixtures`"
+            "{name} is stale: regenerate with `cargo test --release --test broker -- --ignored saml_signing::write_fixtures`"
         );
     }
 }
 
 /// Writes tests/fixtures/saml/*.xml. Run with
-/// `cargo test --release --test saml_signing -- --ignored write_fixtures`.
+/// `cargo test --release --test broker -- --ignored saml_signing::write_fixtures`.
 #[test]
 #[ignore = "regenerates the fixtures in tests/fixtures/saml/"]
 fn write_fixtures() {
@@ -229,5 +229,15 @@ fn write_fixtures() {
     for (name, signed, signer) in fixture_set() {
         // Exactly as produced: signed fixtures are xmlsec1's output byte for byte.
         std::fs::write(fixture_path(name), saml::signed(&fixture_answer(), &signed, &signer)).unwrap();
+    }
+    // The signed assertion encrypted to the service provider's certificate (a fresh
+    // session key each time, so these are not compared by `fixtures_are_current`).
+    let signed_assertion = std::fs::read_to_string(fixture_path("signed-assertion.xml")).unwrap();
+    for (name, content, transport) in [
+        ("encrypted-aes128-gcm.xml", saml::AES128_GCM, saml::RSA_OAEP_MGF1P),
+        ("encrypted-aes256-cbc.xml", saml::AES256_CBC, saml::RSA_OAEP_MGF1P),
+        ("encrypted-rsa-1_5.xml", saml::AES256_CBC, saml::RSA_1_5),
+    ] {
+        std::fs::write(fixture_path(name), saml::encrypted(&signed_assertion, &saml::sp_cert(), content, transport)).unwrap();
     }
 }

@@ -326,6 +326,57 @@ pub fn signed(answer: &Answer, signed: &Signed, signer: &Signer) -> String {
     sign(&template(answer, signed, &signer.algorithm), signer)
 }
 
+/// XML Encryption's content algorithms and key transports, by their URIs.
+pub const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+pub const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+pub const RSA_1_5: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
+
+/// The service provider's certificate of the tests (the broker's `saml_sp_cert`).
+pub fn sp_cert() -> PathBuf {
+    fixture("saml-sp-cert.pem")
+}
+
+/// `xml` with its first Assertion encrypted by xmlsec1 to `cert`, in an
+/// `EncryptedAssertion` where the Assertion stood, as identity providers send it: the
+/// content with `content` (a fresh session key), that key wrapped with `key_transport`
+/// in the `EncryptedData`'s `KeyInfo`. Encrypt after signing the assertion and before
+/// signing the Response. Panics if xmlsec1 fails.
+pub fn encrypted(xml: &str, cert: &Path, content: &str, key_transport: &str) -> String {
+    let start = xml.find("<saml:Assertion ").expect("an Assertion to encrypt");
+    let end = xml.find("</saml:Assertion>").expect("its end") + "</saml:Assertion>".len();
+    let wrapped = format!("{}<saml:EncryptedAssertion>{}</saml:EncryptedAssertion>{}", &xml[..start], &xml[start..end], &xml[end..]);
+    let session_key = if content.contains("128") { "aes-128" } else { "aes-256" };
+    let template = format!(
+        concat!(
+            r#"<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element">"#,
+            r#"<xenc:EncryptionMethod Algorithm="{content}"/><ds:KeyInfo xmlns:ds="{dsig}"><xenc:EncryptedKey>"#,
+            r#"<xenc:EncryptionMethod Algorithm="{transport}"/><xenc:CipherData><xenc:CipherValue/></xenc:CipherData>"#,
+            r#"</xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"#
+        ),
+        content = content,
+        dsig = DSIG_NS,
+        transport = key_transport,
+    );
+    let dir = TempDir::new();
+    let (data, template, output) = (dir.write("data.xml", &wrapped), dir.write("template.xml", &template), dir.path("encrypted.xml"));
+    let out = xmlsec1()
+        .arg("--encrypt")
+        .arg("--pubkey-cert-pem")
+        .arg(cert)
+        .args(["--session-key", session_key, "--node-name", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"])
+        .arg("--xml-data")
+        .arg(&data)
+        .arg("--output")
+        .arg(&output)
+        .arg(&template)
+        .output()
+        .expect("run xmlsec1");
+    assert!(out.status.success(), "xmlsec1 --encrypt failed: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(&output).expect("read xmlsec1's output")
+}
+
 /// True when the document has at least one Signature and xmlsec1 verifies every one of
 /// them trusting only `cert` (see `xmlsec1_verify`).
 pub fn xmlsec1_verifies(xml: &str, cert: &Path) -> bool {
