@@ -107,24 +107,53 @@ pub fn convert(settings: &[(String, String)], read_file: ReadFile<'_>) -> Conver
             conversion.left_out.push((name.clone(), why));
         }
     }
-    keep_has_saml_defaults(settings, &mut conversion);
+    keep_has_saml_settings(settings, read_file, &mut conversion);
     conversion
 }
 
 /// HAS's defaults where the broker's differ, for a HAS that was a SAML service
-/// provider: the identity provider knows it by HAS's default entity id, and HAS asked
-/// for the PasswordProtectedTransport context unless told not to.
-fn keep_has_saml_defaults(settings: &[(String, String)], into: &mut Conversion) {
-    let set = |name: &str| settings.iter().any(|(setting, value)| setting == name && !value.trim().is_empty());
-    let is_true = |name: &str| settings.iter().any(|(setting, value)| setting == name && value.trim().eq_ignore_ascii_case("true"));
-    if !["SAML_IDP_METADATA_URL", "SAML_IDP_METADATA_FILE", "SAML_IDP_SSO_URL"].iter().any(|name| set(name)) {
+/// provider: the identity provider knows it by HAS's default entity id, HAS asked for
+/// the PasswordProtectedTransport context unless told not to, and HAS signed its
+/// requests and decrypted with `SAML_KEY_FILE` and `SAML_CERT_FILE`, or else with its
+/// TLS key pair (`KEY_FILE`, `CERT_FILE`).
+fn keep_has_saml_settings(settings: &[(String, String)], read_file: ReadFile<'_>, into: &mut Conversion) {
+    let value =
+        |name: &str| settings.iter().find(|(setting, value)| setting == name && !value.trim().is_empty()).map(|(_, value)| value.trim());
+    let is_true = |name: &str| value(name).is_some_and(|value| value.eq_ignore_ascii_case("true"));
+    let shorthand = ["SAML_IDP_METADATA_URL", "SAML_IDP_METADATA_FILE", "SAML_IDP_SSO_URL"].iter().any(|name| value(name).is_some());
+    let listed = ["AUTH_PROVIDERS", "AUTH_PROVIDERS_FILE"]
+        .iter()
+        .any(|name| value(name).is_some_and(|list| list.contains("saml") || list.contains("etadata")));
+    if !shorthand && !listed {
+        for name in ["SAML_KEY_FILE", "SAML_CERT_FILE"].into_iter().filter(|name| value(name).is_some()) {
+            into.left_out.push((name.to_owned(), "no SAML identity provider is configured for it to serve".to_owned()));
+        }
         return;
     }
-    if !set("SAML_SP_ENTITY_ID") {
+    if shorthand && value("SAML_SP_ENTITY_ID").is_none() {
         into.variables.push(("saml_sp_entity_id".to_owned(), HAS_SP_ENTITY_ID.to_owned()));
     }
-    if !set("SAML_AUTHN_CONTEXT") && !is_true("SAML_DISABLE_CONTEXT") {
+    if shorthand && value("SAML_AUTHN_CONTEXT").is_none() && !is_true("SAML_DISABLE_CONTEXT") {
         into.variables.push(("saml_authn_context".to_owned(), PASSWORD_PROTECTED_TRANSPORT.to_owned()));
+    }
+    let (Some((key_setting, key)), Some((cert_setting, cert))) = (
+        value("SAML_KEY_FILE").map(|file| ("SAML_KEY_FILE", file)).or_else(|| value("KEY_FILE").map(|file| ("KEY_FILE", file))),
+        value("SAML_CERT_FILE").map(|file| ("SAML_CERT_FILE", file)).or_else(|| value("CERT_FILE").map(|file| ("CERT_FILE", file))),
+    ) else {
+        return;
+    };
+    match (read_file(key), read_file(cert)) {
+        (Ok(key), Ok(cert)) => {
+            into.variables.push(("saml_sp_key".to_owned(), key));
+            into.variables.push(("saml_sp_cert".to_owned(), cert));
+        }
+        (key, cert) => {
+            for (setting, failed) in [(key_setting, key.err()), (cert_setting, cert.err())] {
+                if let Some(why) = failed {
+                    into.left_out.push((setting.to_owned(), format!("the SAML key pair: {why}")));
+                }
+            }
+        }
     }
 }
 
@@ -134,7 +163,7 @@ const HAS_SP_ENTITY_ID: &str = "https://has.example.com";
 const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
-const SAME_NAME: [&str; 30] = [
+const SAME_NAME: [&str; 31] = [
     "OIDC_CLIENT_ID",
     "OIDC_CLIENT_SECRET",
     "OIDC_CODE_CHALLENGE_METHOD",
@@ -165,20 +194,24 @@ const SAME_NAME: [&str; 30] = [
     "FORCE_AUTHN",
     "OIDC_INFO_LABEL",
     "SAML_INFO_LABEL",
+    "SP_KEY_ALGO",
 ];
 
 /// Settings whose name is the same, and the two signature requirements.
 const SAME_NAME_FLAGS: [&str; 2] = ["SAML_WANT_ASSERTION_SIGNED", "SAML_WANT_RESPONSE_SIGNED"];
 
 /// Settings that do not carry over, by name or prefix, and why.
-const LEFT_OUT: [(&str, &str); 16] = [
+const LEFT_OUT: [(&str, &str); 13] = [
     ("SESSION_SECRET", "state_key replaces it (a new random key, printed above): it seals every record and cookie"),
     ("CA_CERT_", "the TLS front checks client certificates against your CA: nginx's ssl_client_certificate (deploy/tls-proxy/)"),
     ("PROTOCOL", "TLS ends at the TLS front (deploy/tls-proxy/), and `spin up --listen` takes the address"),
     ("PORT", "`spin up --listen` takes the address"),
     ("BIND_ADDRESS", "`spin up --listen` takes the address"),
-    ("CERT_FILE", "the TLS front holds the server certificate (deploy/tls-proxy/)"),
-    ("KEY_", "the TLS front holds the server key (deploy/tls-proxy/)"),
+    (
+        "CERT_FILE",
+        "the TLS front holds the server certificate (deploy/tls-proxy/); without SAML_CERT_FILE it is also the SAML certificate, as in HAS",
+    ),
+    ("KEY_", "the TLS front holds the server key (deploy/tls-proxy/); without SAML_KEY_FILE it is also the SAML key, as in HAS"),
     ("PFX_FILE", "the TLS front holds the server certificate (deploy/tls-proxy/)"),
     ("SAML_IDP_SLO_URL", "not supported yet: SAML single logout"),
     (
@@ -187,9 +220,6 @@ const LEFT_OUT: [(&str, &str); 16] = [
     ),
     ("OIDC_CLIENT_CERT_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
     ("OIDC_CLIENT_KEY_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
-    ("SAML_CERT_FILE", "not supported yet: signed AuthnRequests and encrypted assertions"),
-    ("SAML_KEY_FILE", "not supported yet: signed AuthnRequests and encrypted assertions"),
-    ("SP_KEY_ALGO", "not supported yet: signed AuthnRequests and encrypted assertions"),
     ("REDIS_", "Spin's Redis store takes a URL only (rediss:// for TLS): no client certificates, no Sentinel"),
 ];
 
@@ -222,6 +252,8 @@ fn convert_one(name: &str, value: &str, read_file: ReadFile<'_>, into: &mut Conv
         }
         "SAML_IDP_METADATA_FILE" => set("saml_idp_metadata", read_file(value)?),
         "IDP_CERT_FILE" => set("saml_idp_cert", read_file(value)?),
+        // Read with HAS's fallback to the TLS key pair, once the SAML providers are known.
+        "SAML_KEY_FILE" | "SAML_CERT_FILE" => {}
         "SAML_DISABLE_CONTEXT" if value.eq_ignore_ascii_case("true") => {
             return Err("no setting needed: the broker asks for an authentication context only when saml_authn_context is set".into());
         }
@@ -358,6 +390,8 @@ ADMIN_ENABLED=true
             "secrets/oidc" => Ok("oidc-secret-value\n".into()),
             "secrets/partner" => Ok("partner-secret\n".into()),
             "idp.pem" => Ok("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into()),
+            "certs/sp.key" => Ok("-----BEGIN PRIVATE KEY-----\nSPKEY\n-----END PRIVATE KEY-----\n".into()),
+            "certs/sp.crt" => Ok("-----BEGIN CERTIFICATE-----\nSPCERT\n-----END CERTIFICATE-----\n".into()),
             _ => Err(format!("cannot read {name}")),
         }
     }
@@ -407,6 +441,31 @@ ADMIN_ENABLED=true
             assert!(left_out(&conversion, setting).is_some_and(|text| text.contains(why)), "{setting}: {:?}", conversion.left_out);
         }
         assert!(!conversion.variables.iter().any(|(_, value)| value.contains("keyboard cat")), "HAS's session secret is not reused");
+    }
+
+    #[test]
+    fn the_saml_key_pair_carries_over_with_hass_fallback_to_its_tls_pair() {
+        let with = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+            [("SAML_IDP_METADATA_URL", "https://saml.example.com/metadata"), ("SP_KEY_ALGO", "sha512")]
+                .iter()
+                .chain(extra)
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect()
+        };
+        let conversion = convert(&with(&[("SAML_KEY_FILE", "certs/sp.key"), ("SAML_CERT_FILE", "certs/sp.crt")]), &files);
+        assert!(variable(&conversion, "saml_sp_key").is_some_and(|key| key.contains("SPKEY")));
+        assert!(variable(&conversion, "saml_sp_cert").is_some_and(|cert| cert.contains("SPCERT")));
+        assert_eq!(variable(&conversion, "sp_key_algo"), Some("sha512"));
+        // As HAS: without SAML_*_FILE, the TLS pair is the SAML pair.
+        let conversion = convert(&with(&[("KEY_FILE", "certs/sp.key"), ("CERT_FILE", "certs/sp.crt")]), &files);
+        assert!(variable(&conversion, "saml_sp_key").is_some_and(|key| key.contains("SPKEY")));
+        assert!(left_out(&conversion, "CERT_FILE").is_some_and(|why| why.contains("also the SAML certificate")));
+        let conversion = convert(&with(&[("SAML_KEY_FILE", "missing.key"), ("SAML_CERT_FILE", "certs/sp.crt")]), &files);
+        assert!(variable(&conversion, "saml_sp_key").is_none());
+        assert!(left_out(&conversion, "SAML_KEY_FILE").is_some_and(|why| why.contains("cannot read missing.key")));
+        // Without a SAML identity provider, the pair serves nothing.
+        let settings = [("SAML_KEY_FILE".to_owned(), "certs/sp.key".to_owned())];
+        assert!(left_out(&convert(&settings, &files), "SAML_KEY_FILE").is_some_and(|why| why.contains("no SAML identity provider")));
     }
 
     #[test]
