@@ -3,7 +3,7 @@
 //! AuthnRequests and encrypts its assertions: what HAS does with `SAML_CERT_FILE` and
 //! `SAML_KEY_FILE`, and what ADFS, Entra ID, Okta, Keycloak and Shibboleth may demand.
 
-use testkit::{Broker, Redis, SamlIdp, Store, browser_login, free_port, project_dir};
+use testkit::{Broker, Redis, Reply, SamlIdp, Store, browser_login, free_port, get_url, project_dir};
 
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
@@ -68,7 +68,7 @@ fn aes_cbc_answers_are_decrypted_and_without_our_keys_the_strict_identity_provid
     let departure = keyless.follow_login_link(&keyless.login("carol"));
     let location = departure.header("location").unwrap();
     assert!(!location.contains("Signature="), "{location}");
-    let refused = testkit::get_url(location);
+    let refused = get_url(location);
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("ERR_MISSING_SIG_ALG"), "{}", refused.body);
 }
@@ -109,4 +109,87 @@ fn a_rotation_that_drops_the_key_still_in_use_refuses_the_answer_with_a_page_tha
 fn start(port: u16, redis: &Redis, variables: &[(&'static str, String)]) -> Broker {
     let borrowed: Vec<(&str, &str)> = variables.iter().map(|(name, value)| (*name, value.as_str())).collect();
     Broker::start_on(port, Store::Redis(redis), &borrowed)
+}
+
+/// Signs `user` in without a browser; the session cookie the broker sets, and the
+/// identity the client receives.
+fn signed_in_session(broker: &Broker, idp: &SamlIdp, user: &str) -> (String, serde_json::Value) {
+    let login = broker.login(user);
+    let departure = broker.follow_login_link(&login);
+    let sign_in_cookie = departure.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let form = idp.sign_in(departure.header("location").unwrap(), &format!("{user}@example.com"));
+    let page = broker.post_form("/saml/sso", &sign_in_cookie, form);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let session = set_cookies(&page).into_iter().find(|cookie| !cookie.contains("Max-Age=0")).expect("a session cookie");
+    (session.split(';').next().unwrap().to_owned(), broker.status(&login.request).json())
+}
+
+fn set_cookies(reply: &Reply) -> Vec<String> {
+    reply.headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie")).map(|(_, value)| value.clone()).collect()
+}
+
+/// The path and query of a URL at the broker.
+fn at_broker(url: &str, broker_origin: &str) -> String {
+    url.strip_prefix(broker_origin).unwrap_or_else(|| panic!("{url} is not at {broker_origin}")).to_owned()
+}
+
+#[test]
+fn single_logout_both_ways_ends_the_session_at_the_broker_and_at_the_identity_provider() {
+    let (key, cert) = (fixture("saml-sp-key.pem"), fixture("saml-sp-cert.pem"));
+    let (idp, broker) = strict_idp_and_broker("aes128-gcm", &[("saml_sp_key", &key), ("saml_sp_cert", &cert)]);
+    let origin = format!("http://{}", broker.http);
+    assert!(broker.get("/saml/metadata").body.contains(&format!(r#"Location="{origin}/saml/slo""#)));
+
+    // The person signs out at the broker (HAS's /saml/logout): a signed LogoutRequest goes
+    // to the identity provider, which answers at /saml/slo.
+    let (session, identity) = signed_in_session(&broker, &idp, "erin");
+    let leave = broker.get_with("/saml/logout", &[("Cookie", &session)]);
+    assert_eq!(leave.status, 303, "{}", leave.body);
+    let to_idp = leave.header("location").unwrap().to_owned();
+    assert!(to_idp.starts_with(&format!("{}/slo?SAMLRequest=", idp.origin)) && to_idp.contains("&Signature="), "{to_idp}");
+    assert!(
+        set_cookies(&leave).iter().any(|cookie| cookie.starts_with(session.split('=').next().unwrap()) && cookie.contains("Max-Age=0"))
+    );
+    let answered = get_url(&to_idp);
+    assert_eq!(answered.status, 302, "the identity provider took our signed request: {}", answered.body);
+    let heard = idp.last_logout();
+    assert_eq!((&heard["type"], &heard["sigAlg"]), (&"LogoutRequest".into(), &RSA_SHA256.into()), "{heard}");
+    assert_eq!(heard["extract"]["nameID"], "erin@example.com", "{heard}");
+    assert_eq!(heard["extract"]["sessionIndex"], identity["sessionIndex"], "{heard}");
+    let back = broker.get(&at_broker(answered.header("location").unwrap(), &origin));
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert!(back.body.contains("You are signed out"), "{}", back.body);
+
+    // The identity provider signs the person out: its signed LogoutRequest ends the
+    // browser's session here and is answered with our signed LogoutResponse.
+    let (session, identity) = signed_in_session(&broker, &idp, "frank");
+    let start = get_url(&format!(
+        "{}/slo/start?nameId=frank%40example.com&sessionIndex={}",
+        idp.origin,
+        identity["sessionIndex"].as_str().unwrap()
+    ));
+    assert_eq!(start.status, 302, "{}", start.body);
+    let request_id = start.header("x-logout-request-id").unwrap().to_owned();
+    let to_broker = at_broker(start.header("location").unwrap(), &origin);
+    assert!(to_broker.starts_with("/saml/slo?SAMLRequest=") && to_broker.contains("&Signature="), "{to_broker}");
+    let answer = broker.get_with(&to_broker, &[("Cookie", &session)]);
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert!(
+        set_cookies(&answer).iter().any(|cookie| cookie.starts_with(session.split('=').next().unwrap()) && cookie.contains("Max-Age=0"))
+    );
+    let done = get_url(answer.header("location").unwrap());
+    assert_eq!(done.status, 200, "the identity provider took our signed answer: {}", done.body);
+    let heard = idp.last_logout();
+    assert_eq!((&heard["type"], &heard["sigAlg"]), (&"LogoutResponse".into(), &RSA_SHA256.into()), "{heard}");
+    assert_eq!(heard["extract"]["response"]["inResponseTo"], request_id.as_str(), "{heard}");
+
+    // Without its signature, or changed after signing, the identity provider's request
+    // is refused with a page, and nothing is answered.
+    let (unsigned, _) = to_broker.split_once("&SigAlg=").unwrap();
+    let refused = broker.get_with(unsigned, &[("Cookie", &session)]);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("not signed"), "{}", refused.body);
+    let changed = broker.get(&to_broker.replace("RelayState=idp-relay", "RelayState=other"));
+    assert_eq!(changed.status, 400, "{}", changed.body);
+    assert!(changed.body.contains("not made with the identity provider"), "{}", changed.body);
 }

@@ -16,6 +16,8 @@
 //   AuthnRequest), and its AuthnRequests must be signed (HTTP-Redirect SigAlg and
 //   Signature over the query string as received), checked with the signing certificate
 //   that metadata publishes; an unsigned or wrongly signed one is answered 400.
+//   Single logout then works both ways, by the HTTP-Redirect binding, every message signed
+//   and every signature checked (see /slo below).
 // - --encrypt: the assertion is encrypted (RSA-OAEP key transport, this content algorithm)
 //   to the encryption certificate of that metadata, then the Response is signed.
 // - When listening, prints exactly one JSON line on stdout:
@@ -28,6 +30,11 @@
 //   POST /sso/login     username/password (password must be "password"); answers an auto-submitting
 //                       HTML form that POSTs SAMLResponse (+ RelayState) to --acs-url
 //   GET  /last-request  JSON of the last AuthnRequest received at /sso (404 if none)
+//   GET  /slo           (with --sp-metadata-url) the SP's LogoutRequest, answered with a signed
+//                       LogoutResponse by redirect; or the SP's LogoutResponse to ours
+//   GET  /slo/start?nameId=N&sessionIndex=S  IdP-initiated logout: a signed LogoutRequest
+//                       to the SP, by redirect
+//   GET  /last-logout   JSON of the last logout message received at /slo (404 if none)
 //   GET  /last-response last SAML Response XML sent (404 if none)
 
 import { createServer } from 'node:http';
@@ -222,6 +229,9 @@ server.listen(port, '127.0.0.1', () => {
     signingCert,
     privateKey,
     wantAuthnRequestsSigned: spFromMetadata,
+    wantLogoutRequestSigned: spFromMetadata,
+    wantLogoutResponseSigned: spFromMetadata,
+    singleLogoutService: [{ Binding: BINDING_REDIRECT, Location: `${base}/slo` }],
     isAssertionEncrypted: args.encrypt !== undefined,
     dataEncryptionAlgorithm: CONTENT_ENCRYPTION[args.encrypt],
     keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
@@ -245,10 +255,50 @@ server.listen(port, '127.0.0.1', () => {
     if (sp) return sp;
     const answer = await fetch(args['sp-metadata-url']);
     if (!answer.ok) throw new Error(`the SP metadata answered ${answer.status}`);
-    sp = samlify.ServiceProvider({ metadata: await answer.text(), wantMessageSigned });
+    // The IdP signs what it sends the SP: its LogoutRequests and LogoutResponses.
+    sp = samlify.ServiceProvider({
+      metadata: await answer.text(), wantMessageSigned, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true,
+    });
     return sp;
   }
   const metadataXml = idp.getMetadata();
+
+  // What a redirect's signature covers: the parameters as received, in the binding's order.
+  function signedParameters(url, field) {
+    const raw = url.search.slice(1).split('&');
+    return [field, 'RelayState', 'SigAlg']
+      .map((name) => raw.find((pair) => pair.startsWith(`${name}=`)))
+      .filter((pair) => pair !== undefined)
+      .join('&');
+  }
+
+  let lastLogout = null;
+  async function handleSlo(res, url) {
+    if (!spFromMetadata) return text(res, 404, 'single logout needs --sp-metadata-url');
+    const query = Object.fromEntries(url.searchParams);
+    const field = query.SAMLRequest ? 'SAMLRequest' : 'SAMLResponse';
+    const request = { query, octetString: signedParameters(url, field) };
+    try {
+      if (field === 'SAMLRequest') {
+        const parsed = await idp.parseLogoutRequest(await serviceProvider(), 'redirect', request);
+        lastLogout = { type: 'LogoutRequest', sigAlg: query.SigAlg ?? null, extract: parsed.extract };
+        const { context } = idp.createLogoutResponse(await serviceProvider(), parsed, 'redirect', query.RelayState ?? '');
+        return send(res, 302, 'text/plain; charset=utf-8', '', { Location: context });
+      }
+      const parsed = await idp.parseLogoutResponse(await serviceProvider(), 'redirect', request);
+      lastLogout = { type: 'LogoutResponse', sigAlg: query.SigAlg ?? null, extract: parsed.extract };
+      return html(res, 200, 'Signed out', '<h1>Signed out at the test SAML IdP</h1>');
+    } catch (e) {
+      return text(res, 400, `invalid logout message: ${e?.message ?? e}`);
+    }
+  }
+
+  async function startLogout(res, url) {
+    if (!spFromMetadata) return text(res, 404, 'single logout needs --sp-metadata-url');
+    const user = { logoutNameID: url.searchParams.get('nameId'), sessionIndex: url.searchParams.get('sessionIndex') };
+    const { id, context } = idp.createLogoutRequest(await serviceProvider(), 'redirect', user, 'idp-relay');
+    return send(res, 302, 'text/plain; charset=utf-8', '', { Location: context, 'X-Logout-Request-Id': id });
+  }
 
   const pending = new Map(); // opaque key -> remembered AuthnRequest
   let lastRequest = null;
@@ -257,12 +307,7 @@ server.listen(port, '127.0.0.1', () => {
   async function handleSso(res, url) {
     const query = Object.fromEntries(url.searchParams);
     if (!query.SAMLRequest) return text(res, 400, 'missing SAMLRequest');
-    // What the signature covers: the parameters as received, in the binding's order.
-    const raw = url.search.slice(1).split('&');
-    const octetString = ['SAMLRequest', 'RelayState', 'SigAlg']
-      .map((name) => raw.find((pair) => pair.startsWith(`${name}=`)))
-      .filter((pair) => pair !== undefined)
-      .join('&');
+    const octetString = signedParameters(url, 'SAMLRequest');
     let parsed;
     try {
       parsed = await idp.parseLoginRequest(await serviceProvider(), 'redirect', { query, octetString });
@@ -360,6 +405,13 @@ server.listen(port, '127.0.0.1', () => {
         return handleSso(res, url);
       case 'POST /sso/login':
         return handleLogin(req, res);
+      case 'GET /slo':
+        return handleSlo(res, url);
+      case 'GET /slo/start':
+        return startLogout(res, url);
+      case 'GET /last-logout':
+        if (!lastLogout) return text(res, 404, 'no logout message yet');
+        return send(res, 200, 'application/json', `${JSON.stringify(lastLogout)}\n`);
       case 'GET /last-request':
         if (!lastRequest) return text(res, 404, 'no AuthnRequest yet');
         return send(res, 200, 'application/json', `${JSON.stringify(lastRequest)}\n`);

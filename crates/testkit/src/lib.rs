@@ -666,6 +666,11 @@ impl SamlIdp {
         get_url(&format!("{}/last-request", self.origin)).json()
     }
 
+    /// The logout message it last received at `/slo`, as it read it.
+    pub fn last_logout(&self) -> Value {
+        get_url(&format!("{}/last-logout", self.origin)).json()
+    }
+
     /// The Response it last sent, as XML.
     pub fn last_response(&self) -> String {
         get_url(&format!("{}/last-response", self.origin)).body

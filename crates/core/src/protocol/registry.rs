@@ -20,6 +20,7 @@ pub use crate::protocol::Routes;
 use crate::state::{KeyValue, StoreError};
 
 pub use saml::PostedAnswer;
+pub use saml::logout::{LoggedOut, MAX_MESSAGE_BYTES as MAX_SAML_LOGOUT_BYTES, Received as ReceivedLogout};
 
 pub const OIDC_ROUTES: Routes = oidc::ROUTES;
 pub const SAML_ROUTES: Routes = saml::ROUTES;
@@ -33,13 +34,18 @@ pub const LOGOUT_PATH: &str = oidc::LOGOUT_PATH;
 pub const MAX_SAML_FORM_BYTES: usize = saml::MAX_ANSWER_FORM_BYTES;
 pub const MAX_SAML_RESPONSE_BYTES: usize = saml::MAX_RESPONSE_BYTES;
 
+/// The identity provider a logout message names as its `Issuer`, or why it names none.
+pub fn logout_issuer(received: &ReceivedLogout) -> Result<String, String> {
+    saml::logout::issuer(received).map_err(|refusal| refusal.0)
+}
+
 /// A form's `SAMLResponse`, decoded, or why not (HAS's `/saml/validate`).
 pub fn posted_saml_response(form: &[u8]) -> Result<String, &'static str> {
     saml::posted_response(form)
 }
 
 /// A configured provider that speaks SAML, for SAML's own routes: the service
-/// provider's metadata, and `/saml/validate`.
+/// provider's metadata, `/saml/validate`, and single logout.
 pub struct SamlProvider<'a> {
     pub provider: &'a IdentityProvider,
     saml: Saml<'a>,
@@ -54,6 +60,15 @@ impl SamlProvider<'_> {
     /// Another service provider's answer, checked as HAS checks it, accepted once.
     pub async fn validate<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, response: &str) -> Result<Identity, SignInFailure> {
         self.saml.validate(ctx, response).await
+    }
+
+    /// A logout message this identity provider sent, checked, and what to answer.
+    pub async fn single_logout<K: KeyValue>(
+        &self,
+        ctx: &ProtocolContext<'_, K>,
+        received: &ReceivedLogout,
+    ) -> Result<LoggedOut, SignInFailure> {
+        self.saml.single_logout(ctx, received).await
     }
 }
 
@@ -146,6 +161,20 @@ impl Providers {
             Protocol::Saml(config) => Some(SamlProvider { provider, saml: Saml::new(config) }),
             Protocol::Oidc(_) => None,
         }
+    }
+
+    /// The SAML provider whose identity provider is `entity_id` (the `Issuer` of a
+    /// message it sent); the first, when several trust the same one.
+    pub async fn saml_issued_by<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, entity_id: &str) -> Option<SamlProvider<'_>> {
+        for provider in &self.0 {
+            if let Protocol::Saml(config) = &provider.protocol {
+                let saml = Saml::new(config);
+                if saml.idp_entity_id(ctx).await.is_ok_and(|known| known == entity_id) {
+                    return Some(SamlProvider { provider, saml });
+                }
+            }
+        }
+        None
     }
 
     /// Ids of every provider, for messages.

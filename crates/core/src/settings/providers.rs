@@ -94,6 +94,7 @@ struct ProviderEntry {
     idp_entity_id: Option<String>,
     idp_cert: Option<String>,
     key_algorithm: Option<String>,
+    logout_url: Option<String>,
     sp_entity_id: Option<String>,
     audience: Option<String>,
     name_id_format: Option<String>,
@@ -188,6 +189,7 @@ impl ProviderEntry {
             Setting::WantResponseSigned => flag(&self.want_response_signed),
             Setting::WantAssertionSigned => flag(&self.want_assertion_signed),
             Setting::KeyAlgorithm => text(&self.key_algorithm),
+            Setting::SloUrl => text(&self.logout_url),
         }
     }
 }

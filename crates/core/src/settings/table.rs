@@ -401,6 +401,13 @@ pub const VARIABLES: &[Variable] = &[
         doc: "The `Audience` the assertion must name. Empty: the SP entity id.",
     },
     Variable {
+        name: "saml_idp_slo_url",
+        default: "",
+        secret: false,
+        read: Read::WhenAnySet(&SAML_GATE),
+        doc: "HAS's `SAML_IDP_SLO_URL` (`logoutUrl` in an `auth_providers` entry): the identity provider's single logout URL (HTTP-Redirect binding). Overrides the metadata's. With one, signing out (`/saml/logout` or `/oidc/logout`) after a SAML sign-in sends a `LogoutRequest` there (signed with `saml_sp_key` when set); without one the broker forgets the browser only. The identity provider's own `LogoutRequest`s come to `<svc_base_uri>/saml/slo` either way.",
+    },
+    Variable {
         name: "saml_sp_key",
         default: "",
         secret: true,

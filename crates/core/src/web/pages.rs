@@ -91,6 +91,17 @@ pub fn signed_out() -> Reply {
     page(StatusCode::OK, "You are signed out", "The login broker has forgotten this browser. You can close this window.")
 }
 
+/// After a SAML single logout the identity provider could not complete everywhere.
+pub fn signed_out_here_only(status: &str) -> Reply {
+    page(
+        StatusCode::OK,
+        "You are signed out of the login broker",
+        &format!(
+            "The login broker has forgotten this browser, but the identity provider did not end its own session (status {status}). Close the browser to end it."
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

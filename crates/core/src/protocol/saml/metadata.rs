@@ -23,6 +23,12 @@ pub struct IdpMetadata {
     pub sso_url: String,
     /// Signing certificates, base64 DER as metadata carries them.
     pub certificates: Vec<String>,
+    /// Single logout by the HTTP-Redirect binding: where requests go, and where
+    /// responses go when it says otherwise.
+    #[serde(default)]
+    pub slo_url: Option<String>,
+    #[serde(default)]
+    pub slo_response_url: Option<String>,
 }
 
 /// Reads an identity provider's metadata: an `EntityDescriptor`, or an
@@ -63,7 +69,17 @@ pub fn parse_idp_metadata(text: &str, entity_id: Option<&str>) -> Result<IdpMeta
     if certificates.is_empty() {
         return Err("the metadata names no signing certificate".into());
     }
-    Ok(IdpMetadata { entity_id: id.to_owned(), sso_url: sso_url.to_owned(), certificates })
+    let slo = xml::children(&doc, role, METADATA, "SingleLogoutService")
+        .into_iter()
+        .find(|service| xml::attribute(&doc, *service, "Binding") == Some(REDIRECT_BINDING));
+    let slo_attribute = |name| slo.and_then(|service| xml::attribute(&doc, service, name)).map(str::to_owned);
+    Ok(IdpMetadata {
+        entity_id: id.to_owned(),
+        sso_url: sso_url.to_owned(),
+        certificates,
+        slo_url: slo_attribute("Location"),
+        slo_response_url: slo_attribute("ResponseLocation"),
+    })
 }
 
 /// The RSA key of a certificate given as base64 DER.
@@ -87,6 +103,8 @@ pub fn pem_certificates(pem: &str) -> Option<Vec<String>> {
 pub struct ServiceProvider<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
+    /// Where identity providers send logout messages, by either binding.
+    pub slo_url: &'a str,
     pub name_id_format: &'a str,
     pub want_assertions_signed: bool,
     /// When set: the current certificate signs our requests, and it and the previous
@@ -118,7 +136,8 @@ impl ServiceProvider<'_> {
                 r#"<?xml version="1.0" encoding="UTF-8"?>"#,
                 r#"<md:EntityDescriptor xmlns:md="{md}" xmlns:ds="{ds}" entityID="{entity}">"#,
                 r#"<md:SPSSODescriptor AuthnRequestsSigned="{requests_signed}" WantAssertionsSigned="{signed}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
-                r#"{keys}<md:NameIDFormat>{format}</md:NameIDFormat>"#,
+                r#"{keys}<md:SingleLogoutService Binding="{redirect}" Location="{slo}"/>"#,
+                r#"<md:SingleLogoutService Binding="{post}" Location="{slo}"/><md:NameIDFormat>{format}</md:NameIDFormat>"#,
                 r#"<md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/>"#,
                 r#"</md:SPSSODescriptor></md:EntityDescriptor>"#
             ),
@@ -128,6 +147,8 @@ impl ServiceProvider<'_> {
             requests_signed = self.credentials.is_some(),
             signed = self.want_assertions_signed,
             keys = keys,
+            redirect = REDIRECT_BINDING,
+            slo = e(self.slo_url),
             format = e(self.name_id_format),
             post = POST_BINDING,
             acs = e(self.acs_url),
@@ -154,6 +175,19 @@ mod tests {
         let pem = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/saml-idp-cert.pem")).unwrap();
         assert_eq!(metadata.certificates, pem_certificates(&pem).unwrap(), "the signing certificate, and only it");
         assert!(parse_idp_metadata(&samlify_metadata(), Some("https://other.example.com")).is_err(), "not another entity's");
+    }
+
+    #[test]
+    fn the_single_logout_service_by_redirect_is_read_when_the_metadata_has_one() {
+        let metadata = samlify_metadata();
+        assert_eq!(parse_idp_metadata(&metadata, None).unwrap().slo_url, None);
+        let services = format!(
+            r#"<SingleLogoutService Binding="{POST_BINDING}" Location="https://idp.example.com/slo-post"/><SingleLogoutService Binding="{REDIRECT_BINDING}" Location="https://idp.example.com/slo" ResponseLocation="https://idp.example.com/slo-done"/><SingleSignOnService"#
+        );
+        let with_slo = metadata.replacen("<SingleSignOnService", &services, 1);
+        let read = parse_idp_metadata(&with_slo, None).unwrap();
+        assert_eq!(read.slo_url.as_deref(), Some("https://idp.example.com/slo"));
+        assert_eq!(read.slo_response_url.as_deref(), Some("https://idp.example.com/slo-done"));
     }
 
     #[test]
@@ -184,6 +218,7 @@ mod tests {
         ServiceProvider {
             entity_id: "https://broker.example.com/saml/metadata?a=1&b=2",
             acs_url: "https://broker.example.com/saml/sso",
+            slo_url: "https://broker.example.com/saml/slo",
             name_id_format: "urn:x",
             want_assertions_signed: true,
             credentials,

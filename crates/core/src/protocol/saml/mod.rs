@@ -6,6 +6,7 @@
 
 pub mod credentials;
 mod encryption;
+pub mod logout;
 pub mod metadata;
 mod request;
 pub mod response;
@@ -28,8 +29,10 @@ use crate::protocol::ProtocolContext;
 use crate::protocol::saml::settings::SamlConfig;
 use crate::protocol::{Departure, Health, Routes, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{KeyValue, Record, StoreError, UnixTime, cache_key, memo};
+pub use logout::LoggedOut;
+use logout::{LogoutMessage, LogoutRefusal, LogoutRequest, LogoutResponse, Received, SignedInAs};
 use metadata::{IdpMetadata, certificate_key, parse_idp_metadata};
-use request::{AuthnRequest, Signer};
+use request::{AuthnRequest, Signer, redirect_url};
 pub use response::MAX_RESPONSE_BYTES;
 use response::{Answering, Asserted, Expected};
 
@@ -96,6 +99,9 @@ struct Idp {
     entity_id: String,
     sso_url: String,
     keys: Vec<PublicKey>,
+    /// Single logout: where requests go, and where responses go.
+    slo_url: Option<String>,
+    slo_response_url: Option<String>,
 }
 
 /// Fetched metadata, cached for every instance.
@@ -165,6 +171,10 @@ impl<'a> Saml<'a> {
         format!("{}{ACS_PATH}", ctx.base_url)
     }
 
+    fn slo_url<K>(ctx: &ProtocolContext<'_, K>) -> String {
+        format!("{}{}", ctx.base_url, logout::SLO_PATH)
+    }
+
     pub fn sp_entity_id<K>(&self, ctx: &ProtocolContext<'_, K>) -> String {
         self.config.sp_entity_id.clone().unwrap_or_else(|| format!("{}{METADATA_PATH}", ctx.base_url))
     }
@@ -174,6 +184,7 @@ impl<'a> Saml<'a> {
         let ours = metadata::ServiceProvider {
             entity_id: &self.sp_entity_id(ctx),
             acs_url: &Self::acs_url(ctx),
+            slo_url: &Self::slo_url(ctx),
             name_id_format: &self.config.name_id_format,
             want_assertions_signed: self.config.want_assertion_signed,
             credentials: self.config.credentials.as_deref(),
@@ -206,7 +217,50 @@ impl<'a> Saml<'a> {
             entity_id: config.entity_id.clone().or_else(|| from_metadata(|m| &m.entity_id)).ok_or_else(|| unusable("entity id"))?,
             sso_url: config.sso_url.clone().or_else(|| from_metadata(|m| &m.sso_url)).ok_or_else(|| unusable("sign-on URL"))?,
             keys: if keys.is_empty() { return Err(unusable("signing certificate")) } else { keys },
+            slo_url: config.slo_url.clone().or_else(|| fetched.as_ref().and_then(|m| m.slo_url.clone())),
+            slo_response_url: config.slo_response_url.clone().or_else(|| fetched.as_ref().and_then(|m| m.slo_response_url.clone())),
         })
+    }
+
+    /// The identity provider's entity id, which names it in the messages it sends.
+    pub async fn idp_entity_id<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>) -> Result<String, SignInFailure> {
+        Ok(self.idp(ctx).await?.entity_id)
+    }
+
+    /// A logout message the identity provider sent to `/saml/slo`, checked: its own
+    /// `LogoutRequest` is answered with our `LogoutResponse`; its answer to ours says
+    /// whether it signed the person out too.
+    pub async fn single_logout<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, received: &Received) -> Result<LoggedOut, SignInFailure> {
+        let idp = self.idp(ctx).await?;
+        let refused = |LogoutRefusal(why)| SignInFailure::new(SignInFailureKind::InvalidRequest, why);
+        match logout::check(received, &idp.entity_id, &Self::slo_url(ctx), &idp.keys).map_err(refused)? {
+            LogoutMessage::Request { id, .. } => {
+                let destination = idp.slo_response_url.or(idp.slo_url).ok_or_else(|| {
+                    SignInFailure::new(
+                        SignInFailureKind::ServerError,
+                        "the SAML identity provider's single logout URL is not known (saml_idp_slo_url)",
+                    )
+                })?;
+                let sp_entity_id = self.sp_entity_id(ctx);
+                let response_id = format!("_{}", random_token()?.expose());
+                let response = LogoutResponse {
+                    id: &response_id,
+                    issued_at: ctx.now,
+                    destination: &destination,
+                    issuer: &sp_entity_id,
+                    in_response_to: &id,
+                };
+                Ok(LoggedOut::Answered(redirect_url(
+                    &destination,
+                    "SAMLResponse",
+                    &response.xml(),
+                    received.relay_state.as_deref(),
+                    self.signer(),
+                )))
+            }
+            LogoutMessage::Response { succeeded: true, .. } => Ok(LoggedOut::Everywhere),
+            LogoutMessage::Response { status, .. } => Ok(LoggedOut::HereOnly { status }),
+        }
     }
 
     fn metadata_source(&self) -> Option<MetadataSource<'_>> {
@@ -344,15 +398,35 @@ impl SignInProtocol for Saml<'_> {
             now: ctx.now,
         };
         let asserted = response::check(&answer.response, &expected)?;
-        Ok(SignedIn { identity: self.accepted_once(ctx, &idp, asserted).await?, logout_hint: None })
+        let signed_in_as = SignedInAs {
+            name_id: asserted.name_id.clone(),
+            name_id_format: asserted.name_id_format.clone(),
+            session_index: asserted.session_index.clone(),
+        };
+        let logout_hint = serde_json::to_string(&signed_in_as).ok().map(Secret::new);
+        Ok(SignedIn { identity: self.accepted_once(ctx, &idp, asserted).await?, logout_hint })
     }
 
-    async fn logout_url<K: KeyValue>(
-        &self,
-        _ctx: &ProtocolContext<'_, K>,
-        _hint: Option<&Secret>,
-    ) -> Result<Option<String>, SignInFailure> {
-        Ok(None)
+    /// SP-initiated single logout: a `LogoutRequest` naming whom the browser signed in
+    /// as, to the identity provider's single logout URL; `None` when it has none, or the
+    /// session kept no subject.
+    async fn logout_url<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, hint: Option<&Secret>) -> Result<Option<String>, SignInFailure> {
+        let Some(signed_in_as) = hint.and_then(|hint| serde_json::from_str::<SignedInAs>(hint.expose()).ok()) else {
+            return Ok(None);
+        };
+        let idp = self.idp(ctx).await?;
+        let Some(destination) = idp.slo_url else {
+            return Ok(None);
+        };
+        let (request_id, sp_entity_id) = (format!("_{}", random_token()?.expose()), self.sp_entity_id(ctx));
+        let request = LogoutRequest {
+            id: &request_id,
+            issued_at: ctx.now,
+            destination: &destination,
+            issuer: &sp_entity_id,
+            signed_in_as: &signed_in_as,
+        };
+        Ok(Some(redirect_url(&destination, "SAMLRequest", &request.xml(), None, self.signer())))
     }
 
     /// Usable when the identity provider is known: from the settings alone, or from

@@ -20,6 +20,10 @@ pub struct SamlConfig {
     /// From the metadata given inline and the explicit settings.
     pub entity_id: Option<String>,
     pub sso_url: Option<String>,
+    /// HAS's `SAML_IDP_SLO_URL`: where logout requests go; overrides the metadata's.
+    pub slo_url: Option<String>,
+    /// Where logout responses go, when inline metadata names another place.
+    pub slo_response_url: Option<String>,
     pub keys: Vec<PublicKey>,
     /// `None`: `<svc_base_uri>/saml/metadata`.
     pub sp_entity_id: Option<String>,
@@ -66,10 +70,11 @@ pub enum Setting {
     WantResponseSigned,
     WantAssertionSigned,
     KeyAlgorithm,
+    SloUrl,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 14] = [
+    pub const ALL: [Setting; 15] = [
         Self::MetadataUrl,
         Self::Metadata,
         Self::SsoUrl,
@@ -84,6 +89,7 @@ impl Setting {
         Self::WantResponseSigned,
         Self::WantAssertionSigned,
         Self::KeyAlgorithm,
+        Self::SloUrl,
     ];
 
     /// The variable, and the `auth_providers` key (where an entry has one).
@@ -103,6 +109,7 @@ impl Setting {
             Self::WantResponseSigned => ("saml_want_response_signed", "wantResponseSigned"),
             Self::WantAssertionSigned => ("saml_want_assertion_signed", "wantAssertionSigned"),
             Self::KeyAlgorithm => ("sp_key_algo", "keyAlgorithm"),
+            Self::SloUrl => ("saml_idp_slo_url", "logoutUrl"),
         }
     }
 }
@@ -157,6 +164,10 @@ impl SamlSettings<'_> {
         {
             return Err(problem(Setting::SsoUrl, "the identity provider's single sign-on URL (HTTP-Redirect binding)"));
         }
+        let slo_url = optional(Setting::SloUrl);
+        if slo_url.as_deref().is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://"))) {
+            return Err(problem(Setting::SloUrl, "the identity provider's single logout URL (HTTP-Redirect binding)"));
+        }
         let certificates = match optional(Setting::Cert) {
             Some(pem) => pem_certificates(&pem).ok_or_else(|| problem(Setting::Cert, "one or more PEM RSA certificates"))?,
             None => inline.as_ref().map(|idp: &IdpMetadata| idp.certificates.clone()).unwrap_or_default(),
@@ -185,6 +196,8 @@ impl SamlSettings<'_> {
             metadata_url,
             entity_id,
             sso_url,
+            slo_url: slo_url.or_else(|| inline.as_ref().and_then(|idp| idp.slo_url.clone())),
+            slo_response_url: inline.as_ref().and_then(|idp| idp.slo_response_url.clone()),
             keys: certificates.iter().filter_map(|certificate| certificate_key(certificate)).collect(),
             sp_entity_id: optional(Setting::SpEntityId),
             audience: optional(Setting::Audience),

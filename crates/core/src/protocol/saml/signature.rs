@@ -155,6 +155,35 @@ pub fn check_enveloped(doc: &Document<'_>, element: NodeId, keys: &[PublicKey], 
     }
 }
 
+/// Checks the signature of a message sent by the HTTP-Redirect binding (bindings
+/// §3.4.4.1): over `field`, `RelayState` and `SigAlg` exactly as they appear in
+/// `raw_query`, with RSA and SHA-2, under one of `keys`. `Ok(Signed::No)` when it has
+/// neither `SigAlg` nor `Signature`.
+pub fn check_query_signature(raw_query: &str, field: &str, keys: &[PublicKey]) -> Result<Signed, String> {
+    let refuse = |why: &str| Err(format!("its signature {why}"));
+    let raw = |name: &str| raw_query.split('&').find(|pair| pair.split('=').next() == Some(name));
+    let decoded = |pair: &str| {
+        percent_encoding::percent_decode_str(pair.split_once('=').map_or("", |(_, value)| value)).decode_utf8_lossy().into_owned()
+    };
+    let (algorithm, signature) = match (raw("SigAlg"), raw("Signature")) {
+        (None, None) => return Ok(Signed::No),
+        (Some(algorithm), Some(signature)) => (algorithm, decoded(signature)),
+        _ => return refuse("is incomplete (SigAlg and Signature go together)"),
+    };
+    let Some(hash) = Hash::rsa_signature_method(&decoded(algorithm)) else {
+        return refuse(&format!("uses `{}`, not RSA with SHA-256, SHA-384 or SHA-512", xml::shown(&decoded(algorithm))));
+    };
+    let signed: Vec<&str> = [raw(field), raw("RelayState"), Some(algorithm)].into_iter().flatten().collect();
+    let Some(value) = decode(&signature).and_then(|bytes| Signature::try_from(bytes.as_slice()).ok()) else {
+        return refuse("has a malformed value");
+    };
+    if keys.iter().any(|key| hash.verify(key, signed.join("&").as_bytes(), &value)) {
+        Ok(Signed::Yes)
+    } else {
+        refuse("is not made with the identity provider's key")
+    }
+}
+
 /// The element children of a signature's `node`, and their names: the local name for
 /// an XML-DSig element, `?` for any other, so that a foreign element never passes for
 /// a signature's part.

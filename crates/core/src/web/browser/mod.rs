@@ -6,7 +6,7 @@
 
 mod cookies;
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::base::ids::{ProviderId, SignInState, digest, random_token};
 use crate::base::log;
@@ -14,7 +14,8 @@ use crate::base::parse::{CallbackParams, NewRequestOptions};
 use crate::host::{HostKeyValue, Incoming};
 use crate::login::{CodeCheck, Completed, PendingLogin, take_answer};
 use crate::protocol::registry::{self, Connector, OIDC_ROUTES, PostedAnswer, ProviderAnswer, ROUTES, SAML_ROUTES};
-use crate::protocol::registry::{Choice, IdentityProvider};
+use crate::protocol::registry::{Choice, IdentityProvider, LoggedOut, ReceivedLogout};
+use crate::settings::Config;
 use crate::web::context::Context;
 use crate::web::error::{HttpError, RESTART};
 use crate::web::pages;
@@ -186,16 +187,23 @@ fn signed_in(ctx: &Context<HostKeyValue>, sign_in: &BrowserCookie, completed: Co
     Ok(response::with_cookies(pages::signed_in(), vec![sign_in.set("", 0), session_cookie(ctx.config, session)?]))
 }
 
-/// `GET /oidc/logout`: forgets this browser's sign-in state, then signs out at the
-/// provider (RP-initiated logout) when the browser signed in through one that offers
-/// it, coming back to `/oidc/logged_out`.
+/// The cookies that clear every sign-in state this browser holds at the broker.
+fn forget_browser(config: &Config, headers: &HeaderMap) -> Vec<HeaderValue> {
+    let mut forget = vec![BrowserCookie::session(config).set("", 0)];
+    forget.extend(ROUTES.map(|routes| BrowserCookie::confirmation(config, routes.login).set("", 0)));
+    forget.extend(BrowserCookie::sign_ins_presented(config, headers).iter().map(|pending| pending.set("", 0)));
+    forget
+}
+
+/// `GET /oidc/logout` (and HAS's `GET /saml/logout`): forgets this browser's sign-in
+/// state, then signs out at the provider when the browser signed in through one that
+/// offers it: OpenID's RP-initiated logout, coming back to `/oidc/logged_out`, or a SAML
+/// `LogoutRequest`, answered at `/saml/slo`.
 pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
     let config = ctx.config;
     let session = presented_session(config, headers, ctx.now);
-    let mut forget = vec![BrowserCookie::session(config).set("", 0)];
-    forget.extend(ROUTES.map(|routes| BrowserCookie::confirmation(config, routes.login).set("", 0)));
-    forget.extend(BrowserCookie::sign_ins_presented(config, headers).iter().map(|pending| pending.set("", 0)));
+    let forget = forget_browser(config, headers);
     let provider = session.as_ref().and_then(|session| config.providers.get(&session.provider_id));
     let Some((session, provider)) = session.as_ref().zip(provider) else {
         log::info("logout").outcome("no_session").emit();
@@ -217,6 +225,49 @@ pub async fn logout(headers: &HeaderMap) -> Result<Reply, HttpError> {
             Ok(response::with_cookies(pages::signed_out(), forget))
         }
     }
+}
+
+/// `GET` or `POST /saml/slo`: a SAML identity provider's logout message. Its own
+/// `LogoutRequest` (signed) ends this browser's sign-in state here and is answered with
+/// our `LogoutResponse`; its answer to ours says whether it signed the person out too.
+pub async fn saml_single_logout(query: &str, request: Incoming) -> Result<Reply, HttpError> {
+    let headers = request.headers().clone();
+    let received = if request.method() == http::Method::POST {
+        let form = request
+            .body_up_to(registry::MAX_SAML_LOGOUT_BYTES)
+            .await
+            .ok_or_else(|| HttpError::payload_too_large(registry::MAX_SAML_LOGOUT_BYTES))?;
+        ReceivedLogout::from_form(&form)
+    } else {
+        ReceivedLogout::from_query(query)
+    }
+    .map_err(|why| HttpError::invalid_request(format!("This logout message is unusable: {why}.")))?;
+    let issuer = registry::logout_issuer(&received).map_err(HttpError::invalid_request)?;
+    let ctx = Context::load().await?;
+    let protocol = ctx.protocol();
+    let saml = ctx
+        .config
+        .providers
+        .saml_issued_by(&protocol, &issuer)
+        .await
+        .ok_or_else(|| HttpError::invalid_request("This logout message comes from no configured SAML identity provider.".to_owned()))?;
+    let logged_out = saml.single_logout(&protocol, &received).await.map_err(|failure| HttpError::invalid_request(failure.description))?;
+    let forget = forget_browser(ctx.config, &headers);
+    let event = |outcome: &str| log::info("saml_single_logout").provider(&saml.provider.id).outcome(outcome).emit();
+    Ok(match logged_out {
+        LoggedOut::Answered(url) => {
+            event("answered");
+            response::redirect(&url, forget)
+        }
+        LoggedOut::Everywhere => {
+            event("signed_out");
+            response::with_cookies(pages::signed_out(), forget)
+        }
+        LoggedOut::HereOnly { status } => {
+            event("not_at_provider");
+            response::with_cookies(pages::signed_out_here_only(&status), forget)
+        }
+    })
 }
 
 /// `GET /oidc/logged_out`: where the provider sends the browser back after signing out.
