@@ -140,10 +140,13 @@ fn single_logout_both_ways_ends_the_session_at_the_broker_and_at_the_identity_pr
     let origin = format!("http://{}", broker.http);
     assert!(broker.get("/saml/metadata").body.contains(&format!(r#"Location="{origin}/saml/slo""#)));
 
-    // The person signs out at the broker (HAS's /saml/logout): a signed LogoutRequest goes
+    // The person signs out at the broker (HAS's /saml/logout leads to the broker's one
+    // logout route, where the session cookie goes): a signed LogoutRequest goes
     // to the identity provider, which answers at /saml/slo.
     let (session, identity) = signed_in_session(&broker, &idp, "erin");
-    let leave = broker.get_with("/saml/logout", &[("Cookie", &session)]);
+    let onward = broker.get("/saml/logout");
+    assert_eq!((onward.status, onward.header("location")), (303, Some(format!("{origin}/oidc/logout").as_str())));
+    let leave = broker.get_with("/oidc/logout", &[("Cookie", &session)]);
     assert_eq!(leave.status, 303, "{}", leave.body);
     let to_idp = leave.header("location").unwrap().to_owned();
     assert!(to_idp.starts_with(&format!("{}/slo?SAMLRequest=", idp.origin)) && to_idp.contains("&Signature="), "{to_idp}");

@@ -163,7 +163,7 @@ const HAS_SP_ENTITY_ID: &str = "https://has.example.com";
 const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
-const SAME_NAME: [&str; 31] = [
+const SAME_NAME: [&str; 32] = [
     "OIDC_CLIENT_ID",
     "OIDC_CLIENT_SECRET",
     "OIDC_CODE_CHALLENGE_METHOD",
@@ -195,13 +195,14 @@ const SAME_NAME: [&str; 31] = [
     "OIDC_INFO_LABEL",
     "SAML_INFO_LABEL",
     "SP_KEY_ALGO",
+    "SAML_IDP_SLO_URL",
 ];
 
 /// Settings whose name is the same, and the two signature requirements.
 const SAME_NAME_FLAGS: [&str; 2] = ["SAML_WANT_ASSERTION_SIGNED", "SAML_WANT_RESPONSE_SIGNED"];
 
 /// Settings that do not carry over, by name or prefix, and why.
-const LEFT_OUT: [(&str, &str); 13] = [
+const LEFT_OUT: [(&str, &str); 12] = [
     ("SESSION_SECRET", "state_key replaces it (a new random key, printed above): it seals every record and cookie"),
     ("CA_CERT_", "the TLS front checks client certificates against your CA: nginx's ssl_client_certificate (deploy/tls-proxy/)"),
     ("PROTOCOL", "TLS ends at the TLS front (deploy/tls-proxy/), and `spin up --listen` takes the address"),
@@ -213,7 +214,6 @@ const LEFT_OUT: [(&str, &str); 13] = [
     ),
     ("KEY_", "the TLS front holds the server key (deploy/tls-proxy/); without SAML_KEY_FILE it is also the SAML key, as in HAS"),
     ("PFX_FILE", "the TLS front holds the server certificate (deploy/tls-proxy/)"),
-    ("SAML_IDP_SLO_URL", "not supported yet: SAML single logout"),
     (
         "SAML_NAMEID_FIELD",
         "HAS uses it only as an identity provider, to make up a missing nameID; the broker's saml_nameid_field means another thing (take nameID from this assertion attribute): set that only if you want it",
@@ -420,6 +420,7 @@ ADMIN_ENABLED=true
             ("default_protocol", "oidc"),
             ("client_cert_cn", "LoginExtension"),
             ("force_authn", "true"),
+            ("saml_idp_slo_url", "https://saml.example.com/slo"),
             // HAS's defaults, which its identity provider registration relies on.
             ("saml_sp_entity_id", "https://has.example.com"),
             ("saml_authn_context", "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"),
@@ -434,7 +435,6 @@ ADMIN_ENABLED=true
         for (setting, why) in [
             ("SESSION_SECRET", "state_key"),
             ("CA_CERT_FILE", "ssl_client_certificate"),
-            ("SAML_IDP_SLO_URL", "single logout"),
             ("SAML_NAMEID_FIELD", "only as an identity provider"),
             ("ADMIN_ENABLED", "administration"),
         ] {

@@ -51,7 +51,7 @@ async fn route(request: Incoming) -> Reply {
         ["saml", "login", handle] if get => browser::start(handle, query).await.unwrap_or_else(HttpError::page),
         ["saml", "login", handle] if post => browser::confirm(handle, query, request).await.unwrap_or_else(HttpError::page),
         ["saml", "sso"] if post => browser::saml_answer(request).await.unwrap_or_else(HttpError::page),
-        ["saml", "logout"] if get => browser::logout(request.headers()).await.unwrap_or_else(HttpError::page),
+        ["saml", "logout"] if get => browser::saml_logout().await.unwrap_or_else(HttpError::page),
         ["saml", "slo"] if get || post => browser::saml_single_logout(query, request).await.unwrap_or_else(HttpError::page),
         ["saml", "logout"] => HttpError::method_not_allowed("GET").page(),
         ["saml", "slo"] => HttpError::method_not_allowed("GET, POST").page(),

@@ -195,7 +195,13 @@ fn forget_browser(config: &Config, headers: &HeaderMap) -> Vec<HeaderValue> {
     forget
 }
 
-/// `GET /oidc/logout` (and HAS's `GET /saml/logout`): forgets this browser's sign-in
+/// `GET /saml/logout` (HAS's): on to the one logout route, where the session cookie goes.
+pub async fn saml_logout() -> Result<Reply, HttpError> {
+    let ctx = Context::load().await?;
+    Ok(response::redirect(&format!("{}{}", ctx.config.base_url, registry::LOGOUT_PATH), Vec::new()))
+}
+
+/// `GET /oidc/logout` (where HAS's `GET /saml/logout` leads): forgets this browser's sign-in
 /// state, then signs out at the provider when the browser signed in through one that
 /// offers it: OpenID's RP-initiated logout, coming back to `/oidc/logged_out`, or a SAML
 /// `LogoutRequest`, answered at `/saml/slo`.
