@@ -8,7 +8,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use login_broker_core::protocol::saml::credentials::{KeyPair, SpCredentials};
+use login_broker_core::protocol::key_pair::KeyPair;
+use login_broker_core::protocol::saml::credentials::SpCredentials;
 use login_broker_core::protocol::saml::metadata::{certificate_key, parse_idp_metadata, pem_certificates};
 use login_broker_core::protocol::saml::response::{Answering, Expected, check};
 

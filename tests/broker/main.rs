@@ -13,6 +13,7 @@ mod hostile_traffic;
 mod loginhook;
 mod oauth_validate;
 mod oidc_browser;
+mod oidc_client_key;
 mod oidc_hostile;
 mod pages;
 mod providers;

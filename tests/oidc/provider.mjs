@@ -2,7 +2,8 @@
 //
 //   node provider.mjs --port P --client-id ID --client-secret SECRET --redirect-uri URI
 //        [--redirect-uri URI2 ...] [--post-logout-redirect-uri URI]
-//        [--token-endpoint-auth-method client_secret_basic|client_secret_post]
+//        [--token-endpoint-auth-method client_secret_basic|client_secret_post|private_key_jwt]
+//        [--client-certificate FILE] [--client-auth-methods M1,M2]
 //        [--issuer-path /realms/acme] [--issuer-trailing-slash]
 //        [--record-token-requests FILE]
 //
@@ -23,6 +24,12 @@
 //   received, names lower-cased (a repeated header's values joined with ", "), so
 //   "content-length" / "transfer-encoding" show how the body was framed. The line is written
 //   (synchronously) before the request is answered. The body is not recorded.
+// - --token-endpoint-auth-method private_key_jwt --client-certificate FILE: the client has
+//   no secret and authenticates with a JWT signed by the key of the PEM certificate in
+//   FILE, registered as its jwks (kid: the key's RFC 7638 thumbprint, as HAS sends it).
+//   oidc-provider checks the assertion itself (signature, iss, sub, aud, exp, jti once).
+// - --client-auth-methods: the token endpoint's client authentication methods, as discovery
+//   lists them in token_endpoint_auth_methods_supported (default: oidc-provider's five).
 // - One confidential client (code flow, PKCE S256 required, RS256 ID tokens). Plain
 //   http://127.0.0.1 redirect URIs are fine: oidc-provider only forbids http for implicit.
 // - Fresh RS256 + ES256 signing keys are generated at every start.
@@ -40,9 +47,9 @@
 // - Prints exactly one line {"issuer":"..."} on stdout when ready; all logs go to stderr.
 //   Exits when stdin reaches EOF or on SIGTERM/SIGINT.
 
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Provider } from 'oidc-provider';
 
@@ -60,15 +67,31 @@ const { values: args } = parseArgs({
     'issuer-path': { type: 'string', default: '' },
     'issuer-trailing-slash': { type: 'boolean', default: false },
     'record-token-requests': { type: 'string' },
+    'client-certificate': { type: 'string' },
+    'client-auth-methods': { type: 'string' },
   },
 });
 for (const req of ['port', 'client-id', 'client-secret', 'redirect-uri']) {
   if (!args[req]) { console.error(`missing --${req}`); process.exit(2); }
 }
-if (!['client_secret_basic', 'client_secret_post'].includes(args['token-endpoint-auth-method'])) {
-  console.error('--token-endpoint-auth-method must be client_secret_basic or client_secret_post');
+if (!['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(args['token-endpoint-auth-method'])) {
+  console.error('--token-endpoint-auth-method must be client_secret_basic, client_secret_post or private_key_jwt');
   process.exit(2);
 }
+const keyAuth = args['token-endpoint-auth-method'] === 'private_key_jwt';
+if (keyAuth !== Boolean(args['client-certificate'])) {
+  console.error('--client-certificate goes with --token-endpoint-auth-method private_key_jwt, and only with it');
+  process.exit(2);
+}
+// An RSA key's RFC 7638 thumbprint: SHA-256 of its required members in lexical order.
+function clientJwks(file) {
+  const jwk = createPublicKey(readFileSync(file)).export({ format: 'jwk' });
+  const kid = createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })).digest('base64url');
+  return { keys: [{ ...jwk, kid }] };
+}
+const clientCredentials = keyAuth
+  ? { jwks: clientJwks(args['client-certificate']) }
+  : { client_secret: args['client-secret'] };
 const port = Number(args.port);
 const prefix = args['issuer-path'].replace(/\/+$/, '');
 if (prefix && !prefix.startsWith('/')) { console.error('--issuer-path must start with /'); process.exit(2); }
@@ -88,7 +111,7 @@ const capitalise = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 const provider = new Provider(issuer, {
   clients: [{
     client_id: args['client-id'],
-    client_secret: args['client-secret'],
+    ...clientCredentials,
     redirect_uris: args['redirect-uri'],
     post_logout_redirect_uris: args['post-logout-redirect-uri'] ?? [],
     grant_types: ['authorization_code'],
@@ -108,6 +131,7 @@ const provider = new Provider(issuer, {
     profile: ['name', 'preferred_username'],
     email: ['email', 'email_verified'],
   },
+  ...(args['client-auth-methods'] ? { clientAuthMethods: args['client-auth-methods'].split(',') } : {}),
   conformIdTokenClaims: false,
   pkce: { required: () => true },
   responseTypes: ['code'],

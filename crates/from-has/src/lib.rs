@@ -163,9 +163,11 @@ const HAS_SP_ENTITY_ID: &str = "https://has.example.com";
 const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
-const SAME_NAME: [&str; 32] = [
+const SAME_NAME: [&str; 34] = [
     "OIDC_CLIENT_ID",
     "OIDC_CLIENT_SECRET",
+    "OIDC_CLIENT_KEY",
+    "OIDC_CLIENT_CERT",
     "OIDC_CODE_CHALLENGE_METHOD",
     "OIDC_TOKEN_SIGNING_ALGO",
     "OIDC_MAX_AGE",
@@ -202,7 +204,7 @@ const SAME_NAME: [&str; 32] = [
 const SAME_NAME_FLAGS: [&str; 2] = ["SAML_WANT_ASSERTION_SIGNED", "SAML_WANT_RESPONSE_SIGNED"];
 
 /// Settings that do not carry over, by name or prefix, and why.
-const LEFT_OUT: [(&str, &str); 12] = [
+const LEFT_OUT: [(&str, &str); 10] = [
     ("SESSION_SECRET", "state_key replaces it (a new random key, printed above): it seals every record and cookie"),
     ("CA_CERT_", "the TLS front checks client certificates against your CA: nginx's ssl_client_certificate (deploy/tls-proxy/)"),
     ("PROTOCOL", "TLS ends at the TLS front (deploy/tls-proxy/), and `spin up --listen` takes the address"),
@@ -218,8 +220,6 @@ const LEFT_OUT: [(&str, &str); 12] = [
         "SAML_NAMEID_FIELD",
         "HAS uses it only as an identity provider, to make up a missing nameID; the broker's saml_nameid_field means another thing (take nameID from this assertion attribute): set that only if you want it",
     ),
-    ("OIDC_CLIENT_CERT_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
-    ("OIDC_CLIENT_KEY_FILE", "not supported yet: certificate client credentials (private_key_jwt); use a client secret"),
     ("REDIS_", "Spin's Redis store takes a URL only (rediss:// for TLS): no client certificates, no Sentinel"),
 ];
 
@@ -241,6 +241,8 @@ fn convert_one(name: &str, value: &str, read_file: ReadFile<'_>, into: &mut Conv
             set("oidc_provider_origin", origin_of(value).ok_or("not an http(s) URL")?);
         }
         "OIDC_CLIENT_SECRET_FILE" => set("oidc_client_secret", read_file(value)?.trim().to_owned()),
+        "OIDC_CLIENT_KEY_FILE" => set("oidc_client_key", read_file(value)?),
+        "OIDC_CLIENT_CERT_FILE" => set("oidc_client_cert", read_file(value)?),
         "OAUTH_JWKS_URI" => {
             set("oauth_jwks_uri", value.to_owned());
             set("oauth_jwks_origin", origin_of(value).ok_or("not an http(s) URL")?);
@@ -315,15 +317,17 @@ fn providers(text: &str, read_file: ReadFile<'_>) -> Result<(String, ProviderNot
     let mut converted = Vec::new();
     for entry in entries {
         let Value::Object(mut fields) = entry else { return Err("a provider that is not an object".into()) };
-        for (file_field, field) in [("clientSecretFile", "clientSecret"), ("metadataFile", "metadata"), ("idpCertFile", "idpCert")] {
+        let files = [
+            ("clientSecretFile", "clientSecret"),
+            ("clientKeyFile", "clientKey"),
+            ("clientCertFile", "clientCert"),
+            ("metadataFile", "metadata"),
+            ("idpCertFile", "idpCert"),
+        ];
+        for (file_field, field) in files {
             if let Some(Value::String(path)) = fields.remove(file_field) {
                 let contents = read_file(&path)?;
                 fields.insert(field.to_owned(), Value::String(if field == "clientSecret" { contents.trim().to_owned() } else { contents }));
-            }
-        }
-        for unsupported in ["clientCertFile", "clientKeyFile"] {
-            if fields.remove(unsupported).is_some() {
-                notes.left_out.push(format!("{unsupported}: not supported yet (private_key_jwt); the provider needs a client secret"));
             }
         }
         for url_field in ["issuerUri", "metadataUrl"] {
@@ -372,6 +376,8 @@ LOGIN_TIMEOUT=60   # seconds
 export OIDC_ISSUER_URI=https://login.example.com/realms/p4
 OIDC_CLIENT_ID="p4-broker"
 OIDC_CLIENT_SECRET_FILE=secrets/oidc
+OIDC_CLIENT_KEY_FILE=certs/oidc-client.key
+OIDC_CLIENT_CERT_FILE=certs/oidc-client.crt
 SAML_IDP_METADATA_URL='https://saml.example.com/metadata'
 SAML_WANT_ASSERTION_SIGNED=true
 DEFAULT_PROTOCOL=oidc
@@ -389,7 +395,10 @@ ADMIN_ENABLED=true
         match name {
             "secrets/oidc" => Ok("oidc-secret-value\n".into()),
             "secrets/partner" => Ok("partner-secret\n".into()),
-            "idp.pem" => Ok("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into()),
+            "idp.pem" | "certs/oidc-client.crt" | "partner.crt" => {
+                Ok("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into())
+            }
+            "certs/oidc-client.key" | "partner.key" => Ok("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n".into()),
             "certs/sp.key" => Ok("-----BEGIN PRIVATE KEY-----\nSPKEY\n-----END PRIVATE KEY-----\n".into()),
             "certs/sp.crt" => Ok("-----BEGIN CERTIFICATE-----\nSPCERT\n-----END CERTIFICATE-----\n".into()),
             _ => Err(format!("cannot read {name}")),
@@ -414,6 +423,9 @@ ADMIN_ENABLED=true
             ("oidc_provider_origin", "https://login.example.com"),
             ("oidc_client_id", "p4-broker"),
             ("oidc_client_secret", "oidc-secret-value"),
+            // The files' contents, as read: private_key_jwt.
+            ("oidc_client_key", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"),
+            ("oidc_client_cert", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
             ("saml_idp_metadata_url", "https://saml.example.com/metadata"),
             ("saml_idp_origin", "https://saml.example.com"),
             ("saml_want_assertion_signed", "true"),
@@ -474,7 +486,8 @@ ADMIN_ENABLED=true
             "AUTH_PROVIDERS".to_owned(),
             r#"{"providers": [
                 {"label": "Partners", "issuerUri": "https://login.partners.example/oauth2", "clientId": "p4", "clientSecretFile": "secrets/partner", "forceAuthn": "true"},
-                {"label": "Corporate", "metadataUrl": "https://saml.example.com/md", "idpCertFile": "idp.pem", "clientKeyFile": "k.pem"}
+                {"label": "Corporate", "metadataUrl": "https://saml.example.com/md", "idpCertFile": "idp.pem"},
+                {"label": "Entra", "issuerUri": "https://login.partners.example/tenant/v2.0", "clientId": "p4", "clientKeyFile": "partner.key", "clientCertFile": "partner.crt"}
             ]}"#
                 .to_owned(),
         )];
@@ -483,10 +496,13 @@ ADMIN_ENABLED=true
         let entries = providers["providers"].as_array().unwrap();
         assert_eq!((entries[0]["clientSecret"].as_str(), entries[0]["forceAuthn"].as_str()), (Some("partner-secret"), Some("true")));
         assert!(entries[1]["idpCert"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
-        assert!(entries[0].get("clientSecretFile").is_none() && entries[1].get("clientKeyFile").is_none());
+        assert!(entries[0].get("clientSecretFile").is_none() && entries[1].get("idpCertFile").is_none());
+        assert!(entries[2]["clientKey"].as_str().unwrap().starts_with("-----BEGIN PRIVATE KEY-----"), "private_key_jwt's key, read in");
+        assert!(entries[2]["clientCert"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(entries[2].get("clientKeyFile").is_none() && entries[2].get("clientCertFile").is_none());
         assert_eq!(variable(&conversion, "auth_provider_origin_a"), Some("https://login.partners.example"));
         assert_eq!(variable(&conversion, "auth_provider_origin_b"), Some("https://saml.example.com"));
-        assert!(left_out(&conversion, "AUTH_PROVIDERS").is_some_and(|why| why.contains("clientKeyFile")));
+        assert!(left_out(&conversion, "AUTH_PROVIDERS").is_none(), "{:?}", conversion.left_out);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! pages.
 
 mod identity;
+pub mod key_pair;
 pub mod oidc;
 pub mod registry;
 pub mod saml;

@@ -450,7 +450,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::oidc::settings::{OidcConfig, TokenEndpointAuth};
+    use crate::protocol::oidc::settings::{ClientCredential, OidcConfig, TokenEndpointAuth};
     use crate::protocol::registry::{Choice, IdentityProvider, Protocol};
     use crate::validate::settings::KeySource;
 
@@ -479,6 +479,11 @@ mod tests {
         oidc
     }
 
+    fn secret_of(oidc: &OidcConfig) -> &str {
+        let ClientCredential::Secret(secret, _) = &oidc.credential else { panic!("no client secret") };
+        secret.secret()
+    }
+
     #[test]
     fn oidc_is_off_until_an_issuer_is_set() {
         let config = parse_with(&[]).unwrap();
@@ -490,7 +495,7 @@ mod tests {
         let config = parse_with(&with_provider(&[])).unwrap();
         let oidc = oidc(&config);
         assert_eq!(oidc.issuer.as_str(), "https://idp.example.com/realms/acme/", "kept exactly, trailing `/` and all");
-        assert_eq!(oidc.token_auth, TokenEndpointAuth::Basic);
+        assert!(matches!(oidc.credential, ClientCredential::Secret(_, TokenEndpointAuth::Basic)));
         assert_eq!(oidc.signing_algs.len(), 2);
         assert!(!format!("{oidc:?}").contains("s3cret-value"), "the secret is redacted");
         let Choice::Provider(only) = config.providers.choose(None) else { panic!("the shorthand provider is the default") };
@@ -515,6 +520,66 @@ mod tests {
         assert_eq!(rejected_variables(&with_provider(&[("oidc_max_age", "soon")])), ["oidc_max_age"]);
         let secret_error = parse_with(&with_provider(&[("oidc_code_challenge_method", "plain")])).unwrap_err();
         assert!(!secret_error.to_string().contains("s3cret-value"));
+    }
+
+    const CLIENT_KEY: &str = include_str!("../../../../tests/fixtures/oidc-client-key.pem");
+    const CLIENT_CERT: &str = include_str!("../../../../tests/fixtures/oidc-client-cert.pem");
+    const OTHER_CLIENT_CERT: &str = include_str!("../../../../tests/fixtures/oidc-other-client-cert.pem");
+
+    /// HAS's rule: a key replaces the secret, which is then not needed, and never sent when given.
+    #[test]
+    fn a_client_key_and_its_certificate_replace_the_secret() {
+        let keyed = [("oidc_client_secret", ""), ("oidc_client_key", CLIENT_KEY), ("oidc_client_cert", CLIENT_CERT)];
+        let config = parse_with(&with_provider(&keyed)).unwrap();
+        assert!(matches!(oidc(&config).credential, ClientCredential::PrivateKeyJwt(_)));
+        assert!(!format!("{config:?}").contains("PRIVATE KEY"), "the key stays out of debug output");
+        let with_secret = parse_with(&with_provider(&keyed[1..])).unwrap();
+        assert!(matches!(oidc(&with_secret).credential, ClientCredential::PrivateKeyJwt(_)), "the key wins over a secret");
+
+        let cases: [(&[(&'static str, &str)], &str); 5] = [
+            (&[("oidc_client_key", CLIENT_KEY)], "oidc_client_cert"),
+            (&[("oidc_client_cert", CLIENT_CERT)], "oidc_client_key"),
+            (
+                &[("oidc_client_key", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"), ("oidc_client_cert", CLIENT_CERT)],
+                "oidc_client_key",
+            ),
+            (&[("oidc_client_key", CLIENT_KEY), ("oidc_client_cert", CLIENT_KEY)], "oidc_client_cert"),
+            (&[("oidc_client_key", CLIENT_KEY), ("oidc_client_cert", OTHER_CLIENT_CERT)], "oidc_client_cert"),
+        ];
+        for (settings, variable) in cases {
+            let errors = parse_with(&with_provider(&[&[("oidc_client_secret", "")], settings].concat())).unwrap_err();
+            assert_eq!(errors.0.iter().map(|error| error.variable).collect::<Vec<_>>(), [variable], "{errors}");
+            let text = errors.to_string();
+            assert!(!text.contains("MII") && !text.contains("s3cret-value"), "{text}");
+        }
+        let mismatch = parse_with(&with_provider(&[("oidc_client_key", CLIENT_KEY), ("oidc_client_cert", OTHER_CLIENT_CERT)]));
+        assert!(mismatch.unwrap_err().to_string().contains("holds another public key"));
+    }
+
+    #[test]
+    fn an_auth_providers_entry_takes_a_client_key_and_certificate_as_has_does() {
+        let entry =
+            |fields: &str| format!(r#"[{{"id": "entra", "issuerUri": "https://idp.example.com/v2.0", "clientId": "broker"{fields}}}]"#);
+        let pem = |text: &str| serde_json::to_string(text).unwrap();
+        let keyed = entry(&format!(r#", "clientKey": {}, "clientCert": {}"#, pem(CLIENT_KEY), pem(CLIENT_CERT)));
+        let config = parse_with(&two_providers(&keyed)).unwrap();
+        assert!(matches!(oidc(&config).credential, ClientCredential::PrivateKeyJwt(_)));
+        for (fields, expected) in [
+            (format!(r#", "clientKey": {}"#, pem(CLIENT_KEY)), "`clientCert` as the certificate of the client key"),
+            (format!(r#", "clientCert": {}"#, pem(CLIENT_CERT)), "`clientKey` as the private key"),
+            (
+                format!(r#", "clientKey": "junk", "clientCert": {}"#, pem(CLIENT_CERT)),
+                "`clientKey` as a PEM RSA private key of at least 2048 bits",
+            ),
+            (
+                format!(r#", "clientKey": {}, "clientCert": {}"#, pem(CLIENT_KEY), pem(OTHER_CLIENT_CERT)),
+                "`clientCert` as the certificate of the private key given beside it, but it holds another public key",
+            ),
+        ] {
+            let text = parse_with(&two_providers(&entry(&fields))).unwrap_err().to_string();
+            assert!(text.contains("in provider 1 (entra)") && text.contains(expected), "{text}");
+            assert!(!text.contains("MII"), "{text}");
+        }
     }
 
     #[test]
@@ -556,10 +621,11 @@ mod tests {
         assert_eq!((providers[0].label.as_str(), providers[1].label.as_str()), ("Corporate SSO", "partners.example.org"));
         let Protocol::Oidc(corp) = &providers[0].protocol else { panic!("not OIDC") };
         assert_eq!(corp.scopes, ["profile", "groups"]);
-        assert_eq!(corp.client_secret.secret(), "first-secret-value");
+        assert_eq!(secret_of(corp), "first-secret-value");
         let Protocol::Oidc(partners) = &providers[1].protocol else { panic!("not OIDC") };
         assert!(partners.force_authn);
-        assert_eq!((partners.max_age_secs, partners.token_auth), (Some(600), TokenEndpointAuth::Post));
+        assert_eq!(partners.max_age_secs, Some(600));
+        assert!(matches!(partners.credential, ClientCredential::Secret(_, TokenEndpointAuth::Post)));
         assert_eq!(config.providers.choose(None), Choice::AskTheUser, "several and no default");
         let named = crate::base::ids::ProviderId::parse("partners").unwrap();
         assert_eq!(config.providers.choose(Some(&named)), Choice::Provider(providers[1]));
@@ -719,7 +785,7 @@ mod tests {
         let config = parse_with(&two_providers(&list)).unwrap();
         assert_eq!(ids(&config), [("oidc-1".to_owned(), None), ("saml-0".to_owned(), None)]);
         let Protocol::Oidc(okta) = &config.providers.iter().next().unwrap().protocol else { panic!("OIDC") };
-        assert_eq!((okta.client_secret.secret().as_str(), okta.select_account, okta.max_age_secs), ("okta-secret", true, Some(600)));
+        assert_eq!((secret_of(okta), okta.select_account, okta.max_age_secs), ("okta-secret", true, Some(600)));
         assert!(!format!("{config:?}").contains("okta-secret"), "never in debug output");
 
         // Explicit ids are HAS's own only for the lone entry of a protocol named after it;
@@ -782,9 +848,11 @@ mod tests {
     fn fields_has_knows_or_not_are_taken_or_ignored_and_files_refused_with_what_to_write() {
         let list = r#"[{"issuerUri": "https://idp.example.com", "clientId": "a", "clientSecret": "s", "codeChallenge": "S256", "futureField": {"x": 1}}]"#;
         assert!(parse_with(&two_providers(list)).is_ok(), "unknown fields are ignored, as HAS ignores them");
-        for (field, instead) in
-            [("metadataFile", "metadata XML itself"), ("idpCertFile", "PEM certificate itself"), ("clientKeyFile", "not supported yet")]
-        {
+        for (field, instead) in [
+            ("metadataFile", "metadata XML itself"),
+            ("idpCertFile", "PEM certificate itself"),
+            ("clientKeyFile", "PEM private key itself in clientKey"),
+        ] {
             let list = format!(r#"[{{"protocol": "saml", "metadataUrl": "https://partners.example.org/md", "{field}": "/etc/has/x"}}]"#);
             let text = parse_with(&two_providers(&list)).unwrap_err().to_string();
             assert!(text.contains(&format!("no {field}")) && text.contains(instead), "{text}");

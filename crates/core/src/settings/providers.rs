@@ -11,9 +11,11 @@ use serde::Deserialize;
 use super::{ConfigError, MAX_CACHE_TTL_SECS, check, comma_list, parse_bool, parse_seconds};
 use crate::base::ids::ProviderId;
 use crate::host::outbound::origin_of;
-use crate::protocol::oidc::settings::{OidcConfig, TokenEndpointAuth};
+use crate::protocol::key_pair::KeyPair;
+use crate::protocol::oidc::client_assertion::{ClientKey, ClientKeyError};
+use crate::protocol::oidc::settings::{ClientCredential, OidcConfig, TokenEndpointAuth};
 use crate::protocol::registry::{IdentityProvider, Protocol, Providers};
-use crate::protocol::saml::credentials::{KeyPair, KeyProblem, SpCredentials};
+use crate::protocol::saml::credentials::SpCredentials;
 use crate::protocol::saml::settings::{SamlSettings, Setting};
 
 /// What a `clientSecretVariable` may name: a variable meant for a provider's secret,
@@ -62,6 +64,10 @@ struct ProviderEntry {
     /// in a secret variable that `client_secret_variable` names.
     client_secret: Option<String>,
     client_secret_variable: Option<String>,
+    /// `private_key_jwt` in place of the secret: a PEM private key (inline, as HAS
+    /// takes it) and its PEM certificate.
+    client_key: Option<String>,
+    client_cert: Option<String>,
     #[serde(default)]
     default: Flag,
     #[serde(default)]
@@ -339,7 +345,7 @@ fn parse_sp_credentials(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Re
             (false, true) => Err(vec![ConfigError::new(cert, format!("the certificate of {key}, which is set"))]),
             (true, false) => Err(vec![ConfigError::new(key, format!("the private key of {cert}, which is set"))]),
             (false, false) => KeyPair::from_pem(&key_pem, &cert_pem).map(Some).map_err(|problem| {
-                let variable = if matches!(problem, KeyProblem::Encrypted | KeyProblem::NotRsaPem) { key } else { cert };
+                let variable = if problem.is_the_keys() { key } else { cert };
                 vec![ConfigError::new(variable, problem.to_string())]
             }),
         }
@@ -408,8 +414,17 @@ fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issue
         },
     );
     let client_id = check(e, required(&field("oidc_client_id")?, "oidc_client_id", "the client id registered at the provider"));
-    let client_secret =
-        check(e, required(&field("oidc_client_secret")?, "oidc_client_secret", "the client secret registered at the provider"));
+    let (key, cert) = (field("oidc_client_key")?, field("oidc_client_cert")?);
+    let token_auth = check(e, parse_token_auth(&field("oidc_token_endpoint_auth_method")?, "oidc_token_endpoint_auth_method"));
+    // A key replaces the secret, as in HAS, which then ignores a secret given beside it.
+    let credential = if key.trim().is_empty() && cert.trim().is_empty() {
+        let secret =
+            check(e, required(&field("oidc_client_secret")?, "oidc_client_secret", "the client secret registered at the provider"));
+        secret.zip(token_auth).map(|(secret, method)| ClientCredential::Secret(ClientSecret::new(secret), method))
+    } else {
+        let client_key = parse_client_key(&key, &cert).map_err(|(setting, expected)| ConfigError::new(setting.names().0, expected));
+        check(e, client_key).map(ClientCredential::PrivateKeyJwt)
+    };
     let pkce = check(
         e,
         match field("oidc_code_challenge_method")?.trim() {
@@ -418,20 +433,19 @@ fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issue
         },
     );
     let max_age = check(e, parse_max_age(&field("oidc_max_age")?, "oidc_max_age"));
-    let token_auth = check(e, parse_token_auth(&field("oidc_token_endpoint_auth_method")?, "oidc_token_endpoint_auth_method"));
     let signing_algs = check(e, parse_signing_algs(&field("oidc_token_signing_algo")?, "oidc_token_signing_algo"));
     let select_account = check(e, parse_bool("oidc_select_account", &field("oidc_select_account")?));
     let (
         Some(issuer),
         Some(()),
         Some(client_id),
-        Some(client_secret),
+        Some(credential),
         Some(()),
         Some(max_age_secs),
-        Some(token_auth),
+        Some(_),
         Some(signing_algs),
         Some(select_account),
-    ) = (issuer, origin_ok, client_id, client_secret, pkce, max_age, token_auth, signing_algs, select_account)
+    ) = (issuer, origin_ok, client_id, credential, pkce, max_age, token_auth, signing_algs, select_account)
     else {
         return Err(errors);
     };
@@ -445,13 +459,12 @@ fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issue
         protocol: Protocol::Oidc(OidcConfig {
             issuer,
             client_id,
-            client_secret: ClientSecret::new(client_secret),
+            credential,
             signing_algs,
             max_age_secs,
             select_account,
             force_authn: false,
             scopes: default_scopes(),
-            token_auth,
             verified_email_only: false,
         }),
     }]))
@@ -508,16 +521,18 @@ fn parse_entry(
         )));
     }
     let client_id = entry.client_id.as_deref().map(str::trim).filter(|id| !id.is_empty()).ok_or_else(|| problem("a clientId".into()))?;
-    let client_secret = match (entry.client_secret.as_deref().map(str::trim), &entry.client_secret_variable) {
-        (Some(_), Some(_)) => return Err(problem("clientSecret or clientSecretVariable, not both".into())),
-        (Some(""), None) => return Err(problem("a clientSecret that is not empty".into())),
-        (Some(inline), None) => inline.to_owned(),
-        (None, _) => secret_from_variable(&entry, get).map_err(&problem)?,
+    let token_auth = parse_token_auth(entry.token_endpoint_auth_method.as_deref().unwrap_or(""), "auth_providers")
+        .map_err(|error| problem(format!("a tokenEndpointAuthMethod of {}", error.expected)))?;
+    // As in the shorthand: a key replaces the secret.
+    let credential = match (entry.client_key.as_deref(), entry.client_cert.as_deref()) {
+        (None, None) => ClientCredential::Secret(ClientSecret::new(entry_secret(&entry, get).map_err(&problem)?), token_auth),
+        (key, cert) => ClientCredential::PrivateKeyJwt(
+            parse_client_key(key.unwrap_or(""), cert.unwrap_or(""))
+                .map_err(|(setting, expected)| problem(format!("`{}` as {expected}", setting.names().1)))?,
+        ),
     };
     let signing_algs = parse_signing_algs(entry.signing_algo.as_deref().unwrap_or("RS256,ES256"), "auth_providers")
         .map_err(|error| problem(format!("a signingAlgo of {}", error.expected)))?;
-    let token_auth = parse_token_auth(entry.token_endpoint_auth_method.as_deref().unwrap_or(""), "auth_providers")
-        .map_err(|error| problem(format!("a tokenEndpointAuthMethod of {}", error.expected)))?;
     let max_age_secs = match &entry.max_age {
         Some(seconds) => Some(
             parse_seconds("auth_providers", &seconds.as_text(), MAX_MAX_AGE_SECS)
@@ -541,16 +556,25 @@ fn parse_entry(
         protocol: Protocol::Oidc(OidcConfig {
             issuer,
             client_id: client_id.to_owned(),
-            client_secret: ClientSecret::new(client_secret),
+            credential,
             signing_algs,
             max_age_secs,
             select_account: flag(&entry.select_account, "selectAccount")?,
             force_authn: flag(&entry.force_authn, "forceAuthn")?,
             scopes: scopes.into_iter().filter(|scope| scope != "openid").collect(),
-            token_auth,
             verified_email_only: flag(&entry.verified_email_only, "verifiedEmailOnly")?,
         }),
     })
+}
+
+/// An entry's client secret: inline, or from the variable `clientSecretVariable` names.
+fn entry_secret(entry: &ProviderEntry, get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<String, String> {
+    match (entry.client_secret.as_deref().map(str::trim), &entry.client_secret_variable) {
+        (Some(_), Some(_)) => Err("clientSecret or clientSecretVariable, not both".into()),
+        (Some(""), None) => Err("a clientSecret that is not empty".into()),
+        (Some(inline), None) => Ok(inline.to_owned()),
+        (None, _) => secret_from_variable(entry, get),
+    }
 }
 
 /// The client secret from the variable `clientSecretVariable` names.
@@ -580,8 +604,8 @@ fn refuse_files(entry: &ProviderEntry) -> Result<(), String> {
         ),
         (&entry.metadata_file, "metadataFile", "the metadata XML itself in metadata"),
         (&entry.idp_cert_file, "idpCertFile", "the PEM certificate itself in idpCert"),
-        (&entry.client_cert_file, "clientCertFile", "a client secret: certificate client credentials are not supported yet"),
-        (&entry.client_key_file, "clientKeyFile", "a client secret: certificate client credentials are not supported yet"),
+        (&entry.client_cert_file, "clientCertFile", "the PEM certificate itself in clientCert"),
+        (&entry.client_key_file, "clientKeyFile", "the PEM private key itself in clientKey"),
     ];
     match files.into_iter().find(|(value, _, _)| value.is_some()) {
         Some((_, field, instead)) => Err(format!("no {field} (the broker reads no files): {instead}")),
@@ -632,6 +656,36 @@ fn parse_max_age(value: &str, variable: &'static str) -> Result<Option<u64>, Con
     match value.trim() {
         "" => Ok(None),
         value => parse_seconds(variable, value, MAX_MAX_AGE_SECS).map(Some),
+    }
+}
+
+/// Which of a client key's two settings a problem is about.
+#[derive(Clone, Copy)]
+enum KeySetting {
+    Key,
+    Cert,
+}
+
+impl KeySetting {
+    /// Its Spin variable (the shorthand) and its `auth_providers` field (HAS's name).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            KeySetting::Key => ("oidc_client_key", "clientKey"),
+            KeySetting::Cert => ("oidc_client_cert", "clientCert"),
+        }
+    }
+}
+
+/// `private_key_jwt`'s key and the certificate of its public key, of which at least
+/// one is given: both are needed.
+fn parse_client_key(key: &str, cert: &str) -> Result<ClientKey, (KeySetting, String)> {
+    match (key.trim().is_empty(), cert.trim().is_empty()) {
+        (true, _) => Err((KeySetting::Key, "the private key of the client certificate given beside it (set both or neither)".into())),
+        (_, true) => Err((KeySetting::Cert, "the certificate of the client key given beside it (set both or neither)".into())),
+        _ => ClientKey::from_pem(key, cert).map_err(|error| {
+            let setting = if matches!(error, ClientKeyError::Key(_)) { KeySetting::Key } else { KeySetting::Cert };
+            (setting, error.expected().to_owned())
+        }),
     }
 }
 

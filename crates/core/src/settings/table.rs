@@ -244,7 +244,21 @@ pub const VARIABLES: &[Variable] = &[
         default: "",
         secret: true,
         read: Read::WhenAnySet(&OIDC_GATE),
-        doc: "**Secret.** The broker's client secret.",
+        doc: "**Secret.** The broker's client secret. Not needed with `oidc_client_key`, which replaces it (a secret set beside a key is never sent, as in HAS).",
+    },
+    Variable {
+        name: "oidc_client_key",
+        default: "",
+        secret: true,
+        read: Read::WhenAnySet(&OIDC_GATE),
+        doc: "**Secret.** HAS's `OIDC_CLIENT_KEY_FILE`, the file's contents: a PEM RSA private key of at least 2048 bits (PKCS #8 or PKCS #1), unencrypted. With it the broker authenticates at the token endpoint with `private_key_jwt` instead of a secret: see [Client certificates at the provider](#client-certificates-at-the-provider). Set it with `oidc_client_cert`, or neither.",
+    },
+    Variable {
+        name: "oidc_client_cert",
+        default: "",
+        secret: false,
+        read: Read::WhenAnySet(&OIDC_GATE),
+        doc: "HAS's `OIDC_CLIENT_CERT_FILE`, the file's contents: the PEM certificate of `oidc_client_key`'s public key, as registered at the provider (its thumbprint names it in every assertion).",
     },
     Variable {
         name: "oidc_code_challenge_method",
@@ -265,7 +279,7 @@ pub const VARIABLES: &[Variable] = &[
         default: "client_secret_basic",
         secret: false,
         read: Read::WhenAnySet(&OIDC_GATE),
-        doc: "Or `client_secret_post`.",
+        doc: "How the client secret is sent: `client_secret_basic`, or `client_secret_post`. Unused with `oidc_client_key`.",
     },
     Variable {
         name: "oidc_max_age",

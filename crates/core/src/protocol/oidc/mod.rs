@@ -4,6 +4,7 @@
 //! [`SignInProtocol`]; everything OIDC-specific (its state, its provider cache, its
 //! checks) lives in this module.
 
+pub mod client_assertion;
 mod provider;
 pub mod settings;
 
@@ -25,7 +26,7 @@ use crate::base::secret::Secret;
 use crate::host::outbound;
 use crate::protocol::Identity;
 use crate::protocol::ProtocolContext;
-use crate::protocol::oidc::settings::OidcConfig;
+use crate::protocol::oidc::settings::{ClientCredential, OidcConfig};
 use crate::protocol::signing_key::{LEEWAY_SECS, on_our_clock};
 use crate::protocol::{Departure, Health, Routes, SignInProtocol, SignInStart, SignedIn};
 use crate::state::{KeyValue, StoreError, UnixTime};
@@ -92,6 +93,7 @@ impl SignInProtocol for Oidc<'_> {
     /// PKCE S256 challenge.
     async fn begin<K: KeyValue>(&self, ctx: &ProtocolContext<'_, K>, start: &SignInStart<'_>) -> Result<Departure<Kept>, SignInFailure> {
         let (config, provider) = (self.config, self.provider(ctx).await?);
+        provider.takes_credential()?;
         let nonce = random_token()?;
         let verifier = PkceCodeVerifier::new(random_token()?.expose().to_owned());
         let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
@@ -194,16 +196,23 @@ impl Oidc<'_> {
         code: &str,
     ) -> Result<SignedIn, SignInFailure> {
         let config = self.config;
-        let tokens = provider
+        let no_token_endpoint = || SignInFailure::new(SignInFailureKind::ServerError, "the provider has no token endpoint");
+        let mut exchange = provider
             .client()
             .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .map_err(|_| SignInFailure::new(SignInFailureKind::ServerError, "the provider has no token endpoint"))?
-            .set_pkce_verifier(PkceCodeVerifier::new(kept.pkce_verifier.expose().to_owned()))
-            .request_async(&outbound::send)
-            .await
-            .map_err(|error| {
-                SignInFailure::new(SignInFailureKind::TokenError, format!("the provider did not exchange the code: {}", describe(&error)))
-            })?;
+            .map_err(|_| no_token_endpoint())?
+            .set_pkce_verifier(PkceCodeVerifier::new(kept.pkce_verifier.expose().to_owned()));
+        if let ClientCredential::PrivateKeyJwt(key) = &config.credential {
+            // The audience is the token endpoint (OpenID Connect Core §9), as Entra ID requires.
+            let token_endpoint = provider.client().token_uri().ok_or_else(no_token_endpoint)?;
+            let assertion = key.assertion(&config.client_id, token_endpoint.as_str(), ctx.now)?;
+            exchange = exchange
+                .add_extra_param("client_assertion_type", client_assertion::JWT_BEARER)
+                .add_extra_param("client_assertion", assertion.expose().to_owned());
+        }
+        let tokens = exchange.request_async(&outbound::send).await.map_err(|error| {
+            SignInFailure::new(SignInFailureKind::TokenError, format!("the provider did not exchange the code: {}", describe(&error)))
+        })?;
         let id_token = tokens
             .id_token()
             .ok_or_else(|| SignInFailure::new(SignInFailureKind::InvalidIdToken, "the provider's answer has no ID token"))?;

@@ -21,7 +21,7 @@ use crate::base::failure::describe;
 use crate::base::failure::{SignInFailure, SignInFailureKind};
 use crate::host::outbound;
 use crate::protocol::Health;
-use crate::protocol::oidc::settings::{OidcConfig, TokenEndpointAuth};
+use crate::protocol::oidc::settings::{ClientCredential, OidcConfig, TokenEndpointAuth};
 use crate::protocol::signing_key::SigningKey;
 use crate::state::{KeyValue, Record, StateStore, StoreError, UnixTime, cache_key, memo};
 
@@ -182,6 +182,22 @@ impl<'a> Provider<'a> {
         self.loaded.cache.metadata.additional_metadata().additional_metadata.authorization_response_iss_parameter_supported == Some(true)
     }
 
+    /// A client with a key needs a provider that takes `private_key_jwt`: when discovery
+    /// lists the methods its token endpoint takes and this is not one, the sign-in
+    /// fails before the person is sent there.
+    pub fn takes_credential(&self) -> Result<(), SignInFailure> {
+        let listed = self.loaded.cache.metadata.token_endpoint_auth_methods_supported();
+        match (&self.config.credential, listed) {
+            (ClientCredential::PrivateKeyJwt(_), Some(methods)) if !methods.contains(&CoreClientAuthMethod::PrivateKeyJwt) => {
+                Err(SignInFailure::new(
+                    SignInFailureKind::TokenError,
+                    "the provider's discovery does not list private_key_jwt in token_endpoint_auth_methods_supported, so it would not take the broker's client key: give the broker a client secret for this provider instead",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Where RP-initiated logout sends the browser, when the provider offers it.
     pub fn end_session_endpoint(&self) -> Option<&EndSessionUrl> {
         self.loaded.cache.metadata.additional_metadata().end_session_endpoint.as_ref()
@@ -266,17 +282,17 @@ async fn discover<K: KeyValue>(store: &StateStore<K>, config: &OidcConfig, now: 
     Ok(cache)
 }
 
+/// With a key, the client has no secret: `oauth2` then puts `client_id` in the form
+/// and sends no `Authorization` header, and the assertion joins the form.
 fn client(config: &OidcConfig, redirect: &RedirectUrl, cache: &ProviderCache) -> Client {
-    Client::from_provider_metadata(
-        cache.metadata.clone().set_jwks(cache.jwks.clone()),
-        ClientId::new(config.client_id.clone()),
-        Some(config.client_secret.clone()),
-    )
-    .set_redirect_uri(redirect.clone())
-    .set_auth_type(match config.token_auth {
-        TokenEndpointAuth::Basic => AuthType::BasicAuth,
-        TokenEndpointAuth::Post => AuthType::RequestBody,
-    })
+    let (secret, auth_type) = match &config.credential {
+        ClientCredential::Secret(secret, TokenEndpointAuth::Basic) => (Some(secret.clone()), AuthType::BasicAuth),
+        ClientCredential::Secret(secret, TokenEndpointAuth::Post) => (Some(secret.clone()), AuthType::RequestBody),
+        ClientCredential::PrivateKeyJwt(_) => (None, AuthType::RequestBody),
+    };
+    Client::from_provider_metadata(cache.metadata.clone().set_jwks(cache.jwks.clone()), ClientId::new(config.client_id.clone()), secret)
+        .set_redirect_uri(redirect.clone())
+        .set_auth_type(auth_type)
 }
 
 fn unreachable(error: &dyn std::error::Error) -> SignInFailure {

@@ -237,7 +237,7 @@ pub(crate) mod tests {
     use base64::engine::general_purpose::STANDARD;
     use rsa_fast::Oaep;
 
-    use crate::protocol::saml::credentials::KeyPair;
+    use crate::protocol::key_pair::KeyPair;
     use crate::protocol::signing_key::rsa_key_from_certificate;
 
     /// How a test encrypts: AES-128-GCM or AES-128-CBC content, RSA-OAEP (SHA-1) key.

@@ -126,8 +126,8 @@ impl ServiceProvider<'_> {
             Some(credentials) => {
                 let methods: String =
                     ACCEPTED_ALGORITHMS.iter().map(|uri| format!(r#"<md:EncryptionMethod Algorithm="{uri}"/>"#)).collect();
-                let signing = key("signing", credentials.current.certificate(), "");
-                let encryption: String = credentials.decrypting().map(|pair| key("encryption", pair.certificate(), &methods)).collect();
+                let signing = key("signing", &credentials.current.certificate(), "");
+                let encryption: String = credentials.decrypting().map(|pair| key("encryption", &pair.certificate(), &methods)).collect();
                 signing + &encryption
             }
         };
@@ -241,8 +241,7 @@ mod tests {
                 (xml::attribute(&doc, key, "use"), xml::text(&doc, certificate.unwrap()).unwrap())
             })
             .collect();
-        let (current, previous) =
-            (credentials.current.certificate().to_owned(), credentials.previous.as_ref().unwrap().certificate().to_owned());
+        let (current, previous) = (credentials.current.certificate(), credentials.previous.as_ref().unwrap().certificate());
         assert_eq!(keys, [(Some("signing"), current.clone()), (Some("encryption"), current), (Some("encryption"), previous)]);
         assert!(xml.contains(r#"AuthnRequestsSigned="true""#));
         assert_eq!(xml::everywhere(&doc, METADATA, "EncryptionMethod").len(), 2 * ACCEPTED_ALGORITHMS.len());

@@ -8,10 +8,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::credentials::{KeyPair, SigningAlgorithm};
+use super::credentials::SigningAlgorithm;
 use super::metadata::POST_BINDING;
 use super::xml::{ASSERTION, PROTOCOL};
 use crate::base::markup::escape;
+use crate::protocol::key_pair::KeyPair;
 use crate::state::UnixTime;
 
 /// What the request asks for.

@@ -486,7 +486,7 @@ fn time(text: &str) -> Result<i64, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::saml::credentials::KeyPair;
+    use crate::protocol::key_pair::KeyPair;
     use crate::protocol::saml::credentials::tests::{other_pair, sp_pair};
     use crate::protocol::saml::encryption::tests::{TestCipher, encrypted_data};
     use crate::protocol::saml::metadata::certificate_key;
