@@ -7,7 +7,8 @@
 //! back in the same run: the ratios are what compare across machines.
 //!
 //! Run with `cargo bench --bench broker` after `spin build` and
-//! `spin build -f benches/reference/spin.toml`; needs `wrk`. Prints Markdown tables
+//! `spin build -f benches/reference/spin.toml` (and `benches/reference-0.2/spin.toml`, its
+//! wasi:http 0.2 twin); needs `wrk`. Prints Markdown tables
 //! for BENCHMARKS.md.
 
 use std::process::Command;
@@ -29,10 +30,11 @@ fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let kib = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len() / 1024);
     println!(
-        "components: login_broker.wasm {} KiB (wasi:http 0.2 build: {} KiB), kv_write_reference.wasm {} KiB",
+        "components: login_broker.wasm {} KiB (wasi:http 0.2 build: {} KiB), kv_write_reference.wasm {} KiB (wasi:http 0.2: {} KiB)",
         kib(&Build::Spin4.wasm()),
         kib(&Build::WasiHttp02.wasm()),
-        kib(&root.join("target/wasm32-wasip2/release/kv_write_reference.wasm"))
+        kib(&root.join("target/wasm32-wasip2/release/kv_write_reference.wasm")),
+        kib(&root.join("target/wasm32-wasip2/release/kv_write_reference_0_2.wasm"))
     );
 
     let redis = Redis::start();
@@ -105,11 +107,21 @@ fn builds(redis: &Redis, provider: &ProviderDouble) {
         "| route | Spin 4 build: requests/s | CPU per request | wasi:http 0.2 build: requests/s | CPU per request | 0.2 build vs Spin 4 build (requests/s, CPU) |"
     );
     println!("|---|---|---|---|---|---|");
+    // What Spin itself charges each kind: the one-write reference on spin-sdk 6 (an
+    // instance serves many requests) and on spin-sdk 5 (a fresh instance per request).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = |manifest: &str| {
+        let instance = Broker::start_app(&root.join(manifest), 0, Store::Redis(redis), &[]);
+        load(&instance, "/", &[], Some(redis))
+    };
+    let floors = (reference("benches/reference/spin.toml"), reference("benches/reference-0.2/spin.toml"));
     let start = |build: Build| Broker::start_under(Spin::Four, &build.manifest(), 0, Store::Redis(redis), &variables_for(provider, &[]));
     let (four, two) = (start(Build::Spin4), start(Build::WasiHttp02));
-    for (route, path, token) in loaded_routes() {
+    let rows = loaded_routes().map(|(route, path, token)| {
         let headers = authorization(&token);
-        let (a, b) = (load(&four, &path, &headers, Some(redis)), load(&two, &path, &headers, Some(redis)));
+        (route, load(&four, &path, &headers, Some(redis)), load(&two, &path, &headers, Some(redis)))
+    });
+    for (route, a, b) in std::iter::once(("reference: one KV write", floors.0, floors.1)).chain(rows) {
         println!(
             "| {route} | {:.0} | {:.3} ms | {:.0} | {:.3} ms | {:.0} %, {:.2}× |",
             a.per_second,

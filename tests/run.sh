@@ -37,6 +37,7 @@ rustup component add rustfmt clippy
 cargo fmt --check
 (cd fuzz && cargo fmt --check)
 (cd benches/reference && cargo fmt --check)
+(cd benches/reference-0.2 && cargo fmt --check)
 cargo clippy --target wasm32-wasip2 --release -- -D warnings
 cargo clippy --target wasm32-wasip2 --release --features conformance -- -D warnings
 cargo clippy --target wasm32-wasip2 --release --no-default-features --features wasi-http-0-2 --target-dir target/wasi-http-0.2 -- -D warnings
@@ -75,8 +76,9 @@ spin build
 spin build -f deploy/wasi-http-0.2/spin.toml
 # The edge build (Akamai Functions), with its own manifest and target directory.
 spin build -f deploy/edge/spin.toml
-# The benchmark's yardstick (benches/reference), so that it keeps building.
+# The benchmark's yardsticks (benches/reference, and its wasi:http 0.2 twin), so that they keep building.
 spin build -f benches/reference/spin.toml
+spin build -f benches/reference-0.2/spin.toml
 # The tests and the benchmark in one release build. Not `--lib`: the component library
 # is built for wasm32-wasip2 only.
 cargo build --release --workspace --tests --benches
