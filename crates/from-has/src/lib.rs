@@ -20,7 +20,9 @@ pub struct Conversion {
 pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<String, String>;
 
 /// The settings of a HAS `.env` file, in order: `NAME=value` (or `export NAME=value`),
-/// a value in single or double quotes (which may span lines), `#` comments.
+/// a value in single or double quotes (which may span lines), `#` comments, and a value
+/// HAS's web administration wrote as `base64:…` (any with quotes, `#` or line breaks,
+/// such as `AUTH_PROVIDERS`) decoded.
 pub fn read_dotenv(text: &str) -> Vec<(String, String)> {
     let mut settings = Vec::new();
     let mut lines = text.lines();
@@ -49,9 +51,16 @@ pub fn read_dotenv(text: &str) -> Vec<(String, String)> {
             // An unquoted value ends at a comment.
             _ => value.split(" #").next().unwrap_or_default().trim().to_owned(),
         };
-        settings.push((name.trim().to_uppercase(), value));
+        settings.push((name.trim().to_uppercase(), decode_has_base64(value)));
     }
     settings
+}
+
+/// A value as HAS's `DotenvSource` reads it: `base64:` and the value in base64, or as is.
+fn decode_has_base64(value: String) -> String {
+    use base64::Engine;
+    let decoded = value.strip_prefix("base64:").and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded).ok());
+    decoded.and_then(|bytes| String::from_utf8(bytes).ok()).unwrap_or(value)
 }
 
 /// The settings of a HAS `config.toml`: top-level keys in any case, and
@@ -120,7 +129,9 @@ fn keep_has_saml_settings(settings: &[(String, String)], read_file: ReadFile<'_>
     let value =
         |name: &str| settings.iter().find(|(setting, value)| setting == name && !value.trim().is_empty()).map(|(_, value)| value.trim());
     let is_true = |name: &str| value(name).is_some_and(|value| value.eq_ignore_ascii_case("true"));
-    let shorthand = ["SAML_IDP_METADATA_URL", "SAML_IDP_METADATA_FILE", "SAML_IDP_SSO_URL"].iter().any(|name| value(name).is_some());
+    let shorthand = ["SAML_IDP_METADATA_URL", "SAML_IDP_METADATA_FILE", "SAML_IDP_METADATA", "SAML_IDP_SSO_URL"]
+        .iter()
+        .any(|name| value(name).is_some());
     let listed = ["AUTH_PROVIDERS", "AUTH_PROVIDERS_FILE"]
         .iter()
         .any(|name| value(name).is_some_and(|list| list.contains("saml") || list.contains("etadata")));
@@ -163,7 +174,7 @@ const HAS_SP_ENTITY_ID: &str = "https://has.example.com";
 const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// Settings whose variable is the same name in lower case, with the same meaning.
-const SAME_NAME: [&str; 34] = [
+const SAME_NAME: [&str; 35] = [
     "OIDC_CLIENT_ID",
     "OIDC_CLIENT_SECRET",
     "OIDC_CLIENT_KEY",
@@ -198,6 +209,7 @@ const SAME_NAME: [&str; 34] = [
     "SAML_INFO_LABEL",
     "SP_KEY_ALGO",
     "SAML_IDP_SLO_URL",
+    "SAML_IDP_METADATA",
 ];
 
 /// Settings whose name is the same, and the two signature requirements.
@@ -253,6 +265,7 @@ fn convert_one(name: &str, value: &str, read_file: ReadFile<'_>, into: &mut Conv
             set("saml_idp_origin", origin_of(value).ok_or("not an http(s) URL")?);
         }
         "SAML_IDP_METADATA_FILE" => set("saml_idp_metadata", read_file(value)?),
+        "IDP_CERT" => set("saml_idp_cert", value.to_owned()),
         "IDP_CERT_FILE" => set("saml_idp_cert", read_file(value)?),
         // Read with HAS's fallback to the TLS key pair, once the SAML providers are known.
         "SAML_KEY_FILE" | "SAML_CERT_FILE" => {}
@@ -330,6 +343,7 @@ fn providers(text: &str, read_file: ReadFile<'_>) -> Result<(String, ProviderNot
                 fields.insert(field.to_owned(), Value::String(if field == "clientSecret" { contents.trim().to_owned() } else { contents }));
             }
         }
+        keep_has_saml_entry_defaults(&mut fields);
         for url_field in ["issuerUri", "metadataUrl"] {
             if let Some(origin) = fields.get(url_field).and_then(Value::as_str).and_then(origin_of)
                 && !notes.origins.contains(&origin)
@@ -342,6 +356,28 @@ fn providers(text: &str, read_file: ReadFile<'_>) -> Result<(String, ProviderNot
     let mut wrapped = Map::new();
     wrapped.insert("providers".to_owned(), Value::Array(converted));
     Ok((Value::Object(wrapped).to_string(), notes))
+}
+
+/// HAS's defaults where the broker's differ, for a SAML entry (one with no `issuerUri`
+/// and no other protocol, as HAS infers it): the identity provider knows HAS by its
+/// default entity id, and HAS asked for PasswordProtectedTransport unless told not to.
+fn keep_has_saml_entry_defaults(fields: &mut Map<String, Value>) {
+    let is_saml = match fields.get("protocol") {
+        Some(protocol) => protocol == "saml",
+        None => !fields.contains_key("issuerUri"),
+    };
+    if !is_saml {
+        return;
+    }
+    if !fields.contains_key("spEntityId") {
+        fields.insert("spEntityId".to_owned(), Value::String(HAS_SP_ENTITY_ID.to_owned()));
+    }
+    let context_disabled = fields
+        .get("disableContext")
+        .is_some_and(|value| value == true || value.as_str().is_some_and(|text| text.eq_ignore_ascii_case("true")));
+    if !context_disabled && !fields.contains_key("authnContext") {
+        fields.insert("authnContext".to_owned(), Value::String(PASSWORD_PROTECTED_TRANSPORT.to_owned()));
+    }
 }
 
 /// `scheme://host[:port]` of an http(s) URL.

@@ -4,6 +4,8 @@
 //! Defaults live in `spin.toml`; this module only validates what it is given, and
 //! reports every problem at once, each naming its variable.
 
+#[cfg(test)]
+mod has_examples;
 mod oauth;
 mod providers;
 pub mod table;
@@ -634,11 +636,11 @@ mod tests {
         assert!(matches!(config.providers.choose(None), Choice::Provider(p) if p.id.as_str() == "partners"));
     }
 
-    fn idp_cert() -> String {
+    pub fn idp_cert() -> String {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/saml-idp-cert.pem")).unwrap()
     }
 
-    fn fixture(name: &str) -> String {
+    pub fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
 

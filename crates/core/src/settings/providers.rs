@@ -16,7 +16,8 @@ use crate::protocol::oidc::client_assertion::{ClientKey, ClientKeyError};
 use crate::protocol::oidc::settings::{ClientCredential, OidcConfig, TokenEndpointAuth};
 use crate::protocol::registry::{IdentityProvider, Protocol, Providers};
 use crate::protocol::saml::credentials::SpCredentials;
-use crate::protocol::saml::settings::{SamlSettings, Setting};
+use crate::protocol::saml::metadata::parse_idp_metadata;
+use crate::protocol::saml::settings::{SamlSettings, Setting, metadata_xml};
 
 /// What a `clientSecretVariable` may name: a variable meant for a provider's secret,
 /// and no other. The client secret goes to the provider's token endpoint, so whoever can
@@ -76,7 +77,7 @@ struct ProviderEntry {
     #[serde(default)]
     select_account: Flag,
     #[serde(default)]
-    scopes: Scopes,
+    scopes: ListOrText,
     signing_algo: Option<String>,
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
@@ -105,14 +106,17 @@ struct ProviderEntry {
     audience: Option<String>,
     name_id_format: Option<String>,
     name_id_field: Option<String>,
-    authn_context: Option<String>,
+    /// A list, or text: HAS's comma-separated or bracketed (`["…", "…"]`) form.
+    #[serde(default)]
+    authn_context: ListOrText,
     #[serde(default)]
     want_assertion_signed: Flag,
     #[serde(default)]
     want_response_signed: Flag,
 }
 
-/// A flag as HAS takes it: `true`, or `"true"` in any case (and `false` alike).
+/// A flag as HAS takes it: `true`, or `"true"` in any case (and `false` alike). HAS
+/// takes anything else (`1`, `"on"`, `"no"`) as true; the broker refuses it, naming the field.
 #[derive(Deserialize, Default, Clone)]
 #[serde(untagged)]
 enum Flag {
@@ -120,6 +124,7 @@ enum Flag {
     Unset,
     Bool(bool),
     Text(String),
+    Other(serde_json::Value),
 }
 
 impl Flag {
@@ -128,11 +133,11 @@ impl Flag {
         match self {
             Flag::Unset => Ok(None),
             Flag::Bool(value) => Ok(Some(*value)),
-            Flag::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
-                "true" => Ok(Some(true)),
-                "false" => Ok(Some(false)),
-                _ => Err(format!("`{field}` as true or false (a JSON boolean, or the string \"true\" or \"false\")")),
-            },
+            Flag::Text(text) if text.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Flag::Text(text) if text.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Flag::Text(_) | Flag::Other(_) => {
+                Err(format!("`{field}` as true or false (a JSON boolean, or the string \"true\" or \"false\")"))
+            }
         }
     }
 }
@@ -160,15 +165,23 @@ impl ProviderEntry {
         self.protocol.as_deref().unwrap_or(if self.issuer_uri.is_some() { "oidc" } else { "saml" })
     }
 
-    /// The label HAS gives an entry without one: its issuer's host, else (SAML) the host
-    /// (or the whole text) of its metadata URL, entity id or sign-on URL.
+    /// The label HAS gives an entry without one: its issuer's host, else (SAML) the label
+    /// of its metadata URL, entity id or sign-on URL (see [`has_label`]), else the entity
+    /// id of its inline metadata.
     fn default_label(&self) -> Option<String> {
-        let host_or_text = |text: &String| url_host(text).filter(|host| !host.is_empty()).unwrap_or_else(|| text.trim().to_owned());
         let candidates = match self.protocol() {
             "oidc" => vec![&self.issuer_uri],
             _ => vec![&self.metadata_url, &self.idp_entity_id, &self.signon_url],
         };
-        candidates.into_iter().flatten().map(host_or_text).find(|label| !label.is_empty())
+        let inline_entity_id = || {
+            let xml = metadata_xml(self.metadata.as_deref()?);
+            parse_idp_metadata(&xml, None).ok().map(|metadata| metadata.entity_id)
+        };
+        candidates
+            .into_iter()
+            .flatten()
+            .find_map(|text| has_label(text))
+            .or_else(|| inline_entity_id().filter(|_| self.protocol() == "saml"))
     }
 
     /// A SAML entry's setting, as text.
@@ -178,6 +191,7 @@ impl ProviderEntry {
             Flag::Unset => String::new(),
             Flag::Bool(value) => value.to_string(),
             Flag::Text(text) => text.clone(),
+            Flag::Other(value) => value.to_string(),
         };
         match setting {
             Setting::MetadataUrl => text(&self.metadata_url),
@@ -190,7 +204,7 @@ impl ProviderEntry {
             Setting::NameIdFormat => text(&self.name_id_format),
             Setting::NameIdField => text(&self.name_id_field),
             Setting::AuthnContext if matches!(self.disable_context.value("disableContext"), Ok(Some(true))) => String::new(),
-            Setting::AuthnContext => text(&self.authn_context),
+            Setting::AuthnContext => self.authn_context.items(|text| text.split([',', '[', ']', '"', '\'', ' '])).join(","),
             Setting::ForceAuthn => flag(&self.force_authn),
             Setting::WantResponseSigned => flag(&self.want_response_signed),
             Setting::WantAssertionSigned => flag(&self.want_assertion_signed),
@@ -198,6 +212,21 @@ impl ProviderEntry {
             Setting::SloUrl => text(&self.logout_url),
         }
     }
+}
+
+/// The label HAS makes of a URL or entity id: a URL's host; nothing for a URL without
+/// one (`urn:…`, so that the next candidate serves); the text itself when no URL.
+fn has_label(text: &str) -> Option<String> {
+    let text = text.trim();
+    let scheme = text.split_once(':').map(|(scheme, _)| scheme).filter(|scheme| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic()) && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let label = match (url_host(text), scheme) {
+        (Some(host), _) => host,
+        (None, Some(_)) => String::new(),
+        (None, None) => text.to_owned(),
+    };
+    Some(label).filter(|label| !label.is_empty())
 }
 
 /// The host of `text` when it is an absolute URL.
@@ -231,14 +260,27 @@ fn has_ids(labels: &[String], protocols: &[&str], given: &[Option<&str>]) -> Vec
     ids
 }
 
-/// Scopes as a JSON list or a space-separated string.
+/// A list of words (scopes, authentication contexts) as HAS takes it: a JSON list, or
+/// text.
 #[derive(Deserialize, Default)]
 #[serde(untagged)]
-enum Scopes {
+enum ListOrText {
     #[default]
     Unset,
     List(Vec<String>),
     Text(String),
+}
+
+impl ListOrText {
+    /// The words, text cut by `split`; empty when unset.
+    fn items<'a, I: Iterator<Item = &'a str>>(&'a self, split: impl Fn(&'a str) -> I) -> Vec<String> {
+        let words: Vec<&str> = match self {
+            ListOrText::Unset => Vec::new(),
+            ListOrText::List(list) => list.iter().map(String::as_str).collect(),
+            ListOrText::Text(text) => split(text).collect(),
+        };
+        words.into_iter().map(str::trim).filter(|word| !word.is_empty()).map(str::to_owned).collect()
+    }
 }
 
 /// HAS's `{"providers": [...]}`, or the bare list.
@@ -310,12 +352,23 @@ fn parse_providers(get: &dyn Fn(&str) -> Result<String, ConfigError>) -> Result<
         })
         .collect();
     let protocols: Vec<&str> = entries.iter().map(ProviderEntry::protocol).collect();
-    let given_ids: Vec<Option<&str>> = entries.iter().map(|entry| entry.id.as_deref()).collect();
+    // An empty id is no id, as in HAS.
+    let given_ids: Vec<Option<&str>> = entries.iter().map(|entry| entry.id.as_deref().map(str::trim).filter(|id| !id.is_empty())).collect();
     let has_ids = has_ids(&labels, &protocols, &given_ids);
+    // Each entry keeps its given id, but not another entry's HAS id: that one stays the
+    // other's, as clients moved from HAS mean it, and the entry takes its own HAS id.
+    let ids: Vec<String> = given_ids
+        .iter()
+        .zip(&has_ids)
+        .map(|(given, has_id)| match given {
+            Some(given) if !has_ids.iter().any(|other| other != has_id && other == given) => (*given).to_owned(),
+            _ => has_id.clone(),
+        })
+        .collect();
     let mut errors = Vec::new();
     let mut providers = Vec::new();
-    for (index, ((entry, label), has_id)) in entries.into_iter().zip(labels).zip(has_ids).enumerate() {
-        match parse_entry(index, entry, label, &has_id, get, (&origins, credentials.as_ref())) {
+    for (index, (((entry, label), id), has_id)) in entries.into_iter().zip(labels).zip(ids).zip(has_ids).enumerate() {
+        match parse_entry(index, entry, label, (&id, &has_id), get, (&origins, credentials.as_ref())) {
             Ok(provider) => providers.push(provider),
             Err(error) => errors.push(error),
         }
@@ -470,19 +523,18 @@ fn parse_oidc_shorthand(get: &dyn Fn(&str) -> Result<String, ConfigError>, issue
     }]))
 }
 
-/// One `auth_providers` entry, called `has_id` by HAS; the first problem found is
-/// reported, naming the entry.
+/// One `auth_providers` entry, called `id` by the broker and `has_id` by HAS; the first
+/// problem found is reported, naming the entry.
 fn parse_entry(
     index: usize,
     entry: ProviderEntry,
     label: String,
-    has_id: &str,
+    (name, has_id): (&str, &str),
     get: &dyn Fn(&str) -> Result<String, ConfigError>,
     (origins, credentials): (&[String], Option<&Arc<SpCredentials>>),
 ) -> Result<IdentityProvider, ConfigError> {
-    let name = entry.id.clone().unwrap_or_else(|| has_id.to_owned());
-    let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, shown(&name)));
-    let id = ProviderId::parse(&name).map_err(|error| problem(format!("an id: {error}")))?;
+    let problem = |what: String| ConfigError::new("auth_providers", format!("in provider {} ({}), {what}", index + 1, shown(name)));
+    let id = ProviderId::parse(name).map_err(|error| problem(format!("an id: {error}")))?;
     let has_id = ProviderId::parse(has_id).ok().filter(|has_id| *has_id != id);
     refuse_files(&entry).map_err(problem)?;
     if !entry.unknown.is_empty() {
@@ -541,11 +593,10 @@ fn parse_entry(
         None => None,
     };
     let scopes = match entry.scopes {
-        Scopes::Unset => default_scopes(),
-        Scopes::List(list) => list,
-        Scopes::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+        ListOrText::Unset => default_scopes(),
+        words => words.items(str::split_whitespace),
     };
-    if scopes.iter().any(|scope| scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')) {
+    if scopes.iter().any(|scope| !scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')) {
         return Err(problem("scopes as words of visible ASCII characters".into()));
     }
     Ok(IdentityProvider {

@@ -43,6 +43,21 @@ pub struct SamlConfig {
     pub signing_algorithm: SigningAlgorithm,
 }
 
+/// Inline metadata as HAS takes it: the XML, or (HAS's older configuration files) the XML
+/// in base64. Text that decodes to no text is left for the XML parser to refuse.
+pub fn metadata_xml(text: &str) -> String {
+    use base64::Engine;
+    let text = text.trim();
+    if text.starts_with('<') {
+        return text.to_owned();
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_else(|| text.to_owned())
+}
+
 /// The settings as given, by name.
 pub struct SamlSettings<'a> {
     pub get: &'a dyn Fn(Setting) -> String,
@@ -155,7 +170,9 @@ impl SamlSettings<'_> {
         }
         let wanted_entity = optional(Setting::EntityId);
         let inline = match optional(Setting::Metadata) {
-            Some(xml) => Some(parse_idp_metadata(&xml, wanted_entity.as_deref()).map_err(|why| problem(Setting::Metadata, &why))?),
+            Some(text) => {
+                Some(parse_idp_metadata(&metadata_xml(&text), wanted_entity.as_deref()).map_err(|why| problem(Setting::Metadata, &why))?)
+            }
             None => None,
         };
         let sso_url = optional(Setting::SsoUrl).or_else(|| inline.as_ref().map(|idp| idp.sso_url.clone()));
