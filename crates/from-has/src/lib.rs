@@ -107,6 +107,14 @@ fn camel_case_keys(value: Value) -> Value {
 /// settings name.
 pub fn convert(settings: &[(String, String)], read_file: ReadFile<'_>) -> Conversion {
     let mut conversion = Conversion::default();
+    let folded = match fold_classic_providers(settings, read_file) {
+        Ok(folded) => folded,
+        Err((setting, why)) => {
+            conversion.left_out.push((setting, why));
+            settings.to_vec()
+        }
+    };
+    let settings = folded.as_slice();
     for (name, value) in settings {
         let value = value.trim();
         if value.is_empty() {
@@ -118,6 +126,98 @@ pub fn convert(settings: &[(String, String)], read_file: ReadFile<'_>) -> Conver
     }
     keep_has_saml_settings(settings, read_file, &mut conversion);
     conversion
+}
+
+/// HAS's classic per-provider settings and the `AUTH_PROVIDERS` field each becomes when
+/// HAS merges them into its list (as its `oidcNameMapping` and `samlNameMapping` name them).
+const CLASSIC_OIDC: [(&str, &str); 13] = [
+    ("OIDC_ISSUER_URI", "issuerUri"),
+    ("OIDC_CLIENT_ID", "clientId"),
+    ("OIDC_CLIENT_SECRET", "clientSecret"),
+    ("OIDC_CLIENT_SECRET_FILE", "clientSecretFile"),
+    ("OIDC_CLIENT_CERT", "clientCert"),
+    ("OIDC_CLIENT_CERT_FILE", "clientCertFile"),
+    ("OIDC_CLIENT_KEY", "clientKey"),
+    ("OIDC_CLIENT_KEY_FILE", "clientKeyFile"),
+    ("OIDC_CODE_CHALLENGE_METHOD", "codeChallenge"),
+    ("OIDC_INFO_LABEL", "label"),
+    ("OIDC_MAX_AGE", "maxAge"),
+    ("OIDC_SELECT_ACCOUNT", "selectAccount"),
+    ("OIDC_TOKEN_SIGNING_ALGO", "signingAlgo"),
+];
+const CLASSIC_SAML: [(&str, &str); 18] = [
+    ("SAML_IDP_METADATA_URL", "metadataUrl"),
+    ("SAML_IDP_METADATA", "metadata"),
+    ("SAML_IDP_METADATA_FILE", "metadataFile"),
+    ("SAML_IDP_SSO_URL", "signonUrl"),
+    ("SAML_IDP_SLO_URL", "logoutUrl"),
+    ("SAML_IDP_ENTITY_ID", "idpEntityId"),
+    ("IDP_CERT", "idpCert"),
+    ("IDP_CERT_FILE", "idpCertFile"),
+    ("SAML_SP_ENTITY_ID", "spEntityId"),
+    ("SAML_SP_AUDIENCE", "audience"),
+    ("SAML_NAMEID_FORMAT", "nameIdFormat"),
+    ("SAML_AUTHN_CONTEXT", "authnContext"),
+    ("SAML_DISABLE_CONTEXT", "disableContext"),
+    ("SAML_FORCE_AUTHN", "forceAuthn"),
+    ("SAML_INFO_LABEL", "label"),
+    ("SAML_WANT_ASSERTION_SIGNED", "wantAssertionSigned"),
+    ("SAML_WANT_RESPONSE_SIGNED", "wantResponseSigned"),
+    ("SP_KEY_ALGO", "keyAlgorithm"),
+];
+
+/// A protocol's classic settings and the fields they become.
+type Classic = [(&'static str, &'static str)];
+
+/// With `AUTH_PROVIDERS` set, HAS adds its classic `OIDC_*` and `SAML_*` settings to the
+/// list as one more entry each (id `oidc` or `saml`, `default` from `DEFAULT_PROTOCOL`)
+/// when they name an identity provider; the broker takes one or the other, so the
+/// converter does the same merge: `settings` with those moved into `AUTH_PROVIDERS`, or
+/// the setting that could not be read and why.
+fn fold_classic_providers(settings: &[(String, String)], read_file: ReadFile<'_>) -> Result<Vec<(String, String)>, (String, String)> {
+    let value =
+        |name: &str| settings.iter().find(|(setting, value)| setting == name && !value.trim().is_empty()).map(|(_, value)| value.trim());
+    let list = match (value("AUTH_PROVIDERS"), value("AUTH_PROVIDERS_FILE")) {
+        (Some(list), _) => list.to_owned(),
+        (None, Some(file)) => read_file(file).map_err(|why| ("AUTH_PROVIDERS_FILE".to_owned(), why))?,
+        (None, None) => return Ok(settings.to_vec()),
+    };
+    let classic = |mapping: &[(&str, &str)]| -> Map<String, Value> {
+        mapping.iter().filter_map(|(setting, field)| value(setting).map(|v| (field.to_string(), Value::String(v.to_owned())))).collect()
+    };
+    let (oidc, saml) = (classic(&CLASSIC_OIDC), classic(&CLASSIC_SAML));
+    // An entry that names no identity provider HAS tidies away; the broker would refuse it.
+    let oidc_complete = oidc.contains_key("issuerUri");
+    let saml_complete = ["metadataUrl", "metadata", "metadataFile", "signonUrl"].iter().any(|field| saml.contains_key(*field));
+    let added: Vec<(Map<String, Value>, &str, &Classic)> =
+        [(oidc, "oidc", oidc_complete, &CLASSIC_OIDC[..]), (saml, "saml", saml_complete, &CLASSIC_SAML[..])]
+            .into_iter()
+            .filter(|(_, _, complete, _)| *complete)
+            .map(|(entry, protocol, _, mapping)| (entry, protocol, mapping))
+            .collect();
+    if added.is_empty() {
+        return Ok(settings.to_vec());
+    }
+    let invalid = |why: &str| ("AUTH_PROVIDERS".to_owned(), why.to_owned());
+    let mut parsed: Value = serde_json::from_str(&list).map_err(|_| invalid("not JSON"))?;
+    let entries = match &mut parsed {
+        Value::Object(wrapped) => wrapped.get_mut("providers").ok_or_else(|| invalid("no `providers` list"))?,
+        list => list,
+    };
+    let Value::Array(entries) = entries else { return Err(invalid("`providers` is not a list")) };
+    let mut moved: Vec<&str> = vec!["AUTH_PROVIDERS", "AUTH_PROVIDERS_FILE"];
+    for (mut entry, protocol, mapping) in added {
+        entry.insert("protocol".to_owned(), protocol.into());
+        entry.insert("id".to_owned(), protocol.into());
+        if value("DEFAULT_PROTOCOL") == Some(protocol) {
+            entry.insert("default".to_owned(), true.into());
+        }
+        entries.push(Value::Object(entry));
+        moved.extend(mapping.iter().map(|(setting, _)| *setting));
+    }
+    let mut folded: Vec<(String, String)> = settings.iter().filter(|(name, _)| !moved.contains(&name.as_str())).cloned().collect();
+    folded.push(("AUTH_PROVIDERS".to_owned(), parsed.to_string()));
+    Ok(folded)
 }
 
 /// HAS's defaults where the broker's differ, for a HAS that was a SAML service
@@ -565,10 +665,16 @@ metadata_url = 'https://saml.example.com'
         let conversion = convert(&read_toml(toml).unwrap(), &files);
         assert_eq!(variable(&conversion, "login_timeout"), Some("90"));
         assert_eq!(variable(&conversion, "saml_want_response_signed"), Some("false"));
-        assert_eq!(variable(&conversion, "oidc_provider_origin"), Some("https://login.example.com"));
         let providers: Value = serde_json::from_str(variable(&conversion, "auth_providers").unwrap()).unwrap();
         assert_eq!(providers["providers"][0]["issuerUri"], "https://oidc.example.com", "HAS's camelCase names");
         assert_eq!(providers["providers"][1]["wantAssertionSigned"], false);
+        // The classic OIDC_ISSUER_URI joins the list, as HAS merges it, with its origin allowed.
+        assert_eq!(
+            (&providers["providers"][2]["id"], &providers["providers"][2]["issuerUri"]),
+            (&"oidc".into(), &"https://login.example.com".into())
+        );
+        assert_eq!(variable(&conversion, "oidc_issuer_uri"), None);
+        assert_eq!(variable(&conversion, "auth_provider_origin_c"), Some("https://login.example.com"));
         assert!(left_out(&conversion, "LOGGING").is_some());
         assert!(read_toml("not = [toml").is_err());
     }

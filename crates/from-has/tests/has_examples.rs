@@ -174,3 +174,36 @@ fn hass_classic_saml_settings_carry_over_inline_and_load() {
     assert_eq!(beacon.entity_id.as_deref(), Some("https://idp.example.com/metadata"), "HAS's older base64 metadata, decoded");
     assert_eq!(beacon.sp_entity_id.as_deref(), Some("https://has.example.com"));
 }
+
+/// HAS merges its classic settings into `AUTH_PROVIDERS` (as in its GetAuthProviders
+/// tests): the converter writes the merged list, and the broker loads what HAS would.
+#[test]
+fn classic_settings_beside_auth_providers_join_the_list_as_has_merges_them() {
+    let dotenv = r#"
+AUTH_PROVIDERS='{"providers": [{"label": "Zenith", "issuerUri": "https://login.zenith.example/oauth2", "clientId": "zenith-client", "clientSecret": "zenith-secret"}]}'
+OIDC_ISSUER_URI=https://login.orbit.example/
+OIDC_CLIENT_ID=orbit-client
+OIDC_CLIENT_SECRET_FILE=secrets/zenith.txt
+OIDC_INFO_LABEL=Orbit
+SAML_IDP_METADATA_URL=https://sso.beacon.example/metadata
+SAML_IDP_ENTITY_ID=urn:beacon:idp
+DEFAULT_PROTOCOL=saml
+"#;
+    let conversion = convert(&read_dotenv(dotenv), &files);
+    for classic in ["oidc_issuer_uri", "oidc_client_id", "oidc_client_secret", "saml_idp_metadata_url", "saml_idp_entity_id"] {
+        assert_eq!(variable(&conversion, classic), None, "{classic} moved into auth_providers");
+    }
+    let list: serde_json::Value = serde_json::from_str(variable(&conversion, "auth_providers").unwrap()).unwrap();
+    let entries = list["providers"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{list}");
+    assert_eq!((&entries[1]["id"], &entries[1]["clientSecret"]), (&"oidc".into(), &"zenith-secret-from-file".into()), "{list}");
+    assert_eq!((&entries[2]["id"], &entries[2]["default"]), (&"saml".into(), &true.into()), "{list}");
+    assert!(conversion.left_out.is_empty(), "{:?}", conversion.left_out);
+
+    let config = broker_config(&conversion);
+    let ids: Vec<(String, String)> = summary(&config).into_iter().map(|(id, _, label, _)| (id, label)).collect();
+    assert!(ids.contains(&("oidc".to_owned(), "Orbit".to_owned())) && ids.iter().any(|(id, _)| id == "saml"), "{ids:?}");
+    let default = config.providers.iter().find(|provider| provider.is_default).expect("DEFAULT_PROTOCOL's provider");
+    assert_eq!(default.id.as_str(), "saml");
+    assert!(matches!(&default.protocol, Protocol::Saml(saml) if saml.entity_id.as_deref() == Some("urn:beacon:idp")));
+}
