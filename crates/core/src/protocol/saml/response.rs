@@ -233,6 +233,11 @@ pub fn check(xml: &str, expected: &Expected<'_>) -> Result<Asserted, Refusal> {
     };
     let credentials = expected.credentials.ok_or(Refusal::EncryptedAssertion)?;
     let response_signed = response_signed()?;
+    // A Response that must be signed and is not is refused before anything is decrypted:
+    // by default no unsigned ciphertext is ever opened.
+    if matches!(response_signed, Signed::No) && expected.want_response_signed {
+        return Err(Refusal::ResponseUnsigned);
+    }
     let decrypted = encryption::decrypt(&doc, holder, credentials).map_err(|why| Refusal::Decryption { what: "assertion", why })?;
     // Until a signature vouches for the decrypted assertion, a changed ciphertext must not
     // learn how its plaintext read: every refusal up to that point reads the same.
@@ -573,6 +578,9 @@ mod tests {
         let keys = keys("saml-idp-cert.pem");
         let xml = fixture("encrypted-aes128-gcm.xml");
         assert_eq!(refusal(&xml, &Expected { want_response_signed: false, ..expected(&keys) }), Refusal::EncryptedAssertion);
+        // Its Response is unsigned: where one is wanted, nothing is decrypted.
+        let unopened = SpCredentials { current: other_pair(), previous: None };
+        assert_eq!(refusal(&xml, &Expected { credentials: Some(&unopened), ..expected(&keys) }), Refusal::ResponseUnsigned);
         let not_ours = SpCredentials { current: other_pair(), previous: None };
         assert_eq!(
             refusal(&xml, &expected_encrypted(&keys, &not_ours)),
