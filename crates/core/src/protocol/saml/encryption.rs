@@ -10,8 +10,6 @@ use std::fmt;
 use aes::cipher::{BlockDecryptMut, KeyIvInit};
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bergshamra_xml::uppsala::{Document, NodeId};
 
 use super::credentials::{OaepHash, SpCredentials};
@@ -192,8 +190,7 @@ fn key_transport(doc: &Document<'_>, encrypted_key: NodeId) -> Result<(OaepHash,
 fn cipher_value(doc: &Document<'_>, node: NodeId) -> Option<Vec<u8>> {
     let cipher_data = xml::only_child(doc, node, XENC, "CipherData")?;
     let value = xml::only_child(doc, cipher_data, XENC, "CipherValue")?;
-    let compact: String = xml::text(doc, value)?.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD.decode(compact).ok()
+    xml::base64(&xml::text(doc, value)?)
 }
 
 /// AES-CBC as XML Encryption uses it: the IV first, and padding whose last byte says how

@@ -6,12 +6,11 @@
 //! from the identity provider must be signed with its key: an unsigned one would let any
 //! page sign a person out.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bergshamra_xml::uppsala::Document;
 use rsa_fast::PublicKey;
 use serde::{Deserialize, Serialize};
 
+use super::form_field;
 use super::signature::{Signed, check_enveloped, check_query_signature};
 use super::xml::{self, ASSERTION, PROTOCOL};
 use crate::base::markup::escape;
@@ -56,7 +55,7 @@ impl LogoutRequest<'_> {
             protocol = PROTOCOL,
             assertion = ASSERTION,
             id = e(self.id),
-            at = instant(self.issued_at),
+            at = xml::instant(self.issued_at),
             destination = e(self.destination),
             issuer = e(self.issuer),
             format = format,
@@ -86,17 +85,13 @@ impl LogoutResponse<'_> {
             protocol = PROTOCOL,
             assertion = ASSERTION,
             id = e(self.id),
-            at = instant(self.issued_at),
+            at = xml::instant(self.issued_at),
             destination = e(self.destination),
             in_response_to = e(self.in_response_to),
             issuer = e(self.issuer),
             success = SUCCESS,
         )
     }
-}
-
-fn instant(at: UnixTime) -> impl std::fmt::Display {
-    chrono::DateTime::from_timestamp(at as i64, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ")
 }
 
 /// A message received at `/saml/slo`, decoded but not yet checked.
@@ -122,33 +117,25 @@ impl Received {
     /// A GET's query: `SAMLRequest` or `SAMLResponse`, DEFLATEd (HTTP-Redirect).
     pub fn from_query(query: &str) -> Result<Self, &'static str> {
         let (field, encoded) = message_field(query.as_bytes())?;
-        let deflated = STANDARD.decode(compact(&encoded)).map_err(|_| "its message is not base64")?;
+        let deflated = xml::base64(&encoded).ok_or("its message is not base64")?;
         let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, MAX_MESSAGE_BYTES)
             .map_err(|_| "its message is not DEFLATE data of a logout message's size")?;
         let xml = String::from_utf8(inflated).map_err(|_| "its message is not UTF-8 text")?;
-        let relay_state = field_value(query.as_bytes(), "RelayState");
+        let relay_state = form_field(query.as_bytes(), "RelayState");
         Ok(Self { xml, relay_state, binding: Binding::Redirect { raw_query: query.to_owned(), field } })
     }
 
     /// A POST's form: `SAMLRequest` or `SAMLResponse` in base64 (HTTP-POST).
     pub fn from_form(form: &[u8]) -> Result<Self, &'static str> {
         let (_, encoded) = message_field(form)?;
-        let bytes = STANDARD.decode(compact(&encoded)).map_err(|_| "its message is not base64")?;
+        let bytes = xml::base64(&encoded).ok_or("its message is not base64")?;
         let xml = String::from_utf8(bytes).map_err(|_| "its message is not UTF-8 text")?;
-        Ok(Self { xml, relay_state: field_value(form, "RelayState"), binding: Binding::Post })
+        Ok(Self { xml, relay_state: form_field(form, "RelayState"), binding: Binding::Post })
     }
 }
 
-fn compact(text: &str) -> String {
-    text.chars().filter(|c| !c.is_ascii_whitespace()).collect()
-}
-
-fn field_value(form: &[u8], wanted: &str) -> Option<String> {
-    form_urlencoded::parse(form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned())
-}
-
 fn message_field(form: &[u8]) -> Result<(&'static str, String), &'static str> {
-    match (field_value(form, "SAMLRequest"), field_value(form, "SAMLResponse")) {
+    match (form_field(form, "SAMLRequest"), form_field(form, "SAMLResponse")) {
         (Some(request), None) => Ok(("SAMLRequest", request)),
         (None, Some(response)) => Ok(("SAMLResponse", response)),
         _ => Err("it carries neither one SAMLRequest nor one SAMLResponse"),
@@ -248,6 +235,9 @@ pub fn check(received: &Received, idp_entity_id: &str, slo_url: &str, keys: &[Pu
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
     use crate::protocol::saml::credentials::SigningAlgorithm;
     use crate::protocol::saml::credentials::tests::{other_pair, sp_pair};

@@ -14,8 +14,6 @@ pub mod settings;
 mod signature;
 mod xml;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use rsa_fast::PublicKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -82,15 +80,14 @@ impl PostedAnswer {
     }
 }
 
-fn form_field(form: &[u8], wanted: &str) -> Option<String> {
+pub(super) fn form_field(form: &[u8], wanted: &str) -> Option<String> {
     form_urlencoded::parse(form).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned())
 }
 
 /// A form's `SAMLResponse`, decoded from base64 to UTF-8 XML, or why not.
 pub fn posted_response(form: &[u8]) -> Result<String, &'static str> {
     let encoded = form_field(form, "SAMLResponse").ok_or("it carries no SAMLResponse")?;
-    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = STANDARD.decode(compact).map_err(|_| "its SAMLResponse is not base64")?;
+    let bytes = xml::base64(&encoded).ok_or("its SAMLResponse is not base64")?;
     String::from_utf8(bytes).map_err(|_| "its SAMLResponse is not UTF-8 text")
 }
 

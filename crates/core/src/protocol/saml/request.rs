@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::credentials::SigningAlgorithm;
 use super::metadata::POST_BINDING;
-use super::xml::{ASSERTION, PROTOCOL};
+use super::xml::{self, ASSERTION, PROTOCOL};
 use crate::base::markup::escape;
 use crate::protocol::key_pair::KeyPair;
 use crate::state::UnixTime;
@@ -30,7 +30,7 @@ pub struct AuthnRequest<'a> {
 impl AuthnRequest<'_> {
     pub fn xml(&self) -> String {
         let e = escape;
-        let issued_at = chrono::DateTime::from_timestamp(self.issued_at as i64, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ");
+        let issued_at = xml::instant(self.issued_at);
         let force = if self.force_authn { r#" ForceAuthn="true""# } else { "" };
         let context = if self.authn_context.is_empty() {
             String::new()

@@ -10,8 +10,6 @@
 //! SHA-2 are RustCrypto's. What is ours is the refusal of every other shape, which is
 //! where signature wrapping lives.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bergshamra_c14n::exclusive;
 use bergshamra_xml::NodeSet;
 use bergshamra_xml::uppsala::{Document, NodeId};
@@ -135,7 +133,7 @@ pub fn check_enveloped(doc: &Document<'_>, element: NodeId, keys: &[PublicKey], 
     let Some(digest) = canonical(doc, &covered, transforms[1]).map(|bytes| digest_hash.digest(&bytes)) else {
         return refuse("cannot be canonicalized");
     };
-    let stated = decode(&xml::text(doc, reference_parts[2]).unwrap_or_default());
+    let stated = xml::base64(&xml::text(doc, reference_parts[2]).unwrap_or_default());
     if stated.is_none_or(|stated| !bool::from(stated.ct_eq(&digest))) {
         return refuse("does not match the content (it was changed after signing)");
     }
@@ -144,7 +142,7 @@ pub fn check_enveloped(doc: &Document<'_>, element: NodeId, keys: &[PublicKey], 
         return refuse("cannot be canonicalized");
     };
     let Some(value) =
-        decode(&xml::text(doc, signature_value).unwrap_or_default()).and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
+        xml::base64(&xml::text(doc, signature_value).unwrap_or_default()).and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
     else {
         return refuse("has a malformed value");
     };
@@ -174,7 +172,7 @@ pub fn check_query_signature(raw_query: &str, field: &str, keys: &[PublicKey]) -
         return refuse(&format!("uses `{}`, not RSA with SHA-256, SHA-384 or SHA-512", xml::shown(&decoded(algorithm))));
     };
     let signed: Vec<&str> = [raw(field), raw("RelayState"), Some(algorithm)].into_iter().flatten().collect();
-    let Some(value) = decode(&signature).and_then(|bytes| Signature::try_from(bytes.as_slice()).ok()) else {
+    let Some(value) = xml::base64(&signature).and_then(|bytes| Signature::try_from(bytes.as_slice()).ok()) else {
         return refuse("has a malformed value");
     };
     if keys.iter().any(|key| hash.verify(key, signed.join("&").as_bytes(), &value)) {
@@ -202,10 +200,4 @@ fn canonical(doc: &Document<'_>, nodes: &NodeSet, method: NodeId) -> Option<Vec<
         .map(|list| list.split_whitespace().collect())
         .unwrap_or_default();
     exclusive::canonicalize(doc, false, Some(nodes), &prefixes).ok()
-}
-
-/// Base64 as signatures carry it, wrapped on several lines.
-fn decode(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD.decode(compact).ok()
 }

@@ -4,6 +4,8 @@
 
 use bergshamra_xml::uppsala::{Document, NodeId, NodeKind, Parser};
 
+use crate::state::UnixTime;
+
 pub const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub const METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
@@ -145,6 +147,19 @@ pub fn wrapped_element(doc: &Document<'_>) -> Option<NodeId> {
         }
     }
     element
+}
+
+/// Base64 as SAML carries it (signatures, ciphertexts, posted messages): wrapped on
+/// several lines.
+pub fn base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+}
+
+/// An instant as SAML writes it: `xs:dateTime` in UTC, to the second.
+pub fn instant(at: UnixTime) -> impl std::fmt::Display {
+    chrono::DateTime::from_timestamp(at as i64, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ")
 }
 
 /// `text` as an error message may show it: printable ASCII, at most 80 characters.
