@@ -199,12 +199,7 @@ fn fold_classic_providers(settings: &[(String, String)], read_file: ReadFile<'_>
         return Ok(settings.to_vec());
     }
     let invalid = |why: &str| ("AUTH_PROVIDERS".to_owned(), why.to_owned());
-    let mut parsed: Value = serde_json::from_str(&list).map_err(|_| invalid("not JSON"))?;
-    let entries = match &mut parsed {
-        Value::Object(wrapped) => wrapped.get_mut("providers").ok_or_else(|| invalid("no `providers` list"))?,
-        list => list,
-    };
-    let Value::Array(entries) = entries else { return Err(invalid("`providers` is not a list")) };
+    let mut entries = provider_list(&list).map_err(invalid)?;
     let mut moved: Vec<&str> = vec!["AUTH_PROVIDERS", "AUTH_PROVIDERS_FILE"];
     for (mut entry, protocol, mapping) in added {
         entry.insert("protocol".to_owned(), protocol.into());
@@ -216,7 +211,7 @@ fn fold_classic_providers(settings: &[(String, String)], read_file: ReadFile<'_>
         moved.extend(mapping.iter().map(|(setting, _)| *setting));
     }
     let mut folded: Vec<(String, String)> = settings.iter().filter(|(name, _)| !moved.contains(&name.as_str())).cloned().collect();
-    folded.push(("AUTH_PROVIDERS".to_owned(), parsed.to_string()));
+    folded.push(("AUTH_PROVIDERS".to_owned(), Value::Array(entries).to_string()));
     Ok(folded)
 }
 
@@ -416,16 +411,24 @@ struct ProviderNotes {
     left_out: Vec<String>,
 }
 
+/// The entries of an `AUTH_PROVIDERS` text, as HAS takes it: `{"providers": [...]}` or
+/// the list alone.
+fn provider_list(text: &str) -> Result<Vec<Value>, &'static str> {
+    let entries = match serde_json::from_str(text).map_err(|_| "not JSON")? {
+        Value::Object(mut wrapped) => wrapped.remove("providers").ok_or("no `providers` list")?,
+        list @ Value::Array(_) => list,
+        _ => return Err("neither {\"providers\": [...]} nor a list"),
+    };
+    match entries {
+        Value::Array(entries) => Ok(entries),
+        _ => Err("`providers` is not a list"),
+    }
+}
+
 /// `AUTH_PROVIDERS` for the broker: as HAS wrote it, but with what its `*File` fields
 /// name read in (the broker reads no files), and the origins it must reach.
 fn providers(text: &str, read_file: ReadFile<'_>) -> Result<(String, ProviderNotes), String> {
-    let parsed: Value = serde_json::from_str(text).map_err(|_| "not JSON".to_owned())?;
-    let entries = match parsed {
-        Value::Object(mut wrapped) => wrapped.remove("providers").ok_or("no `providers` list")?,
-        list @ Value::Array(_) => list,
-        _ => return Err("neither {\"providers\": [...]} nor a list".into()),
-    };
-    let Value::Array(entries) = entries else { return Err("`providers` is not a list".into()) };
+    let entries = provider_list(text)?;
     let mut notes = ProviderNotes::default();
     let mut converted = Vec::new();
     for entry in entries {
