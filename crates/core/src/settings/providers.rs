@@ -12,7 +12,7 @@ use super::{ConfigError, MAX_CACHE_TTL_SECS, check, comma_list, parse_bool, pars
 use crate::base::ids::ProviderId;
 use crate::host::outbound::origin_of;
 use crate::protocol::key_pair::KeyPair;
-use crate::protocol::oidc::client_assertion::{ClientKey, ClientKeyError};
+use crate::protocol::oidc::client_assertion::ClientKey;
 use crate::protocol::oidc::settings::{ClientCredential, OidcConfig, TokenEndpointAuth};
 use crate::protocol::registry::{IdentityProvider, Protocol, Providers};
 use crate::protocol::saml::credentials::SpCredentials;
@@ -733,9 +733,9 @@ fn parse_client_key(key: &str, cert: &str) -> Result<ClientKey, (KeySetting, Str
     match (key.trim().is_empty(), cert.trim().is_empty()) {
         (true, _) => Err((KeySetting::Key, "the private key of the client certificate given beside it (set both or neither)".into())),
         (_, true) => Err((KeySetting::Cert, "the certificate of the client key given beside it (set both or neither)".into())),
-        _ => ClientKey::from_pem(key, cert).map_err(|error| {
-            let setting = if matches!(error, ClientKeyError::Key(_)) { KeySetting::Key } else { KeySetting::Cert };
-            (setting, error.expected().to_owned())
+        _ => ClientKey::from_pem(key, cert).map_err(|problem| {
+            let setting = if problem.is_the_keys() { KeySetting::Key } else { KeySetting::Cert };
+            (setting, problem.expected().to_owned())
         }),
     }
 }

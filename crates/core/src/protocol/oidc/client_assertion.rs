@@ -49,29 +49,6 @@ impl fmt::Debug for ClientKey {
     }
 }
 
-/// Why a key and certificate cannot serve; never carries either.
-#[derive(Debug, PartialEq)]
-pub enum ClientKeyError {
-    /// The private key is unusable: what it should be.
-    Key(&'static str),
-    /// The certificate is unusable: what it should be.
-    Certificate(&'static str),
-    /// The certificate holds another public key than the private key's.
-    Mismatch,
-}
-
-impl ClientKeyError {
-    pub fn expected(&self) -> &'static str {
-        match self {
-            Self::Key(expected) | Self::Certificate(expected) => expected,
-            Self::Mismatch => "the certificate of the private key given beside it, but it holds another public key",
-        }
-    }
-}
-
-const KEY_EXPECTED: &str = KeyProblem::NotRsaPem.expected();
-const CERTIFICATE_EXPECTED: &str = KeyProblem::Certificate.expected();
-
 /// The claims RFC 7523 §3 and OpenID Connect Core §9 ask for.
 #[derive(Serialize)]
 struct Claims<'a> {
@@ -86,20 +63,16 @@ struct Claims<'a> {
 impl ClientKey {
     /// A PEM RSA private key (PKCS #8 or #1; RS256, as HAS signs, and as Entra ID
     /// takes) and the PEM certificate of its public key.
-    pub fn from_pem(key_pem: &str, certificate_pem: &str) -> Result<Self, ClientKeyError> {
-        let KeyPair { key, certificate_der: der } = KeyPair::from_pem(key_pem, certificate_pem).map_err(|problem| match problem {
-            KeyProblem::Mismatch => ClientKeyError::Mismatch,
-            problem if problem.is_the_keys() => ClientKeyError::Key(problem.expected()),
-            problem => ClientKeyError::Certificate(problem.expected()),
-        })?;
-        let certified = jwk_from_pem(certificate_pem.trim()).ok_or(ClientKeyError::Certificate(CERTIFICATE_EXPECTED))?;
-        let pkcs1 = key.to_pkcs1_der().map_err(|_| ClientKeyError::Key(KEY_EXPECTED))?;
+    pub fn from_pem(key_pem: &str, certificate_pem: &str) -> Result<Self, KeyProblem> {
+        let KeyPair { key, certificate_der: der } = KeyPair::from_pem(key_pem, certificate_pem)?;
+        let certified = jwk_from_pem(certificate_pem.trim()).ok_or(KeyProblem::Certificate)?;
+        let pkcs1 = key.to_pkcs1_der().map_err(|_| KeyProblem::NotRsaPem)?;
         // The certificate's JWK is the key's own now, in its minimal encoding.
         install_signers();
         let key_id = serde_json::from_value::<Jwk>(certified)
             .ok()
             .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256).ok())
-            .ok_or(ClientKeyError::Certificate(CERTIFICATE_EXPECTED))?;
+            .ok_or(KeyProblem::Certificate)?;
         use sha2::Digest;
         Ok(Self {
             signing_key: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
@@ -241,12 +214,12 @@ mod tests {
     #[test]
     fn unusable_keys_and_certificates_are_named_without_echoing_them() {
         let cases = [
-            ("", CERT, ClientKeyError::Key(KEY_EXPECTED)),
-            ("not a key", CERT, ClientKeyError::Key(KEY_EXPECTED)),
-            (CERT, CERT, ClientKeyError::Key(KEY_EXPECTED)),
-            (KEY, "", ClientKeyError::Certificate(CERTIFICATE_EXPECTED)),
-            (KEY, KEY, ClientKeyError::Certificate(CERTIFICATE_EXPECTED)),
-            (KEY, OTHER_CERT, ClientKeyError::Mismatch),
+            ("", CERT, KeyProblem::NotRsaPem),
+            ("not a key", CERT, KeyProblem::NotRsaPem),
+            (CERT, CERT, KeyProblem::NotRsaPem),
+            (KEY, "", KeyProblem::Certificate),
+            (KEY, KEY, KeyProblem::Certificate),
+            (KEY, OTHER_CERT, KeyProblem::Mismatch),
         ];
         for (key, certificate, expected) in cases {
             let error = ClientKey::from_pem(key, certificate).unwrap_err();
@@ -256,13 +229,13 @@ mod tests {
         // A key whose PEM decodes but whose numbers do not make an RSA key.
         let mut broken: Vec<&str> = KEY.lines().collect();
         broken[10] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-        assert_eq!(ClientKey::from_pem(&broken.join("\n"), CERT).unwrap_err(), ClientKeyError::Key(KEY_EXPECTED));
+        assert_eq!(ClientKey::from_pem(&broken.join("\n"), CERT).unwrap_err(), KeyProblem::NotRsaPem);
         // EC keys: RS256 only, as HAS signs (rsa and p256 share one pkcs8 here).
         use rsa::pkcs8::{EncodePrivateKey, LineEnding};
         let ec = p256::SecretKey::random(&mut rand::thread_rng()).to_pkcs8_pem(LineEnding::LF).unwrap();
-        assert_eq!(ClientKey::from_pem(&ec, CERT).unwrap_err(), ClientKeyError::Key(KEY_EXPECTED));
+        assert_eq!(ClientKey::from_pem(&ec, CERT).unwrap_err(), KeyProblem::NotRsaPem);
         // RSA below 2048 bits.
         let small = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap().to_pkcs8_pem(LineEnding::LF).unwrap();
-        assert_eq!(ClientKey::from_pem(&small, CERT).unwrap_err(), ClientKeyError::Key(KEY_EXPECTED));
+        assert_eq!(ClientKey::from_pem(&small, CERT).unwrap_err(), KeyProblem::NotRsaPem);
     }
 }
