@@ -164,3 +164,23 @@ fn a_saml_login_finishes_under_spin_3_on_another_instance() {
     let identity = a.status(&login.request).json();
     assert_eq!((&identity["nameID"], &identity["providerId"]), (&serde_json::json!("dana@example.com"), &serde_json::json!("saml")));
 }
+
+/// This build reads its configuration for every request, and each variable read costs
+/// Spin a hand-off between threads, so each route reads only what it needs: a status
+/// call the essentials alone (so it answers while a provider's settings are broken, and
+/// says https is required from now on), `/liveness` nothing at all (so no HSTS either).
+#[test]
+fn a_status_call_reads_only_the_essentials_and_liveness_reads_nothing() {
+    let provider = provider();
+    let broker = start(Spin::Three, Store::Memory, &provider, &[("svc_base_uri", "https://login.example.com"), ("oidc_client_id", "")]);
+    let new = broker.get_with_token("/requests/new/alice", testkit::CLIENT_TOKEN);
+    assert_eq!((new.status, new.error_code()), (500, "server_misconfigured".to_owned()), "{}", new.body);
+    assert!(new.body.contains("`oidc_client_id`"), "{}", new.body);
+    let status = broker.status(testkit::UNKNOWN_REQUEST_ID);
+    assert_eq!((status.status, status.error_code()), (404, "not_found".to_owned()), "{}", status.body);
+    assert_eq!(status.header("strict-transport-security"), Some("max-age=31536000"));
+    let configured = start(Spin::Three, Store::Memory, &provider, &[("svc_base_uri", "https://login.example.com")]);
+    let liveness = configured.get("/liveness");
+    assert_eq!(liveness.status, 200, "{}", liveness.body);
+    assert_eq!(liveness.header("strict-transport-security"), None, "liveness read the configuration");
+}

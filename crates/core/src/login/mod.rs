@@ -296,7 +296,7 @@ mod tests {
 
     async fn pending<'a>(ctx: &'a Context<MemoryKeyValue>, provider_id: Option<&str>) -> PendingLogin<'a, MemoryKeyValue> {
         let request = LoginRequest { provider_id: provider_id.map(|id| ProviderId::parse(id).unwrap()), ..LoginRequest::example(NOW) };
-        let handle = crate::login::handles::login_handle(&ctx.config.sealer, &request).unwrap();
+        let handle = crate::login::handles::login_handle(&ctx.config.essentials.sealer, &request).unwrap();
         PendingLogin::open(ctx.login(), &handle).await.unwrap()
     }
 
@@ -347,7 +347,11 @@ mod tests {
             let pending = PendingLogin::open(ctx.login(), &link.as_text()).await.unwrap();
             assert_eq!(pending.request, request);
             let sealed = SealedText::parse(&pending.handle).unwrap();
-            assert_eq!(open_login(&sealed, &ctx.config.sealer, NOW), Some(request.clone()), "the pages after it carry it sealed");
+            assert_eq!(
+                open_login(&sealed, &ctx.config.essentials.sealer, NOW),
+                Some(request.clone()),
+                "the pages after it carry it sealed"
+            );
             let guessed = LinkToken::new(NOW + 300).unwrap();
             assert!(PendingLogin::open(ctx.login(), &guessed.as_text()).await.is_err(), "another link opens nothing");
         });

@@ -1,4 +1,4 @@
-//! Configuration from Spin variables, parsed and checked in one place, once per request.
+//! Configuration from Spin variables, parsed and checked in one place.
 //!
 //! Names are HAS's environment variables in lower case, so HAS users recognise them.
 //! Defaults live in `spin.toml`; this module only validates what it is given, and
@@ -22,8 +22,33 @@ use crate::protocol::registry::Providers;
 use crate::state::{Sealer, StateKey};
 use crate::validate::settings::OauthConfig;
 
+/// The whole configuration: what a browser route, a new request or `/readiness` needs.
 #[derive(Debug)]
 pub struct Config {
+    pub essentials: Essentials,
+    /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
+    pub instance_id: String,
+    /// Defence against login phishing: the browser confirms a login before the
+    /// provider is contacted (HAS's `PROMPT_FOR_AUTHORIZATION`)…
+    pub prompt_for_authorization: bool,
+    /// …by typing the user code its application shows (else by a click).
+    pub user_code_required: bool,
+    /// Whether `/status` answers (HAS's `STATUS_ENABLED`).
+    pub status_enabled: bool,
+    /// Logins that may write the store per 10 s bucket of expiry (see `StateStore`).
+    pub max_logins_per_ten_seconds: u64,
+    /// Empty until `auth_providers` or `oidc_issuer_uri` is set.
+    pub providers: Providers,
+    /// `/oauth/validate`, when `oauth_jwks_uri` or `oauth_signing_key` is set.
+    pub oauth: Option<OauthConfig>,
+}
+
+/// The part of the configuration every client call needs, and all that a status call
+/// needs: it reads only [`ESSENTIAL_VARIABLES`]. Each variable read costs Spin a hand-off
+/// between threads (its environment provider blocks in place), and the wasi:http 0.2
+/// build reads its configuration for every request (BENCHMARKS.md).
+#[derive(Debug)]
+pub struct Essentials {
     /// Public base URL of the broker, without a trailing slash.
     pub base_url: String,
     /// How long a status call waits for the login to finish.
@@ -34,25 +59,27 @@ pub struct Config {
     pub store_replication_secs: u64,
     /// What the host's platform guarantees.
     pub platform: Platform,
-    /// Echoed to clients so a load balancer can route status calls (HAS's `INSTANCE_ID`).
-    pub instance_id: String,
     pub client_auth: ClientAuth,
-    /// Defence against login phishing: the browser confirms a login before the
-    /// provider is contacted (HAS's `PROMPT_FOR_AUTHORIZATION`)…
-    pub prompt_for_authorization: bool,
-    /// …by typing the user code its application shows (else by a click).
-    pub user_code_required: bool,
     /// Seals every stored record: `state_key`, and `state_key_previous` for rotation.
     pub sealer: Sealer,
-    /// Whether `/status` answers (HAS's `STATUS_ENABLED`).
-    pub status_enabled: bool,
-    /// Logins that may write the store per 10 s bucket of expiry (see `StateStore`).
-    pub max_logins_per_ten_seconds: u64,
-    /// Empty until `auth_providers` or `oidc_issuer_uri` is set.
-    pub providers: Providers,
-    /// `/oauth/validate`, when `oauth_jwks_uri` or `oauth_signing_key` is set.
-    pub oauth: Option<OauthConfig>,
 }
+
+/// What [`Essentials`] reads (a unit test holds its parser to this list).
+pub const ESSENTIAL_VARIABLES: [&str; 13] = [
+    "svc_base_uri",
+    "login_timeout",
+    "cache_ttl",
+    "store_replication_secs",
+    "client_tokens",
+    "assume_client_authorized",
+    "require_client_for_new_requests",
+    "client_cert_header",
+    "client_cert_fp",
+    "client_cert_cn",
+    "client_cert_proxy_secret",
+    "state_key",
+    "state_key_previous",
+];
 
 /// A variable is missing or its value is unusable. Never carries the value itself:
 /// some variables are secrets.
@@ -105,25 +132,7 @@ impl Config {
     /// Reads every variable from Spin (and the secret variables `auth_providers`
     /// names) and validates them together.
     pub async fn load() -> Result<Config, ConfigErrors> {
-        let mut values = HashMap::new();
-        for variable in VARIABLES.iter().filter(|variable| matches!(variable.read, Read::Always)) {
-            if let Some(value) = read_variable(variable.name).await {
-                values.insert(variable.name.to_owned(), value);
-            }
-        }
-        let skipped = skipped_variables(|gate| values.get(gate).cloned());
-        for name in VARIABLES.iter().filter(|variable| matches!(variable.read, Read::WhenAnySet(_))).map(|variable| variable.name) {
-            let value = if skipped.contains(&name) { Some(String::new()) } else { read_variable(name).await };
-            if let Some(value) = value {
-                values.insert(name.to_owned(), value);
-            }
-        }
-        let referenced = values.get("auth_providers").map(|list| providers::secret_variables(list)).unwrap_or_default();
-        for name in referenced {
-            if let Some(value) = read_variable(&name).await {
-                values.insert(name, value);
-            }
-        }
+        let values = read_variables(VARIABLES.iter()).await;
         Config::parse_on(crate::host::platform(), |name| values.get(name).cloned())
     }
 
@@ -133,23 +142,11 @@ impl Config {
     }
 
     pub fn parse_on(platform: Platform, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
-        // A variable of a feature that is off reads as empty, whatever it holds.
-        let skipped = skipped_variables(&lookup);
-        let get = |variable: &str| {
-            if skipped.contains(&variable) {
-                return Ok(String::new());
-            }
-            lookup(variable).ok_or_else(|| ConfigError {
-                variable: declared_name(variable),
-                expected: "a value (declare it under [variables] in spin.toml)".into(),
-            })
-        };
+        let get = getter(&lookup);
         let mut errors = Vec::new();
         let e = &mut errors;
-        let base_url = check(e, get("svc_base_uri").and_then(|value| parse_base_url(&value)));
-        let timeouts = check(e, parse_timing(&get, platform));
+        let essentials = Essentials::parse_into(e, platform, &get);
         let instance_id = check(e, get("instance_id").and_then(|value| parse_instance_id(&value)));
-        let client_auth = check(e, parse_client_auth(&get));
         let prompt = check(e, get_bool(&get, "prompt_for_authorization"));
         let user_code = check(e, get_bool(&get, "user_code_required"));
         let status_enabled = check(e, get_bool(&get, "status_enabled"));
@@ -158,23 +155,15 @@ impl Config {
             get("max_logins_per_ten_seconds")
                 .and_then(|value| parse_count("max_logins_per_ten_seconds", &value, MAX_LOGINS_PER_TEN_SECONDS)),
         );
-        let sealer = check(e, get("state_key").and_then(|current| parse_state_keys(&current, &get("state_key_previous")?)));
         let providers = providers::parse(&get).map_err(|problems| e.extend(problems)).ok();
         let oauth = oauth::parse(&get).map_err(|problems| e.extend(problems)).ok();
         // Every problem was collected above; a value that failed is `None` here.
         let config = (|| {
-            let Timing { login_timeout_secs, cache_ttl_secs, store_replication_secs } = timeouts?;
             Some(Config {
-                base_url: base_url?,
-                login_timeout_secs,
-                cache_ttl_secs,
-                store_replication_secs,
-                platform,
+                essentials: essentials?,
                 instance_id: instance_id?,
-                client_auth: client_auth?,
                 prompt_for_authorization: prompt?,
                 user_code_required: user_code?,
-                sealer: sealer?,
                 status_enabled: status_enabled?,
                 max_logins_per_ten_seconds: max_logins?,
                 providers: providers?,
@@ -182,6 +171,77 @@ impl Config {
             })
         })();
         config.filter(|_| errors.is_empty()).ok_or(ConfigErrors(errors))
+    }
+}
+
+impl Essentials {
+    /// Reads [`ESSENTIAL_VARIABLES`] from Spin and validates them.
+    pub async fn load() -> Result<Essentials, ConfigErrors> {
+        let values = read_variables(VARIABLES.iter().filter(|variable| ESSENTIAL_VARIABLES.contains(&variable.name))).await;
+        Essentials::parse_on(crate::host::platform(), |name| values.get(name).cloned())
+    }
+
+    pub fn parse_on(platform: Platform, lookup: impl Fn(&str) -> Option<String>) -> Result<Essentials, ConfigErrors> {
+        let mut errors = Vec::new();
+        let essentials = Essentials::parse_into(&mut errors, platform, &getter(&lookup));
+        essentials.filter(|_| errors.is_empty()).ok_or(ConfigErrors(errors))
+    }
+
+    fn parse_into(e: &mut Vec<ConfigError>, platform: Platform, get: &impl Fn(&str) -> Result<String, ConfigError>) -> Option<Essentials> {
+        let base_url = check(e, get("svc_base_uri").and_then(|value| parse_base_url(&value)));
+        let timing = check(e, parse_timing(get, platform));
+        let client_auth = check(e, parse_client_auth(get));
+        let sealer = check(e, get("state_key").and_then(|current| parse_state_keys(&current, &get("state_key_previous")?)));
+        let Timing { login_timeout_secs, cache_ttl_secs, store_replication_secs } = timing?;
+        Some(Essentials {
+            base_url: base_url?,
+            login_timeout_secs,
+            cache_ttl_secs,
+            store_replication_secs,
+            platform,
+            client_auth: client_auth?,
+            sealer: sealer?,
+        })
+    }
+}
+
+/// Reads `variables` from Spin: a gated one only when its gate (read before it) is set,
+/// and the secret variables that an `auth_providers` among them names.
+async fn read_variables(variables: impl Iterator<Item = &'static table::Variable> + Clone) -> HashMap<String, String> {
+    let mut values = HashMap::new();
+    for variable in variables.clone().filter(|variable| matches!(variable.read, Read::Always)) {
+        if let Some(value) = read_variable(variable.name).await {
+            values.insert(variable.name.to_owned(), value);
+        }
+    }
+    let skipped = skipped_variables(|gate| values.get(gate).cloned());
+    for name in variables.filter(|variable| matches!(variable.read, Read::WhenAnySet(_))).map(|variable| variable.name) {
+        let value = if skipped.contains(&name) { Some(String::new()) } else { read_variable(name).await };
+        if let Some(value) = value {
+            values.insert(name.to_owned(), value);
+        }
+    }
+    let referenced = values.get("auth_providers").map(|list| providers::secret_variables(list)).unwrap_or_default();
+    for name in referenced {
+        if let Some(value) = read_variable(&name).await {
+            values.insert(name, value);
+        }
+    }
+    values
+}
+
+/// Each variable's value from `lookup`; a variable of a feature that is off reads as
+/// empty, whatever it holds.
+fn getter(lookup: &impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Result<String, ConfigError> {
+    let skipped = skipped_variables(lookup);
+    move |variable: &str| {
+        if skipped.contains(&variable) {
+            return Ok(String::new());
+        }
+        lookup(variable).ok_or_else(|| ConfigError {
+            variable: declared_name(variable),
+            expected: "a value (declare it under [variables] in spin.toml)".into(),
+        })
     }
 }
 
@@ -593,7 +653,7 @@ mod tests {
             ("oidc_client_id", ""),
             ("oidc_max_age", "x"),
         ]);
-        assert_eq!(rejected_variables(&bad), ["login_timeout", "instance_id", "state_key", "oidc_client_id", "oidc_max_age"]);
+        assert_eq!(rejected_variables(&bad), ["login_timeout", "state_key", "instance_id", "oidc_client_id", "oidc_max_age"]);
     }
 
     const TWO_PROVIDERS: &str = r#"{"providers": [
@@ -960,6 +1020,47 @@ mod tests {
         Config::parse(|name| values.get(name).cloned())
     }
 
+    /// A status call reads these alone: the list must be what their parser asks for
+    /// (besides the gates of other features, which it reads as off).
+    #[test]
+    fn the_essentials_read_their_own_variables_and_no_others() {
+        let mut values = defaults();
+        values.insert("client_cert_header", "x-client-cert".to_owned());
+        values.insert("client_cert_proxy_secret", "a-proxy-secret-of-16+".to_owned());
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let essentials = Essentials::parse_on(Platform::OneStore, |name| {
+            asked.borrow_mut().insert(name.to_owned());
+            values.get(name).cloned()
+        });
+        assert!(essentials.is_ok(), "{essentials:?}");
+        let gates: Vec<&str> = VARIABLES
+            .iter()
+            .filter_map(|variable| if let Read::WhenAnySet(gates) = variable.read { Some(gates) } else { None })
+            .flatten()
+            .copied()
+            .collect();
+        let asked = asked.into_inner();
+        let outside: Vec<&String> =
+            asked.iter().filter(|name| !ESSENTIAL_VARIABLES.contains(&name.as_str()) && !gates.contains(&name.as_str())).collect();
+        assert!(outside.is_empty(), "read beyond ESSENTIAL_VARIABLES: {outside:?}");
+        let unread: Vec<&&str> = ESSENTIAL_VARIABLES.iter().filter(|name| !asked.contains(**name)).collect();
+        assert!(unread.is_empty(), "listed but never read: {unread:?}");
+        // The same values make the same essentials as the whole configuration's.
+        let whole = Config::parse(|name| values.get(name).cloned()).unwrap();
+        assert_eq!(format!("{:?}", whole.essentials), format!("{:?}", essentials.unwrap()));
+    }
+
+    /// Without a proxy's header no certificate is accepted, so its rules are not read.
+    #[test]
+    fn certificate_rules_are_read_only_with_the_header() {
+        let config = parse_with(&[("client_cert_fp", "not a fingerprint"), ("client_cert_proxy_secret", "short")]).unwrap();
+        assert!(format!("{:?}", config.essentials.client_auth).contains("None"), "{:?}", config.essentials.client_auth);
+        assert_eq!(
+            rejected_variables(&[("client_cert_header", "x-client-cert"), ("client_cert_fp", "not a fingerprint")]),
+            ["client_cert_fp"]
+        );
+    }
+
     fn rejected_variables(overrides: &[(&'static str, &str)]) -> Vec<&'static str> {
         parse_with(overrides).expect_err("configuration should be refused").0.iter().map(|error| error.variable).collect()
     }
@@ -983,22 +1084,25 @@ mod tests {
         assert_eq!(refused(on_edge(&[("store_replication_secs", "3")])), ["login_timeout"], "60 s is past the platform's 30");
         assert_eq!(refused(on_edge(&[("login_timeout", "25")])), ["store_replication_secs"], "0: no bound given");
         let edge = on_edge(&[("login_timeout", "25"), ("store_replication_secs", "3")]).unwrap();
-        assert_eq!((edge.login_timeout_secs, edge.store_replication_secs, edge.platform), (25, 3, Platform::ReplicatedEdge));
+        assert_eq!(
+            (edge.essentials.login_timeout_secs, edge.essentials.store_replication_secs, edge.essentials.platform),
+            (25, 3, Platform::ReplicatedEdge)
+        );
         assert_eq!(rejected_variable(&[("store_replication_secs", "3")]), "store_replication_secs", "one store replicates nothing");
     }
 
     #[test]
     fn spin_toml_defaults_are_valid() {
         let config = parse_with(&[]).unwrap();
-        assert_eq!(config.base_url, "http://127.0.0.1:3000");
-        assert_eq!((config.login_timeout_secs, config.cache_ttl_secs), (60, 300));
+        assert_eq!(config.essentials.base_url, "http://127.0.0.1:3000");
+        assert_eq!((config.essentials.login_timeout_secs, config.essentials.cache_ttl_secs), (60, 300));
         assert_eq!(config.instance_id, "none");
     }
 
     #[test]
     fn base_url_loses_its_trailing_slash() {
         let config = parse_with(&[("svc_base_uri", "https://login.example.com/")]).unwrap();
-        assert_eq!(config.base_url, "https://login.example.com");
+        assert_eq!(config.essentials.base_url, "https://login.example.com");
     }
 
     #[test]
@@ -1088,7 +1192,7 @@ mod tests {
     fn booleans_and_instance_ids_are_checked() {
         assert_eq!(rejected_variable(&[("assume_client_authorized", "maybe")]), "assume_client_authorized");
         assert_eq!(rejected_variable(&[("instance_id", "two words")]), "instance_id");
-        assert!(parse_with(&[("assume_client_authorized", "TRUE")]).unwrap().client_auth.assumes_authorized());
+        assert!(parse_with(&[("assume_client_authorized", "TRUE")]).unwrap().essentials.client_auth.assumes_authorized());
     }
 
     #[test]

@@ -33,6 +33,8 @@ const SAML_GATE: [&str; 3] = ["saml_idp_metadata_url", "saml_idp_metadata", "sam
 /// `auth_providers`.
 const SAML_KEYS_GATE: [&str; 4] = ["saml_idp_metadata_url", "saml_idp_metadata", "saml_idp_sso_url", "auth_providers"];
 const OAUTH_GATE: [&str; 2] = ["oauth_jwks_uri", "oauth_signing_key"];
+/// Certificates are accepted only from a proxy's header.
+const CLIENT_CERT_GATE: [&str; 1] = ["client_cert_header"];
 
 /// In the order of the configuration reference.
 pub const VARIABLES: &[Variable] = &[
@@ -131,21 +133,21 @@ pub const VARIABLES: &[Variable] = &[
         name: "client_cert_fp",
         default: "",
         secret: false,
-        read: Read::Always,
+        read: Read::WhenAnySet(&CLIENT_CERT_GATE),
         doc: "SHA-256 fingerprints (hex, colons allowed, any case) of accepted client certificates: comma-separated, or HAS's `[fp1,fp2]`. Consulted only when `client_cert_cn` is empty, as in HAS.",
     },
     Variable {
         name: "client_cert_cn",
         default: "",
         secret: false,
-        read: Read::Always,
+        read: Read::WhenAnySet(&CLIENT_CERT_GATE),
         doc: "Patterns for accepted subject common names (`*` matches any run of characters; case matters): comma-separated, or HAS's `[cn1,cn2]`. With neither this nor `client_cert_fp`, any certificate the proxy forwards is accepted, as HAS accepts any (the proxy checked it against your CA): only together with `client_cert_proxy_secret`, since otherwise anyone could send a self-signed one straight to the broker.",
     },
     Variable {
         name: "client_cert_proxy_secret",
         default: "",
         secret: true,
-        read: Read::Always,
+        read: Read::WhenAnySet(&CLIENT_CERT_GATE),
         doc: "**Secret.** With it, a forwarded certificate counts only when the request also carries `x-login-broker-proxy-secret: <this value>` (at least 16 characters), which your proxy adds and clients never see. Without it, anyone who reaches the broker's port directly can present an accepted certificate (certificates are public): then the port must be reachable from the proxy only. Forwarded certificates are also refused outside their validity dates and when the header appears more than once.",
     },
     Variable {

@@ -12,9 +12,9 @@ use crate::host::{HostKeyValue, Incoming, Platform};
 use crate::login::handles::{LinkToken, RequestTicket, login_handle, open_request, request_handle};
 use crate::login::records::{LoginOutcome, LoginRequest, Requester};
 use crate::protocol::registry::{self, Choice, Connector, SamlProvider};
-use crate::state::{SealedText, unix_now};
+use crate::state::{SealedText, StateStore, unix_now};
 use crate::validate;
-use crate::web::context::Context;
+use crate::web::context::{self, Context};
 use crate::web::error::HttpError;
 use crate::web::response::{self, Reply};
 
@@ -42,7 +42,7 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
     let options = NewRequestOptions::parse(query).map_err(HttpError::invalid_request)?;
     let ctx = Context::load().await?;
     let (config, now) = (ctx.config, ctx.now);
-    let client = config.client_auth.identify(headers, now)?;
+    let client = config.essentials.client_auth.identify(headers, now)?;
     // As configured, also when the client named it by the id HAS gives it.
     let provider_id = match &options.provider_id {
         Some(named) => Some(config.providers.get(named).map(|provider| provider.id.clone()).ok_or_else(|| {
@@ -51,7 +51,7 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
         })?),
         None => None,
     };
-    let link = LinkToken::new(now + config.cache_ttl_secs).map_err(|_| HttpError::no_randomness())?;
+    let link = LinkToken::new(now + config.essentials.cache_ttl_secs).map_err(|_| HttpError::no_randomness())?;
     let mut request = LoginRequest {
         id: link.login().clone(),
         user_id,
@@ -63,9 +63,9 @@ pub async fn new_request(user_segment: &str, query: &str, headers: &HeaderMap) -
     };
     let login_link = stored_for_its_link(&ctx, &mut request, &link).await?;
     let ticket = RequestTicket { login: request.clone(), bound_to: client.map(|client| client.binding) };
-    let status_handle = request_handle(&config.sealer, &ticket)?;
+    let status_handle = request_handle(&config.essentials.sealer, &ticket)?;
 
-    let base = config.base_url.as_str();
+    let base = config.essentials.base_url.as_str();
     // HAS's rule: the provider-choice page when there is something to choose; with no
     // provider, the login page explains that sign-in is not configured.
     let login_path = match config.providers.choose(request.provider_id.as_ref()) {
@@ -97,7 +97,7 @@ async fn stored_for_its_link(ctx: &Context<HostKeyValue>, request: &mut LoginReq
         Err(error) => {
             log::warn("short_link_not_stored").login(&request.id).detail(&error.to_string()).emit();
             request.id = request.id.clone().not_entered();
-            Ok(login_handle(&ctx.config.sealer, request)?)
+            Ok(login_handle(&ctx.config.essentials.sealer, request)?)
         }
     }
 }
@@ -105,21 +105,21 @@ async fn stored_for_its_link(ctx: &Context<HostKeyValue>, request: &mut LoginReq
 /// `GET /requests/status/:request`: waits up to `login_timeout` for the login to
 /// finish, then hands the identity to exactly one caller.
 pub async fn request_status(handle: &str, headers: &HeaderMap) -> Result<Reply, HttpError> {
-    let ctx = Context::load().await?;
-    let (config, store) = (ctx.config, &ctx.store);
-    let client = config.client_auth.authorize(headers, ctx.now)?;
+    // Only what a status call needs is read (see `Essentials`).
+    let config = context::essentials().await?;
+    let (store, now) = (StateStore::new(crate::host::key_value(), config.sealer.clone()), unix_now());
+    let client = config.client_auth.authorize(headers, now)?;
     // A malformed id is as unknown as any other (HAS's answer, which its p4d extension's
     // `test-ssl` expects: 404 once the client certificate is accepted).
     let presented = SealedText::parse(handle).ok_or_else(|| HttpError::not_found(MALFORMED_REQUEST))?;
     let unknown = || HttpError::not_found("no such login request: it is unknown, expired, or already answered");
-    let RequestTicket { login: LoginRequest { id, .. }, bound_to } =
-        open_request(&presented, &config.sealer, ctx.now).ok_or_else(unknown)?;
+    let RequestTicket { login: LoginRequest { id, .. }, bound_to } = open_request(&presented, &config.sealer, now).ok_or_else(unknown)?;
     if bound_to.is_some() && bound_to != client.map(|client| client.binding) {
         return Err(HttpError::forbidden("this login was requested by another client: only that client may read its outcome"));
     }
     let started = Instant::now();
     // No longer than `login_timeout`, and never past the login's expiry.
-    let longest_wait = Duration::from_secs(config.login_timeout_secs.min(id.expires_at().saturating_sub(ctx.now)));
+    let longest_wait = Duration::from_secs(config.login_timeout_secs.min(id.expires_at().saturating_sub(now)));
     let deadline = started + longest_wait;
     let waited_ms = || started.elapsed().as_millis() as u64;
 
@@ -190,7 +190,7 @@ pub async fn validate_saml(query: &str, request: Incoming) -> Result<Reply, Http
     let limit = registry::MAX_SAML_FORM_BYTES;
     let form = request.body_up_to(limit).await.ok_or_else(|| HttpError::payload_too_large(limit))?;
     let ctx = Context::load().await?;
-    ctx.config.client_auth.authorize(&headers, ctx.now)?;
+    ctx.config.essentials.client_auth.authorize(&headers, ctx.now)?;
     let answer =
         registry::posted_saml_response(&form).map_err(|why| HttpError::invalid_request(format!("this form is unusable: {why}")))?;
     if answer.len() > registry::MAX_SAML_RESPONSE_BYTES {

@@ -23,9 +23,10 @@ const MAX_URI_BYTES: usize = 4096;
 /// Every request, from [`crate::serve`].
 pub async fn handle(request: Incoming) -> Reply {
     let mut reply = route(request).await;
-    // The configuration is read once per instance; when it is invalid, the answer says so.
-    if let Ok(config) = context::config().await {
-        response::require_https_from_now_on(&mut reply, config);
+    // From the configuration the route read: `/liveness` reads none, and a browser
+    // never starts there.
+    if let Some(essentials) = context::loaded_essentials() {
+        response::require_https_from_now_on(&mut reply, &essentials.base_url);
     }
     reply
 }

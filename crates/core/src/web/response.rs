@@ -95,8 +95,8 @@ pub fn with_cookies(mut reply: Reply, cookies: Vec<HeaderValue>) -> Reply {
 /// Over https (`svc_base_uri`), tells browsers to use nothing else for this host for a
 /// year (HSTS), so that no later visit starts on plain http where the sign-in cookie's
 /// `Secure` would not protect it. Nothing over plain http, where it would be ignored.
-pub fn require_https_from_now_on(reply: &mut Reply, config: &crate::settings::Config) {
-    if config.base_url.starts_with("https://") {
+pub fn require_https_from_now_on(reply: &mut Reply, base_url: &str) {
+    if base_url.starts_with("https://") {
         reply.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     }
 }

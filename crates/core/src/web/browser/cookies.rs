@@ -30,7 +30,7 @@ const SIGN_IN_COOKIE: &str = "lb_signin_";
 
 impl BrowserCookie {
     fn new(config: &Config, name: &str, path: &'static str, same_site: &'static str) -> Self {
-        if config.base_url.starts_with("https://") {
+        if config.essentials.base_url.starts_with("https://") {
             Self { name: format!("__Host-{name}"), path: "/", same_site, secure: true }
         } else {
             Self { name: name.to_owned(), path, same_site, secure: false }
@@ -122,10 +122,10 @@ impl Record for BrowserSession {
 /// cookie too large.
 pub fn session_cookie(config: &Config, mut session: BrowserSession) -> Result<HeaderValue, HttpError> {
     let cookie = BrowserCookie::session(config);
-    let mut sealed = seal_record(&config.sealer, &cookie.name, &session)?;
+    let mut sealed = seal_record(&config.essentials.sealer, &cookie.name, &session)?;
     if sealed.len() > MAX_SESSION_COOKIE_BYTES {
         session.logout_hint = None;
-        sealed = seal_record(&config.sealer, &cookie.name, &session)?;
+        sealed = seal_record(&config.essentials.sealer, &cookie.name, &session)?;
     }
     Ok(cookie.set(&sealed, SESSION_SECS))
 }
@@ -133,7 +133,7 @@ pub fn session_cookie(config: &Config, mut session: BrowserSession) -> Result<He
 /// The session this browser presents, if it opens and has not expired.
 pub fn presented_session(config: &Config, headers: &HeaderMap, now: UnixTime) -> Option<BrowserSession> {
     let name = BrowserCookie::session(config).name;
-    SealedText::parse(cookie(headers, &name)?)?.open(&config.sealer, &name, now)
+    SealedText::parse(cookie(headers, &name)?)?.open(&config.essentials.sealer, &name, now)
 }
 
 #[cfg(test)]
@@ -229,7 +229,7 @@ mod tests {
         let opened = presented_session(&config, &presented, 0).unwrap();
         assert_eq!((opened.provider_id.as_str(), opened.logout_hint), ("corp", None));
         let sealed = SealedText::parse(value).unwrap();
-        assert!(sealed.open::<BrowserSession>(&config.sealer, "lb_signin", 0).is_none(), "sealed to its cookie's name");
+        assert!(sealed.open::<BrowserSession>(&config.essentials.sealer, "lb_signin", 0).is_none(), "sealed to its cookie's name");
         assert!(presented_session(&config, &presented, u64::MAX).is_none(), "not after it expires");
         assert!(presented_session(&config, &cookies("__Host-lb_session=garbage!"), 0).is_none());
     }

@@ -198,7 +198,7 @@ fn forget_browser(config: &Config, headers: &HeaderMap) -> Vec<HeaderValue> {
 /// `GET /saml/logout` (HAS's): on to the one logout route, where the session cookie goes.
 pub async fn saml_logout() -> Result<Reply, HttpError> {
     let ctx = Context::load().await?;
-    Ok(response::redirect(&format!("{}{}", ctx.config.base_url, registry::LOGOUT_PATH), Vec::new()))
+    Ok(response::redirect(&format!("{}{}", ctx.config.essentials.base_url, registry::LOGOUT_PATH), Vec::new()))
 }
 
 /// `GET /oidc/logout` (where HAS's `GET /saml/logout` leads): forgets this browser's sign-in
