@@ -39,34 +39,33 @@ fn main() {
 
     let redis = Redis::start();
     let provider = provider_with(|issuer| issuing(Key::rsa("k1"), alice_claims(issuer.to_owned())));
-    let reference_manifest = root.join("benches/reference/spin.toml");
     assert!(
         root.join("target/wasm32-wasip2/release/kv_write_reference.wasm").exists(),
         "run `spin build -f benches/reference/spin.toml` first"
     );
 
-    println!("\nUnder `spin up`, wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per row; CPU is the `spin` process tree's.\n");
-    println!("| store | route | requests/s | vs reference | CPU per request | vs reference | KV ops (Redis) | RSS idle → loaded |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (name, redis) in [("in-memory", None), ("Redis", Some(&redis))] {
-        let store = || redis.map_or(Store::Memory, Store::Redis);
-        let reference = Broker::start_app(&reference_manifest, 0, store(), &[]);
-        let floor = load(&reference, "/", &[], redis);
-        row(name, "reference: one KV write", &floor, &floor);
-        drop(reference);
-        let broker = start_broker(store(), &provider, &[]);
-        for (route, path, token) in loaded_routes() {
-            row(name, route, &load(&broker, &path, &authorization(&token), redis), &floor);
-        }
+    // `cargo bench --bench broker -- legs builds` runs only the sections named.
+    let named: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
+    let wanted = |section: &str| named.is_empty() || named.iter().any(|name| name == section);
+    if wanted("routes") {
+        routes(&redis, &provider);
     }
-
-    builds(&redis, &provider);
-    logins(&redis);
-    login_floor(&redis);
-    legs(&redis);
-    saml_logins(&redis);
-    edge_logins();
-
+    if wanted("builds") {
+        builds(&redis, &provider);
+    }
+    if wanted("logins") {
+        logins(&redis);
+        login_floor(&redis);
+    }
+    if wanted("legs") {
+        legs(&redis);
+    }
+    if wanted("saml") {
+        saml_logins(&redis);
+    }
+    if wanted("edge") {
+        edge_logins();
+    }
     println!("\nRedis floor (redis-benchmark, same machine, 50 clients):");
     let floor = Command::new("redis-benchmark").args(["-p", &redis.port.to_string(), "-t", "get,set", "-n", "100000", "-q"]).output();
     match floor {
@@ -80,6 +79,25 @@ fn main() {
                 .collect::<String>()
         ),
         Err(error) => println!("  redis-benchmark unavailable: {error}"),
+    }
+}
+
+/// Each route loaded on the Spin 4 build, against the one-write reference, over each store.
+fn routes(redis: &Redis, provider: &ProviderDouble) {
+    let reference_manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference/spin.toml");
+    println!("\nUnder `spin up`, wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per row; CPU is the `spin` process tree's.\n");
+    println!("| store | route | requests/s | vs reference | CPU per request | vs reference | KV ops (Redis) | RSS idle → loaded |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, redis) in [("in-memory", None), ("Redis", Some(redis))] {
+        let store = || redis.map_or(Store::Memory, Store::Redis);
+        let reference = Broker::start_app(&reference_manifest, 0, store(), &[]);
+        let floor = load(&reference, "/", &[], redis);
+        row(name, "reference: one KV write", &floor, &floor);
+        drop(reference);
+        let broker = start_broker(store(), provider, &[]);
+        for (route, path, token) in loaded_routes() {
+            row(name, route, &load(&broker, &path, &authorization(&token), redis), &floor);
+        }
     }
 }
 
@@ -100,36 +118,48 @@ fn authorization(token: &Option<String>) -> Vec<(&str, &str)> {
     token.iter().map(|value| ("Authorization", value.as_str())).collect()
 }
 
-/// The two builds side by side under Spin 4.0.2 over Redis, one loaded after the other.
+/// The two builds side by side under Spin 4.0.2 over Redis, one loaded after the other,
+/// and the wasi:http 0.2 build under its own host, Spin 3.6.3.
 fn builds(redis: &Redis, provider: &ProviderDouble) {
-    println!("\nThe two builds under Spin 4.0.2 over Redis (wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per cell):\n");
+    println!("\nThe two builds over Redis (wrk -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s per cell):\n");
     println!(
-        "| route | Spin 4 build: requests/s | CPU per request | wasi:http 0.2 build: requests/s | CPU per request | 0.2 build vs Spin 4 build (requests/s, CPU) |"
+        "| route | Spin 4 build: requests/s | CPU per request | wasi:http 0.2 build under Spin 4.0.2: requests/s | CPU per request | vs Spin 4 build (requests/s, CPU) | wasi:http 0.2 build under Spin 3.6.3: requests/s | CPU per request | vs Spin 4 build |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     // What Spin itself charges each kind: the one-write reference on spin-sdk 6 (an
     // instance serves many requests) and on spin-sdk 5 (a fresh instance per request).
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let reference = |manifest: &str| {
-        let instance = Broker::start_app(&root.join(manifest), 0, Store::Redis(redis), &[]);
+    let reference = |spin: Spin, manifest: &str| {
+        let instance = Broker::start_under(spin, &root.join(manifest), 0, Store::Redis(redis), &[]);
         load(&instance, "/", &[], Some(redis))
     };
-    let floors = (reference("benches/reference/spin.toml"), reference("benches/reference-0.2/spin.toml"));
-    let start = |build: Build| Broker::start_under(Spin::Four, &build.manifest(), 0, Store::Redis(redis), &variables_for(provider, &[]));
-    let (four, two) = (start(Build::Spin4), start(Build::WasiHttp02));
+    let floors = (
+        reference(Spin::Four, "benches/reference/spin.toml"),
+        reference(Spin::Four, "benches/reference-0.2/spin.toml"),
+        reference(Spin::Three, "benches/reference-0.2/spin.toml"),
+    );
+    let start =
+        |spin: Spin, build: Build| Broker::start_under(spin, &build.manifest(), 0, Store::Redis(redis), &variables_for(provider, &[]));
+    let (four, two, three) = (start(Spin::Four, Build::Spin4), start(Spin::Four, Build::WasiHttp02), start(Spin::Three, Build::WasiHttp02));
     let rows = loaded_routes().map(|(route, path, token)| {
         let headers = authorization(&token);
-        (route, load(&four, &path, &headers, Some(redis)), load(&two, &path, &headers, Some(redis)))
+        let load = |instance: &Broker| load(instance, &path, &headers, Some(redis));
+        (route, (load(&four), load(&two), load(&three)))
     });
-    for (route, a, b) in std::iter::once(("reference: one KV write", floors.0, floors.1)).chain(rows) {
+    let versus = |a: &Load, b: &Load| {
+        format!("{:.0} %, {:.2}×", 100.0 * b.per_second / a.per_second, b.cpu_per_request.as_secs_f64() / a.cpu_per_request.as_secs_f64())
+    };
+    for (route, (a, b, c)) in std::iter::once(("reference: one KV write (spin-sdk 6; spin-sdk 5)", floors)).chain(rows) {
         println!(
-            "| {route} | {:.0} | {:.3} ms | {:.0} | {:.3} ms | {:.0} %, {:.2}× |",
+            "| {route} | {:.0} | {:.3} ms | {:.0} | {:.3} ms | {} | {:.0} | {:.3} ms | {} |",
             a.per_second,
             millis(a.cpu_per_request),
             b.per_second,
             millis(b.cpu_per_request),
-            100.0 * b.per_second / a.per_second,
-            b.cpu_per_request.as_secs_f64() / a.cpu_per_request.as_secs_f64(),
+            versus(&a, &b),
+            c.per_second,
+            millis(c.cpu_per_request),
+            versus(&a, &c),
         );
     }
 }
@@ -364,18 +394,46 @@ fn legs(redis: &Redis) {
             *leg += cpu;
         }
     }
-    println!("\nCPU per leg ({LOGINS} logins one after another, one instance, Redis; a new connection per request):\n");
+    let kv = kv_operations_per_leg(&broker, redis);
+    println!(
+        "\nCPU per leg ({LOGINS} logins one after another, one instance, Redis; a new connection per request), and the key-value operations of one more:\n"
+    );
     println!(
         "| new request | login link (page and confirmation click) | callback (code exchange, ID token, userinfo) | status (finished) |"
     );
     println!("|---|---|---|---|");
     let per_login = |cpu: Duration| format!("{:.2} ms", millis(cpu / LOGINS));
     println!("| {} | {} | {} | {} |", per_login(spent[0]), per_login(spent[1]), per_login(spent[2]), per_login(spent[3]));
+    println!("| {} | {} | {} | {} |", kv[0], kv[1], kv[2], kv[3]);
     println!(
         "\nMeanwhile the user spent {:.0} ms at the provider per login, and the `spin` tree {} of CPU (not in the legs above).",
         millis(at_provider / LOGINS),
         per_login(idle_cpu)
     );
+}
+
+/// Each leg of one more login, as Redis counted its commands (`get 1, set 2`).
+fn kv_operations_per_leg(broker: &Broker, redis: &Redis) -> [String; 4] {
+    let counted = |leg: &mut dyn FnMut()| {
+        redis.reset_stats();
+        leg();
+        let operations: Vec<String> =
+            redis.kv_operations().into_iter().filter(|(_, calls)| *calls > 0).map(|(name, calls)| format!("{name} {calls}")).collect();
+        operations.join(", ")
+    };
+    let login = std::cell::OnceCell::new();
+    let mut leg_callback = (String::new(), String::new());
+    [
+        counted(&mut || drop(login.set(broker.login("counted-legs")))),
+        counted(&mut || {
+            let sent = broker.follow_login_link(login.get().unwrap());
+            let cookie = sent.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+            let back = url::Url::parse(&sign_in_at_oidc_provider(sent.header("location").unwrap(), "counted-legs")).unwrap();
+            leg_callback = (format!("{}?{}", back.path(), back.query().unwrap_or_default()), cookie);
+        }),
+        counted(&mut || assert_eq!(broker.get_with(&leg_callback.0, &[("Cookie", &leg_callback.1)]).status, 200)),
+        counted(&mut || assert_eq!(broker.status(login.get().unwrap()).status, 200)),
+    ]
 }
 
 /// A new request on `first`, its login link opened and `user` signed in at the
