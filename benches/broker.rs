@@ -138,18 +138,25 @@ fn builds(redis: &Redis, provider: &ProviderDouble) {
         reference(Spin::Four, "benches/reference-0.2/spin.toml"),
         reference(Spin::Three, "benches/reference-0.2/spin.toml"),
     );
-    let start =
-        |spin: Spin, build: Build| Broker::start_under(spin, &build.manifest(), 0, Store::Redis(redis), &variables_for(provider, &[]));
-    let (four, two, three) = (start(Spin::Four, Build::Spin4), start(Spin::Four, Build::WasiHttp02), start(Spin::Three, Build::WasiHttp02));
-    let rows = loaded_routes().map(|(route, path, token)| {
-        let headers = authorization(&token);
-        let load = |instance: &Broker| load(instance, &path, &headers, Some(redis));
-        (route, (load(&four), load(&two), load(&three)))
-    });
+    // Each configured by separate variables, then by one `settings_json`.
+    let separate: Vec<(String, String)> = variables_for(provider, &[]).iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let bundled = testkit::in_settings_json(&variables_for(provider, &[]));
+    let mut rows = Vec::new();
+    for (how, variables) in [("", &separate), (", configured by `settings_json`", &bundled)] {
+        let variables: Vec<(&str, &str)> = variables.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let start = |spin: Spin, build: Build| Broker::start_under(spin, &build.manifest(), 0, Store::Redis(redis), &variables);
+        let (four, two, three) =
+            (start(Spin::Four, Build::Spin4), start(Spin::Four, Build::WasiHttp02), start(Spin::Three, Build::WasiHttp02));
+        for (route, path, token) in loaded_routes() {
+            let headers = authorization(&token);
+            let load = |instance: &Broker| load(instance, &path, &headers, Some(redis));
+            rows.push((format!("{route}{how}"), (load(&four), load(&two), load(&three))));
+        }
+    }
     let versus = |a: &Load, b: &Load| {
         format!("{:.0} %, {:.2}×", 100.0 * b.per_second / a.per_second, b.cpu_per_request.as_secs_f64() / a.cpu_per_request.as_secs_f64())
     };
-    for (route, (a, b, c)) in std::iter::once(("reference: one KV write (spin-sdk 6; spin-sdk 5)", floors)).chain(rows) {
+    for (route, (a, b, c)) in std::iter::once(("reference: one KV write (spin-sdk 6; spin-sdk 5)".to_owned(), floors)).chain(rows) {
         println!(
             "| {route} | {:.0} | {:.3} ms | {:.0} | {:.3} ms | {} | {:.0} | {:.3} ms | {} |",
             a.per_second,
@@ -240,6 +247,16 @@ fn logins(redis: &Redis) {
     login_row("Redis", &a, &a, Some(redis));
     let b = Broker::start(Store::Redis(redis), &variables);
     login_row("Redis, callback and status on a second instance", &a, &b, Some(redis));
+    drop((a, b));
+    // The wasi:http 0.2 build under its own host: a fresh instance, and its configuration
+    // read again, for every request.
+    let two = Broker::start_under(Spin::Three, &Build::WasiHttp02.manifest(), 0, Store::Redis(redis), &variables);
+    login_row("Redis, wasi:http 0.2 build under Spin 3.6.3", &two, &two, Some(redis));
+    drop(two);
+    let bundled = testkit::in_settings_json(&variables);
+    let bundled: Vec<(&str, &str)> = bundled.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let two = Broker::start_under(Spin::Three, &Build::WasiHttp02.manifest(), 0, Store::Redis(redis), &bundled);
+    login_row("Redis, wasi:http 0.2 build under Spin 3.6.3, configured by `settings_json`", &two, &two, Some(redis));
 }
 
 fn login_row(name: &str, first: &Broker, second: &Broker, redis: Option<&Redis>) {

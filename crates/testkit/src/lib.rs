@@ -21,6 +21,25 @@ pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
 /// The `state_key` every test instance seals its records with (32 bytes, base64).
 pub const STATE_KEY: &str = "dGVzdC1zdGF0ZS1rZXktMzItYnl0ZXMtbG9uZy0hISE=";
 
+/// `variables` as one `settings_json` (with the state key and client token every broker
+/// here is given), beside the origins Spin itself expands, which stay variables of their own.
+pub fn in_settings_json(variables: &[(&str, &str)]) -> Vec<(String, String)> {
+    let is_origin = |name: &str| name.ends_with("_origin") || name.starts_with("auth_provider_origin_");
+    let mut bundled = serde_json::Map::new();
+    bundled.insert("state_key".into(), STATE_KEY.into());
+    bundled.insert("client_tokens".into(), CLIENT_TOKEN.into());
+    let mut separate = Vec::new();
+    for (name, value) in variables {
+        if is_origin(name) {
+            separate.push((name.to_string(), value.to_string()));
+        } else {
+            bundled.insert(name.to_string(), (*value).into());
+        }
+    }
+    separate.push(("settings_json".into(), serde_json::Value::Object(bundled).to_string()));
+    separate
+}
+
 /// A login request as its client holds it: the `request` it polls with (what it
 /// derefs to) and the path of the login link it hands to the browser.
 #[derive(Clone, Debug)]

@@ -13,6 +13,7 @@ pub mod table;
 use std::collections::HashMap;
 use std::fmt;
 
+use serde_json::Value;
 use table::{Read, VARIABLES};
 
 use crate::base::parse::flag;
@@ -62,6 +63,15 @@ pub struct Essentials {
     pub client_auth: ClientAuth,
     /// Seals every stored record: `state_key`, and `state_key_previous` for rotation.
     pub sealer: Sealer,
+}
+
+/// Every other variable in one (see its row in the table): read first, and alone when set.
+pub const SETTINGS_JSON: &str = "settings_json";
+
+/// Whether Spin itself expands `name`, in spin.toml's `allowed_outbound_hosts`: such a
+/// variable is set and read on its own, never in `settings_json`.
+fn is_outbound_origin(name: &str) -> bool {
+    providers::ORIGIN_VARIABLES.contains(&name) || name == "oauth_jwks_origin"
 }
 
 /// What [`Essentials`] reads (a unit test holds its parser to this list).
@@ -132,7 +142,7 @@ impl Config {
     /// Reads every variable from Spin (and the secret variables `auth_providers`
     /// names) and validates them together.
     pub async fn load() -> Result<Config, ConfigErrors> {
-        let values = read_variables(VARIABLES.iter()).await;
+        let values = read_variables(VARIABLES.iter()).await?;
         Config::parse_on(crate::host::platform(), |name| values.get(name).cloned())
     }
 
@@ -177,7 +187,7 @@ impl Config {
 impl Essentials {
     /// Reads [`ESSENTIAL_VARIABLES`] from Spin and validates them.
     pub async fn load() -> Result<Essentials, ConfigErrors> {
-        let values = read_variables(VARIABLES.iter().filter(|variable| ESSENTIAL_VARIABLES.contains(&variable.name))).await;
+        let values = read_variables(VARIABLES.iter().filter(|variable| ESSENTIAL_VARIABLES.contains(&variable.name))).await?;
         Essentials::parse_on(crate::host::platform(), |name| values.get(name).cloned())
     }
 
@@ -206,8 +216,21 @@ impl Essentials {
 }
 
 /// Reads `variables` from Spin: a gated one only when its gate (read before it) is set,
-/// and the secret variables that an `auth_providers` among them names.
-async fn read_variables(variables: impl Iterator<Item = &'static table::Variable> + Clone) -> HashMap<String, String> {
+/// and the secret variables that an `auth_providers` among them names; or, when
+/// `settings_json` is set, every value from it alone.
+async fn read_variables(
+    variables: impl Iterator<Item = &'static table::Variable> + Clone,
+) -> Result<HashMap<String, String>, ConfigErrors> {
+    if let Some(bundled) = read_variable(SETTINGS_JSON).await.filter(|text| !text.trim().is_empty()) {
+        let mut values = unbundled(&bundled).map_err(|error| ConfigErrors(vec![error]))?;
+        let skipped = skipped_variables(|gate| values.get(gate).cloned());
+        for name in variables.map(|variable| variable.name).filter(|name| is_outbound_origin(name) && !skipped.contains(name)) {
+            if let Some(value) = read_variable(name).await {
+                values.insert(name.to_owned(), value);
+            }
+        }
+        return Ok(values);
+    }
     let mut values = HashMap::new();
     for variable in variables.clone().filter(|variable| matches!(variable.read, Read::Always)) {
         if let Some(value) = read_variable(variable.name).await {
@@ -227,7 +250,39 @@ async fn read_variables(variables: impl Iterator<Item = &'static table::Variable
             values.insert(name, value);
         }
     }
-    values
+    Ok(values)
+}
+
+/// Every variable's value from `settings_json`'s object, else its declared default.
+/// Errors name keys, never values (some are secrets).
+fn unbundled(text: &str) -> Result<HashMap<String, String>, ConfigError> {
+    const OBJECT: &str = "one JSON object of variable names and values";
+    // Parsed as any JSON first: only syntax errors then, which quote no value.
+    let Value::Object(object) =
+        serde_json::from_str(text).map_err(|error| ConfigError::new(SETTINGS_JSON, format!("{OBJECT} ({error})")))?
+    else {
+        return Err(ConfigError::new(SETTINGS_JSON, OBJECT));
+    };
+    let mut values: HashMap<String, String> =
+        VARIABLES.iter().map(|variable| (variable.name.to_owned(), variable.default.to_owned())).collect();
+    for (name, value) in object {
+        if name == SETTINGS_JSON || table::variable(&name).is_none() {
+            let shown: String = name.chars().take(64).collect();
+            return Err(ConfigError::new(SETTINGS_JSON, format!("{OBJECT}, named as spin.toml declares them: `{shown}` is not one")));
+        }
+        if is_outbound_origin(&name) {
+            return Err(ConfigError::new(
+                SETTINGS_JSON,
+                format!("no `{name}`: Spin itself expands it (allowed_outbound_hosts in spin.toml), so it is set as a variable of its own"),
+            ));
+        }
+        let text = match value {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        values.insert(name, text);
+    }
+    Ok(values)
 }
 
 /// Each variable's value from `lookup`; a variable of a feature that is off reads as
@@ -1018,6 +1073,56 @@ mod tests {
             values.insert(name, (*value).to_owned());
         }
         Config::parse(|name| values.get(name).cloned())
+    }
+
+    /// `settings_json` makes the configuration the separate variables make.
+    #[test]
+    fn settings_json_holds_every_variable_at_once() {
+        let separate = with_provider(&[("login_timeout", "30"), ("assume_client_authorized", "true"), ("oidc_max_age", "600")]);
+        let from_separate = parse_with(&separate).unwrap();
+        let bundled = format!(
+            r#"{{"state_key": "{}", "login_timeout": 30, "assume_client_authorized": true, "oidc_max_age": "600", {}}}"#,
+            defaults()["state_key"],
+            PROVIDER
+                .iter()
+                .filter(|(name, _)| !is_outbound_origin(name))
+                .map(|(name, value)| format!("{name:?}: {value:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut values = unbundled(&bundled).unwrap();
+        // Read on their own, as Spin expands them.
+        values.extend(PROVIDER.iter().filter(|(name, _)| is_outbound_origin(name)).map(|(n, v)| (n.to_string(), v.to_string())));
+        let from_bundle = Config::parse(|name| values.get(name).cloned()).unwrap();
+        assert_eq!(format!("{from_bundle:?}"), format!("{from_separate:?}"));
+        // What it leaves out takes the declared default.
+        assert_eq!(values["cache_ttl"], "300");
+        // auth_providers may be written as JSON itself, and a secret it names is in the bundle too.
+        let list = r#"[{"id": "corp", "issuerUri": "https://idp.example.com/", "clientId": "broker", "clientSecretVariable": "auth_provider_secret_a"}]"#;
+        let bundled =
+            format!(r#"{{"state_key": "{}", "auth_providers": {list}, "auth_provider_secret_a": "a-secret"}}"#, defaults()["state_key"]);
+        let mut values = unbundled(&bundled).unwrap();
+        values.insert("auth_provider_origin_a".into(), "https://idp.example.com".into());
+        let config = Config::parse(|name| values.get(name).cloned()).unwrap();
+        assert_eq!(config.providers.ids(), "corp");
+    }
+
+    #[test]
+    fn settings_json_errors_name_keys_and_never_quote_values() {
+        let secret = "s3cr3t-value-never-shown";
+        for (bundled, says) in [
+            (format!(r#"{{"state_key": "{secret}""#), "EOF"),
+            (format!(r#""{secret}""#), "one JSON object"),
+            (format!(r#"["{secret}"]"#), "one JSON object"),
+            (format!(r#"{{"stat_key": "{secret}"}}"#), "`stat_key` is not one"),
+            (format!(r#"{{"settings_json": "{secret}"}}"#), "`settings_json` is not one"),
+            (format!(r#"{{"oidc_provider_origin": "{secret}"}}"#), "variable of its own"),
+        ] {
+            let error = unbundled(&bundled).expect_err(&bundled);
+            assert_eq!(error.variable, SETTINGS_JSON);
+            assert!(error.expected.contains(says), "{bundled}: {}", error.expected);
+            assert!(!error.to_string().contains(secret), "{error}");
+        }
     }
 
     /// A status call reads these alone: the list must be what their parser asks for

@@ -19,6 +19,8 @@ pub struct Variable {
 /// build reads the configuration for every request: a feature that is off costs only
 /// its gate.
 pub enum Read {
+    /// Before every other: when it is set, it holds them all and no other is read.
+    First,
     Always,
     /// Only when one of these variables (the feature's gate) is not empty; else the
     /// feature is off and its parser takes the variable as empty.
@@ -513,6 +515,13 @@ pub const VARIABLES: &[Variable] = &[
         secret: false,
         read: Read::Always,
         doc: "HAS's `DEFAULT_PROTOCOL`: with both the `oidc_*` and the `saml_*` shorthand set, where a login goes when its client names no provider: `oidc` or `saml`; empty, as in HAS, the person chooses on the choice page. Ignored with `auth_providers` (there an entry's `default` decides).",
+    },
+    Variable {
+        name: super::SETTINGS_JSON,
+        default: "",
+        secret: true,
+        read: Read::First,
+        doc: "**Secret.** Every other variable at once, as one JSON object of names and values (`{\"state_key\": \"…\", \"login_timeout\": 60, \"auth_providers\": [{…}]}`; a value that is not a string is taken as its JSON text). When it is set, the broker reads it alone: the other variables are not read, and those it leaves out take their defaults. Each variable read costs Spin a hand-off between threads, and the `wasi:http` 0.2 build (Spin 3 hosts) reads its configuration for every request: there this makes every route cheaper (see [deployment](deployment.md)).",
     },
 ];
 
