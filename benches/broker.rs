@@ -156,6 +156,17 @@ fn builds(redis: &Redis, provider: &ProviderDouble) {
     let versus = |a: &Load, b: &Load| {
         format!("{:.0} %, {:.2}×", 100.0 * b.per_second / a.per_second, b.cpu_per_request.as_secs_f64() / a.cpu_per_request.as_secs_f64())
     };
+    // What instantiating a larger component costs: /liveness reads one key and no
+    // variable, as the fresh-instance reference writes one.
+    let kib = |path: &std::path::Path| std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / 1024.0);
+    let extra_mib = (kib(&Build::WasiHttp02.wasm()) - kib(&root.join("target/wasm32-wasip2/release/kv_write_reference_0_2.wasm"))) / 1024.0;
+    let liveness = rows.iter().find(|(route, _)| route == "GET /liveness").map(|(_, loads)| loads).expect("a /liveness row");
+    let per_mib = |broker: &Load, reference: &Load| (millis(broker.cpu_per_request) - millis(reference.cpu_per_request)) / extra_mib;
+    let instantiation = format!(
+        "Instantiation, by the wasi:http 0.2 build's /liveness (one key read, no variable) against its reference (one write), {extra_mib:.1} MiB larger: {:+.3} ms of CPU per MiB under Spin 4.0.2, {:+.3} ms under Spin 3.6.3.",
+        per_mib(&liveness.1, &floors.1),
+        per_mib(&liveness.2, &floors.2),
+    );
     for (route, (a, b, c)) in std::iter::once(("reference: one KV write (spin-sdk 6; spin-sdk 5)".to_owned(), floors)).chain(rows) {
         println!(
             "| {route} | {:.0} | {:.3} ms | {:.0} | {:.3} ms | {} | {:.0} | {:.3} ms | {} |",
@@ -169,6 +180,7 @@ fn builds(redis: &Redis, provider: &ProviderDouble) {
             versus(&a, &c),
         );
     }
+    println!("\n{instantiation}");
 }
 
 fn millis(duration: Duration) -> f64 {

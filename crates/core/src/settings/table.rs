@@ -521,7 +521,7 @@ pub const VARIABLES: &[Variable] = &[
         default: "",
         secret: true,
         read: Read::First,
-        doc: "**Secret.** Every other variable at once, as one JSON object of names and values (`{\"state_key\": \"…\", \"login_timeout\": 60, \"auth_providers\": [{…}]}`; a value that is not a string is taken as its JSON text). When it is set, the broker reads it alone: the other variables are not read, and those it leaves out take their defaults. Each variable read costs Spin a hand-off between threads, and the `wasi:http` 0.2 build (Spin 3 hosts) reads its configuration for every request: there this makes every route cheaper (see [deployment](deployment.md)).",
+        doc: "**Secret.** Every other variable at once, as one JSON object of names and values (`{\"state_key\": \"…\", \"login_timeout\": 60, \"auth_providers\": [{…}]}`; a value that is not a string is taken as its JSON text). When it is set, the broker reads it and the `*_origin` variables alone (Spin itself expands those in `allowed_outbound_hosts`, so they stay variables of their own and may not be in it): any other variable is then not read, and one it leaves out takes its default. For the `wasi:http` 0.2 build, which reads its configuration for every request (see above).",
     },
 ];
 
