@@ -497,6 +497,17 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
+impl Conversion {
+    /// The variables as the broker takes them in one `settings_json`: the JSON object of
+    /// all but the origins, which Spin itself expands (`allowed_outbound_hosts`) and so
+    /// stay variables of their own, returned beside it.
+    pub fn in_settings_json(&self) -> (Map<String, Value>, Vec<(String, String)>) {
+        let is_origin = |name: &str| name.ends_with("_origin") || name.starts_with("auth_provider_origin_");
+        let (origins, others): (Vec<_>, Vec<_>) = self.variables.iter().cloned().partition(|(name, _)| is_origin(name));
+        (others.into_iter().map(|(name, value)| (name, Value::String(value))).collect(), origins)
+    }
+}
+
 /// `text` as one word of POSIX shell.
 pub fn shell_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))

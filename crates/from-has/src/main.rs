@@ -1,6 +1,7 @@
-//! `from-has <HAS .env or config.toml>`: prints login-broker's settings for it, as
-//! `SPIN_VARIABLE_*` assignments for `spin up`, the runtime config for HAS's Redis, and
-//! what does not carry over, and why.
+//! `from-has [--settings-json] <HAS .env or config.toml>`: prints login-broker's settings
+//! for it, as `SPIN_VARIABLE_*` assignments for `spin up` (with `--settings-json`, all but
+//! the origins in one `settings_json`, for Spin 3 hosts), the runtime config for HAS's
+//! Redis, and what does not carry over, and why.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,9 +10,13 @@ use from_has::{convert, read_dotenv, read_toml, shell_quoted};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [path] = args.as_slice() else {
-        eprintln!("usage: from-has <HAS .env or config.toml>");
-        return ExitCode::from(2);
+    let (one_variable, path) = match args.as_slice() {
+        [path] => (false, path),
+        [flag, path] if flag == "--settings-json" => (true, path),
+        _ => {
+            eprintln!("usage: from-has [--settings-json] <HAS .env or config.toml>");
+            return ExitCode::from(2);
+        }
     };
     let path = Path::new(path);
     let text = match std::fs::read_to_string(path) {
@@ -39,9 +44,23 @@ fn main() -> ExitCode {
 
     println!("# login-broker's settings for {}: the environment of `spin up`", path.display());
     println!("# (or `spin aka deploy --variable NAME=value`). A new key seals the broker's state:");
-    println!("SPIN_VARIABLE_STATE_KEY=\"$(openssl rand -base64 32)\"");
-    for (name, value) in &conversion.variables {
-        println!("SPIN_VARIABLE_{}={}", name.to_uppercase(), shell_quoted(value));
+    if one_variable {
+        // The new key goes into the object through printf, which takes the rest as is.
+        let (object, origins) = conversion.in_settings_json();
+        let rest = serde_json::Value::Object(object).to_string();
+        let rest = if rest == "{}" { "}".to_owned() } else { format!(", {}", &rest[1..]) };
+        println!(
+            "SPIN_VARIABLE_SETTINGS_JSON=\"$(printf '{{\"state_key\": \"%s\"%s' \"$(openssl rand -base64 32)\" {})\"",
+            shell_quoted(&rest)
+        );
+        for (name, value) in &origins {
+            println!("SPIN_VARIABLE_{}={}", name.to_uppercase(), shell_quoted(value));
+        }
+    } else {
+        println!("SPIN_VARIABLE_STATE_KEY=\"$(openssl rand -base64 32)\"");
+        for (name, value) in &conversion.variables {
+            println!("SPIN_VARIABLE_{}={}", name.to_uppercase(), shell_quoted(value));
+        }
     }
     if let Some(runtime_config) = &conversion.runtime_config {
         println!("\n# HAS used Redis: save this as runtime-config.redis.toml and pass it to every instance");

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use base64::Engine;
 use from_has::{Conversion, convert, read_dotenv, read_toml};
 use login_broker_core::protocol::registry::Protocol;
-use login_broker_core::settings::Config;
 use login_broker_core::settings::table::VARIABLES;
+use login_broker_core::settings::{Config, read_settings_json};
 
 const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
@@ -47,6 +47,17 @@ fn broker_config(conversion: &Conversion) -> Config {
     for (name, value) in &conversion.variables {
         values.insert(name.as_str(), value.clone());
     }
+    Config::parse(|name| values.get(name).cloned()).unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+/// The same, from the conversion as one `settings_json` (`--settings-json`) and its
+/// origins beside it, read by the broker's own reader.
+fn broker_config_from_settings_json(conversion: &Conversion) -> Config {
+    let (mut object, origins) = conversion.in_settings_json();
+    assert!(origins.iter().all(|(name, _)| name.contains("_origin")) && !origins.is_empty(), "{origins:?}");
+    object.insert("state_key".into(), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+    let mut values = read_settings_json(&serde_json::Value::Object(object).to_string()).unwrap_or_else(|error| panic!("{error}"));
+    values.extend(origins);
     Config::parse(|name| values.get(name).cloned()).unwrap_or_else(|errors| panic!("{errors}"))
 }
 
@@ -91,6 +102,7 @@ fn a_dotenv_as_hass_web_administration_writes_it_loads_the_providers_has_made() 
 
     let config = broker_config(&conversion);
     assert_eq!(summary(&config), [provider("oidc-1", "Zenith", "oidc"), provider("saml-0", "Beacon", "saml")]);
+    assert_eq!(format!("{:?}", broker_config_from_settings_json(&conversion)), format!("{config:?}"), "one variable or many");
     let Protocol::Saml(beacon) = &config.providers.iter().nth(1).unwrap().protocol else { panic!("SAML") };
     // HAS's defaults for an entry, which the identity provider's registration relies on.
     assert_eq!(beacon.sp_entity_id.as_deref(), Some("https://has.example.com"));

@@ -222,7 +222,7 @@ async fn read_variables(
     variables: impl Iterator<Item = &'static table::Variable> + Clone,
 ) -> Result<HashMap<String, String>, ConfigErrors> {
     if let Some(bundled) = read_variable(SETTINGS_JSON).await.filter(|text| !text.trim().is_empty()) {
-        let mut values = unbundled(&bundled).map_err(|error| ConfigErrors(vec![error]))?;
+        let mut values = read_settings_json(&bundled).map_err(|error| ConfigErrors(vec![error]))?;
         let skipped = skipped_variables(|gate| values.get(gate).cloned());
         for name in variables.map(|variable| variable.name).filter(|name| is_outbound_origin(name) && !skipped.contains(name)) {
             if let Some(value) = read_variable(name).await {
@@ -253,9 +253,10 @@ async fn read_variables(
     Ok(values)
 }
 
-/// Every variable's value from `settings_json`'s object, else its declared default.
+/// Every variable's value from `settings_json`'s object, else its declared default
+/// (but the origins, which are read on their own).
 /// Errors name keys, never values (some are secrets).
-fn unbundled(text: &str) -> Result<HashMap<String, String>, ConfigError> {
+pub fn read_settings_json(text: &str) -> Result<HashMap<String, String>, ConfigError> {
     const OBJECT: &str = "one JSON object of variable names and values";
     // Parsed as any JSON first: only syntax errors then, which quote no value.
     let Value::Object(object) =
@@ -1090,7 +1091,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let mut values = unbundled(&bundled).unwrap();
+        let mut values = read_settings_json(&bundled).unwrap();
         // Read on their own, as Spin expands them.
         values.extend(PROVIDER.iter().filter(|(name, _)| is_outbound_origin(name)).map(|(n, v)| (n.to_string(), v.to_string())));
         let from_bundle = Config::parse(|name| values.get(name).cloned()).unwrap();
@@ -1101,7 +1102,7 @@ mod tests {
         let list = r#"[{"id": "corp", "issuerUri": "https://idp.example.com/", "clientId": "broker", "clientSecretVariable": "auth_provider_secret_a"}]"#;
         let bundled =
             format!(r#"{{"state_key": "{}", "auth_providers": {list}, "auth_provider_secret_a": "a-secret"}}"#, defaults()["state_key"]);
-        let mut values = unbundled(&bundled).unwrap();
+        let mut values = read_settings_json(&bundled).unwrap();
         values.insert("auth_provider_origin_a".into(), "https://idp.example.com".into());
         let config = Config::parse(|name| values.get(name).cloned()).unwrap();
         assert_eq!(config.providers.ids(), "corp");
@@ -1118,7 +1119,7 @@ mod tests {
             (format!(r#"{{"settings_json": "{secret}"}}"#), "`settings_json` is not one"),
             (format!(r#"{{"oidc_provider_origin": "{secret}"}}"#), "variable of its own"),
         ] {
-            let error = unbundled(&bundled).expect_err(&bundled);
+            let error = read_settings_json(&bundled).expect_err(&bundled);
             assert_eq!(error.variable, SETTINGS_JSON);
             assert!(error.expected.contains(says), "{bundled}: {}", error.expected);
             assert!(!error.to_string().contains(secret), "{error}");
