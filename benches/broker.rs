@@ -143,7 +143,7 @@ fn builds(redis: &Redis, provider: &ProviderDouble) {
     let bundled = testkit::in_settings_json(&variables_for(provider, &[]));
     let mut rows = Vec::new();
     for (how, variables) in [("", &separate), (", configured by `settings_json`", &bundled)] {
-        let variables: Vec<(&str, &str)> = variables.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let variables = testkit::borrowed(variables);
         let start = |spin: Spin, build: Build| Broker::start_under(spin, &build.manifest(), 0, Store::Redis(redis), &variables);
         let (four, two, three) =
             (start(Spin::Four, Build::Spin4), start(Spin::Four, Build::WasiHttp02), start(Spin::Three, Build::WasiHttp02));
@@ -266,7 +266,7 @@ fn logins(redis: &Redis) {
     login_row("Redis, wasi:http 0.2 build under Spin 3.6.3", &two, &two, Some(redis));
     drop(two);
     let bundled = testkit::in_settings_json(&variables);
-    let bundled: Vec<(&str, &str)> = bundled.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let bundled = testkit::borrowed(&bundled);
     let two = Broker::start_under(Spin::Three, &Build::WasiHttp02.manifest(), 0, Store::Redis(redis), &bundled);
     login_row("Redis, wasi:http 0.2 build under Spin 3.6.3, configured by `settings_json`", &two, &two, Some(redis));
 }

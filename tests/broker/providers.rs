@@ -324,7 +324,7 @@ fn a_has_dotenv_converted_by_from_has_starts_a_working_broker() {
     let dotenv = format!("SVC_BASE_URI={base_url}\nAUTH_PROVIDERS='{providers}'\nSESSION_SECRET=keyboard cat\nLOGIN_TIMEOUT=30\n");
     let read_file = |name: &str| if name == "partner-secret" { Ok(format!("{OIDC_CLIENT_SECRET}\n")) } else { Err(name.to_owned()) };
     let conversion = from_has::convert(&from_has::read_dotenv(&dotenv), &read_file);
-    let variables: Vec<(&str, &str)> = conversion.variables.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let variables = testkit::borrowed(&conversion.variables);
     let broker = Broker::start_on(port, Store::Memory, &variables);
     assert_eq!(broker.get("/readiness").status, 200, "{:?}", conversion.variables);
 

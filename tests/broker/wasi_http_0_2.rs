@@ -193,7 +193,7 @@ fn settings_json_configures_a_login_on_its_own() {
     let provider = provider();
     let mut variables = testkit::in_settings_json(&variables_for(&provider, &[("instance_id", "from-settings-json")]));
     variables.push(("instance_id".into(), "set-beside-it".into()));
-    let variables: Vec<(&str, &str)> = variables.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let variables = testkit::borrowed(&variables);
     for (spin, build) in [(Spin::Three, Build::WasiHttp02), (Spin::Four, Build::Spin4)] {
         let broker = Broker::start_under(spin, &build.manifest(), 0, Store::Memory, &variables);
         let created = broker.get("/requests/new/alice");

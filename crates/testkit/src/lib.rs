@@ -21,6 +21,11 @@ pub const CLIENT_TOKEN: &str = "test-client-token-0123456789";
 /// The `state_key` every test instance seals its records with (32 bytes, base64).
 pub const STATE_KEY: &str = "dGVzdC1zdGF0ZS1rZXktMzItYnl0ZXMtbG9uZy0hISE=";
 
+/// Owned `(name, value)` pairs as the brokers here take them.
+pub fn borrowed(variables: &[(String, String)]) -> Vec<(&str, &str)> {
+    variables.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect()
+}
+
 /// `variables` as one `settings_json` (with the state key and client token every broker
 /// here is given), beside the origins Spin itself expands, which stay variables of their own.
 pub fn in_settings_json(variables: &[(&str, &str)]) -> Vec<(String, String)> {
